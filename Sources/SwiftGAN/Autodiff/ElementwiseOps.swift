@@ -1,0 +1,162 @@
+// Differentiable element-wise, broadcasting and reduction ops. Each backward
+// rule is written with these same ops, so gradients can be differentiated again.
+
+// MARK: - Binary ops with broadcasting
+
+func broadcastPlan(_ a: Tensor, _ b: Tensor) -> BroadcastPlan {
+    do { return try BroadcastPlan(a.shape, b.shape) } catch { preconditionFailure(error.message) }
+}
+
+func binary(_ a: Tensor, _ b: Tensor, _ op: BinaryOp) -> Tensor {
+    let plan = broadcastPlan(a, b)
+    let out = Tensor(uninitialized: plan.outputShape)
+    binaryForward(out.pointer, a.pointer, b.pointer, op, plan)
+    return record(out, [a, b]) { g, needed in
+        switch op {
+        case .add:
+            return [needed[0] ? g.sum(to: a.shape) : nil, needed[1] ? g.sum(to: b.shape) : nil]
+        case .subtract:
+            return [needed[0] ? g.sum(to: a.shape) : nil, needed[1] ? (-g).sum(to: b.shape) : nil]
+        case .multiply:
+            return [needed[0] ? (g * b).sum(to: a.shape) : nil, needed[1] ? (g * a).sum(to: b.shape) : nil]
+        case .divide:
+            return [needed[0] ? (g / b).sum(to: a.shape) : nil,
+                    needed[1] ? (-(g * a) / (b * b)).sum(to: b.shape) : nil]
+        }
+    }
+}
+
+/// Element-wise sum with broadcasting.
+public func + (a: Tensor, b: Tensor) -> Tensor { binary(a, b, .add) }
+/// Element-wise difference with broadcasting.
+public func - (a: Tensor, b: Tensor) -> Tensor { binary(a, b, .subtract) }
+/// Element-wise product with broadcasting.
+public func * (a: Tensor, b: Tensor) -> Tensor { binary(a, b, .multiply) }
+/// Element-wise quotient with broadcasting.
+public func / (a: Tensor, b: Tensor) -> Tensor { binary(a, b, .divide) }
+
+// MARK: - Scalar arithmetic
+
+/// `x · a + b` element-wise.
+public func affine(_ x: Tensor, scale: Float, shift: Float) -> Tensor { unary(x, .affine(scale: scale, shift: shift)) }
+public prefix func - (x: Tensor) -> Tensor { affine(x, scale: -1, shift: 0) }
+public func * (x: Tensor, s: Float) -> Tensor { affine(x, scale: s, shift: 0) }
+public func * (s: Float, x: Tensor) -> Tensor { affine(x, scale: s, shift: 0) }
+public func / (x: Tensor, s: Float) -> Tensor { affine(x, scale: 1 / s, shift: 0) }
+public func + (x: Tensor, s: Float) -> Tensor { affine(x, scale: 1, shift: s) }
+public func + (s: Float, x: Tensor) -> Tensor { affine(x, scale: 1, shift: s) }
+public func - (x: Tensor, s: Float) -> Tensor { affine(x, scale: 1, shift: -s) }
+public func - (s: Float, x: Tensor) -> Tensor { affine(x, scale: -1, shift: s) }
+public func / (s: Float, x: Tensor) -> Tensor { Tensor(scalar: s) / x }
+
+// MARK: - Unary functions
+
+func unary(_ x: Tensor, _ op: UnaryOp) -> Tensor {
+    let out = Tensor(uninitialized: x.shape)
+    unaryForward(out.pointer, x.pointer, x.count, op)
+    let y = out.detached()  // the values only: capturing `out` itself would make a cycle
+    return record(out, [x]) { g, _ in
+        if GradMode.isEnabled { return [unaryDerivativeGraph(op, x, g)] }
+        let gi = Tensor(uninitialized: x.shape)
+        unaryBackward(gi.pointer, g.pointer, x.pointer, y.pointer, x.count, op)
+        return [gi]
+    }
+}
+
+/// `g · op'(x)` written with differentiable ops (used when the backward pass is recorded).
+func unaryDerivativeGraph(_ op: UnaryOp, _ x: Tensor, _ g: Tensor) -> Tensor {
+    switch op {
+    case .affine(let a, _): return g * a
+    case .square: return g * x * 2
+    case .sqrt: return g / (sqrt(x) * 2)
+    case .exp: return g * exp(x)
+    case .log: return g / x
+    case .tanh: let y = tanh(x); return g * (1 - y * y)
+    case .sigmoid: let s = sigmoid(x); return g * s * (1 - s)
+    case .softplus: return g * sigmoid(x)
+    case .abs, .relu, .leakyRelu, .clamp:
+        // Piecewise-linear: the derivative is a constant mask.
+        let mask = Tensor(uninitialized: x.shape)
+        for i in 0..<x.count { mask.pointer[i] = op.derivative(x.pointer[i], 0) }
+        return g * mask
+    }
+}
+
+/// x² element-wise.
+public func square(_ x: Tensor) -> Tensor { unary(x, .square) }
+/// √x element-wise.
+public func sqrt(_ x: Tensor) -> Tensor { unary(x, .sqrt) }
+/// |x| element-wise (derivative 0 at 0, as PyTorch).
+public func abs(_ x: Tensor) -> Tensor { unary(x, .abs) }
+/// eˣ element-wise.
+public func exp(_ x: Tensor) -> Tensor { unary(x, .exp) }
+/// ln x element-wise.
+public func log(_ x: Tensor) -> Tensor { unary(x, .log) }
+/// max(x, 0).
+public func relu(_ x: Tensor) -> Tensor { unary(x, .relu) }
+/// x for x > 0, slope · x otherwise.
+public func leakyRelu(_ x: Tensor, slope: Float) -> Tensor { unary(x, .leakyRelu(slope: slope)) }
+/// tanh x.
+public func tanh(_ x: Tensor) -> Tensor { unary(x, .tanh) }
+/// 1 / (1 + e⁻ˣ).
+public func sigmoid(_ x: Tensor) -> Tensor { unary(x, .sigmoid) }
+/// log(1 + eˣ) (x itself above 20, as PyTorch).
+public func softplus(_ x: Tensor) -> Tensor { unary(x, .softplus) }
+/// min(max(x, low), high); the gradient passes where low ≤ x ≤ high.
+public func clamp(_ x: Tensor, min low: Float, max high: Float) -> Tensor { unary(x, .clamp(low: low, high: high)) }
+
+// MARK: - Shapes and reductions
+
+extension Tensor {
+    /// The same values under another shape with the same element count (one entry may be -1).
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        var s = newShape
+        if let i = s.firstIndex(of: -1) { s[i] = count / s.filter { $0 != -1 }.reduce(1, *) }
+        precondition(s.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
+        let out = Tensor(shape: s, storage: storage)
+        let original = shape
+        return record(out, [self]) { g, _ in [g.reshaped(original)] }
+    }
+
+    /// `[N, ...]` flattened to `[N, rest]`.
+    public func flattened() -> Tensor { reshaped([shape.first ?? 1, -1]) }
+
+    /// The sum over the dimensions where `target` is 1 or missing, shaped `target`.
+    public func sum(to target: [Int]) -> Tensor {
+        if target == shape { return self }
+        let out = Tensor(uninitialized: target)
+        sumToKernel(out.pointer, pointer, inputShape: shape, targetShape: target)
+        let original = shape
+        return record(out, [self]) { g, _ in [g.broadcast(to: original)] }
+    }
+
+    /// The values repeated along broadcast dimensions to `target`.
+    public func broadcast(to target: [Int]) -> Tensor {
+        if target == shape { return self }
+        let plan: BroadcastPlan
+        do { plan = try BroadcastPlan(target, shape) } catch { preconditionFailure(error.message) }
+        precondition(plan.outputShape == target, "cannot broadcast \(shape) to \(target)")
+        let out = Tensor(uninitialized: target)
+        broadcastKernel(out.pointer, pointer, plan)
+        let original = shape
+        return record(out, [self]) { g, _ in [g.sum(to: original)] }
+    }
+
+    /// The sum of all elements (shape `[]`).
+    public func sum() -> Tensor { sum(to: []) }
+    /// The mean of all elements (shape `[]`).
+    public func mean() -> Tensor { sum() * (1 / Float(count)) }
+
+    /// The sum over `axes`, keeping them as size 1.
+    public func sum(alongAxes axes: [Int]) -> Tensor {
+        var target = shape
+        for a in axes { target[a] = 1 }
+        return sum(to: target)
+    }
+
+    /// The mean over `axes`, keeping them as size 1.
+    public func mean(alongAxes axes: [Int]) -> Tensor {
+        let n = axes.reduce(1) { $0 * shape[$1] }
+        return sum(alongAxes: axes) * (1 / Float(n))
+    }
+}

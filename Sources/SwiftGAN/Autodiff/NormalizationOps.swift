@@ -1,0 +1,63 @@
+// MARK: - Batch normalisation
+
+/// Training-mode 2-D batch normalisation as `torch.nn.functional.batch_norm(training=True)`.
+///
+/// Normalises each channel with the batch's mean and biased variance, then
+/// updates the running statistics in place with PyTorch's rule
+/// (`r ← (1 − momentum)·r + momentum·stat`, unbiased variance for `runningVar`).
+///
+/// - Parameters:
+///   - x: `[N, C, H, W]`.
+///   - gamma, beta: `[C]`.
+///   - runningMean, runningVar: `[C]`, updated off the tape.
+public func batchNorm2dTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
+                                momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
+    let n = x.shape[0], c = x.shape[1], s = x.count / max(n * c, 1)
+    let y = Tensor(uninitialized: x.shape)
+    let mean = Tensor(uninitialized: [c]), invStd = Tensor(uninitialized: [c]), variance = Tensor(uninitialized: [c])
+    batchNormTrainingForward(y.pointer, mean: mean.pointer, invStd: invStd.pointer, variance: variance.pointer,
+                             x.pointer, gamma.pointer, beta.pointer, batch: n, channels: c, spatial: s, eps: eps)
+    let m = Float(n * s)
+    let unbias = m > 1 ? m / (m - 1) : 1
+    for i in 0..<c {
+        runningMean.pointer[i] = (1 - momentum) * runningMean.pointer[i] + momentum * mean.pointer[i]
+        runningVar.pointer[i] = (1 - momentum) * runningVar.pointer[i] + momentum * variance.pointer[i] * unbias
+    }
+    return record(y, [x, gamma, beta]) { gy, needed in
+        if GradMode.isEnabled {
+            return batchNormTrainingGradientGraph(gy, x, gamma, eps: eps, needed: needed)
+        }
+        let gx = needed[0] ? Tensor(uninitialized: x.shape) : nil
+        let gg = needed[1] ? Tensor(uninitialized: [c]) : nil
+        let gb = needed[2] ? Tensor(uninitialized: [c]) : nil
+        batchNormTrainingBackward(gradInput: gx?.pointer, gradGamma: gg?.pointer, gradBeta: gb?.pointer,
+                                  gy.pointer, x.pointer, mean: mean.pointer, invStd: invStd.pointer,
+                                  gamma: gamma.pointer, batch: n, channels: c, spatial: s)
+        return [gx, gg, gb]
+    }
+}
+
+/// The batch-norm gradients written with differentiable ops (statistics
+/// recomputed from x on the tape), for double backprop.
+func batchNormTrainingGradientGraph(_ gy: Tensor, _ x: Tensor, _ gamma: Tensor, eps: Float, needed: [Bool]) -> [Tensor?] {
+    let c = x.shape[1]
+    let axes = [0, 2, 3]
+    let centered = x - x.mean(alongAxes: axes)
+    let invStd = 1 / sqrt(square(centered).mean(alongAxes: axes) + eps)
+    let xHat = centered * invStd
+    let gx: Tensor? = needed[0]
+        ? (gamma.reshaped([1, c, 1, 1]) * invStd) * (gy - gy.mean(alongAxes: axes) - xHat * (gy * xHat).mean(alongAxes: axes))
+        : nil
+    let gg: Tensor? = needed[1] ? (gy * xHat).sum(alongAxes: axes).reshaped([c]) : nil
+    let gb: Tensor? = needed[2] ? gy.sum(alongAxes: axes).reshaped([c]) : nil
+    return [gx, gg, gb]
+}
+
+/// Evaluation-mode batch normalisation with the running statistics:
+/// `y = (x − r_μ) · γ / √(r_var + eps) + β`.
+public func batchNorm2dInference(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
+                                 eps: Float = 1e-5) -> Tensor {
+    let c = x.shape[1]
+    let scale = gamma.reshaped([1, c, 1, 1]) / sqrt(runningVar.detached().reshaped([1, c, 1, 1]) + eps)
+    return (x - runningMean.detached().reshaped([1, c, 1, 1])) * scale + beta.reshaped([1, c, 1, 1])
+}

@@ -1,0 +1,80 @@
+// MARK: - Batch normalisation kernels (training mode, per channel over N·H·W)
+
+/// Normalises with batch statistics: `y = (x − μ_c) · σ̂_c⁻¹ · γ_c + β_c`, with
+/// `σ̂_c = √(var_c + eps)` (biased variance). Writes the statistics for the
+/// backward pass and the running-statistics update.
+func batchNormTrainingForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, S]
+                              mean: UnsafeMutablePointer<Float>,  // [C]
+                              invStd: UnsafeMutablePointer<Float>,  // [C]
+                              variance: UnsafeMutablePointer<Float>,  // [C], biased
+                              _ x: UnsafePointer<Float>,  // [N, C, S]
+                              _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,  // [C]
+                              batch: Int, channels: Int, spatial: Int, eps: Float) {
+    let m = Double(batch * spatial)
+    parallelChunks(channels, costPerItem: batch * spatial * 3) { cs in
+        for c in cs {
+            var sum = 0.0
+            for n in 0..<batch {
+                let p = x + (n * channels + c) * spatial
+                var s: Float = 0
+                for i in 0..<spatial { s += p[i] }
+                sum += Double(s)
+            }
+            let mu = sum / m
+            let muF = Float(mu)
+            var sq = 0.0
+            for n in 0..<batch {
+                let p = x + (n * channels + c) * spatial
+                var s: Float = 0
+                for i in 0..<spatial { let d = p[i] - muF; s += d * d }
+                sq += Double(s)
+            }
+            let v = sq / m
+            let inv = 1 / (v + Double(eps)).squareRoot()
+            mean[c] = muF
+            invStd[c] = Float(inv)
+            variance[c] = Float(v)
+            let scale = Float(inv) * gamma[c]
+            let shift = beta[c] - muF * scale
+            for n in 0..<batch {
+                let p = x + (n * channels + c) * spatial, q = y + (n * channels + c) * spatial
+                for i in 0..<spatial { q[i] = p[i] * scale + shift }
+            }
+        }
+    }
+}
+
+/// The gradients of `batchNormTrainingForward`: with `x̂ = (x − μ)·σ̂⁻¹` and M = N·S,
+/// `gx = γ σ̂⁻¹ (gy − Σgy/M − x̂ Σ(gy x̂)/M)`, `gγ = Σ gy x̂`, `gβ = Σ gy`.
+/// Pass nil for a gradient that is not needed.
+func batchNormTrainingBackward(gradInput: UnsafeMutablePointer<Float>?,  // [N, C, S]
+                               gradGamma: UnsafeMutablePointer<Float>?, gradBeta: UnsafeMutablePointer<Float>?,  // [C]
+                               _ gy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,  // [N, C, S]
+                               mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,  // [C]
+                               batch: Int, channels: Int, spatial: Int) {
+    let m = Float(batch * spatial)
+    parallelChunks(channels, costPerItem: batch * spatial * 3) { cs in
+        for c in cs {
+            let mu = mean[c], inv = invStd[c]
+            var sumG = 0.0, sumGX = 0.0
+            for n in 0..<batch {
+                let off = (n * channels + c) * spatial
+                var s: Float = 0, sx: Float = 0
+                for i in 0..<spatial { s += gy[off + i]; sx += gy[off + i] * (x[off + i] - mu) }
+                sumG += Double(s)
+                sumGX += Double(sx)
+            }
+            let sumGXhat = Float(sumGX) * inv
+            gradGamma?[c] = sumGXhat
+            gradBeta?[c] = Float(sumG)
+            guard let gx = gradInput else { continue }
+            let k = gamma[c] * inv
+            let meanG = Float(sumG) / m
+            let coef = sumGXhat / m * inv  // multiplies (x − μ)
+            for n in 0..<batch {
+                let off = (n * channels + c) * spatial
+                for i in 0..<spatial { gx[off + i] = k * (gy[off + i] - meanG - (x[off + i] - mu) * coef) }
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+// MARK: - Activations (no parameters)
+
+/// `torch.nn.ReLU`.
+public final class ReLU: Module {
+    public init() {}
+    public func callAsFunction(_ x: Tensor) -> Tensor { relu(x) }
+}
+
+/// `torch.nn.LeakyReLU(slope)`.
+public final class LeakyReLU: Module {
+    public let slope: Float
+    public init(_ slope: Float = 0.01) { self.slope = slope }
+    public func callAsFunction(_ x: Tensor) -> Tensor { leakyRelu(x, slope: slope) }
+}
+
+/// `torch.nn.Tanh`.
+public final class Tanh: Module {
+    public init() {}
+    public func callAsFunction(_ x: Tensor) -> Tensor { tanh(x) }
+}
+
+/// `torch.nn.Sigmoid`.
+public final class Sigmoid: Module {
+    public init() {}
+    public func callAsFunction(_ x: Tensor) -> Tensor { sigmoid(x) }
+}

@@ -1,0 +1,53 @@
+// MARK: - Module protocol
+
+/// A layer or network with PyTorch-named parameters and buffers.
+public protocol Module: AnyObject {
+    /// Applies the module.
+    func callAsFunction(_ x: Tensor) -> Tensor
+    /// Trainable tensors, named as in the equivalent `torch.nn` module (`weight`, `main.0.weight`).
+    var namedParameters: [(String, Tensor)] { get }
+    /// Non-trainable state (`running_mean`, `running_var`).
+    var namedBuffers: [(String, Tensor)] { get }
+    /// Parameters and buffers in `torch.nn.Module.state_dict()` order (per layer, parameters first).
+    var namedState: [(String, Tensor)] { get }
+    /// Switches between training (batch statistics) and evaluation behaviour.
+    func setTraining(_ training: Bool)
+}
+
+extension Module {
+    public var namedParameters: [(String, Tensor)] { [] }
+    public var namedBuffers: [(String, Tensor)] { [] }
+    public var namedState: [(String, Tensor)] { namedParameters + namedBuffers }
+    public func setTraining(_ training: Bool) {}
+}
+
+// MARK: - Sequential
+
+/// Children applied in order, named by index as `torch.nn.Sequential`.
+public final class Sequential: Module {
+    public let layers: [Module]
+
+    public init(_ layers: [Module]) { self.layers = layers }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { layers.reduce(x) { $1($0) } }
+
+    public var namedParameters: [(String, Tensor)] {
+        layers.enumerated().flatMap { i, l in l.namedParameters.map { ("\(i).\($0.0)", $0.1) } }
+    }
+
+    public var namedBuffers: [(String, Tensor)] {
+        layers.enumerated().flatMap { i, l in l.namedBuffers.map { ("\(i).\($0.0)", $0.1) } }
+    }
+
+    public var namedState: [(String, Tensor)] {
+        layers.enumerated().flatMap { i, l in l.namedState.map { ("\(i).\($0.0)", $0.1) } }
+    }
+
+    public func setTraining(_ training: Bool) { layers.forEach { $0.setTraining(training) } }
+}
+
+/// Makes a leaf parameter from `values`.
+func parameter(_ t: Tensor) -> Tensor {
+    t.requiresGrad = true
+    return t
+}

@@ -1,0 +1,30 @@
+// MARK: - BatchNorm2d
+
+/// `torch.nn.BatchNorm2d` (momentum 0.1, eps 1e-5, affine, running statistics).
+public final class BatchNorm2d: Module {
+    public let weight: Tensor, bias: Tensor
+    public let runningMean: Tensor, runningVar: Tensor
+    public let momentum: Float, eps: Float
+    public private(set) var isTraining = true
+
+    /// Weight 1, bias 0, running mean 0, running variance 1, as PyTorch.
+    public init(_ channels: Int, momentum: Float = 0.1, eps: Float = 1e-5) {
+        weight = parameter(.ones([channels]))
+        bias = parameter(.zeros([channels]))
+        runningMean = .zeros([channels])
+        runningVar = .ones([channels])
+        self.momentum = momentum
+        self.eps = eps
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        isTraining
+            ? batchNorm2dTraining(x, gamma: weight, beta: bias, runningMean: runningMean, runningVar: runningVar,
+                                  momentum: momentum, eps: eps)
+            : batchNorm2dInference(x, gamma: weight, beta: bias, runningMean: runningMean, runningVar: runningVar, eps: eps)
+    }
+
+    public var namedParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
+    public var namedBuffers: [(String, Tensor)] { [("running_mean", runningMean), ("running_var", runningVar)] }
+    public func setTraining(_ training: Bool) { isTraining = training }
+}

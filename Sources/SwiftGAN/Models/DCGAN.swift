@@ -1,0 +1,84 @@
+// MARK: - DCGAN (the relativistic GAN paper's official layout)
+
+/// The image sizes the DCGAN pair supports.
+public let dcganImageSizes = [32, 64, 128, 256]
+
+func checkDCGANSize(_ imageSize: Int) throws(SwiftGANError) {
+    guard dcganImageSizes.contains(imageSize) else {
+        throw SwiftGANError("image_size must be one of \(dcganImageSizes) for arch 'dcgan', got \(imageSize)")
+    }
+}
+
+/// The DCGAN generator, `G.main`:
+/// ConvTranspose(z, ngf·S/8, 4, 1, 0) BN ReLU, then ConvTranspose 4/2/1 halving the
+/// width with BN ReLU up to ngf, then ConvTranspose(ngf, channels, 4, 2, 1) Tanh.
+/// Input `[N, z, 1, 1]`, output `[N, channels, S, S]` in (−1, 1).
+public final class DCGANGenerator: Module {
+    public let main: Sequential
+
+    /// Builds the generator with DCGAN initialisation: conv weights N(0, 0.02), BN weight N(1, 0.02), BN bias 0.
+    public init(imageSize: Int, channels: Int, zDim: Int, width ngf: Int, rng: inout RandomGenerator) throws(SwiftGANError) {
+        try checkDCGANSize(imageSize)
+        var mult = imageSize / 8
+        var layers: [Module] = [ConvTranspose2d(zDim, ngf * mult, kernelSize: 4, stride: 1, padding: 0, bias: false, rng: &rng),
+                                BatchNorm2d(ngf * mult), ReLU()]
+        while mult > 1 {
+            layers += [ConvTranspose2d(ngf * mult, ngf * mult / 2, kernelSize: 4, stride: 2, padding: 1, bias: false, rng: &rng),
+                       BatchNorm2d(ngf * mult / 2), ReLU()]
+            mult /= 2
+        }
+        layers += [ConvTranspose2d(ngf, channels, kernelSize: 4, stride: 2, padding: 1, bias: false, rng: &rng), Tanh()]
+        main = Sequential(layers)
+        dcganInitialize(main, rng: &rng)
+    }
+
+    public func callAsFunction(_ z: Tensor) -> Tensor { main(z.reshaped([z.shape[0], -1, 1, 1])) }
+    public var namedParameters: [(String, Tensor)] { main.namedParameters.map { ("main.\($0.0)", $0.1) } }
+    public var namedBuffers: [(String, Tensor)] { main.namedBuffers.map { ("main.\($0.0)", $0.1) } }
+    public var namedState: [(String, Tensor)] { main.namedState.map { ("main.\($0.0)", $0.1) } }
+    public func setTraining(_ training: Bool) { main.setTraining(training) }
+}
+
+/// The DCGAN discriminator, `D.main`:
+/// Conv(channels, ndf, 4, 2, 1) LeakyReLU(0.2), then Conv 4/2/1 doubling the width
+/// with BN LeakyReLU(0.2) down to 4×4, then Conv(·, 1, 4, 1, 0) to one logit.
+/// Input `[N, channels, S, S]`, output `[N]` (raw critic values).
+public final class DCGANDiscriminator: Module {
+    public let main: Sequential
+
+    /// Builds the discriminator with DCGAN initialisation.
+    public init(imageSize: Int, channels: Int, width ndf: Int, rng: inout RandomGenerator) throws(SwiftGANError) {
+        try checkDCGANSize(imageSize)
+        var layers: [Module] = [Conv2d(channels, ndf, kernelSize: 4, stride: 2, padding: 1, bias: false, rng: &rng), LeakyReLU(0.2)]
+        var size = imageSize / 2, mult = 1
+        while size > 4 {
+            layers += [Conv2d(ndf * mult, ndf * mult * 2, kernelSize: 4, stride: 2, padding: 1, bias: false, rng: &rng),
+                       BatchNorm2d(ndf * mult * 2), LeakyReLU(0.2)]
+            size /= 2
+            mult *= 2
+        }
+        layers.append(Conv2d(ndf * mult, 1, kernelSize: 4, stride: 1, padding: 0, bias: false, rng: &rng))
+        main = Sequential(layers)
+        dcganInitialize(main, rng: &rng)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { main(x).reshaped([x.shape[0]]) }
+    public var namedParameters: [(String, Tensor)] { main.namedParameters.map { ("main.\($0.0)", $0.1) } }
+    public var namedBuffers: [(String, Tensor)] { main.namedBuffers.map { ("main.\($0.0)", $0.1) } }
+    public var namedState: [(String, Tensor)] { main.namedState.map { ("main.\($0.0)", $0.1) } }
+    public func setTraining(_ training: Bool) { main.setTraining(training) }
+}
+
+/// DCGAN initialisation: conv weights N(0, 0.02), BN weight N(1, 0.02), BN bias 0.
+func dcganInitialize(_ net: Sequential, rng: inout RandomGenerator) {
+    for layer in net.layers {
+        switch layer {
+        case let conv as Conv2d: rng.fillNormal(conv.weight.pointer, count: conv.weight.count, std: 0.02)
+        case let conv as ConvTranspose2d: rng.fillNormal(conv.weight.pointer, count: conv.weight.count, std: 0.02)
+        case let bn as BatchNorm2d:
+            rng.fillNormal(bn.weight.pointer, count: bn.weight.count, mean: 1, std: 0.02)
+            bn.bias.pointer.update(repeating: 0, count: bn.bias.count)
+        default: break
+        }
+    }
+}

@@ -1,0 +1,80 @@
+// MARK: - Optimizer protocol
+
+/// An optimizer that updates parameters in place from their gradients.
+public protocol Optimizer: AnyObject {
+    /// Applies one update to `parameters` with `gradients` (same order and shapes).
+    func step(_ parameters: [Tensor], _ gradients: [Tensor])
+    /// Number of updates applied.
+    var stepCount: Int { get set }
+    /// Per-parameter state tensors for checkpoints, named `<kind>.<parameter index>`.
+    var namedState: [(String, Tensor)] { get }
+    /// The learning rate.
+    var learningRate: Float { get set }
+}
+
+// MARK: - Adam
+
+/// Adam as `torch.optim.Adam` (no weight decay, no amsgrad):
+/// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
+/// `p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε)`.
+public final class Adam: Optimizer {
+    public var learningRate: Float
+    public let beta1: Float, beta2: Float, eps: Float
+    public var stepCount = 0
+    let firstMoments: [Tensor], secondMoments: [Tensor]
+
+    public init(parameters: [Tensor], learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8) {
+        self.learningRate = learningRate
+        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
+        firstMoments = parameters.map { .zeros($0.shape) }
+        secondMoments = parameters.map { .zeros($0.shape) }
+    }
+
+    public func step(_ parameters: [Tensor], _ gradients: [Tensor]) {
+        stepCount += 1
+        let t = Double(stepCount)
+        let bias1 = 1 - pow(Double(beta1), t), bias2 = 1 - pow(Double(beta2), t)
+        let stepSize = Float(Double(learningRate) / bias1)
+        let bias2Sqrt = Float(bias2.squareRoot())
+        let b1 = beta1, b2 = beta2, eps = eps
+        for (i, p) in parameters.enumerated() {
+            let g = gradients[i].pointer, m = firstMoments[i].pointer, v = secondMoments[i].pointer, w = p.pointer
+            parallelChunks(p.count, costPerItem: 8) { r in
+                for j in r {
+                    let gj = g[j]
+                    m[j] += (gj - m[j]) * (1 - b1)
+                    v[j] = v[j] * b2 + (1 - b2) * gj * gj
+                    w[j] -= stepSize * m[j] / (v[j].squareRoot() / bias2Sqrt + eps)
+                }
+            }
+        }
+    }
+
+    public var namedState: [(String, Tensor)] {
+        firstMoments.enumerated().map { ("exp_avg.\($0.offset)", $0.element) }
+            + secondMoments.enumerated().map { ("exp_avg_sq.\($0.offset)", $0.element) }
+    }
+}
+
+// MARK: - SGD
+
+/// Plain stochastic gradient descent: `p ← p − lr · g`.
+public final class SGD: Optimizer {
+    public var learningRate: Float
+    public var stepCount = 0
+
+    public init(learningRate: Float) { self.learningRate = learningRate }
+
+    public func step(_ parameters: [Tensor], _ gradients: [Tensor]) {
+        stepCount += 1
+        let lr = learningRate
+        for (i, p) in parameters.enumerated() {
+            let g = gradients[i].pointer, w = p.pointer
+            for j in 0..<p.count { w[j] -= lr * g[j] }
+        }
+    }
+
+    public var namedState: [(String, Tensor)] { [] }
+}
+
+import Glibc

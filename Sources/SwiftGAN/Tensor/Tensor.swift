@@ -1,0 +1,109 @@
+// MARK: - Tensor
+
+/// A float32, contiguous, row-major (NCHW for images) tensor on a pooled buffer.
+///
+/// A tensor produced by a differentiable op while recording carries the tape
+/// node (`gradFn`) that computes its inputs' gradients. Leaves that gradients
+/// may be asked for (parameters, penalty interpolates) set `requiresGrad`.
+public final class Tensor {
+    /// The dimensions, outermost first: `[N, C, H, W]` for images.
+    public let shape: [Int]
+    /// The number of elements.
+    public let count: Int
+    let storage: Storage
+    /// The tape node that produced this tensor, if it was recorded.
+    var gradFn: Node?
+    /// Marks a leaf whose gradient can be requested.
+    public var requiresGrad: Bool
+
+    /// An uninitialised tensor (every op writes all of it).
+    init(uninitialized shape: [Int]) {
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.storage = Storage(count: count)
+        self.requiresGrad = false
+    }
+
+    /// A tensor sharing `storage` under another shape (reshape, detach).
+    init(shape: [Int], storage: Storage) {
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        precondition(count == storage.count, "shape does not fit the storage")
+        self.storage = storage
+        self.requiresGrad = false
+    }
+
+    /// A tensor filled with `value`.
+    public convenience init(repeating value: Float, shape: [Int]) {
+        self.init(uninitialized: shape)
+        pointer.update(repeating: value, count: count)
+    }
+
+    /// A tensor holding `values` (row-major) under `shape`.
+    public convenience init(_ values: [Float], shape: [Int]) {
+        precondition(values.count == shape.reduce(1, *), "values do not fill the shape")
+        self.init(uninitialized: shape)
+        values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
+    }
+
+    /// A scalar tensor (shape `[]`).
+    public convenience init(scalar: Float) { self.init([scalar], shape: []) }
+
+    /// The first element's address; valid while the tensor lives.
+    @inline(__always) var pointer: UnsafeMutablePointer<Float> { storage.pointer }
+
+    /// Whether a gradient can flow to this tensor.
+    @inline(__always) var isDifferentiable: Bool { requiresGrad || gradFn != nil }
+
+    /// The elements in row-major order.
+    public var scalars: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+
+    /// The only element of a one-element tensor.
+    public var scalar: Float {
+        precondition(count == 1, "scalar of a tensor with \(count) elements")
+        return pointer[0]
+    }
+
+    /// The same values, cut from the tape (no gradient flows through).
+    public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
+
+    /// An independent copy of the values, off the tape.
+    public func copy() -> Tensor {
+        let out = Tensor(uninitialized: shape)
+        out.pointer.update(from: pointer, count: count)
+        return out
+    }
+
+    /// Overwrites the values from `source` (same count), off the tape.
+    public func assign(from source: UnsafePointer<Float>) { pointer.update(from: source, count: count) }
+
+    /// Copies the values into `destination` (`count` floats).
+    public func write(to destination: UnsafeMutablePointer<Float>) { destination.update(from: pointer, count: count) }
+}
+
+// MARK: - Factories
+
+extension Tensor {
+    /// Zeros of the given shape.
+    public static func zeros(_ shape: [Int]) -> Tensor { Tensor(repeating: 0, shape: shape) }
+    /// Ones of the given shape.
+    public static func ones(_ shape: [Int]) -> Tensor { Tensor(repeating: 1, shape: shape) }
+
+    /// Draws from N(mean, std²) with `rng`.
+    public static func normal(_ shape: [Int], mean: Float = 0, std: Float = 1, rng: inout RandomGenerator) -> Tensor {
+        let t = Tensor(uninitialized: shape)
+        rng.fillNormal(t.pointer, count: t.count, mean: mean, std: std)
+        return t
+    }
+
+    /// Draws from U(low, high) with `rng`.
+    public static func uniform(_ shape: [Int], low: Float = 0, high: Float = 1, rng: inout RandomGenerator) -> Tensor {
+        let t = Tensor(uninitialized: shape)
+        rng.fillUniform(t.pointer, count: t.count, low: low, high: high)
+        return t
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String { "Tensor(shape: \(shape))" }
+}

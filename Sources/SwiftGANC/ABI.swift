@@ -1,0 +1,228 @@
+import Glibc
+import SwiftGAN
+
+// The C ABI declared in swiftgan.h. Each function converts its arguments,
+// calls the core under the handle's lock, and turns a thrown error into a status.
+
+let abiVersion: Int32 = 1
+let statusOK: Int32 = 0, statusInvalidArgument: Int32 = 1, statusEngineError: Int32 = 2
+let counterCount = 7, statCount = 5
+
+// MARK: - Handle
+
+/// What an `sg_gan*` points to: a trainer, its lock, and the C strings it hands out.
+final class GANHandle {
+    let trainer: GANTrainer
+    var mutex = pthread_mutex_t()
+    let names: [UnsafeMutablePointer<CChar>]
+
+    init(trainer: GANTrainer) {
+        self.trainer = trainer
+        names = trainer.fullState.map { strdup($0.0)! }
+        pthread_mutex_init(&mutex, nil)
+    }
+
+    deinit {
+        names.forEach { free($0) }
+        pthread_mutex_destroy(&mutex)
+    }
+
+    func locked<R>(_ body: () throws(SwiftGANError) -> R) throws(SwiftGANError) -> R {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
+    }
+}
+
+// MARK: - Errors
+
+private let errorKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key) { free($0) }
+    return key
+}()
+
+private let emptyMessage: UnsafeMutablePointer<CChar> = strdup("")!
+
+private func setLastError(_ message: String) {
+    if let old = pthread_getspecific(errorKey) { free(old) }
+    pthread_setspecific(errorKey, strdup(message))
+}
+
+/// Runs `body` on the handle behind `gan`, mapping errors to statuses.
+private func call(_ gan: OpaquePointer?, _ body: (GANHandle) throws(SwiftGANError) -> Void) -> Int32 {
+    guard let gan else {
+        setLastError("the GAN handle is NULL (closed?)")
+        return statusInvalidArgument
+    }
+    let handle = Unmanaged<GANHandle>.fromOpaque(UnsafeRawPointer(gan)).takeUnretainedValue()
+    return guarded { () throws(SwiftGANError) in try handle.locked { () throws(SwiftGANError) in try body(handle) } }
+}
+
+private func guarded(_ body: () throws(SwiftGANError) -> Void) -> Int32 {
+    do {
+        try body()
+        return statusOK
+    } catch {
+        setLastError(error.message)
+        return error.isInvalidArgument ? statusInvalidArgument : statusEngineError
+    }
+}
+
+private func require(_ condition: Bool, _ message: @autoclosure () -> String) throws(SwiftGANError) {
+    if !condition { throw SwiftGANError(message()) }
+}
+
+private func tensor(_ p: UnsafePointer<Float>, _ shape: [Int]) -> Tensor {
+    let t = Tensor(repeating: 0, shape: shape)
+    t.assign(from: p)
+    return t
+}
+
+// MARK: - Library
+
+@_cdecl("sg_abi_version")
+public func sg_abi_version() -> Int32 { abiVersion }
+
+@_cdecl("sg_last_error")
+public func sg_last_error() -> UnsafePointer<CChar> {
+    UnsafePointer(pthread_getspecific(errorKey)?.assumingMemoryBound(to: CChar.self) ?? emptyMessage)
+}
+
+// MARK: - Lifetime
+
+@_cdecl("sg_gan_create")
+public func sg_gan_create(_ config: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded { () throws(SwiftGANError) in
+        guard let out else { throw SwiftGANError("out is NULL") }
+        out.pointee = nil
+        let text = config.map { String(cString: $0) } ?? ""
+        let trainer = try GANTrainer(config: try GANConfig(text: text))
+        out.pointee = OpaquePointer(Unmanaged.passRetained(GANHandle(trainer: trainer)).toOpaque())
+    }
+}
+
+@_cdecl("sg_gan_free")
+public func sg_gan_free(_ gan: OpaquePointer?) {
+    guard let gan else { return }
+    Unmanaged<GANHandle>.fromOpaque(UnsafeRawPointer(gan)).release()
+}
+
+@_cdecl("sg_gan_config")
+public func sg_gan_config(_ gan: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
+                          _ needed: UnsafeMutablePointer<Int64>?) -> Int32 {
+    call(gan) { (h) throws(SwiftGANError) in
+        let text = h.trainer.config.keyValues.map { "\($0.0)=\($0.1)\n" }.joined()
+        let bytes = Array(text.utf8CString)
+        needed?.pointee = Int64(bytes.count)
+        try require(buffer != nil && capacity >= Int64(bytes.count), "buffer too small: \(bytes.count) bytes needed")
+        bytes.withUnsafeBufferPointer { buffer!.update(from: $0.baseAddress!, count: bytes.count) }
+    }
+}
+
+// MARK: - Training and sampling
+
+@_cdecl("sg_gan_train_step")
+public func sg_gan_train_step(_ gan: OpaquePointer?, _ real: UnsafePointer<Float>?, _ realBatches: Int64, _ batch: Int64,
+                              _ noiseD: UnsafePointer<Float>?, _ noiseG: UnsafePointer<Float>?,
+                              _ mixing: UnsafePointer<Float>?,
+                              _ stats: UnsafeMutablePointer<Double>?, _ statsCapacity: Int32) -> Int32 {
+    call(gan) { (h) throws(SwiftGANError) in
+        let t = h.trainer, cfg = t.config
+        try require(real != nil, "real is NULL")
+        try require(batch >= 1 && batch <= 1 << 20, "batch must be in [1, 2^20], got \(batch)")
+        try require(realBatches == 1 || realBatches == Int64(cfg.criticSteps),
+                    "real must hold 1 or n_critic=\(cfg.criticSteps) batches, got \(realBatches)")
+        let b = Int(batch), k = cfg.criticSteps
+        let image = [b] + t.imageShape, imageCount = image.reduce(1, *)
+        let reals = (0..<Int(realBatches)).map { tensor(real! + $0 * imageCount, image) }
+        let zs = noiseD.map { p in (0..<k).map { tensor(p + $0 * b * cfg.zDim, [b, cfg.zDim]) } }
+        let us = mixing.map { p in (0..<k).map { tensor(p + $0 * b, [b]) } }
+        let result = try t.trainStep(real: reals, noiseD: zs, noiseG: noiseG.map { tensor($0, [b, cfg.zDim]) }, mixing: us)
+        let values = [result.discriminatorLoss, result.generatorLoss, result.criticReal, result.criticFake, result.penalty]
+        for i in 0..<min(Int(statsCapacity), statCount) { stats?[i] = Double(values[i]) }
+    }
+}
+
+@_cdecl("sg_gan_generate")
+public func sg_gan_generate(_ gan: OpaquePointer?, _ z: UnsafePointer<Float>?, _ n: Int64, _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+    call(gan) { (h) throws(SwiftGANError) in
+        try require(z != nil && out != nil, "z and out must not be NULL")
+        try require(n >= 1 && n <= 1 << 20, "n must be in [1, 2^20], got \(n)")
+        try h.trainer.generate(tensor(z!, [Int(n), h.trainer.config.zDim])).write(to: out!)
+    }
+}
+
+@_cdecl("sg_gan_sample")
+public func sg_gan_sample(_ gan: OpaquePointer?, _ n: Int64, _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+    call(gan) { (h) throws(SwiftGANError) in
+        try require(out != nil, "out is NULL")
+        try require(n >= 1 && n <= 1 << 20, "n must be in [1, 2^20], got \(n)")
+        try h.trainer.sample(Int(n)).write(to: out!)
+    }
+}
+
+// MARK: - State
+
+@_cdecl("sg_gan_tensor_count")
+public func sg_gan_tensor_count(_ gan: OpaquePointer?, _ which: Int32, _ count: UnsafeMutablePointer<Int64>?) -> Int32 {
+    call(gan) { (h) throws(SwiftGANError) in
+        try require(count != nil, "count is NULL")
+        try require(which == 0 || which == 1, "which must be SG_TENSORS_MODEL (0) or SG_TENSORS_FULL (1), got \(which)")
+        count!.pointee = Int64(which == 0 ? h.trainer.modelState.count : h.names.count)
+    }
+}
+
+private func entry(_ h: GANHandle, _ index: Int64) throws(SwiftGANError) -> Tensor {
+    let state = h.trainer.fullState
+    try require(index >= 0 && index < Int64(state.count), "index must be in [0, \(state.count)), got \(index)")
+    return state[Int(index)].1
+}
+
+@_cdecl("sg_gan_tensor_info")
+public func sg_gan_tensor_info(_ gan: OpaquePointer?, _ index: Int64, _ name: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                               _ ndim: UnsafeMutablePointer<Int32>?, _ shape: UnsafeMutablePointer<Int64>?) -> Int32 {
+    call(gan) { (h) throws(SwiftGANError) in
+        let t = try entry(h, index)
+        try require(t.shape.count <= 8, "tensor rank \(t.shape.count) exceeds 8")
+        name?.pointee = UnsafePointer(h.names[Int(index)])
+        ndim?.pointee = Int32(t.shape.count)
+        for (i, d) in t.shape.enumerated() { shape?[i] = Int64(d) }
+    }
+}
+
+@_cdecl("sg_gan_tensor_read")
+public func sg_gan_tensor_read(_ gan: OpaquePointer?, _ index: Int64, _ out: UnsafeMutablePointer<Float>?, _ count: Int64) -> Int32 {
+    call(gan) { (h) throws(SwiftGANError) in
+        let t = try entry(h, index)
+        try require(out != nil, "out is NULL")
+        try require(count == Int64(t.count), "count must be \(t.count) for tensor \(index) of shape \(t.shape), got \(count)")
+        t.write(to: out!)
+    }
+}
+
+@_cdecl("sg_gan_tensor_write")
+public func sg_gan_tensor_write(_ gan: OpaquePointer?, _ index: Int64, _ values: UnsafePointer<Float>?, _ count: Int64) -> Int32 {
+    call(gan) { (h) throws(SwiftGANError) in
+        let t = try entry(h, index)
+        try require(values != nil, "values is NULL")
+        try require(count == Int64(t.count), "count must be \(t.count) for tensor \(index) of shape \(t.shape), got \(count)")
+        t.assign(from: values!)
+    }
+}
+
+@_cdecl("sg_gan_counters_read")
+public func sg_gan_counters_read(_ gan: OpaquePointer?, _ out: UnsafeMutablePointer<UInt64>?, _ count: Int32) -> Int32 {
+    call(gan) { (h) throws(SwiftGANError) in
+        try require(out != nil && Int(count) == counterCount, "counters: out must hold \(counterCount) values, got \(count)")
+        for (i, v) in h.trainer.counters.enumerated() { out![i] = v }
+    }
+}
+
+@_cdecl("sg_gan_counters_write")
+public func sg_gan_counters_write(_ gan: OpaquePointer?, _ values: UnsafePointer<UInt64>?, _ count: Int32) -> Int32 {
+    call(gan) { (h) throws(SwiftGANError) in
+        try require(values != nil && Int(count) == counterCount, "counters: values must hold \(counterCount) values, got \(count)")
+        h.trainer.counters = (0..<counterCount).map { values![$0] }
+    }
+}

@@ -1,0 +1,106 @@
+/*
+ * swiftgan.h — the C ABI of libswiftgan.so, SwiftGAN's Swift training core.
+ *
+ * Conventions
+ *  - Every function returning sg_status returns SG_OK (0) on success. On failure
+ *    the message is read with sg_last_error() on the same thread.
+ *  - Handles are opaque, created through an out-parameter, freed by sg_gan_free
+ *    (which accepts NULL). Calls on one handle are serialised by a lock inside it;
+ *    different handles may run in parallel.
+ *  - Bulk data is caller-allocated float32, C-contiguous, with explicit sizes.
+ *    The library never keeps a pointer it was given past the call.
+ *  - Strings returned by the library are owned by the library (see each function).
+ */
+#ifndef SWIFTGAN_H
+#define SWIFTGAN_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The version of this ABI; the Python module refuses a library with another one. */
+#define SG_ABI_VERSION 1
+
+typedef int32_t sg_status;
+#define SG_OK 0
+#define SG_INVALID_ARGUMENT 1 /* the caller passed a bad value; nothing changed */
+#define SG_ENGINE_ERROR 2     /* the engine failed */
+
+typedef struct sg_gan sg_gan;
+
+/* Which tensors sg_gan_tensor_* enumerate. */
+#define SG_TENSORS_MODEL 0 /* G.* and D.* parameters and buffers, state_dict order */
+#define SG_TENSORS_FULL 1  /* model tensors, then the optimizers' moments */
+
+/* Order of the values sg_gan_train_step writes into `stats`. */
+#define SG_STAT_D_LOSS 0
+#define SG_STAT_G_LOSS 1
+#define SG_STAT_D_REAL 2 /* mean critic output on real data */
+#define SG_STAT_D_FAKE 3 /* mean critic output on fake data */
+#define SG_STAT_PENALTY 4
+#define SG_STAT_COUNT 5
+
+/* Number of uint64 counters: iteration, D steps, G steps, 4 RNG state words. */
+#define SG_COUNTER_COUNT 7
+
+/* SG_ABI_VERSION of the loaded library. */
+int32_t sg_abi_version(void);
+
+/* The last failure's message on this thread ("" if none). Owned by the library,
+ * valid until the next failing call on this thread. */
+const char *sg_last_error(void);
+
+/* Creates a GAN from "key=value" lines separated by '\n' (keys: loss, gp_weight,
+ * arch, image_size, channels, z_dim, ngf, ndf, optimizer, lr_d, lr_g, beta1_d,
+ * beta2_d, beta1_g, beta2_g, eps, n_critic, reuse_fake, seed). Unknown keys or
+ * bad values fail with SG_INVALID_ARGUMENT. *out receives a handle the caller
+ * frees with sg_gan_free. */
+sg_status sg_gan_create(const char *config, sg_gan **out);
+
+/* Frees a handle; NULL is accepted. */
+void sg_gan_free(sg_gan *gan);
+
+/* Writes the resolved configuration as "key=value\n" lines, NUL-terminated, into
+ * buffer (capacity bytes); *needed receives the size required including the NUL.
+ * Fails with SG_INVALID_ARGUMENT (writing nothing) when capacity is too small. */
+sg_status sg_gan_config(sg_gan *gan, char *buffer, int64_t capacity, int64_t *needed);
+
+/* One training iteration (n_critic D steps, then one G step).
+ *  real:     real_batches × batch × C × S × S floats; real_batches is 1 (reused by
+ *            every critic step) or n_critic.
+ *  noise_d:  NULL, or n_critic × batch × z_dim latents for the D steps.
+ *  noise_g:  NULL, or batch × z_dim latents for the G step.
+ *  mixing:   NULL, or n_critic × batch gradient-penalty coefficients u.
+ *  stats:    receives min(stats_capacity, SG_STAT_COUNT) doubles (SG_STAT_*). */
+sg_status sg_gan_train_step(sg_gan *gan, const float *real, int64_t real_batches, int64_t batch,
+                            const float *noise_d, const float *noise_g, const float *mixing,
+                            double *stats, int32_t stats_capacity);
+
+/* Generates n images (n × C × S × S floats into out) from latents z (n × z_dim),
+ * with the generator in evaluation mode. */
+sg_status sg_gan_generate(sg_gan *gan, const float *z, int64_t n, float *out);
+
+/* Generates n images from latents drawn with the GAN's own random stream. */
+sg_status sg_gan_sample(sg_gan *gan, int64_t n, float *out);
+
+/* Number of tensors in the set `which` (SG_TENSORS_*). */
+sg_status sg_gan_tensor_count(sg_gan *gan, int32_t which, int64_t *count);
+
+/* Name, rank and shape (up to 8 dims) of tensor `index` of SG_TENSORS_FULL (the
+ * model tensors come first). *name is owned by the handle, valid until it is freed. */
+sg_status sg_gan_tensor_info(sg_gan *gan, int64_t index, const char **name, int32_t *ndim, int64_t *shape);
+
+/* Copies tensor `index` (count floats, which must equal its size) out of / into the GAN. */
+sg_status sg_gan_tensor_read(sg_gan *gan, int64_t index, float *out, int64_t count);
+sg_status sg_gan_tensor_write(sg_gan *gan, int64_t index, const float *values, int64_t count);
+
+/* Reads / writes the SG_COUNTER_COUNT integer counters (count must equal it). */
+sg_status sg_gan_counters_read(sg_gan *gan, uint64_t *out, int32_t count);
+sg_status sg_gan_counters_write(sg_gan *gan, const uint64_t *values, int32_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
