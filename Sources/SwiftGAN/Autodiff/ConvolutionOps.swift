@@ -63,6 +63,9 @@ func convolutionInputAdjoint(_ y: Tensor, _ w: Tensor, _ g: ConvGeometry) -> Ten
 
 /// `gw = ∂⟨gy, conv(x, w)⟩/∂w`: bilinear in gy `[N, O, OH, OW]` and x `[N, C, H, W]` → `[O, C, KH, KW]`.
 func convolutionWeightGradient(_ gy: Tensor, _ x: Tensor, _ g: ConvGeometry) -> Tensor {
+    #if DEBUG
+    Instrumentation.convolutionWeightGradients += 1
+    #endif
     let o = gy.shape[1]
     let gw = Tensor(uninitialized: [o, g.channels, g.kernelHeight, g.kernelWidth])
     conv2dBackwardWeight(gw.pointer, gy.pointer, x.pointer, outChannels: o, g)
@@ -71,3 +74,11 @@ func convolutionWeightGradient(_ gy: Tensor, _ x: Tensor, _ g: ConvGeometry) -> 
          needed[1] ? convolutionInputAdjoint(gy, ggw, g) : nil]
     }
 }
+
+#if DEBUG
+/// Debug-build counters that tests use to check that work was skipped.
+enum Instrumentation {
+    /// Convolution weight gradients computed so far.
+    static var convolutionWeightGradients = 0
+}
+#endif

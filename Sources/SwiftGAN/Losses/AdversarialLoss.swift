@@ -76,6 +76,12 @@ public struct LossSpec: Equatable {
         AdversarialLoss.allCases.flatMap { [$0.rawValue, $0.rawValue + "-GP"] }
     }
 
+    /// A loss with or without the gradient penalty.
+    public init(loss: AdversarialLoss, gradientPenalty: Bool) {
+        self.loss = loss
+        self.gradientPenalty = gradientPenalty
+    }
+
     /// Parses a name (case-insensitive); `-GP` adds the gradient penalty.
     public init(name: String) throws(SwiftGANError) {
         var base = name.lowercased()

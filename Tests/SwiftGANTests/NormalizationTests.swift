@@ -1,0 +1,42 @@
+import XCTest
+@testable import SwiftGAN
+
+final class NormalizationTests: XCTestCase {
+    func bn(_ xs: [Tensor]) -> Tensor {
+        batchNorm2dTraining(xs[0], gamma: xs[1], beta: xs[2], runningMean: .zeros([3]), runningVar: .ones([3]))
+    }
+
+    func testBatchNormForwardNormalisesEachChannelAndUpdatesRunningStatistics() {
+        let x = randomTensor([4, 3, 2, 2], seed: 1)
+        let rm = Tensor.zeros([3]), rv = Tensor.ones([3])
+        let y = batchNorm2dTraining(x, gamma: .ones([3]), beta: .zeros([3]), runningMean: rm, runningVar: rv)
+        for c in 0..<3 {
+            var values: [Double] = []
+            for n in 0..<4 { for i in 0..<4 { values.append(Double(x.pointer[(n * 3 + c) * 4 + i])) } }
+            let mean = values.reduce(0, +) / 16
+            let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 16
+            XCTAssertEqual(Double(rm.pointer[c]), 0.1 * mean, accuracy: 1e-6)
+            XCTAssertEqual(Double(rv.pointer[c]), 0.9 + 0.1 * variance * 16 / 15, accuracy: 1e-6)
+            for n in 0..<4 { for i in 0..<4 {
+                let k = (n * 3 + c) * 4 + i
+                XCTAssertEqual(Double(y.pointer[k]), (Double(x.pointer[k]) - mean) / (variance + 1e-5).squareRoot(), accuracy: 1e-5)
+            } }
+        }
+    }
+
+    func testBatchNormGradientsMatchFiniteDifferencesToSecondOrder() {
+        let inputs = [randomTensor([3, 3, 2, 2], seed: 2), randomTensor([3], seed: 3, low: 0.5, high: 1.5), randomTensor([3], seed: 4)]
+        checkFirstOrder("batchNorm", inputs, eps: 1e-3) { self.bn($0) }
+        checkSecondOrder("batchNorm", inputs, eps: 1e-3, rtol: 5e-2, atol: 5e-3) { xs in square(self.bn(xs)) }
+    }
+
+    func testBatchNormInferenceUsesRunningStatistics() {
+        let x = randomTensor([2, 2, 1, 1], seed: 5)
+        let y = batchNorm2dInference(x, gamma: Tensor([2, 3], shape: [2]), beta: Tensor([1, -1], shape: [2]),
+                                     runningMean: Tensor([0.5, -0.5], shape: [2]), runningVar: Tensor([4, 9], shape: [2]))
+        for n in 0..<2 {
+            XCTAssertEqual(y.pointer[n * 2], (x.pointer[n * 2] - 0.5) * 2 / (4 + 1e-5).squareRoot() + 1, accuracy: 1e-6)
+            XCTAssertEqual(y.pointer[n * 2 + 1], (x.pointer[n * 2 + 1] + 0.5) * 3 / (9 + 1e-5).squareRoot() - 1, accuracy: 1e-6)
+        }
+    }
+}
