@@ -1,0 +1,15 @@
+"""SwiftGAN: relativistic and classic GANs trained on the CPU by a Swift core.
+
+    import swiftgan as sg
+    gan = sg.GAN(loss="RaSGAN", image_size=32, channels=1, seed=1)
+    stats = gan.train_step(real)      # float32 [N, C, H, W] in [-1, 1]
+    images = gan.sample(64)
+"""
+from ._native import SwiftGANError
+from .gan import GAN, LOSSES, ARCHITECTURES
+from .images import save_grid, make_grid
+from .datasets import load_idx_images
+
+__all__ = ["GAN", "SwiftGANError", "LOSSES", "ARCHITECTURES", "save_grid", "make_grid", "load_idx_images",
+           "__version__"]
+__version__ = "0.1.0"

@@ -1,0 +1,327 @@
+/*
+ * swiftgan._native — the thin CPython binding of libswiftgan.so (swiftgan.h).
+ *
+ * It parses arguments, checks buffers (float32, C-contiguous, exact size),
+ * releases the GIL while Swift computes, and maps statuses to exceptions:
+ * SG_INVALID_ARGUMENT -> ValueError, SG_ENGINE_ERROR -> SwiftGANError.
+ * All shape logic and messages a user reads live in swiftgan/*.py and the core.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#include "swiftgan.h"
+
+static PyObject *SwiftGANError;
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static PyObject *raise_status(sg_status status) {
+    PyErr_SetString(status == SG_INVALID_ARGUMENT ? PyExc_ValueError : SwiftGANError, sg_last_error());
+    return NULL;
+}
+
+/* Gets a float32 C-contiguous buffer of exactly `count` floats from obj
+ * (writable when asked). Returns 0 on success, -1 with an exception set. */
+static int get_floats(PyObject *obj, Py_buffer *view, Py_ssize_t count, int writable, const char *name) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) != 0) {
+        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous float32 buffer%s", name, writable ? " (writable)" : "");
+        return -1;
+    }
+    if (view->itemsize != 4 || view->format == NULL || strcmp(view->format, "f") != 0) {
+        PyErr_Format(PyExc_TypeError, "%s must hold float32 values (format 'f'), got format '%s'", name,
+                     view->format ? view->format : "B");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    if (view->len != count * 4) {
+        PyErr_Format(PyExc_ValueError, "%s must hold %zd floats, got %zd", name, count, view->len / 4);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static void release(Py_buffer *view) {
+    if (view->obj) PyBuffer_Release(view);
+}
+
+/* ---- Handle type -------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    sg_gan *gan;
+    int busy; /* calls running with the GIL released; close() waits for none */
+} Handle;
+
+static int check_open(Handle *self) {
+    if (self->gan == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the GAN is closed");
+        return -1;
+    }
+    return 0;
+}
+
+static void Handle_dealloc(Handle *self) {
+    sg_gan_free(self->gan);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Handle_close(Handle *self, PyObject *unused) {
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot close the GAN while another thread is using it");
+        return NULL;
+    }
+    sg_gan_free(self->gan);
+    self->gan = NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Handle_closed(Handle *self, void *unused) { return PyBool_FromLong(self->gan == NULL); }
+
+static PyObject *Handle_config(Handle *self, PyObject *unused) {
+    if (check_open(self)) return NULL;
+    int64_t needed = 0;
+    char small[1];
+    sg_gan_config(self->gan, small, 0, &needed);
+    char *text = PyMem_Malloc((size_t)needed);
+    if (!text) return PyErr_NoMemory();
+    sg_status st = sg_gan_config(self->gan, text, needed, &needed);
+    PyObject *result = st == SG_OK ? PyUnicode_FromString(text) : raise_status(st);
+    PyMem_Free(text);
+    return result;
+}
+
+/* train_step(real, real_batches, batch, noise_d, noise_g, mixing, noise_d_count, noise_g_count, mixing_count) */
+static PyObject *Handle_train_step(Handle *self, PyObject *args) {
+    PyObject *real, *noise_d, *noise_g, *mixing;
+    Py_ssize_t real_batches, batch, real_count, nd_count, ng_count, mix_count;
+    if (!PyArg_ParseTuple(args, "OnnnOOOnnn", &real, &real_batches, &batch, &real_count, &noise_d, &noise_g, &mixing,
+                          &nd_count, &ng_count, &mix_count))
+        return NULL;
+    if (check_open(self)) return NULL;
+    Py_buffer vr = {0}, vd = {0}, vg = {0}, vm = {0};
+    if (get_floats(real, &vr, real_count, 0, "real") ||
+        (noise_d != Py_None && get_floats(noise_d, &vd, nd_count, 0, "z")) ||
+        (noise_g != Py_None && get_floats(noise_g, &vg, ng_count, 0, "z_g")) ||
+        (mixing != Py_None && get_floats(mixing, &vm, mix_count, 0, "u"))) {
+        release(&vr); release(&vd); release(&vg); release(&vm);
+        return NULL;
+    }
+    double stats[SG_STAT_COUNT] = {0};
+    sg_status st;
+    self->busy++;
+    Py_BEGIN_ALLOW_THREADS
+    st = sg_gan_train_step(self->gan, vr.buf, real_batches, batch, vd.obj ? vd.buf : NULL, vg.obj ? vg.buf : NULL,
+                           vm.obj ? vm.buf : NULL, stats, SG_STAT_COUNT);
+    Py_END_ALLOW_THREADS
+    self->busy--;
+    release(&vr); release(&vd); release(&vg); release(&vm);
+    if (st != SG_OK) return raise_status(st);
+    return Py_BuildValue("(ddddd)", stats[0], stats[1], stats[2], stats[3], stats[4]);
+}
+
+/* generate(z, n, out, out_count) */
+static PyObject *Handle_generate(Handle *self, PyObject *args) {
+    PyObject *z, *out;
+    Py_ssize_t n, z_count, out_count;
+    if (!PyArg_ParseTuple(args, "OnnOn", &z, &n, &z_count, &out, &out_count)) return NULL;
+    if (check_open(self)) return NULL;
+    Py_buffer vz = {0}, vo = {0};
+    if (get_floats(z, &vz, z_count, 0, "z") || get_floats(out, &vo, out_count, 1, "out")) {
+        release(&vz); release(&vo);
+        return NULL;
+    }
+    sg_status st;
+    self->busy++;
+    Py_BEGIN_ALLOW_THREADS
+    st = sg_gan_generate(self->gan, vz.buf, n, vo.buf);
+    Py_END_ALLOW_THREADS
+    self->busy--;
+    release(&vz); release(&vo);
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+/* sample(n, out, out_count) */
+static PyObject *Handle_sample(Handle *self, PyObject *args) {
+    PyObject *out;
+    Py_ssize_t n, out_count;
+    if (!PyArg_ParseTuple(args, "nOn", &n, &out, &out_count)) return NULL;
+    if (check_open(self)) return NULL;
+    Py_buffer vo = {0};
+    if (get_floats(out, &vo, out_count, 1, "out")) return NULL;
+    sg_status st;
+    self->busy++;
+    Py_BEGIN_ALLOW_THREADS
+    st = sg_gan_sample(self->gan, n, vo.buf);
+    Py_END_ALLOW_THREADS
+    self->busy--;
+    release(&vo);
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Handle_tensor_count(Handle *self, PyObject *args) {
+    int which;
+    if (!PyArg_ParseTuple(args, "i", &which)) return NULL;
+    if (check_open(self)) return NULL;
+    int64_t count = 0;
+    sg_status st = sg_gan_tensor_count(self->gan, which, &count);
+    return st == SG_OK ? PyLong_FromLongLong(count) : raise_status(st);
+}
+
+static PyObject *Handle_tensor_info(Handle *self, PyObject *args) {
+    Py_ssize_t index;
+    if (!PyArg_ParseTuple(args, "n", &index)) return NULL;
+    if (check_open(self)) return NULL;
+    const char *name = NULL;
+    int32_t ndim = 0;
+    int64_t shape[8];
+    sg_status st = sg_gan_tensor_info(self->gan, index, &name, &ndim, shape);
+    if (st != SG_OK) return raise_status(st);
+    PyObject *dims = PyTuple_New(ndim);
+    if (!dims) return NULL;
+    for (int i = 0; i < ndim; i++) PyTuple_SET_ITEM(dims, i, PyLong_FromLongLong(shape[i]));
+    return Py_BuildValue("(sN)", name, dims);
+}
+
+static PyObject *Handle_tensor_read(Handle *self, PyObject *args) {
+    Py_ssize_t index, count;
+    PyObject *out;
+    if (!PyArg_ParseTuple(args, "nOn", &index, &out, &count)) return NULL;
+    if (check_open(self)) return NULL;
+    Py_buffer vo = {0};
+    if (get_floats(out, &vo, count, 1, "out")) return NULL;
+    sg_status st = sg_gan_tensor_read(self->gan, index, vo.buf, count);
+    release(&vo);
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Handle_tensor_write(Handle *self, PyObject *args) {
+    Py_ssize_t index, count;
+    PyObject *values;
+    if (!PyArg_ParseTuple(args, "nOn", &index, &values, &count)) return NULL;
+    if (check_open(self)) return NULL;
+    Py_buffer vv = {0};
+    if (get_floats(values, &vv, count, 0, "values")) return NULL;
+    sg_status st = sg_gan_tensor_write(self->gan, index, vv.buf, count);
+    release(&vv);
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Handle_counters(Handle *self, PyObject *unused) {
+    if (check_open(self)) return NULL;
+    uint64_t values[SG_COUNTER_COUNT];
+    sg_status st = sg_gan_counters_read(self->gan, values, SG_COUNTER_COUNT);
+    if (st != SG_OK) return raise_status(st);
+    PyObject *result = PyTuple_New(SG_COUNTER_COUNT);
+    if (!result) return NULL;
+    for (int i = 0; i < SG_COUNTER_COUNT; i++) PyTuple_SET_ITEM(result, i, PyLong_FromUnsignedLongLong(values[i]));
+    return result;
+}
+
+static PyObject *Handle_set_counters(Handle *self, PyObject *args) {
+    PyObject *seq;
+    if (!PyArg_ParseTuple(args, "O", &seq)) return NULL;
+    if (check_open(self)) return NULL;
+    PyObject *fast = PySequence_Fast(seq, "counters must be a sequence of integers");
+    if (!fast) return NULL;
+    if (PySequence_Fast_GET_SIZE(fast) != SG_COUNTER_COUNT) {
+        Py_DECREF(fast);
+        PyErr_Format(PyExc_ValueError, "counters must hold %d integers", SG_COUNTER_COUNT);
+        return NULL;
+    }
+    uint64_t values[SG_COUNTER_COUNT];
+    for (int i = 0; i < SG_COUNTER_COUNT; i++) {
+        values[i] = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(fast, i));
+        if (PyErr_Occurred()) { Py_DECREF(fast); return NULL; }
+    }
+    Py_DECREF(fast);
+    sg_status st = sg_gan_counters_write(self->gan, values, SG_COUNTER_COUNT);
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Handle_methods[] = {
+    {"close", (PyCFunction)Handle_close, METH_NOARGS, "Frees the engine; further calls raise ValueError."},
+    {"config", (PyCFunction)Handle_config, METH_NOARGS, "The resolved configuration as key=value lines."},
+    {"train_step", (PyCFunction)Handle_train_step, METH_VARARGS, "One training iteration; returns the 5 statistics."},
+    {"generate", (PyCFunction)Handle_generate, METH_VARARGS, "Images from explicit latents into out."},
+    {"sample", (PyCFunction)Handle_sample, METH_VARARGS, "Images from the engine's own latents into out."},
+    {"tensor_count", (PyCFunction)Handle_tensor_count, METH_VARARGS, "Number of model (0) or all (1) state tensors."},
+    {"tensor_info", (PyCFunction)Handle_tensor_info, METH_VARARGS, "(name, shape) of a state tensor."},
+    {"tensor_read", (PyCFunction)Handle_tensor_read, METH_VARARGS, "Copies a state tensor into out."},
+    {"tensor_write", (PyCFunction)Handle_tensor_write, METH_VARARGS, "Overwrites a state tensor."},
+    {"counters", (PyCFunction)Handle_counters, METH_NOARGS, "The integer state (iteration, steps, RNG words)."},
+    {"set_counters", (PyCFunction)Handle_set_counters, METH_VARARGS, "Restores the integer state."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Handle_getset[] = {
+    {"closed", (getter)Handle_closed, NULL, "Whether close() was called.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject HandleType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "swiftgan._native.Handle",
+    .tp_basicsize = sizeof(Handle),
+    .tp_dealloc = (destructor)Handle_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An engine handle (sg_gan*).",
+    .tp_methods = Handle_methods,
+    .tp_getset = Handle_getset,
+};
+
+/* ---- module functions --------------------------------------------------- */
+
+static PyObject *native_create(PyObject *module, PyObject *args) {
+    const char *config;
+    if (!PyArg_ParseTuple(args, "s", &config)) return NULL;
+    sg_gan *gan = NULL;
+    sg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = sg_gan_create(config, &gan);
+    Py_END_ALLOW_THREADS
+    if (st != SG_OK) return raise_status(st);
+    Handle *h = PyObject_New(Handle, &HandleType);
+    if (!h) { sg_gan_free(gan); return NULL; }
+    h->gan = gan;
+    h->busy = 0;
+    return (PyObject *)h;
+}
+
+static PyObject *native_abi_version(PyObject *module, PyObject *unused) { return PyLong_FromLong(sg_abi_version()); }
+
+static PyMethodDef module_methods[] = {
+    {"create", native_create, METH_VARARGS, "Creates an engine from key=value configuration lines."},
+    {"abi_version", native_abi_version, METH_NOARGS, "The loaded library's ABI version."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT, "swiftgan._native", "Binding of libswiftgan.so.", -1, module_methods,
+};
+
+PyMODINIT_FUNC PyInit__native(void) {
+    if (sg_abi_version() != SG_ABI_VERSION) {
+        PyErr_Format(PyExc_ImportError, "libswiftgan.so has ABI version %d, this module needs %d",
+                     sg_abi_version(), SG_ABI_VERSION);
+        return NULL;
+    }
+    if (PyType_Ready(&HandleType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&native_module);
+    if (!m) return NULL;
+    SwiftGANError = PyErr_NewExceptionWithDoc("swiftgan.SwiftGANError", "An engine failure inside SwiftGAN's core.",
+                                              PyExc_RuntimeError, NULL);
+    if (!SwiftGANError || PyModule_AddObjectRef(m, "SwiftGANError", SwiftGANError) < 0) { Py_DECREF(m); return NULL; }
+    Py_INCREF(&HandleType);
+    if (PyModule_AddObject(m, "Handle", (PyObject *)&HandleType) < 0) { Py_DECREF(m); return NULL; }
+    PyModule_AddIntConstant(m, "ABI_VERSION", SG_ABI_VERSION);
+    PyModule_AddIntConstant(m, "COUNTER_COUNT", SG_COUNTER_COUNT);
+    return m;
+}

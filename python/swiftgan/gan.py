@@ -1,0 +1,342 @@
+"""The `GAN` object: a Swift training engine behind a NumPy interface."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections import OrderedDict
+from typing import Dict, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _native
+
+LOSSES: Tuple[str, ...] = tuple(
+    name + suffix for name in ("SGAN", "RSGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN") for suffix in ("", "-GP")
+)
+"""Every loss name `GAN(loss=...)` accepts; `-GP` adds the gradient penalty."""
+
+ARCHITECTURES: Tuple[str, ...] = ("dcgan",)
+"""Every architecture name `GAN(arch=...)` accepts."""
+
+_FORMAT = "swiftgan-checkpoint-1"
+_STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "penalty")
+
+
+def _float32_array(value, name: str) -> np.ndarray:
+    """`value` as a C-contiguous float32 array; TypeError for anything that is not float32."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of float32, got {type(value).__name__}")
+    if value.dtype != np.float32:
+        raise TypeError(f"{name} must have dtype float32, got {value.dtype}")
+    return np.ascontiguousarray(value)
+
+
+def _check_shape(array: np.ndarray, expected: Sequence[Optional[int]], name: str) -> None:
+    ok = array.ndim == len(expected) and all(e is None or e == a for e, a in zip(expected, array.shape))
+    if not ok:
+        want = "[" + ", ".join("N" if e is None else str(e) for e in expected) + "]"
+        raise ValueError(f"{name} must have shape {want}, got {list(array.shape)}")
+
+
+class GAN:
+    """A generator/discriminator pair with its optimizers, trained by SwiftGAN's Swift core.
+
+    Args:
+        loss: one of `LOSSES` (case-insensitive), e.g. "RaSGAN" or "RaLSGAN-GP".
+        arch: one of `ARCHITECTURES`.
+        image_size: 32, 64, 128 or 256.
+        channels: image channels (1 for grey, 3 for colour).
+        z_dim: latent size.
+        ngf, ndf: generator and discriminator widths.
+        optimizer: "adam" or "sgd".
+        lr_d, lr_g: learning rates of D and G.
+        betas: Adam betas of both nets; `betas_d`/`betas_g` override per net.
+        eps: Adam's epsilon.
+        n_critic: D steps per G step.
+        gp_weight: the gradient penalty's λ (with a "-GP" loss).
+        reuse_fake: the G step reuses the last D step's fake batch instead of fresh noise.
+        seed: seeds the weights and the engine's random stream.
+    """
+
+    def __init__(self, loss: str = "RaSGAN", arch: str = "dcgan", image_size: int = 64, channels: int = 3,
+                 z_dim: int = 100, ngf: int = 64, ndf: int = 64, optimizer: str = "adam", lr_d: float = 2e-4,
+                 lr_g: float = 2e-4, betas: Tuple[float, float] = (0.5, 0.999),
+                 betas_d: Optional[Tuple[float, float]] = None, betas_g: Optional[Tuple[float, float]] = None,
+                 eps: float = 1e-8, n_critic: int = 1, gp_weight: float = 10.0, reuse_fake: bool = False,
+                 seed: int = 1, *, _config_text: Optional[str] = None):
+        if _config_text is None:
+            bd = tuple(betas_d if betas_d is not None else betas)
+            bg = tuple(betas_g if betas_g is not None else betas)
+            for name, pair in (("betas_d", bd), ("betas_g", bg)):
+                if len(pair) != 2:
+                    raise ValueError(f"{name} must be a pair (beta1, beta2), got {pair!r}")
+            for name, value in (("loss", loss), ("arch", arch), ("optimizer", optimizer)):
+                if not isinstance(value, str):
+                    raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+            for name, value in (("image_size", image_size), ("channels", channels), ("z_dim", z_dim), ("ngf", ngf),
+                                ("ndf", ndf), ("n_critic", n_critic), ("seed", seed)):
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                    raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+            options = dict(loss=loss, arch=arch, image_size=image_size, channels=channels, z_dim=z_dim, ngf=ngf,
+                           ndf=ndf, optimizer=optimizer, lr_d=repr(float(lr_d)), lr_g=repr(float(lr_g)),
+                           beta1_d=repr(float(bd[0])), beta2_d=repr(float(bd[1])), beta1_g=repr(float(bg[0])),
+                           beta2_g=repr(float(bg[1])), eps=repr(float(eps)), n_critic=n_critic,
+                           gp_weight=repr(float(gp_weight)), reuse_fake=str(bool(reuse_fake)).lower(), seed=seed)
+            for key, value in options.items():
+                if "\n" in str(value) or "=" in str(value) or ";" in str(value):
+                    raise ValueError(f"{key} contains a forbidden character: {value!r}")
+            _config_text = "\n".join(f"{k}={v}" for k, v in options.items())
+        self._handle = _native.create(_config_text)
+        self._config = self._read_config()
+        self._names = [self._handle.tensor_info(i)[0] for i in range(self._handle.tensor_count(1))]
+        self._model_count = self._handle.tensor_count(0)
+
+    # ---- description -----------------------------------------------------
+
+    def _read_config(self) -> Dict[str, str]:
+        pairs = (line.split("=", 1) for line in self._handle.config().splitlines() if line)
+        return {k: v for k, v in pairs}
+
+    @property
+    def config(self) -> Dict[str, object]:
+        """The resolved configuration (every option, with defaults filled in)."""
+        c = dict(self._config)
+        out: Dict[str, object] = {}
+        for key, value in c.items():
+            if key in ("image_size", "channels", "z_dim", "ngf", "ndf", "n_critic", "seed"):
+                out[key] = int(value)
+            elif key in ("loss", "arch", "optimizer"):
+                out[key] = value
+            elif key == "reuse_fake":
+                out[key] = value == "true"
+            else:
+                out[key] = float(value)
+        return out
+
+    @property
+    def loss(self) -> str:
+        return self._config["loss"]
+
+    @property
+    def image_shape(self) -> Tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        s = int(self._config["image_size"])
+        return (int(self._config["channels"]), s, s)
+
+    @property
+    def z_dim(self) -> int:
+        return int(self._config["z_dim"])
+
+    @property
+    def n_critic(self) -> int:
+        return int(self._config["n_critic"])
+
+    @property
+    def iteration(self) -> int:
+        """Completed training iterations."""
+        return int(self._handle.counters()[0])
+
+    def __repr__(self) -> str:
+        if self._handle.closed:
+            return "GAN(closed)"
+        c, s, _ = self.image_shape
+        return (f"GAN(loss={self.loss!r}, arch={self._config['arch']!r}, image_size={s}, channels={c}, "
+                f"z_dim={self.z_dim}, iteration={self.iteration})")
+
+    # ---- lifetime ----------------------------------------------------------
+
+    def close(self) -> None:
+        """Frees the engine; later calls raise ValueError."""
+        self._handle.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def __enter__(self) -> "GAN":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- training ----------------------------------------------------------
+
+    def train_step(self, real: np.ndarray, z: Optional[np.ndarray] = None, z_g: Optional[np.ndarray] = None,
+                   u: Optional[np.ndarray] = None) -> Dict[str, float]:
+        """Runs one iteration: `n_critic` discriminator steps, then one generator step.
+
+        Args:
+            real: float32 [B, C, H, W] in [-1, 1] (used by every critic step), or
+                [n_critic, B, C, H, W] (one batch per critic step).
+            z: optional D-step latents, float32 [B, z_dim] (n_critic == 1) or [n_critic, B, z_dim].
+            z_g: optional G-step latents, float32 [B, z_dim].
+            u: optional gradient-penalty mixing coefficients, float32 [B] or [n_critic, B].
+
+        Returns:
+            {"d_loss", "g_loss", "d_real", "d_fake", "penalty"}: the last critic step's loss (penalty
+            included), the generator's loss, the mean critic outputs on real and fake data, the penalty.
+        """
+        real = _float32_array(real, "real")
+        k = self.n_critic
+        image = self.image_shape
+        if real.ndim == 5:
+            _check_shape(real, (k, None) + image, "real")
+            batches, b = k, real.shape[1]
+        else:
+            _check_shape(real, (None,) + image, "real")
+            batches, b = 1, real.shape[0]
+        if b < 2:
+            raise ValueError(f"real must hold at least 2 images per batch (batch statistics), got {b}")
+
+        def optional(value, name, shape_one, per_critic):
+            if value is None:
+                return None, 0
+            arr = _float32_array(value, name)
+            if per_critic and k > 1:
+                _check_shape(arr, (k,) + shape_one, name)
+            elif per_critic and arr.ndim == len(shape_one) + 1:
+                _check_shape(arr, (1,) + shape_one, name)
+            else:
+                _check_shape(arr, shape_one, name)
+            return arr, arr.size
+
+        zd, nd = optional(z, "z", (b, self.z_dim), True)
+        zg, ng = optional(z_g, "z_g", (b, self.z_dim), False)
+        uu, nu = optional(u, "u", (b,), True)
+        stats = self._handle.train_step(real, batches, b, real.size, zd, zg, uu, nd, ng, nu)
+        return dict(zip(_STAT_NAMES, stats))
+
+    # ---- sampling ----------------------------------------------------------
+
+    def generate(self, z: np.ndarray) -> np.ndarray:
+        """Images float32 [N, C, H, W] in (-1, 1) from latents float32 [N, z_dim] (G in eval mode)."""
+        z = _float32_array(z, "z")
+        _check_shape(z, (None, self.z_dim), "z")
+        if z.shape[0] < 1:
+            raise ValueError("z must hold at least one latent, got 0")
+        out = np.empty((z.shape[0],) + self.image_shape, dtype=np.float32)
+        self._handle.generate(z, z.shape[0], z.size, out, out.size)
+        return out
+
+    def sample(self, n: int) -> np.ndarray:
+        """`n` images float32 [n, C, H, W] from latents drawn with the GAN's own seeded stream."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"n must be an int, got {type(n).__name__}")
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        out = np.empty((int(n),) + self.image_shape, dtype=np.float32)
+        self._handle.sample(int(n), out, out.size)
+        return out
+
+    # ---- state -------------------------------------------------------------
+
+    def _read(self, index: int) -> np.ndarray:
+        _, shape = self._handle.tensor_info(index)
+        out = np.empty(shape, dtype=np.float32)
+        self._handle.tensor_read(index, out, out.size)
+        return out
+
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Copies of the weights and BN running statistics, PyTorch names, layouts and order
+        (`G.main.0.weight`, ...): `G.*` loads into the PyTorch twin's generator, `D.*` into its critic."""
+        return OrderedDict((self._names[i], self._read(i)) for i in range(self._model_count))
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray], strict: bool = True) -> None:
+        """Overwrites weights from `state` (as returned by `state_dict`, or a PyTorch state_dict
+        converted to NumPy; `num_batches_tracked` entries are ignored).
+
+        Raises:
+            KeyError: with strict=True, when a key is missing or unknown.
+            ValueError: when a shape differs.
+        """
+        self._write_tensors(state, range(self._model_count), strict)
+
+    def _write_tensors(self, state: Mapping[str, np.ndarray], indices, strict: bool) -> None:
+        wanted = {self._names[i]: i for i in indices}
+        given = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+        if strict:
+            missing = sorted(set(wanted) - set(given))
+            unknown = sorted(set(given) - set(wanted))
+            if missing or unknown:
+                raise KeyError(f"state does not match the model: missing {missing}, unknown {unknown}")
+        arrays = {}
+        for key, value in given.items():
+            if key not in wanted:
+                continue
+            array = np.ascontiguousarray(np.asarray(value), dtype=np.float32)
+            _, shape = self._handle.tensor_info(wanted[key])
+            if tuple(array.shape) != tuple(shape):
+                raise ValueError(f"{key}: expected shape {list(shape)}, got {list(array.shape)}")
+            arrays[key] = array
+        for key, array in arrays.items():  # all checked first: a failed load changes nothing
+            self._handle.tensor_write(wanted[key], array, array.size)
+
+    def save(self, path: str) -> None:
+        """Writes a checkpoint directory atomically: `weights.safetensors` (the state_dict),
+        `optimizer.safetensors` (the optimizers' moments) and `trainer.json` (configuration,
+        iteration, optimizer step counts, random-stream state). A crash mid-save leaves any
+        previous checkpoint at `path` intact."""
+        from safetensors.numpy import save_file
+
+        path = os.path.abspath(path)
+        parent = os.path.dirname(path)
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=parent)
+        try:
+            weights = self.state_dict()
+            optimizer = OrderedDict((self._names[i], self._read(i))
+                                    for i in range(self._model_count, len(self._names)))
+            save_file(weights, os.path.join(tmp, "weights.safetensors"), metadata={"format": _FORMAT})
+            save_file(optimizer, os.path.join(tmp, "optimizer.safetensors"), metadata={"format": _FORMAT})
+            counters = self._handle.counters()
+            state = {"format": _FORMAT, "config": self._config,
+                     "iteration": counters[0], "optimizer_steps": {"D": counters[1], "G": counters[2]},
+                     "rng_state": [str(w) for w in counters[3:]]}
+            with open(os.path.join(tmp, "trainer.json"), "w") as f:
+                json.dump(state, f, indent=2)
+            for name in os.listdir(tmp):
+                fd = os.open(os.path.join(tmp, name), os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            old = None
+            if os.path.exists(path):
+                old = tempfile.mkdtemp(prefix=".old-" + os.path.basename(path) + "-", dir=parent)
+                os.rmdir(old)
+                os.rename(path, old)
+            os.rename(tmp, path)
+            tmp = None
+            dir_fd = os.open(parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+            if old:
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    @classmethod
+    def load(cls, path: str) -> "GAN":
+        """Restores a GAN saved with `save`, ready to continue training exactly where it stopped."""
+        from safetensors.numpy import load_file
+
+        state_path = os.path.join(path, "trainer.json")
+        if not os.path.isfile(state_path):
+            raise FileNotFoundError(f"no SwiftGAN checkpoint at {path!r} (missing trainer.json)")
+        with open(state_path) as f:
+            state = json.load(f)
+        if state.get("format") != _FORMAT:
+            raise ValueError(f"{state_path}: unsupported checkpoint format {state.get('format')!r}, expected {_FORMAT!r}")
+        config_text = "\n".join(f"{k}={v}" for k, v in state["config"].items())
+        gan = cls(_config_text=config_text)
+        tensors = dict(load_file(os.path.join(path, "weights.safetensors")))
+        tensors.update(load_file(os.path.join(path, "optimizer.safetensors")))
+        gan._write_tensors(tensors, range(len(gan._names)), strict=True)
+        gan._handle.set_counters([int(state["iteration"]), int(state["optimizer_steps"]["D"]),
+                                  int(state["optimizer_steps"]["G"])] + [int(w) for w in state["rng_state"]])
+        return gan

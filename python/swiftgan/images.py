@@ -1,0 +1,38 @@
+"""Sample grids as PNG (Pillow)."""
+from __future__ import annotations
+
+import math
+import os
+from typing import Optional
+
+import numpy as np
+
+
+def make_grid(images: np.ndarray, nrow: Optional[int] = None, padding: int = 2) -> np.ndarray:
+    """Tiles float images [N, C, H, W] in [-1, 1] into one uint8 image [H', W', C] (C = 1 or 3),
+    `nrow` images per row (default: a square), `padding` pixels between them."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images must have shape [N, 1 or 3, H, W], got {list(images.shape)}")
+    n, c, h, w = images.shape
+    if n == 0:
+        raise ValueError("images is empty")
+    nrow = nrow or int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / nrow))
+    grid = np.zeros((rows * (h + padding) + padding, nrow * (w + padding) + padding, c), dtype=np.uint8)
+    pixels = np.clip((images + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        y, x = padding + r * (h + padding), padding + col * (w + padding)
+        grid[y:y + h, x:x + w] = pixels[i]
+    return grid
+
+
+def save_grid(images: np.ndarray, path: str, nrow: Optional[int] = None, padding: int = 2) -> str:
+    """Writes `make_grid(images)` as a PNG to `path` and returns the path."""
+    from PIL import Image
+
+    grid = make_grid(images, nrow, padding)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid).save(path)
+    return path
