@@ -4,7 +4,7 @@ import SwiftGAN
 // The C ABI declared in swiftgan.h. Each function converts its arguments,
 // calls the core under the handle's lock, and turns a thrown error into a status.
 
-let abiVersion: Int32 = 1
+let abiVersion: Int32 = 2
 let statusOK: Int32 = 0, statusInvalidArgument: Int32 = 1, statusEngineError: Int32 = 2
 let counterCount = 7, statCount = 5
 
@@ -15,15 +15,18 @@ final class GANHandle {
     let trainer: GANTrainer
     var mutex = pthread_mutex_t()
     let names: [UnsafeMutablePointer<CChar>]
+    let gradientNames: [UnsafeMutablePointer<CChar>]
 
     init(trainer: GANTrainer) {
         self.trainer = trainer
         names = trainer.fullState.map { strdup($0.0)! }
+        gradientNames = trainer.parameterNames.map { strdup($0)! }
         pthread_mutex_init(&mutex, nil)
     }
 
     deinit {
         names.forEach { free($0) }
+        gradientNames.forEach { free($0) }
         pthread_mutex_destroy(&mutex)
     }
 
@@ -164,37 +167,66 @@ public func sg_gan_sample(_ gan: OpaquePointer?, _ n: Int64, _ out: UnsafeMutabl
 
 // MARK: - State
 
+let tensorsModel: Int32 = 0, tensorsFull: Int32 = 1, tensorsGradients: Int32 = 2
+
+/// The tensors of set `which` with their C names.
+private func tensorSet(_ h: GANHandle, _ which: Int32) throws(SwiftGANError) -> [(UnsafeMutablePointer<CChar>, () throws(SwiftGANError) -> Tensor)] {
+    switch which {
+    case tensorsModel, tensorsFull:
+        let state = which == tensorsModel ? h.trainer.modelState : h.trainer.fullState
+        return zip(h.names, state).map { name, entry in (name, { () throws(SwiftGANError) in entry.1 }) }
+    case tensorsGradients:
+        let t = h.trainer
+        return zip(h.gradientNames, t.parameterNames).map { cName, name in
+            (cName, { () throws(SwiftGANError) in
+                guard let g = t.retainedGradients[name] else {
+                    throw SwiftGANError("no gradient retained for \(name): enable retain_gradients, then train a step")
+                }
+                return g
+            })
+        }
+    default:
+        throw SwiftGANError("which must be SG_TENSORS_MODEL (0), SG_TENSORS_FULL (1) or SG_TENSORS_GRADIENTS (2), got \(which)")
+    }
+}
+
+private func entry(_ h: GANHandle, _ which: Int32, _ index: Int64) throws(SwiftGANError) -> (UnsafeMutablePointer<CChar>, Tensor) {
+    let set = try tensorSet(h, which)
+    try require(index >= 0 && index < Int64(set.count), "index must be in [0, \(set.count)), got \(index)")
+    return (set[Int(index)].0, try set[Int(index)].1())
+}
+
 @_cdecl("sg_gan_tensor_count")
 public func sg_gan_tensor_count(_ gan: OpaquePointer?, _ which: Int32, _ count: UnsafeMutablePointer<Int64>?) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
         try require(count != nil, "count is NULL")
-        try require(which == 0 || which == 1, "which must be SG_TENSORS_MODEL (0) or SG_TENSORS_FULL (1), got \(which)")
-        count!.pointee = Int64(which == 0 ? h.trainer.modelState.count : h.names.count)
+        count!.pointee = Int64(try tensorSet(h, which).count)
     }
 }
 
-private func entry(_ h: GANHandle, _ index: Int64) throws(SwiftGANError) -> Tensor {
-    let state = h.trainer.fullState
-    try require(index >= 0 && index < Int64(state.count), "index must be in [0, \(state.count)), got \(index)")
-    return state[Int(index)].1
-}
-
 @_cdecl("sg_gan_tensor_info")
-public func sg_gan_tensor_info(_ gan: OpaquePointer?, _ index: Int64, _ name: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+public func sg_gan_tensor_info(_ gan: OpaquePointer?, _ which: Int32, _ index: Int64,
+                               _ name: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
                                _ ndim: UnsafeMutablePointer<Int32>?, _ shape: UnsafeMutablePointer<Int64>?) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
-        let t = try entry(h, index)
-        try require(t.shape.count <= 8, "tensor rank \(t.shape.count) exceeds 8")
-        name?.pointee = UnsafePointer(h.names[Int(index)])
-        ndim?.pointee = Int32(t.shape.count)
-        for (i, d) in t.shape.enumerated() { shape?[i] = Int64(d) }
+        let set = try tensorSet(h, which)
+        try require(index >= 0 && index < Int64(set.count), "index must be in [0, \(set.count)), got \(index)")
+        // The shape of a gradient is its parameter's shape, known before any gradient is retained.
+        let shapeSource = which == tensorsGradients
+            ? h.trainer.fullState.first { $0.0 == h.trainer.parameterNames[Int(index)] }!.1
+            : try set[Int(index)].1()
+        try require(shapeSource.shape.count <= 8, "tensor rank \(shapeSource.shape.count) exceeds 8")
+        name?.pointee = UnsafePointer(set[Int(index)].0)
+        ndim?.pointee = Int32(shapeSource.shape.count)
+        for (i, d) in shapeSource.shape.enumerated() { shape?[i] = Int64(d) }
     }
 }
 
 @_cdecl("sg_gan_tensor_read")
-public func sg_gan_tensor_read(_ gan: OpaquePointer?, _ index: Int64, _ out: UnsafeMutablePointer<Float>?, _ count: Int64) -> Int32 {
+public func sg_gan_tensor_read(_ gan: OpaquePointer?, _ which: Int32, _ index: Int64, _ out: UnsafeMutablePointer<Float>?,
+                               _ count: Int64) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
-        let t = try entry(h, index)
+        let t = try entry(h, which, index).1
         try require(out != nil, "out is NULL")
         try require(count == Int64(t.count), "count must be \(t.count) for tensor \(index) of shape \(t.shape), got \(count)")
         t.write(to: out!)
@@ -202,13 +234,20 @@ public func sg_gan_tensor_read(_ gan: OpaquePointer?, _ index: Int64, _ out: Uns
 }
 
 @_cdecl("sg_gan_tensor_write")
-public func sg_gan_tensor_write(_ gan: OpaquePointer?, _ index: Int64, _ values: UnsafePointer<Float>?, _ count: Int64) -> Int32 {
+public func sg_gan_tensor_write(_ gan: OpaquePointer?, _ which: Int32, _ index: Int64, _ values: UnsafePointer<Float>?,
+                                _ count: Int64) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
-        let t = try entry(h, index)
+        try require(which != tensorsGradients, "gradients are read-only")
+        let t = try entry(h, which, index).1
         try require(values != nil, "values is NULL")
         try require(count == Int64(t.count), "count must be \(t.count) for tensor \(index) of shape \(t.shape), got \(count)")
         t.assign(from: values!)
     }
+}
+
+@_cdecl("sg_gan_set_retain_gradients")
+public func sg_gan_set_retain_gradients(_ gan: OpaquePointer?, _ on: Int32) -> Int32 {
+    call(gan) { (h) throws(SwiftGANError) in h.trainer.retainGradients = on != 0 }
 }
 
 @_cdecl("sg_gan_counters_read")

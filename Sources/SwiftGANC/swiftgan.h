@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 1
+#define SG_ABI_VERSION 2
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -33,6 +33,8 @@ typedef struct sg_gan sg_gan;
 /* Which tensors sg_gan_tensor_* enumerate. */
 #define SG_TENSORS_MODEL 0 /* G.* and D.* parameters and buffers, state_dict order */
 #define SG_TENSORS_FULL 1  /* model tensors, then the optimizers' moments */
+#define SG_TENSORS_GRADIENTS 2 /* the last D step's and G step's gradients (D.* then G.*),
+                                  available after a step with retained gradients; read-only */
 
 /* Order of the values sg_gan_train_step writes into `stats`. */
 #define SG_STAT_D_LOSS 0
@@ -88,13 +90,19 @@ sg_status sg_gan_sample(sg_gan *gan, int64_t n, float *out);
 /* Number of tensors in the set `which` (SG_TENSORS_*). */
 sg_status sg_gan_tensor_count(sg_gan *gan, int32_t which, int64_t *count);
 
-/* Name, rank and shape (up to 8 dims) of tensor `index` of SG_TENSORS_FULL (the
- * model tensors come first). *name is owned by the handle, valid until it is freed. */
-sg_status sg_gan_tensor_info(sg_gan *gan, int64_t index, const char **name, int32_t *ndim, int64_t *shape);
+/* Name, rank and shape (up to 8 dims) of tensor `index` of set `which`. *name is
+ * owned by the handle, valid until it is freed. */
+sg_status sg_gan_tensor_info(sg_gan *gan, int32_t which, int64_t index, const char **name, int32_t *ndim,
+                             int64_t *shape);
 
-/* Copies tensor `index` (count floats, which must equal its size) out of / into the GAN. */
-sg_status sg_gan_tensor_read(sg_gan *gan, int64_t index, float *out, int64_t count);
-sg_status sg_gan_tensor_write(sg_gan *gan, int64_t index, const float *values, int64_t count);
+/* Copies tensor `index` of set `which` (count floats, which must equal its size) out
+ * of / into the GAN. Gradients cannot be written; reading one fails until a step ran
+ * with retained gradients. */
+sg_status sg_gan_tensor_read(sg_gan *gan, int32_t which, int64_t index, float *out, int64_t count);
+sg_status sg_gan_tensor_write(sg_gan *gan, int32_t which, int64_t index, const float *values, int64_t count);
+
+/* Keeps (on != 0) or stops keeping copies of each step's gradients (SG_TENSORS_GRADIENTS). */
+sg_status sg_gan_set_retain_gradients(sg_gan *gan, int32_t on);
 
 /* Reads / writes the SG_COUNTER_COUNT integer counters (count must equal it). */
 sg_status sg_gan_counters_read(sg_gan *gan, uint64_t *out, int32_t count);

@@ -174,12 +174,13 @@ static PyObject *Handle_tensor_count(Handle *self, PyObject *args) {
 
 static PyObject *Handle_tensor_info(Handle *self, PyObject *args) {
     Py_ssize_t index;
-    if (!PyArg_ParseTuple(args, "n", &index)) return NULL;
+    int which;
+    if (!PyArg_ParseTuple(args, "in", &which, &index)) return NULL;
     if (check_open(self)) return NULL;
     const char *name = NULL;
     int32_t ndim = 0;
     int64_t shape[8];
-    sg_status st = sg_gan_tensor_info(self->gan, index, &name, &ndim, shape);
+    sg_status st = sg_gan_tensor_info(self->gan, which, index, &name, &ndim, shape);
     if (st != SG_OK) return raise_status(st);
     PyObject *dims = PyTuple_New(ndim);
     if (!dims) return NULL;
@@ -189,12 +190,13 @@ static PyObject *Handle_tensor_info(Handle *self, PyObject *args) {
 
 static PyObject *Handle_tensor_read(Handle *self, PyObject *args) {
     Py_ssize_t index, count;
+    int which;
     PyObject *out;
-    if (!PyArg_ParseTuple(args, "nOn", &index, &out, &count)) return NULL;
+    if (!PyArg_ParseTuple(args, "inOn", &which, &index, &out, &count)) return NULL;
     if (check_open(self)) return NULL;
     Py_buffer vo = {0};
     if (get_floats(out, &vo, count, 1, "out")) return NULL;
-    sg_status st = sg_gan_tensor_read(self->gan, index, vo.buf, count);
+    sg_status st = sg_gan_tensor_read(self->gan, which, index, vo.buf, count);
     release(&vo);
     if (st != SG_OK) return raise_status(st);
     Py_RETURN_NONE;
@@ -202,13 +204,23 @@ static PyObject *Handle_tensor_read(Handle *self, PyObject *args) {
 
 static PyObject *Handle_tensor_write(Handle *self, PyObject *args) {
     Py_ssize_t index, count;
+    int which;
     PyObject *values;
-    if (!PyArg_ParseTuple(args, "nOn", &index, &values, &count)) return NULL;
+    if (!PyArg_ParseTuple(args, "inOn", &which, &index, &values, &count)) return NULL;
     if (check_open(self)) return NULL;
     Py_buffer vv = {0};
     if (get_floats(values, &vv, count, 0, "values")) return NULL;
-    sg_status st = sg_gan_tensor_write(self->gan, index, vv.buf, count);
+    sg_status st = sg_gan_tensor_write(self->gan, which, index, vv.buf, count);
     release(&vv);
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Handle_set_retain_gradients(Handle *self, PyObject *args) {
+    int on;
+    if (!PyArg_ParseTuple(args, "p", &on)) return NULL;
+    if (check_open(self)) return NULL;
+    sg_status st = sg_gan_set_retain_gradients(self->gan, on);
     if (st != SG_OK) return raise_status(st);
     Py_RETURN_NONE;
 }
@@ -252,10 +264,11 @@ static PyMethodDef Handle_methods[] = {
     {"train_step", (PyCFunction)Handle_train_step, METH_VARARGS, "One training iteration; returns the 5 statistics."},
     {"generate", (PyCFunction)Handle_generate, METH_VARARGS, "Images from explicit latents into out."},
     {"sample", (PyCFunction)Handle_sample, METH_VARARGS, "Images from the engine's own latents into out."},
-    {"tensor_count", (PyCFunction)Handle_tensor_count, METH_VARARGS, "Number of model (0) or all (1) state tensors."},
+    {"tensor_count", (PyCFunction)Handle_tensor_count, METH_VARARGS, "Number of model (0), all (1) or gradient (2) tensors."},
     {"tensor_info", (PyCFunction)Handle_tensor_info, METH_VARARGS, "(name, shape) of a state tensor."},
     {"tensor_read", (PyCFunction)Handle_tensor_read, METH_VARARGS, "Copies a state tensor into out."},
     {"tensor_write", (PyCFunction)Handle_tensor_write, METH_VARARGS, "Overwrites a state tensor."},
+    {"set_retain_gradients", (PyCFunction)Handle_set_retain_gradients, METH_VARARGS, "Keeps each step's gradients."},
     {"counters", (PyCFunction)Handle_counters, METH_NOARGS, "The integer state (iteration, steps, RNG words)."},
     {"set_counters", (PyCFunction)Handle_set_counters, METH_VARARGS, "Restores the integer state."},
     {NULL, NULL, 0, NULL},

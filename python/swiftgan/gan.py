@@ -21,6 +21,7 @@ ARCHITECTURES: Tuple[str, ...] = ("dcgan",)
 """Every architecture name `GAN(arch=...)` accepts."""
 
 _FORMAT = "swiftgan-checkpoint-1"
+_MODEL, _FULL, _GRADIENTS = 0, 1, 2
 _STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "penalty")
 
 
@@ -90,8 +91,9 @@ class GAN:
             _config_text = "\n".join(f"{k}={v}" for k, v in options.items())
         self._handle = _native.create(_config_text)
         self._config = self._read_config()
-        self._names = [self._handle.tensor_info(i)[0] for i in range(self._handle.tensor_count(1))]
-        self._model_count = self._handle.tensor_count(0)
+        self._names = [self._handle.tensor_info(_FULL, i)[0] for i in range(self._handle.tensor_count(_FULL))]
+        self._model_count = self._handle.tensor_count(_MODEL)
+        self._retain_gradients = False
 
     # ---- description -----------------------------------------------------
 
@@ -232,11 +234,30 @@ class GAN:
 
     # ---- state -------------------------------------------------------------
 
-    def _read(self, index: int) -> np.ndarray:
-        _, shape = self._handle.tensor_info(index)
+    def _read(self, index: int, which: int = _FULL) -> np.ndarray:
+        _, shape = self._handle.tensor_info(which, index)
         out = np.empty(shape, dtype=np.float32)
-        self._handle.tensor_read(index, out, out.size)
+        self._handle.tensor_read(which, index, out, out.size)
         return out
+
+    @property
+    def retain_gradients(self) -> bool:
+        """When True, each step keeps copies of its gradients for `gradients()` (off by default)."""
+        return self._retain_gradients
+
+    @retain_gradients.setter
+    def retain_gradients(self, on: bool) -> None:
+        self._handle.set_retain_gradients(bool(on))
+        self._retain_gradients = bool(on)
+
+    def gradients(self) -> "OrderedDict[str, np.ndarray]":
+        """The last D step's gradients of D's parameters and the last G step's of G's, by parameter name.
+
+        Raises:
+            ValueError: unless `retain_gradients` was set before a training step.
+        """
+        count = self._handle.tensor_count(_GRADIENTS)
+        return OrderedDict((self._handle.tensor_info(_GRADIENTS, i)[0], self._read(i, _GRADIENTS)) for i in range(count))
 
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Copies of the weights and BN running statistics, PyTorch names, layouts and order
@@ -266,12 +287,12 @@ class GAN:
             if key not in wanted:
                 continue
             array = np.ascontiguousarray(np.asarray(value), dtype=np.float32)
-            _, shape = self._handle.tensor_info(wanted[key])
+            _, shape = self._handle.tensor_info(_FULL, wanted[key])
             if tuple(array.shape) != tuple(shape):
                 raise ValueError(f"{key}: expected shape {list(shape)}, got {list(array.shape)}")
             arrays[key] = array
         for key, array in arrays.items():  # all checked first: a failed load changes nothing
-            self._handle.tensor_write(wanted[key], array, array.size)
+            self._handle.tensor_write(_FULL, wanted[key], array, array.size)
 
     def save(self, path: str) -> None:
         """Writes a checkpoint directory atomically: `weights.safetensors` (the state_dict),

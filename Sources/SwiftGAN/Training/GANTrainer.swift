@@ -28,6 +28,13 @@ public final class GANTrainer {
     /// Completed iterations.
     public var iteration = 0
 
+    /// Keep the gradients of the last D step and G step for inspection (`retainedGradients`).
+    public var retainGradients = false
+    /// With `retainGradients`, the last gradients by parameter name (`D.main.0.weight`, `G.main.1.bias`).
+    public private(set) var retainedGradients: [String: Tensor] = [:]
+    /// The names of the trainable parameters, D's then G's (`D.main.0.weight`, ...).
+    public let parameterNames: [String]
+
     let parametersD: [Tensor], parametersG: [Tensor]
 
     /// Builds both networks from `config` (seeded by `config.seed`).
@@ -41,6 +48,7 @@ public final class GANTrainer {
         self.rng = rng
         parametersD = discriminator.namedParameters.map { $0.1 }
         parametersG = generator.namedParameters.map { $0.1 }
+        parameterNames = discriminator.namedParameters.map { "D.\($0.0)" } + generator.namedParameters.map { "G.\($0.0)" }
         func make(_ params: [Tensor], _ lr: Float, _ betas: (Float, Float)) -> Optimizer {
             config.optimizer == "sgd"
                 ? SGD(learningRate: lr)
@@ -103,7 +111,9 @@ public final class GANTrainer {
         let fake = lastFake ?? generator(noiseG ?? Tensor.normal([b, config.zDim], rng: &rng))
         let criticReal = config.loss.loss.generatorUsesReal ? withoutGradients { discriminator(x) } : nil
         let lossG = config.loss.loss.generatorLoss(real: criticReal, fake: discriminator(fake))
-        optimizerG.step(parametersG, gradients(of: lossG, wrt: parametersG))
+        let gradsG = gradients(of: lossG, wrt: parametersG)
+        retain(gradsG, names: parameterNames.suffix(parametersG.count))
+        optimizerG.step(parametersG, gradsG)
         stats.generatorLoss = lossG.scalar
         iteration += 1
         return stats
@@ -121,9 +131,16 @@ public final class GANTrainer {
             penalty = gp.scalar
             loss = loss + gp
         }
-        optimizerD.step(parametersD, gradients(of: loss, wrt: parametersD))
+        let gradsD = gradients(of: loss, wrt: parametersD)
+        retain(gradsD, names: parameterNames.prefix(parametersD.count))
+        optimizerD.step(parametersD, gradsD)
         return StepStats(discriminatorLoss: loss.scalar, generatorLoss: 0,
                          criticReal: criticReal.mean().scalar, criticFake: criticFake.mean().scalar, penalty: penalty)
+    }
+
+    private func retain<C: Collection>(_ grads: [Tensor], names: C) where C.Element == String {
+        guard retainGradients else { return }
+        for (name, g) in zip(names, grads) { retainedGradients[name] = g.copy() }
     }
 
     private func checkList(_ list: [Tensor]?, _ name: String, count: Int, shape: [Int]) throws(SwiftGANError) {
