@@ -33,59 +33,54 @@ def run_swiftgan(cfg, loss, optimizer, opts, init, real, z_d, z_g, u):
     return stats, grads, gan.state_dict()
 
 
+def check_against(cfg, loss, init, inputs, expected):
+    """Runs SwiftGAN with each optimizer of the manifest and compares with `expected[optimizer]`
+    = (stats per iteration, first-iteration gradients of the SGD run or None, final state)."""
+    for optimizer, opts in MANIFEST["optimizers"].items():
+        where = f"{cfg['image_size']}x{cfg['channels']} {loss} {optimizer}"
+        want_stats, want_grads, want_final = expected[optimizer]
+        stats, grads, final = run_swiftgan(cfg, loss, optimizer, opts, init, inputs["real"], inputs["z_d"],
+                                           inputs["z_g"], inputs["u"])
+        for it, s in enumerate(stats):
+            mean_rtol = 1e-3 if optimizer == "adam" and it > 0 else 1e-4
+            assert_stats_close(s, want_stats[it], f"{where} iteration {it}", mean_rtol)
+        if want_grads is not None:  # G's first gradients follow the optimizer's D update: SGD's are stored
+            assert_gradients_close(grads, want_grads, where)
+        want_final = {k: want_final[k] for k in final}  # SwiftGAN's state_dict order
+        if optimizer == "sgd":
+            assert_sgd_weights_close(final, want_final, where)
+        else:
+            assert_adam_weights_close(final, want_final, opts["lr"], MANIFEST["iterations"], where)
+
+
 @pytest.mark.parametrize("loss", MANIFEST["losses"])
 @pytest.mark.parametrize("config", sorted(MANIFEST["configs"]))
 def test_training_matches_pytorch_fixture(config, loss):
     cfg = MANIFEST["configs"][config]
     inputs = np.load(os.path.join(FIXTURES, f"{config}_inputs.npz"))
-    expected = np.load(os.path.join(FIXTURES, f"{config}_{loss}.npz"))
+    fixture = np.load(os.path.join(FIXTURES, f"{config}_{loss}.npz"))
     init = {k[len("init/"):]: inputs[k] for k in inputs.files if k.startswith("init/")}
-    for optimizer, opts in MANIFEST["optimizers"].items():
-        where = f"{config} {loss} {optimizer}"
-        stats, grads, final = run_swiftgan(cfg, loss, optimizer, opts, init, inputs["real"], inputs["z_d"],
-                                           inputs["z_g"], inputs["u"])
-        for it, s in enumerate(stats):
-            mean_rtol = 1e-3 if optimizer == "adam" and it > 0 else 1e-4
-            assert_stats_close(s, expected[f"{optimizer}/stats"][it], f"{where} iteration {it}", mean_rtol)
-        if optimizer == "sgd":  # the fixture's gradients are the SGD run's (G's follow the optimizer's D update)
-            assert_gradients_close(grads, {k[len("grad/"):]: expected[k] for k in expected.files
-                                           if k.startswith("grad/")}, where)
-        want = {k[len(f"{optimizer}/final/"):]: expected[k] for k in expected.files
-                if k.startswith(f"{optimizer}/final/")}
-        want = {k: want[k] for k in final}  # SwiftGAN's state_dict order
-        if optimizer == "sgd":
-            assert_sgd_weights_close(final, want, where)
-        else:
-            assert_adam_weights_close(final, want, opts["lr"], MANIFEST["iterations"], where)
+
+    def section(prefix):
+        return {k[len(prefix):]: fixture[k] for k in fixture.files if k.startswith(prefix)}
+
+    expected = {opt: (fixture[f"{opt}/stats"], section("grad/") if opt == "sgd" else None, section(f"{opt}/final/"))
+                for opt in MANIFEST["optimizers"]}
+    check_against(cfg, loss, init, inputs, expected)
 
 
-@pytest.mark.parametrize("loss", ["RaSGAN", "RaLSGAN", "RaSGAN-GP"])
+@pytest.mark.parametrize("loss", ["RaSGAN", "RaLSGAN", "RaHingeGAN-GP"])
 def test_training_matches_live_pytorch_on_fresh_weights(loss):
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     sys.path.insert(0, REFERENCE)
-    import swiftgan_reference as ref
+    import make_fixtures
 
     cfg = dict(image_size=32, channels=3, z_dim=12, ngf=8, ndf=8, batch=6)
-    torch.manual_seed(int.from_bytes(os.urandom(4), "little"))
-    G = ref.DCGANGenerator(cfg["image_size"], cfg["channels"], cfg["z_dim"], cfg["ngf"])
-    D = ref.DCGANDiscriminator(cfg["image_size"], cfg["channels"], cfg["ndf"])
-    ref.dcgan_init(G)
-    ref.dcgan_init(D)
-    init = {k: v.numpy() for k, v in ref.state_dict(G, D).items()}
-    b, s = cfg["batch"], cfg["image_size"]
-    real = torch.rand(3, b, 3, s, s) * 2 - 1
-    z_d, z_g, u = torch.randn(3, b, cfg["z_dim"]), torch.randn(3, b, cfg["z_dim"]), torch.rand(3, b)
-    opts = dict(lr=0.05)
-    opt_d, opt_g = torch.optim.SGD(D.parameters(), **opts), torch.optim.SGD(G.parameters(), **opts)
-    expected_stats, grads = [], {}
-    for it in range(3):
-        st = ref.train_iteration(G, D, opt_d, opt_g, loss, [real[it]], [z_d[it]], z_g[it], [u[it]],
-                                 grads=grads if it == 0 else None)
-        expected_stats.append([st[k] for k in ("d_loss", "g_loss", "d_real", "d_fake", "penalty")])
-    stats, got_grads, final = run_swiftgan(cfg, loss, "sgd", opts, init, real.numpy(), z_d.numpy(), z_g.numpy(),
-                                           u.numpy())
-    for it in range(3):
-        assert_stats_close(stats[it], expected_stats[it], f"live {loss} iteration {it}")
-    assert_gradients_close(got_grads, {k: v.numpy() for k, v in grads.items()}, f"live {loss}")
-    want = {k: v.numpy() for k, v in ref.state_dict(G, D).items()}
-    assert_sgd_weights_close(final, {k: want[k] for k in final}, f"live {loss}")
+    init, inputs = make_fixtures.draw_inputs(cfg, seed=int.from_bytes(os.urandom(4), "little"))
+    expected = {}
+    for opt in MANIFEST["optimizers"]:
+        stats, grads, final = make_fixtures.run(cfg, loss, opt, init, inputs)
+        expected[opt] = (stats, {k: v.numpy() for k, v in grads.items()} if opt == "sgd" else None,
+                         {k: v.numpy() for k, v in final.items()})
+    check_against(cfg, loss, {k: v.numpy() for k, v in init.items()}, {k: v.numpy() for k, v in inputs.items()},
+                  expected)

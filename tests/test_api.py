@@ -1,0 +1,247 @@
+"""The Python API: results, state, checkpoints and every kind of bad input."""
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import swiftgan
+from swiftgan import GAN
+
+SMALL = dict(image_size=32, channels=1, z_dim=8, ngf=4, ndf=4, seed=3)
+
+
+def real_batch(n=4, seed=0, shape=(1, 32, 32)):
+    return np.random.default_rng(seed).uniform(-1, 1, (n,) + shape).astype(np.float32)
+
+
+@pytest.fixture
+def gan():
+    with GAN(loss="RaSGAN-GP", **SMALL) as g:
+        yield g
+
+
+def test_train_step_reports_every_statistic(gan):
+    stats = gan.train_step(real_batch())
+    assert set(stats) == {"d_loss", "g_loss", "d_real", "d_fake", "penalty"}
+    assert all(isinstance(v, float) and np.isfinite(v) for v in stats.values())
+    assert stats["penalty"] > 0
+    assert gan.iteration == 1
+
+
+def test_same_seed_and_inputs_give_bit_identical_training():
+    runs = []
+    for _ in range(2):
+        with GAN(loss="RaLSGAN", **SMALL) as g:
+            stats = [g.train_step(real_batch(seed=i)) for i in range(3)]
+            runs.append((stats, g.state_dict(), g.sample(3)))
+    assert runs[0][0] == runs[1][0]
+    for k in runs[0][1]:
+        np.testing.assert_array_equal(runs[0][1][k], runs[1][1][k])
+    np.testing.assert_array_equal(runs[0][2], runs[1][2])
+
+
+def test_explicit_noise_replays_a_step_exactly():
+    z, z_g, u = (np.random.default_rng(1).standard_normal((4, 8)).astype(np.float32) for _ in range(3))
+    u = np.random.default_rng(2).uniform(size=4).astype(np.float32)
+    results = []
+    for seed in (1, 2):  # the engine's own stream must not matter when every input is given
+        with GAN(loss="RaSGAN-GP", **{**SMALL, "seed": 5}) as g:
+            g2 = GAN(loss="RaSGAN-GP", **{**SMALL, "seed": seed})
+            g2.load_state_dict(g.state_dict())
+            results.append(g2.train_step(real_batch(), z=z, z_g=z_g, u=u))
+            g2.close()
+    assert results[0] == results[1]
+
+
+def test_generate_and_sample_shapes_and_range(gan):
+    z = np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32)
+    images = gan.generate(z)
+    assert images.shape == (5, 1, 32, 32) and images.dtype == np.float32
+    assert np.all(np.abs(images) <= 1)
+    np.testing.assert_array_equal(images, gan.generate(z))  # eval mode: no batch statistics, no state change
+    assert gan.sample(7).shape == (7, 1, 32, 32)
+
+
+def test_state_dict_follows_pytorch_names_layouts_and_order(gan):
+    state = gan.state_dict()
+    names = list(state)
+    assert names[:5] == ["G.main.0.weight", "G.main.1.weight", "G.main.1.bias", "G.main.1.running_mean",
+                         "G.main.1.running_var"]
+    assert state["G.main.0.weight"].shape == (8, 16, 4, 4)  # ConvTranspose2d: [in, out, k, k]
+    assert state["D.main.0.weight"].shape == (4, 1, 4, 4)  # Conv2d: [out, in, k, k]
+    assert names[-1] == "D.main.8.weight"
+    assert not any("exp_avg" in n for n in names)
+
+
+def test_load_state_dict_round_trips_and_ignores_num_batches_tracked(gan):
+    other = GAN(loss="RaSGAN-GP", **{**SMALL, "seed": 99})
+    state = gan.state_dict()
+    state["G.main.1.num_batches_tracked"] = np.array(3)
+    other.load_state_dict(state)
+    for k, v in gan.state_dict().items():
+        np.testing.assert_array_equal(other.state_dict()[k], v)
+    other.close()
+
+
+def test_load_state_dict_rejects_missing_unknown_and_misshaped_keys(gan):
+    state = gan.state_dict()
+    with pytest.raises(KeyError, match=r"missing \['D.main.0.weight'\], unknown \['D.main.0.weights'\]"):
+        state2 = dict(state)
+        state2["D.main.0.weights"] = state2.pop("D.main.0.weight")
+        gan.load_state_dict(state2)
+    before = gan.state_dict()
+    bad = dict(state)
+    bad["G.main.0.weight"] = bad["G.main.0.weight"] * 0 + 7
+    bad["D.main.0.weight"] = np.zeros((4, 1, 3, 3), np.float32)
+    with pytest.raises(ValueError, match=r"D.main.0.weight: expected shape \[4, 1, 4, 4\], got \[4, 1, 3, 3\]"):
+        gan.load_state_dict(bad)
+    np.testing.assert_array_equal(gan.state_dict()["G.main.0.weight"], before["G.main.0.weight"])  # nothing written
+
+
+def test_save_then_load_resumes_bit_identically(tmp_path):
+    batches = [real_batch(seed=i) for i in range(6)]
+    with GAN(loss="RaSGAN-GP", **SMALL) as straight:
+        for b in batches:
+            straight.train_step(b)
+        expected = straight.state_dict()
+        expected_sample = straight.sample(4)
+    with GAN(loss="RaSGAN-GP", **SMALL) as first:
+        for b in batches[:3]:
+            first.train_step(b)
+        first.save(str(tmp_path / "ckpt"))
+        first.save(str(tmp_path / "ckpt"))  # overwriting an existing checkpoint works
+    assert sorted(os.listdir(tmp_path / "ckpt")) == ["optimizer.safetensors", "trainer.json", "weights.safetensors"]
+    assert os.listdir(tmp_path) == ["ckpt"]  # no temporary directories left behind
+    with GAN.load(str(tmp_path / "ckpt")) as resumed:
+        assert resumed.iteration == 3 and resumed.loss == "RaSGAN-GP"
+        for b in batches[3:]:
+            resumed.train_step(b)
+        for k, v in expected.items():
+            np.testing.assert_array_equal(resumed.state_dict()[k], v, err_msg=k)
+        np.testing.assert_array_equal(resumed.sample(4), expected_sample)
+
+
+def test_checkpoint_weights_load_with_the_safetensors_package(gan, tmp_path):
+    from safetensors.numpy import load_file
+
+    gan.save(str(tmp_path / "c"))
+    weights = load_file(str(tmp_path / "c" / "weights.safetensors"))
+    assert set(weights) == set(gan.state_dict())
+    np.testing.assert_array_equal(weights["G.main.0.weight"], gan.state_dict()["G.main.0.weight"])
+
+
+def test_load_of_a_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no SwiftGAN checkpoint at .*missing trainer.json"):
+        GAN.load(str(tmp_path / "nothing"))
+
+
+def test_gradients_need_retain_gradients_first(gan):
+    with pytest.raises(ValueError, match="no gradient retained for D.main.0.weight: enable retain_gradients"):
+        gan.gradients()
+    gan.retain_gradients = True
+    gan.train_step(real_batch())
+    grads = gan.gradients()
+    assert list(grads)[0] == "D.main.0.weight" and grads["G.main.0.weight"].shape == (8, 16, 4, 4)
+
+
+# ---- bad inputs ----------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(loss="RaWGAN"), ValueError, "unknown loss 'RaWGAN'; known losses: SGAN, SGAN-GP, RSGAN"),
+    (dict(arch="resnet9"), ValueError, "unknown arch 'resnet9'; known architectures: dcgan"),
+    (dict(image_size=48), ValueError, r"image_size must be one of \[32, 64, 128, 256\] for arch 'dcgan', got 48"),
+    (dict(optimizer="lbfgs"), ValueError, "unknown optimizer 'lbfgs'; known optimizers: adam, sgd"),
+    (dict(lr_d=-1.0), ValueError, "lr_d must be a positive number, got '-1.0'"),
+    (dict(betas=(0.5, 1.5)), ValueError, r"beta2_d must be \[0, 1\), got '1.5'"),
+    (dict(n_critic=0), ValueError, r"n_critic must be an integer in \[1, 1000\], got '0'"),
+    (dict(z_dim=2.5), TypeError, "z_dim must be an int, got float"),
+    (dict(loss=3), TypeError, "loss must be a str, got int"),
+    (dict(loss="RaSGAN\nseed=3"), ValueError, "loss contains a forbidden character"),
+])
+def test_bad_constructor_arguments_raise_with_the_arguments_name(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        GAN(**{**SMALL, **kwargs})
+
+
+def test_bad_train_step_inputs_raise_with_the_arguments_name(gan):
+    with pytest.raises(TypeError, match="real must have dtype float32, got float64"):
+        gan.train_step(real_batch().astype(np.float64))
+    with pytest.raises(TypeError, match="real must be a numpy.ndarray of float32, got list"):
+        gan.train_step([[0.0]])
+    with pytest.raises(ValueError, match=r"real must have shape \[N, 1, 32, 32\], got \[4, 3, 32, 32\]"):
+        gan.train_step(real_batch(shape=(3, 32, 32)))
+    with pytest.raises(ValueError, match="real must hold at least 2 images per batch"):
+        gan.train_step(real_batch(n=1))
+    with pytest.raises(ValueError, match=r"z must have shape \[4, 8\], got \[4, 9\]"):
+        gan.train_step(real_batch(), z=np.zeros((4, 9), np.float32))
+    with pytest.raises(ValueError, match=r"u must have shape \[4\], got \[5\]"):
+        gan.train_step(real_batch(), u=np.zeros(5, np.float32))
+    assert gan.iteration == 0  # nothing ran
+
+
+def test_mixing_coefficients_without_a_penalty_are_rejected_by_the_engine():
+    with GAN(loss="RaSGAN", **SMALL) as g:
+        with pytest.raises(ValueError, match="mixing is only used with a gradient penalty, and loss RaSGAN has none"):
+            g.train_step(real_batch(), u=np.zeros(4, np.float32))
+
+
+def test_non_contiguous_inputs_are_accepted(gan):
+    view = real_batch(n=8)[::2]
+    assert not view.flags.c_contiguous
+    gan.train_step(view)
+
+
+def test_bad_generate_and_sample_arguments(gan):
+    with pytest.raises(ValueError, match=r"z must have shape \[N, 8\], got \[3, 4\]"):
+        gan.generate(np.zeros((3, 4), np.float32))
+    with pytest.raises(ValueError, match="n must be at least 1, got 0"):
+        gan.sample(0)
+    with pytest.raises(TypeError, match="n must be an int, got str"):
+        gan.sample("4")
+
+
+def test_a_closed_gan_raises_instead_of_crashing():
+    g = GAN(**SMALL)
+    assert "GAN(loss='RaSGAN', arch='dcgan', image_size=32, channels=1, z_dim=8, iteration=0)" == repr(g)
+    g.close()
+    assert g.closed and repr(g) == "GAN(closed)"
+    with pytest.raises(ValueError, match="the GAN is closed"):
+        g.train_step(real_batch())
+    with pytest.raises(ValueError, match="the GAN is closed"):
+        g.sample(1)
+    g.close()  # closing twice is harmless
+
+
+def test_engine_errors_are_runtime_errors():
+    assert issubclass(swiftgan.SwiftGANError, RuntimeError)
+
+
+def test_handles_train_in_parallel_threads():
+    results = {}
+
+    def work(seed):
+        with GAN(loss="RaSGAN", **{**SMALL, "seed": seed}) as g:
+            results[seed] = [g.train_step(real_batch(seed=i))["d_loss"] for i in range(3)]
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in (1, 2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    with GAN(loss="RaSGAN", **{**SMALL, "seed": 1}) as g:
+        alone = [g.train_step(real_batch(seed=i))["d_loss"] for i in range(3)]
+    assert results[1] == alone and len(results[2]) == 3
+
+
+def test_import_loads_no_swift_runtime_from_outside_the_package():
+    code = ("import swiftgan, os\n"
+            "pkg = os.path.dirname(swiftgan.__file__)\n"
+            "maps = open('/proc/self/maps').read().split('\\n')\n"
+            "libs = {l.split()[-1] for l in maps if '.so' in l}\n"
+            "print('\\n'.join(sorted(p for p in libs if 'swift' in os.path.basename(p).lower())))\n"
+            "print('PKG', pkg)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    pkg = [l for l in out if l.startswith("PKG ")][0][4:]
+    swift_libs = [l for l in out if l and not l.startswith("PKG ")]
+    assert swift_libs == [os.path.join(pkg, "libswiftgan.so")]
