@@ -1,4 +1,4 @@
-"""Writes the PyTorch parity fixtures that tests/test_parity.py reads.
+"""Writes the PyTorch parity fixtures that python/tests/test_parity.py reads.
 
     /opt/torchref/bin/python reference/make_fixtures.py  [--out tests/fixtures]
 
@@ -68,7 +68,7 @@ def run(cfg, loss, optimizer, init, inputs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures"))
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "python", "tests", "fixtures"))
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(1)  # reproducible reductions

@@ -17,7 +17,7 @@ from parity import (assert_adam_weights_close, assert_gradients_close, assert_sg
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 with open(os.path.join(FIXTURES, "manifest.json")) as f:
     MANIFEST = json.load(f)
-REFERENCE = os.path.join(os.path.dirname(__file__), "..", "reference")
+REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "reference")
 
 
 def run_swiftgan(cfg, loss, optimizer, opts, init, real, z_d, z_g, u):
