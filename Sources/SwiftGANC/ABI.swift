@@ -4,7 +4,7 @@ import SwiftGAN
 // The C ABI declared in swiftgan.h. Each function converts its arguments,
 // calls the core under the handle's lock, and turns a thrown error into a status.
 
-let abiVersion: Int32 = 2
+let abiVersion: Int32 = 3
 let statusOK: Int32 = 0, statusInvalidArgument: Int32 = 1, statusEngineError: Int32 = 2
 let counterCount = 7, statCount = 5
 
@@ -16,6 +16,8 @@ final class GANHandle {
     var mutex = pthread_mutex_t()
     let names: [UnsafeMutablePointer<CChar>]
     let gradientNames: [UnsafeMutablePointer<CChar>]
+    /// Random inputs given with sg_gan_set_input for the next step.
+    var staged: [String: [Float]] = [:]
 
     init(trainer: GANTrainer) {
         self.trainer = trainer
@@ -111,37 +113,93 @@ public func sg_gan_free(_ gan: OpaquePointer?) {
     Unmanaged<GANHandle>.fromOpaque(UnsafeRawPointer(gan)).release()
 }
 
+/// Copies `text` NUL-terminated into a caller's buffer, reporting the size needed.
+private func writeText(_ text: String, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
+                       _ needed: UnsafeMutablePointer<Int64>?) throws(SwiftGANError) {
+    let bytes = Array(text.utf8CString)
+    needed?.pointee = Int64(bytes.count)
+    try require(buffer != nil && capacity >= Int64(bytes.count), "buffer too small: \(bytes.count) bytes needed")
+    bytes.withUnsafeBufferPointer { buffer!.update(from: $0.baseAddress!, count: bytes.count) }
+}
+
 @_cdecl("sg_gan_config")
 public func sg_gan_config(_ gan: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
                           _ needed: UnsafeMutablePointer<Int64>?) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
-        let text = h.trainer.config.keyValues.map { "\($0.0)=\($0.1)\n" }.joined()
-        let bytes = Array(text.utf8CString)
-        needed?.pointee = Int64(bytes.count)
-        try require(buffer != nil && capacity >= Int64(bytes.count), "buffer too small: \(bytes.count) bytes needed")
-        bytes.withUnsafeBufferPointer { buffer!.update(from: $0.baseAddress!, count: bytes.count) }
+        try writeText(h.trainer.config.keyValues.map { "\($0.0)=\($0.1)\n" }.joined(), buffer, capacity, needed)
+    }
+}
+
+@_cdecl("sg_catalogue")
+public func sg_catalogue(_ what: Int32, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
+                         _ needed: UnsafeMutablePointer<Int64>?) -> Int32 {
+    guarded { () throws(SwiftGANError) in
+        let entries: [(String, String)]
+        switch what {
+        case 0: entries = Catalogue.losses
+        case 1: entries = Catalogue.penalties
+        case 2: entries = Catalogue.architectures
+        default: throw SwiftGANError("what must be 0 (losses), 1 (penalties) or 2 (architectures), got \(what)")
+        }
+        try writeText(entries.map { "\($0.0)\t\($0.1)\n" }.joined(), buffer, capacity, needed)
     }
 }
 
 // MARK: - Training and sampling
 
+/// The random inputs `sg_gan_set_input` accepts, with the shape of one critic step's entry
+/// (`nil` count: a whole real batch) and whether there is one per critic step.
+private func inputLayout(_ name: String, _ t: GANTrainer, batch b: Int) -> (perStep: [Int], perCritic: Bool)? {
+    switch name {
+    case "z": return ([b, t.config.zDim], true)
+    case "z_g": return ([b, t.config.zDim], false)
+    case "u", "dragan_alpha": return ([b], true)
+    case "dragan_noise": return ([b] + t.sampleShape, true)
+    default: return nil
+    }
+}
+
+let inputNames = ["z", "z_g", "u", "dragan_alpha", "dragan_noise"]
+
+@_cdecl("sg_gan_set_input")
+public func sg_gan_set_input(_ gan: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ values: UnsafePointer<Float>?,
+                             _ count: Int64) -> Int32 {
+    call(gan) { (h) throws(SwiftGANError) in
+        try require(name != nil && values != nil, "name and values must not be NULL")
+        let key = String(cString: name!)
+        try require(inputNames.contains(key), "unknown input '\(key)'; known inputs: \(inputNames.joined(separator: ", "))")
+        try require(count >= 0 && count <= 1 << 32, "count must be in [0, 2^32], got \(count)")
+        h.staged[key] = Array(UnsafeBufferPointer(start: values!, count: Int(count)))
+    }
+}
+
 @_cdecl("sg_gan_train_step")
 public func sg_gan_train_step(_ gan: OpaquePointer?, _ real: UnsafePointer<Float>?, _ realBatches: Int64, _ batch: Int64,
-                              _ noiseD: UnsafePointer<Float>?, _ noiseG: UnsafePointer<Float>?,
-                              _ mixing: UnsafePointer<Float>?,
                               _ stats: UnsafeMutablePointer<Double>?, _ statsCapacity: Int32) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
-        let t = h.trainer, cfg = t.config
+        let staged = h.staged
+        h.staged = [:]  // staged inputs serve one step, even a failed one
+        let t = h.trainer, k = t.config.criticSteps
         try require(real != nil, "real is NULL")
         try require(batch >= 1 && batch <= 1 << 20, "batch must be in [1, 2^20], got \(batch)")
-        try require(realBatches == 1 || realBatches == Int64(cfg.criticSteps),
-                    "real must hold 1 or n_critic=\(cfg.criticSteps) batches, got \(realBatches)")
-        let b = Int(batch), k = cfg.criticSteps
-        let image = [b] + t.imageShape, imageCount = image.reduce(1, *)
-        let reals = (0..<Int(realBatches)).map { tensor(real! + $0 * imageCount, image) }
-        let zs = noiseD.map { p in (0..<k).map { tensor(p + $0 * b * cfg.zDim, [b, cfg.zDim]) } }
-        let us = mixing.map { p in (0..<k).map { tensor(p + $0 * b, [b]) } }
-        let result = try t.trainStep(real: reals, noiseD: zs, noiseG: noiseG.map { tensor($0, [b, cfg.zDim]) }, mixing: us)
+        try require(realBatches == 1 || realBatches == Int64(k), "real must hold 1 or n_critic=\(k) batches, got \(realBatches)")
+        let b = Int(batch)
+        let sample = [b] + t.sampleShape, sampleCount = sample.reduce(1, *)
+        var inputs = StepInputs(real: (0..<Int(realBatches)).map { tensor(real! + $0 * sampleCount, sample) })
+        var lists: [String: [Tensor]] = [:]
+        for (name, values) in staged {
+            let layout = inputLayout(name, t, batch: b)!
+            let entries = layout.perCritic ? k : 1, size = layout.perStep.reduce(1, *)
+            try require(values.count == entries * size,
+                        "\(name) must hold \(entries * size) values (\(entries) × \(layout.perStep)), got \(values.count)")
+            lists[name] = values.withUnsafeBufferPointer { p in (0..<entries).map { tensor(p.baseAddress! + $0 * size, layout.perStep) } }
+        }
+        inputs.noiseD = lists["z"]
+        inputs.noiseG = lists["z_g"]?.first
+        inputs.mixing = lists["u"]
+        inputs.draganAlpha = lists["dragan_alpha"]
+        inputs.draganNoise = lists["dragan_noise"]
+        let result = try t.trainStep(inputs)
         let values = [result.discriminatorLoss, result.generatorLoss, result.criticReal, result.criticFake, result.penalty]
         for i in 0..<min(Int(statsCapacity), statCount) { stats?[i] = Double(values[i]) }
     }

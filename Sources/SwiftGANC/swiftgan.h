@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 2
+#define SG_ABI_VERSION 3
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -54,11 +54,10 @@ int32_t sg_abi_version(void);
  * valid until the next failing call on this thread. */
 const char *sg_last_error(void);
 
-/* Creates a GAN from "key=value" lines separated by '\n' (keys: loss, gp_weight,
- * arch, image_size, channels, z_dim, ngf, ndf, optimizer, lr_d, lr_g, beta1_d,
- * beta2_d, beta1_g, beta2_g, eps, n_critic, reuse_fake, seed). Unknown keys or
- * bad values fail with SG_INVALID_ARGUMENT. *out receives a handle the caller
- * frees with sg_gan_free. */
+/* Creates a GAN from "key=value" lines separated by '\n' (keys: see
+ * sg_gan_config's output; `loss` is applied first with its preset, the other keys
+ * override it). Unknown keys or bad values fail with SG_INVALID_ARGUMENT. *out
+ * receives a handle the caller frees with sg_gan_free. */
 sg_status sg_gan_create(const char *config, sg_gan **out);
 
 /* Frees a handle; NULL is accepted. */
@@ -69,22 +68,29 @@ void sg_gan_free(sg_gan *gan);
  * Fails with SG_INVALID_ARGUMENT (writing nothing) when capacity is too small. */
 sg_status sg_gan_config(sg_gan *gan, char *buffer, int64_t capacity, int64_t *needed);
 
-/* One training iteration (n_critic D steps, then one G step).
- *  real:     real_batches × batch × C × S × S floats; real_batches is 1 (reused by
- *            every critic step) or n_critic.
- *  noise_d:  NULL, or n_critic × batch × z_dim latents for the D steps.
- *  noise_g:  NULL, or batch × z_dim latents for the G step.
- *  mixing:   NULL, or n_critic × batch gradient-penalty coefficients u.
- *  stats:    receives min(stats_capacity, SG_STAT_COUNT) doubles (SG_STAT_*). */
-sg_status sg_gan_train_step(sg_gan *gan, const float *real, int64_t real_batches, int64_t batch,
-                            const float *noise_d, const float *noise_g, const float *mixing,
-                            double *stats, int32_t stats_capacity);
+/* Stages a random input for the next sg_gan_train_step, which consumes every staged
+ * input (also when it fails). Inputs not staged are drawn from the GAN's own stream.
+ * name (with B the batch size of that step, k = n_critic):
+ *   "z"            k × B × z_dim    latents of the D steps
+ *   "z_g"          B × z_dim        latents of the G step
+ *   "u"            k × B            GP / LP mixing coefficients
+ *   "dragan_alpha" k × B            DRAGAN's per-sample α
+ *   "dragan_noise" k × B × sample   DRAGAN's per-element ε
+ * The values are copied; sizes are checked by sg_gan_train_step. */
+sg_status sg_gan_set_input(sg_gan *gan, const char *name, const float *values, int64_t count);
 
-/* Generates n images (n × C × S × S floats into out) from latents z (n × z_dim),
+/* One training iteration (n_critic D steps, then one G step).
+ *  real:  real_batches × batch × sample floats (sample = C × S × S for images, channels
+ *         for the MLP); real_batches is 1 (reused by every critic step) or n_critic.
+ *  stats: receives min(stats_capacity, SG_STAT_COUNT) doubles (SG_STAT_*). */
+sg_status sg_gan_train_step(sg_gan *gan, const float *real, int64_t real_batches, int64_t batch, double *stats,
+                            int32_t stats_capacity);
+
+/* Generates n samples (n × sample floats into out) from latents z (n × z_dim),
  * with the generator in evaluation mode. */
 sg_status sg_gan_generate(sg_gan *gan, const float *z, int64_t n, float *out);
 
-/* Generates n images from latents drawn with the GAN's own random stream. */
+/* Generates n samples from latents drawn with the GAN's own random stream. */
 sg_status sg_gan_sample(sg_gan *gan, int64_t n, float *out);
 
 /* Number of tensors in the set `which` (SG_TENSORS_*). */
@@ -107,6 +113,11 @@ sg_status sg_gan_set_retain_gradients(sg_gan *gan, int32_t on);
 /* Reads / writes the SG_COUNTER_COUNT integer counters (count must equal it). */
 sg_status sg_gan_counters_read(sg_gan *gan, uint64_t *out, int32_t count);
 sg_status sg_gan_counters_write(sg_gan *gan, const uint64_t *values, int32_t count);
+
+/* The catalogue: "name\tdescription\n" lines of every loss (`what` 0), penalty suffix (1)
+ * or architecture (2), NUL-terminated, into buffer (capacity bytes); *needed receives the
+ * size required including the NUL. Fails with SG_INVALID_ARGUMENT when capacity is too small. */
+sg_status sg_catalogue(int32_t what, char *buffer, int64_t capacity, int64_t *needed);
 
 #ifdef __cplusplus
 }

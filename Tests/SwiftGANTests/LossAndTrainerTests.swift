@@ -6,53 +6,108 @@ final class LossTests: XCTestCase {
     func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(v.count) }
     func sp(_ x: Double) -> Double { Foundation.log1p(Foundation.exp(x)) }  // softplus
 
-    func testEveryLossMatchesItsFormula() {
-        let r = Tensor(cr.map(Float.init), shape: [4]), f = Tensor(cf.map(Float.init), shape: [4])
-        let mr = mean(cr), mf = mean(cf)
-        // BCE(v, 1) = softplus(−v), BCE(v, 0) = softplus(v).
-        let expected: [AdversarialLoss: (Double, Double)] = [
-            .sgan: (mean(cr.map { sp(-$0) }) + mean(cf.map(sp)), mean(cf.map { sp(-$0) })),
-            .rsgan: (mean(zip(cr, cf).map { sp(-($0 - $1)) }), mean(zip(cf, cr).map { sp(-($0 - $1)) })),
-            .rasgan: ((mean(cr.map { sp(-($0 - mf)) }) + mean(cf.map { sp($0 - mr) })) / 2,
-                      (mean(cr.map { sp($0 - mf) }) + mean(cf.map { sp(-($0 - mr)) })) / 2),
-            .ralsgan: ((mean(cr.map { ($0 - mf - 1) * ($0 - mf - 1) }) + mean(cf.map { ($0 - mr + 1) * ($0 - mr + 1) })) / 2,
-                       (mean(cr.map { ($0 - mf + 1) * ($0 - mf + 1) }) + mean(cf.map { ($0 - mr - 1) * ($0 - mr - 1) })) / 2),
-            .rahinge: ((mean(cr.map { max(0, 1 - ($0 - mf)) }) + mean(cf.map { max(0, 1 + ($0 - mr)) })) / 2,
-                       (mean(cr.map { max(0, 1 + ($0 - mf)) }) + mean(cf.map { max(0, 1 - ($0 - mr)) })) / 2),
-        ]
-        for loss in AdversarialLoss.allCases {
-            let (d, g) = expected[loss]!
-            XCTAssertEqual(Double(loss.discriminatorLoss(real: r, fake: f).scalar), d, accuracy: 1e-6, "\(loss) D")
-            XCTAssertEqual(Double(loss.generatorLoss(real: r, fake: f).scalar), g, accuracy: 1e-6, "\(loss) G")
+    /// (f₁, f₂) of each function family, in double precision.
+    func pair(_ f: LossFunction) -> ((Double) -> Double, (Double) -> Double) {
+        switch f {
+        case .standard: return ({ self.sp(-$0) }, { self.sp($0) })
+        case .leastSquares: return ({ ($0 - 1) * ($0 - 1) }, { ($0 + 1) * ($0 + 1) })
+        case .hinge: return ({ max(0, 1 - $0) }, { max(0, 1 + $0) })
         }
     }
 
-    func testLossGradientsMatchFiniteDifferences() {
-        for loss in AdversarialLoss.allCases {
-            let r = randomTensor([5], seed: 1, margin: 0.05), f = randomTensor([5], seed: 2, margin: 0.05)
-            checkFirstOrder("\(loss) D", [r, f], eps: 1e-3) { loss.discriminatorLoss(real: $0[0], fake: $0[1]) }
-            checkFirstOrder("\(loss) G", [r, f], eps: 1e-3) { loss.generatorLoss(real: $0[0], fake: $0[1]) }
+    /// The formulas of every objective, written out independently of the implementation.
+    func expected(_ o: AdversarialObjective) -> (Double, Double) {
+        let mr = mean(cr), mf = mean(cf)
+        switch o {
+        case .standard(let minimax):
+            return (mean(cr.map { sp(-$0) }) + mean(cf.map(sp)), minimax ? -mean(cf.map(sp)) : mean(cf.map { sp(-$0) }))
+        case .leastSquares(let a, let b, let c):
+            let (a, b, c) = (Double(a), Double(b), Double(c))
+            return (mean(cr.map { ($0 - b) * ($0 - b) }) + mean(cf.map { ($0 - a) * ($0 - a) }), mean(cf.map { ($0 - c) * ($0 - c) }))
+        case .hinge: return (mean(cr.map { max(0, 1 - $0) }) + mean(cf.map { max(0, 1 + $0) }), -mf)
+        case .wasserstein: return (mf - mr, -mf)
+        case .relativistic(let f, let r):
+            let (f1, f2) = pair(f)
+            switch r {
+            case .paired: return (mean(zip(cr, cf).map { f1($0 - $1) }), mean(zip(cf, cr).map { f1($0 - $1) }))
+            case .average:
+                return ((mean(cr.map { f1($0 - mf) }) + mean(cf.map { f2($0 - mr) })) / 2,
+                        (mean(cr.map { f2($0 - mf) }) + mean(cf.map { f1($0 - mr) })) / 2)
+            case .centered:
+                let m = (mr + mf) / 2
+                return ((mean(cr.map { f1($0 - m) }) + mean(cf.map { f2($0 - m) })) / 2,
+                        (mean(cr.map { f2($0 - m) }) + mean(cf.map { f1($0 - m) })) / 2)
+            case .allPairs:
+                return (mean(cr.flatMap { r in cf.map { f1(r - $0) } }), mean(cr.flatMap { r in cf.map { f1($0 - r) } }))
+            }
         }
+    }
+
+    func testEveryObjectiveMatchesItsFormula() {
+        let r = Tensor(cr.map(Float.init), shape: [4]), f = Tensor(cf.map(Float.init), shape: [4])
+        let objectives = AdversarialObjective.all + [.standard(minimax: true), .leastSquares(a: -1, b: 1, c: 0)]
+        XCTAssertEqual(objectives.count, 18)
+        for o in objectives {
+            let (d, g) = expected(o)
+            XCTAssertEqual(Double(o.discriminatorLoss(real: r, fake: f).scalar), d, accuracy: 1e-5, "\(o.name) D")
+            XCTAssertEqual(Double(o.generatorLoss(real: r, fake: f).scalar), g, accuracy: 1e-5, "\(o.name) G")
+        }
+    }
+
+    func testObjectiveGradientsMatchFiniteDifferences() {
+        for o in AdversarialObjective.all {
+            let r = randomTensor([5], seed: 1, margin: 0.05), f = randomTensor([5], seed: 2, margin: 0.05)
+            checkFirstOrder("\(o.name) D", [r, f], eps: 1e-3) { o.discriminatorLoss(real: $0[0], fake: $0[1]) }
+            checkFirstOrder("\(o.name) G", [r, f], eps: 1e-3) { o.generatorLoss(real: $0[0], fake: $0[1]) }
+        }
+    }
+
+    func testNamesParseWithPenaltiesAndAliases() throws {
+        XCTAssertEqual(AdversarialObjective.all.map(\.name),
+                       ["SGAN", "LSGAN", "HingeGAN", "WGAN", "RSGAN", "RLSGAN", "RHingeGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN",
+                        "RcSGAN", "RcLSGAN", "RcHingeGAN", "RpSGAN-avg", "RpLSGAN-avg", "RpHingeGAN-avg"])
+        XCTAssertEqual(try LossSpec(name: "rasgan-gp"), LossSpec(objective: .relativistic(.standard, .average), penalties: [.gradient]))
+        XCTAssertEqual(try LossSpec(name: "RpLSGAN-avg-R1-GP").penalties, [.r1, .gradient])
+        XCTAssertEqual(try LossSpec(name: "RpLSGAN-avg-R1-GP").name, "RpLSGAN-avg-R1-GP")
+        XCTAssertEqual(try LossSpec(name: "DRAGAN").name, "DRAGAN")
+        XCTAssertEqual(try LossSpec(name: "RaDRAGAN"), LossSpec(objective: .relativistic(.standard, .average), penalties: [.dragan]))
+        XCTAssertEqual(try LossSpec(name: "WGAN-LP").name, "WGAN-LP")
     }
 
     func testUnknownLossNameListsTheKnownOnes() {
         XCTAssertThrowsError(try LossSpec(name: "RaWGAN")) { error in
             let message = (error as! SwiftGANError).message
-            XCTAssertTrue(message.hasPrefix("unknown loss 'RaWGAN'; known losses: SGAN, SGAN-GP, RSGAN"), message)
-            XCTAssertTrue(message.contains("RaHingeGAN-GP"), message)
+            XCTAssertTrue(message.hasPrefix("unknown loss 'RaWGAN'; known losses: SGAN, SGAN-GP, SGAN-LP, SGAN-R1, SGAN-DRAGAN, LSGAN"), message)
+            XCTAssertTrue(message.hasSuffix("RpHingeGAN-avg-DRAGAN, DRAGAN, RaDRAGAN"), message)
         }
-        XCTAssertEqual(try LossSpec(name: "rasgan-gp"), LossSpec(loss: .rasgan, gradientPenalty: true))
+        XCTAssertThrowsError(try LossSpec(name: "WGAN-GP-GP")) {
+            XCTAssertEqual(($0 as! SwiftGANError).message, "loss 'WGAN-GP-GP' names a penalty twice")
+        }
+    }
+
+    func testWGANPresetIsAppliedAndCanBeOverridden() throws {
+        let preset = try GANConfig(text: "loss=WGAN")
+        XCTAssertEqual([preset.clip, preset.learningRateD], [0.01, 5e-5])
+        XCTAssertEqual(preset.optimizer, "rmsprop")
+        XCTAssertEqual(preset.criticSteps, 5)
+        let overridden = try GANConfig(text: "n_critic=2\nloss=WGAN")
+        XCTAssertEqual(overridden.criticSteps, 2)
+        let gp = try GANConfig(text: "loss=WGAN-GP")
+        XCTAssertEqual(gp.clip, 0)
+        XCTAssertEqual(gp.betasD.1, 0.9)
     }
 }
 
 final class GradientPenaltyTests: XCTestCase {
-    /// A small critic with every layer kind the DCGAN discriminator has.
+    /// A small critic with the DCGAN discriminator's layer kinds, tanh in place of LeakyReLU: a
+    /// penalty contains the activation's derivative, and LeakyReLU's jumps where a pre-activation
+    /// crosses 0, which finite differences cannot follow (its mask rule is checked in the op tests).
     func critic(_ w: [Tensor]) -> (Tensor) -> Tensor {
         { x in
-            let h = leakyRelu(conv2d(x, weight: w[0], stride: 2, padding: 1), slope: 0.2)
+            let h = tanh(conv2d(x, weight: w[0], stride: 2, padding: 1))
             let b = batchNorm2dTraining(conv2d(h, weight: w[1], stride: 2, padding: 1), gamma: w[2], beta: w[3],
                                         runningMean: .zeros([3]), runningVar: .ones([3]))
-            return conv2d(leakyRelu(b, slope: 0.2), weight: w[4]).reshaped([x.shape[0]])
+            return conv2d(tanh(b), weight: w[4]).reshaped([x.shape[0]])
         }
     }
 
@@ -64,6 +119,36 @@ final class GradientPenaltyTests: XCTestCase {
                        randomTensor([1, 3, 2, 2], seed: 8)]
         checkFirstOrder("gradient penalty", weights, eps: 1e-3, rtol: 3e-2, atol: 5e-3) { w in
             gradientPenalty(critic: self.critic(w), real: real, fake: fake, mixing: u, weight: 10)
+        }
+    }
+
+    func testEveryPenaltysWeightGradientsMatchFiniteDifferences() {
+        let real = randomTensor([3, 1, 8, 8], seed: 1), fake = randomTensor([3, 1, 8, 8], seed: 2)
+        let inputs = PenaltyInputs(mixing: randomTensor([3], seed: 3, low: 0, high: 1),
+                                   draganAlpha: randomTensor([3], seed: 9), draganNoise: randomTensor([3, 1, 8, 8], seed: 10, low: 0, high: 1))
+        for kind in PenaltyKind.allCases {
+            let weights = [randomTensor([2, 1, 4, 4], seed: 4), randomTensor([3, 2, 4, 4], seed: 5),
+                           randomTensor([3], seed: 6, low: 0.5, high: 1.5), randomTensor([3], seed: 7),
+                           randomTensor([1, 3, 2, 2], seed: 8)]
+            checkFirstOrder("\(kind) penalty", weights, eps: 1e-3, rtol: 3e-2, atol: 5e-3) { w in
+                penalty(kind, weight: 10, critic: self.critic(w), real: real, fake: fake, inputs: inputs)
+            }
+        }
+    }
+
+    func testPenaltiesOfALinearCriticAreAnalytic() {
+        // C(x) = ⟨a, x⟩ has ∇C = a everywhere: GP = λ(‖a‖ − 1)², LP = λ max(0, ‖a‖ − 1)², R1 = (γ/2)‖a‖².
+        let a = Tensor([0.25, -0.5, 0.1, 0.2], shape: [1, 1, 2, 2])
+        let critic: (Tensor) -> Tensor = { conv2d($0, weight: a).reshaped([$0.shape[0]]) }
+        let real = randomTensor([2, 1, 2, 2], seed: 1), fake = randomTensor([2, 1, 2, 2], seed: 2)
+        let inputs = PenaltyInputs(mixing: Tensor([0.3, 0.9], shape: [2]), draganAlpha: Tensor([0.5, -0.5], shape: [2]),
+                                   draganNoise: randomTensor([2, 1, 2, 2], seed: 3, low: 0, high: 1))
+        let norm = (0.0625 + 0.25 + 0.01 + 0.04).squareRoot()  // < 1: LP is 0
+        let expected: [PenaltyKind: Double] = [.gradient: 10 * (norm - 1) * (norm - 1), .lipschitz: 0, .r1: 5 * norm * norm,
+                                               .dragan: 10 * (norm - 1) * (norm - 1)]
+        for kind in PenaltyKind.allCases {
+            let p = penalty(kind, weight: 10, critic: critic, real: real, fake: fake, inputs: inputs)
+            XCTAssertEqual(Double(p.scalar), expected[kind]!, accuracy: 1e-5, "\(kind)")
         }
     }
 
@@ -86,6 +171,16 @@ final class TrainerTests: XCTestCase {
         return c
     }
 
+    func testWeightClippingBoundsEveryDiscriminatorParameter() throws {
+        var c = config("WGAN")
+        try c.set("n_critic", "1")
+        let t = try GANTrainer(config: c)
+        _ = try t.trainStep(real: [randomTensor([4, 1, 32, 32], seed: 1)])
+        let values = t.discriminator.namedParameters.flatMap { $0.1.scalars }
+        XCTAssertLessThanOrEqual(values.map { Swift.abs($0) }.max()!, 0.01)
+        XCTAssertEqual(t.optimizerD is RMSprop, true)
+    }
+
     func testGeneratorStepComputesNoDiscriminatorWeightGradients() throws {
         for loss in ["SGAN", "RaSGAN"] {
             let t = try GANTrainer(config: config(loss))
@@ -95,9 +190,9 @@ final class TrainerTests: XCTestCase {
             // The D step differentiates two D passes (real and fake batches, separate batch statistics),
             // so each D conv contributes twice; the G step adds one per G conv and none for D's weights
             // (D's weight gradients in the G step would add one more per D conv).
-            let convs = { (m: Sequential) in m.layers.filter { $0 is Conv2d || $0 is ConvTranspose2d }.count }
+            let convs = { (m: Module) in (m as! HasMain).main.layers.filter { $0 is Conv2d || $0 is ConvTranspose2d }.count }
             XCTAssertEqual(Instrumentation.convolutionWeightGradients - before,
-                           2 * convs(t.discriminator.main) + convs(t.generator.main), loss)
+                           2 * convs(t.discriminator) + convs(t.generator), loss)
         }
     }
 
@@ -129,13 +224,12 @@ final class TrainerTests: XCTestCase {
             XCTAssertEqual(($0 as! SwiftGANError).message, "real: expected batches of shape [4, 1, 32, 32], got [4, 3, 32, 32]")
         }
         XCTAssertThrowsError(try t.trainStep(real: [randomTensor([4, 1, 32, 32], seed: 1)], mixing: [.zeros([3])])) {
-            XCTAssertEqual(($0 as! SwiftGANError).message, "mixing: expected entries of shape [4], got [3]")
+            XCTAssertEqual(($0 as! SwiftGANError).message, "u: expected entries of shape [4], got [3]")
         }
         XCTAssertThrowsError(try t.generate(.zeros([2, 5]))) {
             XCTAssertEqual(($0 as! SwiftGANError).message, "z: expected shape [N, 8], got [2, 5]")
         }
-        var c = GANConfig()
-        XCTAssertThrowsError(try c.set("image_size", "48")) {
+        XCTAssertThrowsError(try GANTrainer(config: GANConfig(text: "image_size=48"))) {
             XCTAssertEqual(($0 as! SwiftGANError).message, "image_size must be one of [32, 64, 128, 256] for arch 'dcgan', got 48")
         }
     }
@@ -148,3 +242,8 @@ final class TrainerTests: XCTestCase {
 }
 
 import Foundation
+
+/// Models built from one `main` sequential.
+protocol HasMain { var main: Sequential { get } }
+extension DCGANGenerator: HasMain {}
+extension DCGANDiscriminator: HasMain {}

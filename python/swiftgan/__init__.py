@@ -6,10 +6,10 @@
     images = gan.sample(64)
 """
 from ._native import SwiftGANError
-from .gan import GAN, LOSSES, ARCHITECTURES
+from .gan import GAN, losses, penalties, architectures
 from .images import save_grid, make_grid
 from .datasets import load_idx_images
 
-__all__ = ["GAN", "SwiftGANError", "LOSSES", "ARCHITECTURES", "save_grid", "make_grid", "load_idx_images",
+__all__ = ["GAN", "SwiftGANError", "losses", "penalties", "architectures", "save_grid", "make_grid", "load_idx_images",
            "__version__"]
 __version__ = "0.1.0"

@@ -93,31 +93,37 @@ static PyObject *Handle_config(Handle *self, PyObject *unused) {
     return result;
 }
 
-/* train_step(real, real_batches, batch, noise_d, noise_g, mixing, noise_d_count, noise_g_count, mixing_count) */
-static PyObject *Handle_train_step(Handle *self, PyObject *args) {
-    PyObject *real, *noise_d, *noise_g, *mixing;
-    Py_ssize_t real_batches, batch, real_count, nd_count, ng_count, mix_count;
-    if (!PyArg_ParseTuple(args, "OnnnOOOnnn", &real, &real_batches, &batch, &real_count, &noise_d, &noise_g, &mixing,
-                          &nd_count, &ng_count, &mix_count))
-        return NULL;
+/* set_input(name, values, count) */
+static PyObject *Handle_set_input(Handle *self, PyObject *args) {
+    const char *name;
+    PyObject *values;
+    Py_ssize_t count;
+    if (!PyArg_ParseTuple(args, "sOn", &name, &values, &count)) return NULL;
     if (check_open(self)) return NULL;
-    Py_buffer vr = {0}, vd = {0}, vg = {0}, vm = {0};
-    if (get_floats(real, &vr, real_count, 0, "real") ||
-        (noise_d != Py_None && get_floats(noise_d, &vd, nd_count, 0, "z")) ||
-        (noise_g != Py_None && get_floats(noise_g, &vg, ng_count, 0, "z_g")) ||
-        (mixing != Py_None && get_floats(mixing, &vm, mix_count, 0, "u"))) {
-        release(&vr); release(&vd); release(&vg); release(&vm);
-        return NULL;
-    }
+    Py_buffer view = {0};
+    if (get_floats(values, &view, count, 0, name)) return NULL;
+    sg_status st = sg_gan_set_input(self->gan, name, view.buf, count);
+    release(&view);
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+/* train_step(real, real_batches, batch, real_count) */
+static PyObject *Handle_train_step(Handle *self, PyObject *args) {
+    PyObject *real;
+    Py_ssize_t real_batches, batch, real_count;
+    if (!PyArg_ParseTuple(args, "Onnn", &real, &real_batches, &batch, &real_count)) return NULL;
+    if (check_open(self)) return NULL;
+    Py_buffer vr = {0};
+    if (get_floats(real, &vr, real_count, 0, "real")) return NULL;
     double stats[SG_STAT_COUNT] = {0};
     sg_status st;
     self->busy++;
     Py_BEGIN_ALLOW_THREADS
-    st = sg_gan_train_step(self->gan, vr.buf, real_batches, batch, vd.obj ? vd.buf : NULL, vg.obj ? vg.buf : NULL,
-                           vm.obj ? vm.buf : NULL, stats, SG_STAT_COUNT);
+    st = sg_gan_train_step(self->gan, vr.buf, real_batches, batch, stats, SG_STAT_COUNT);
     Py_END_ALLOW_THREADS
     self->busy--;
-    release(&vr); release(&vd); release(&vg); release(&vm);
+    release(&vr);
     if (st != SG_OK) return raise_status(st);
     return Py_BuildValue("(ddddd)", stats[0], stats[1], stats[2], stats[3], stats[4]);
 }
@@ -261,6 +267,7 @@ static PyObject *Handle_set_counters(Handle *self, PyObject *args) {
 static PyMethodDef Handle_methods[] = {
     {"close", (PyCFunction)Handle_close, METH_NOARGS, "Frees the engine; further calls raise ValueError."},
     {"config", (PyCFunction)Handle_config, METH_NOARGS, "The resolved configuration as key=value lines."},
+    {"set_input", (PyCFunction)Handle_set_input, METH_VARARGS, "Stages a random input for the next step."},
     {"train_step", (PyCFunction)Handle_train_step, METH_VARARGS, "One training iteration; returns the 5 statistics."},
     {"generate", (PyCFunction)Handle_generate, METH_VARARGS, "Images from explicit latents into out."},
     {"sample", (PyCFunction)Handle_sample, METH_VARARGS, "Images from the engine's own latents into out."},
@@ -310,9 +317,25 @@ static PyObject *native_create(PyObject *module, PyObject *args) {
 
 static PyObject *native_abi_version(PyObject *module, PyObject *unused) { return PyLong_FromLong(sg_abi_version()); }
 
+static PyObject *native_catalogue(PyObject *module, PyObject *args) {
+    int what;
+    if (!PyArg_ParseTuple(args, "i", &what)) return NULL;
+    int64_t needed = 0;
+    char small[1];
+    sg_status st = sg_catalogue(what, small, 0, &needed);
+    if (st != SG_OK && needed == 0) return raise_status(st);
+    char *text = PyMem_Malloc((size_t)needed);
+    if (!text) return PyErr_NoMemory();
+    st = sg_catalogue(what, text, needed, &needed);
+    PyObject *result = st == SG_OK ? PyUnicode_FromString(text) : raise_status(st);
+    PyMem_Free(text);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"create", native_create, METH_VARARGS, "Creates an engine from key=value configuration lines."},
     {"abi_version", native_abi_version, METH_NOARGS, "The loaded library's ABI version."},
+    {"catalogue", native_catalogue, METH_VARARGS, "name\\tdescription lines: losses (0), penalties (1), architectures (2)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -12,17 +12,70 @@ import numpy as np
 
 from . import _native
 
-LOSSES: Tuple[str, ...] = tuple(
-    name + suffix for name in ("SGAN", "RSGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN") for suffix in ("", "-GP")
-)
-"""Every loss name `GAN(loss=...)` accepts; `-GP` adds the gradient penalty."""
+def _catalogue(what: int) -> "OrderedDict[str, str]":
+    return OrderedDict(line.split("\t", 1) for line in _native.catalogue(what).splitlines() if line)
 
-ARCHITECTURES: Tuple[str, ...] = ("dcgan",)
-"""Every architecture name `GAN(arch=...)` accepts."""
+
+def losses() -> "OrderedDict[str, str]":
+    """Every objective `GAN(loss=...)` accepts, with its formula. Any of them takes penalty
+    suffixes (see `penalties()`), e.g. "RaLSGAN-GP" or "RpSGAN-avg-R1"."""
+    return _catalogue(0)
+
+
+def penalties() -> "OrderedDict[str, str]":
+    """Every penalty suffix a loss name can carry, with its formula and weight option."""
+    return _catalogue(1)
+
+
+def architectures() -> "OrderedDict[str, str]":
+    """Every architecture `GAN(arch=...)` accepts, with its layer sequence."""
+    return _catalogue(2)
+
 
 _FORMAT = "swiftgan-checkpoint-1"
 _MODEL, _FULL, _GRADIENTS = 0, 1, 2
 _STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "penalty")
+
+
+def _config_lines(args: Dict[str, object]) -> str:
+    """The engine's key=value lines for the options given to `GAN(...)` (None: preset or default)."""
+    options: "OrderedDict[str, object]" = OrderedDict()
+    for name in ("loss", "arch", "optimizer", "latent"):
+        value = args[name]
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+        options[name] = value
+    for name in ("image_size", "channels", "z_dim", "ngf", "ndf", "n_critic", "seed"):
+        value = args[name]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        options[name] = value
+    for name in ("lr_d", "lr_g", "eps", "gp_weight", "lp_weight", "r1_weight", "dragan_weight", "clip", "rmsprop_alpha"):
+        value = args[name]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+        options[name] = None if value is None else repr(float(value))
+    for name in ("minimax", "reuse_fake"):
+        options[name] = None if args[name] is None else str(bool(args[name])).lower()
+    for net in ("d", "g"):
+        pair = args["betas_" + net] if args["betas_" + net] is not None else args["betas"]
+        if pair is not None:
+            if len(tuple(pair)) != 2:
+                raise ValueError(f"betas_{net} must be a pair (beta1, beta2), got {pair!r}")
+            options["beta1_" + net], options["beta2_" + net] = (repr(float(v)) for v in pair)
+    if args["lsgan_targets"] is not None:
+        targets = tuple(args["lsgan_targets"])
+        if len(targets) != 3:
+            raise ValueError(f"lsgan_targets must be (a, b, c), got {targets!r}")
+        options["lsgan_a"], options["lsgan_b"], options["lsgan_c"] = (repr(float(v)) for v in targets)
+    lines = []
+    for key, value in options.items():
+        if value is None:
+            continue
+        if any(c in str(value) for c in "\n=;"):
+            raise ValueError(f"{key} contains a forbidden character: {value!r}")
+        lines.append(f"{key}={value}")
+    return "\n".join(lines)
 
 
 def _float32_array(value, name: str) -> np.ndarray:
@@ -45,50 +98,45 @@ class GAN:
     """A generator/discriminator pair with its optimizers, trained by SwiftGAN's Swift core.
 
     Args:
-        loss: one of `LOSSES` (case-insensitive), e.g. "RaSGAN" or "RaLSGAN-GP".
-        arch: one of `ARCHITECTURES`.
+        loss: a name of `losses()` with any suffixes of `penalties()` (case-insensitive), e.g. "RaSGAN",
+            "RaLSGAN-GP", "WGAN-LP", "RpSGAN-avg-R1".
+        arch: a name of `architectures()`.
         image_size: 32, 64, 128 or 256.
         channels: image channels (1 for grey, 3 for colour).
         z_dim: latent size.
         ngf, ndf: generator and discriminator widths.
-        optimizer: "adam" or "sgd".
+        optimizer: "adam", "rmsprop" or "sgd".
         lr_d, lr_g: learning rates of D and G.
         betas: Adam betas of both nets; `betas_d`/`betas_g` override per net.
-        eps: Adam's epsilon.
+        eps: Adam's and RMSprop's epsilon.
         n_critic: D steps per G step.
-        gp_weight: the gradient penalty's λ (with a "-GP" loss).
+        gp_weight, lp_weight, r1_weight, dragan_weight: the penalties' weights (default 10 each).
+        clip: clip D's parameters to ±clip after each D step (0: off).
+        minimax: SGAN's generator minimises −BCE(C_f, 0) instead of BCE(C_f, 1).
+        lsgan_targets: LSGAN's (a, b, c) (default (0, 1, 1)).
+        latent: "normal" (N(0, 1)) or "uniform" (U(−1, 1)).
+        rmsprop_alpha: RMSprop's smoothing constant.
         reuse_fake: the G step reuses the last D step's fake batch instead of fresh noise.
         seed: seeds the weights and the engine's random stream.
+
+    Options left as None take the loss's preset (`WGAN`: clip 0.01, RMSprop, lr 5e-5,
+    n_critic 5; `WGAN-GP`/`WGAN-LP`: Adam lr 1e-4, betas (0, 0.9), n_critic 5), else the
+    defaults (Adam, lr 2e-4, betas (0.5, 0.999), n_critic 1). `config` shows the result.
     """
 
     def __init__(self, loss: str = "RaSGAN", arch: str = "dcgan", image_size: int = 64, channels: int = 3,
-                 z_dim: int = 100, ngf: int = 64, ndf: int = 64, optimizer: str = "adam", lr_d: float = 2e-4,
-                 lr_g: float = 2e-4, betas: Tuple[float, float] = (0.5, 0.999),
-                 betas_d: Optional[Tuple[float, float]] = None, betas_g: Optional[Tuple[float, float]] = None,
-                 eps: float = 1e-8, n_critic: int = 1, gp_weight: float = 10.0, reuse_fake: bool = False,
-                 seed: int = 1, *, _config_text: Optional[str] = None):
+                 z_dim: int = 100, ngf: int = 64, ndf: int = 64, *, optimizer: Optional[str] = None,
+                 lr_d: Optional[float] = None, lr_g: Optional[float] = None,
+                 betas: Optional[Tuple[float, float]] = None, betas_d: Optional[Tuple[float, float]] = None,
+                 betas_g: Optional[Tuple[float, float]] = None, eps: Optional[float] = None,
+                 n_critic: Optional[int] = None, gp_weight: Optional[float] = None, lp_weight: Optional[float] = None,
+                 r1_weight: Optional[float] = None, dragan_weight: Optional[float] = None,
+                 clip: Optional[float] = None, minimax: Optional[bool] = None,
+                 lsgan_targets: Optional[Tuple[float, float, float]] = None, latent: Optional[str] = None,
+                 rmsprop_alpha: Optional[float] = None, reuse_fake: Optional[bool] = None, seed: int = 1,
+                 _config_text: Optional[str] = None):
         if _config_text is None:
-            bd = tuple(betas_d if betas_d is not None else betas)
-            bg = tuple(betas_g if betas_g is not None else betas)
-            for name, pair in (("betas_d", bd), ("betas_g", bg)):
-                if len(pair) != 2:
-                    raise ValueError(f"{name} must be a pair (beta1, beta2), got {pair!r}")
-            for name, value in (("loss", loss), ("arch", arch), ("optimizer", optimizer)):
-                if not isinstance(value, str):
-                    raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-            for name, value in (("image_size", image_size), ("channels", channels), ("z_dim", z_dim), ("ngf", ngf),
-                                ("ndf", ndf), ("n_critic", n_critic), ("seed", seed)):
-                if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                    raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-            options = dict(loss=loss, arch=arch, image_size=image_size, channels=channels, z_dim=z_dim, ngf=ngf,
-                           ndf=ndf, optimizer=optimizer, lr_d=repr(float(lr_d)), lr_g=repr(float(lr_g)),
-                           beta1_d=repr(float(bd[0])), beta2_d=repr(float(bd[1])), beta1_g=repr(float(bg[0])),
-                           beta2_g=repr(float(bg[1])), eps=repr(float(eps)), n_critic=n_critic,
-                           gp_weight=repr(float(gp_weight)), reuse_fake=str(bool(reuse_fake)).lower(), seed=seed)
-            for key, value in options.items():
-                if "\n" in str(value) or "=" in str(value) or ";" in str(value):
-                    raise ValueError(f"{key} contains a forbidden character: {value!r}")
-            _config_text = "\n".join(f"{k}={v}" for k, v in options.items())
+            _config_text = _config_lines(locals())
         self._handle = _native.create(_config_text)
         self._config = self._read_config()
         self._names = [self._handle.tensor_info(_FULL, i)[0] for i in range(self._handle.tensor_count(_FULL))]
@@ -109,9 +157,9 @@ class GAN:
         for key, value in c.items():
             if key in ("image_size", "channels", "z_dim", "ngf", "ndf", "n_critic", "seed"):
                 out[key] = int(value)
-            elif key in ("loss", "arch", "optimizer"):
+            elif key in ("loss", "arch", "optimizer", "latent"):
                 out[key] = value
-            elif key == "reuse_fake":
+            elif key in ("reuse_fake", "minimax"):
                 out[key] = value == "true"
             else:
                 out[key] = float(value)
@@ -122,10 +170,13 @@ class GAN:
         return self._config["loss"]
 
     @property
-    def image_shape(self) -> Tuple[int, int, int]:
-        """(C, H, W) of one image."""
+    def sample_shape(self) -> Tuple[int, ...]:
+        """The shape of one sample: (C, H, W) for images, (channels,) for the MLP."""
+        c = int(self._config["channels"])
+        if self._config["arch"] == "mlp":
+            return (c,)
         s = int(self._config["image_size"])
-        return (int(self._config["channels"]), s, s)
+        return (c, s, s)
 
     @property
     def z_dim(self) -> int:
@@ -143,8 +194,8 @@ class GAN:
     def __repr__(self) -> str:
         if self._handle.closed:
             return "GAN(closed)"
-        c, s, _ = self.image_shape
-        return (f"GAN(loss={self.loss!r}, arch={self._config['arch']!r}, image_size={s}, channels={c}, "
+        size = "" if self._config["arch"] == "mlp" else f"image_size={self._config['image_size']}, "
+        return (f"GAN(loss={self.loss!r}, arch={self._config['arch']!r}, {size}channels={self._config['channels']}, "
                 f"z_dim={self.z_dim}, iteration={self.iteration})")
 
     # ---- lifetime ----------------------------------------------------------
@@ -166,69 +217,72 @@ class GAN:
     # ---- training ----------------------------------------------------------
 
     def train_step(self, real: np.ndarray, z: Optional[np.ndarray] = None, z_g: Optional[np.ndarray] = None,
-                   u: Optional[np.ndarray] = None) -> Dict[str, float]:
+                   u: Optional[np.ndarray] = None, dragan_alpha: Optional[np.ndarray] = None,
+                   dragan_noise: Optional[np.ndarray] = None) -> Dict[str, float]:
         """Runs one iteration: `n_critic` discriminator steps, then one generator step.
 
         Args:
-            real: float32 [B, C, H, W] in [-1, 1] (used by every critic step), or
-                [n_critic, B, C, H, W] (one batch per critic step).
+            real: float32 [B, *sample_shape] in [-1, 1] (used by every critic step), or
+                [n_critic, B, *sample_shape] (one batch per critic step).
             z: optional D-step latents, float32 [B, z_dim] (n_critic == 1) or [n_critic, B, z_dim].
             z_g: optional G-step latents, float32 [B, z_dim].
-            u: optional gradient-penalty mixing coefficients, float32 [B] or [n_critic, B].
+            u: optional GP/LP mixing coefficients, float32 [B] or [n_critic, B].
+            dragan_alpha: optional DRAGAN α, float32 [B] or [n_critic, B].
+            dragan_noise: optional DRAGAN ε, float32 [B, *sample_shape] or [n_critic, B, *sample_shape].
+            Random inputs left None are drawn from the GAN's own seeded stream.
 
         Returns:
-            {"d_loss", "g_loss", "d_real", "d_fake", "penalty"}: the last critic step's loss (penalty
-            included), the generator's loss, the mean critic outputs on real and fake data, the penalty.
+            {"d_loss", "g_loss", "d_real", "d_fake", "penalty"}: the last critic step's loss (penalties
+            included), the generator's loss, the mean critic outputs on real and fake data, the penalties.
         """
         real = _float32_array(real, "real")
         k = self.n_critic
-        image = self.image_shape
-        if real.ndim == 5:
-            _check_shape(real, (k, None) + image, "real")
+        sample = self.sample_shape
+        if real.ndim == len(sample) + 2:
+            _check_shape(real, (k, None) + sample, "real")
             batches, b = k, real.shape[1]
         else:
-            _check_shape(real, (None,) + image, "real")
+            _check_shape(real, (None,) + sample, "real")
             batches, b = 1, real.shape[0]
         if b < 2:
-            raise ValueError(f"real must hold at least 2 images per batch (batch statistics), got {b}")
+            raise ValueError(f"real must hold at least 2 samples per batch, got {b}")
 
-        def optional(value, name, shape_one, per_critic):
+        staged = []
+        for name, value, one, per_critic in (("z", z, (b, self.z_dim), True), ("z_g", z_g, (b, self.z_dim), False),
+                                             ("u", u, (b,), True), ("dragan_alpha", dragan_alpha, (b,), True),
+                                             ("dragan_noise", dragan_noise, (b,) + sample, True)):
             if value is None:
-                return None, 0
+                continue
             arr = _float32_array(value, name)
-            if per_critic and k > 1:
-                _check_shape(arr, (k,) + shape_one, name)
-            elif per_critic and arr.ndim == len(shape_one) + 1:
-                _check_shape(arr, (1,) + shape_one, name)
+            if per_critic and (k > 1 or arr.ndim == len(one) + 1):
+                _check_shape(arr, (k,) + one, name)
             else:
-                _check_shape(arr, shape_one, name)
-            return arr, arr.size
-
-        zd, nd = optional(z, "z", (b, self.z_dim), True)
-        zg, ng = optional(z_g, "z_g", (b, self.z_dim), False)
-        uu, nu = optional(u, "u", (b,), True)
-        stats = self._handle.train_step(real, batches, b, real.size, zd, zg, uu, nd, ng, nu)
+                _check_shape(arr, one, name)
+            staged.append((name, arr))
+        for name, arr in staged:
+            self._handle.set_input(name, arr, arr.size)
+        stats = self._handle.train_step(real, batches, b, real.size)
         return dict(zip(_STAT_NAMES, stats))
 
     # ---- sampling ----------------------------------------------------------
 
     def generate(self, z: np.ndarray) -> np.ndarray:
-        """Images float32 [N, C, H, W] in (-1, 1) from latents float32 [N, z_dim] (G in eval mode)."""
+        """Samples float32 [N, *sample_shape] from latents float32 [N, z_dim] (G in eval mode)."""
         z = _float32_array(z, "z")
         _check_shape(z, (None, self.z_dim), "z")
         if z.shape[0] < 1:
             raise ValueError("z must hold at least one latent, got 0")
-        out = np.empty((z.shape[0],) + self.image_shape, dtype=np.float32)
+        out = np.empty((z.shape[0],) + self.sample_shape, dtype=np.float32)
         self._handle.generate(z, z.shape[0], z.size, out, out.size)
         return out
 
     def sample(self, n: int) -> np.ndarray:
-        """`n` images float32 [n, C, H, W] from latents drawn with the GAN's own seeded stream."""
+        """`n` samples float32 [n, *sample_shape] from latents drawn with the GAN's own seeded stream."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
             raise TypeError(f"n must be an int, got {type(n).__name__}")
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
-        out = np.empty((int(n),) + self.image_shape, dtype=np.float32)
+        out = np.empty((int(n),) + self.sample_shape, dtype=np.float32)
         self._handle.sample(int(n), out, out.size)
         return out
 

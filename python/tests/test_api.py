@@ -150,10 +150,10 @@ def test_gradients_need_retain_gradients_first(gan):
 # ---- bad inputs ----------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    (dict(loss="RaWGAN"), ValueError, "unknown loss 'RaWGAN'; known losses: SGAN, SGAN-GP, RSGAN"),
+    (dict(loss="RaWGAN"), ValueError, "unknown loss 'RaWGAN'; known losses: SGAN, SGAN-GP, SGAN-LP, SGAN-R1, SGAN-DRAGAN, LSGAN"),
     (dict(arch="resnet9"), ValueError, "unknown arch 'resnet9'; known architectures: dcgan"),
     (dict(image_size=48), ValueError, r"image_size must be one of \[32, 64, 128, 256\] for arch 'dcgan', got 48"),
-    (dict(optimizer="lbfgs"), ValueError, "unknown optimizer 'lbfgs'; known optimizers: adam, sgd"),
+    (dict(optimizer="lbfgs"), ValueError, "unknown optimizer 'lbfgs'; known optimizers: adam, rmsprop, sgd"),
     (dict(lr_d=-1.0), ValueError, "lr_d must be a positive number, got '-1.0'"),
     (dict(betas=(0.5, 1.5)), ValueError, r"beta2_d must be \[0, 1\), got '1.5'"),
     (dict(n_critic=0), ValueError, r"n_critic must be an integer in \[1, 1000\], got '0'"),
@@ -173,7 +173,7 @@ def test_bad_train_step_inputs_raise_with_the_arguments_name(gan):
         gan.train_step([[0.0]])
     with pytest.raises(ValueError, match=r"real must have shape \[N, 1, 32, 32\], got \[4, 3, 32, 32\]"):
         gan.train_step(real_batch(shape=(3, 32, 32)))
-    with pytest.raises(ValueError, match="real must hold at least 2 images per batch"):
+    with pytest.raises(ValueError, match="real must hold at least 2 samples per batch"):
         gan.train_step(real_batch(n=1))
     with pytest.raises(ValueError, match=r"z must have shape \[4, 8\], got \[4, 9\]"):
         gan.train_step(real_batch(), z=np.zeros((4, 9), np.float32))
@@ -182,10 +182,32 @@ def test_bad_train_step_inputs_raise_with_the_arguments_name(gan):
     assert gan.iteration == 0  # nothing ran
 
 
-def test_mixing_coefficients_without_a_penalty_are_rejected_by_the_engine():
+def test_penalty_inputs_the_loss_does_not_use_are_rejected_by_the_engine():
     with GAN(loss="RaSGAN", **SMALL) as g:
-        with pytest.raises(ValueError, match="mixing is only used with a gradient penalty, and loss RaSGAN has none"):
+        with pytest.raises(ValueError, match="u is only used with a GP or LP penalty, and loss RaSGAN has none"):
             g.train_step(real_batch(), u=np.zeros(4, np.float32))
+        with pytest.raises(ValueError, match="dragan_alpha is only used with a DRAGAN penalty"):
+            g.train_step(real_batch(), dragan_alpha=np.zeros(4, np.float32))
+        assert g.iteration == 0
+        g.train_step(real_batch())  # the rejected inputs were not kept for the next step
+        assert g.iteration == 1
+
+
+def test_catalogue_lists_every_loss_penalty_and_architecture_with_a_description():
+    losses = swiftgan.losses()
+    assert list(losses)[:4] == ["SGAN", "LSGAN", "HingeGAN", "WGAN"]
+    assert {"RaSGAN", "RcLSGAN", "RpHingeGAN-avg", "DRAGAN", "RaDRAGAN"} <= set(losses)
+    assert losses["RaLSGAN"].startswith("D: ½[E f₁(C_r−E C_f) + E f₂(C_f−E C_r)]")
+    assert list(swiftgan.penalties()) == ["-GP", "-LP", "-R1", "-DRAGAN"]
+    assert list(swiftgan.architectures()) == ["dcgan", "mlp"]
+
+
+def test_loss_presets_apply_unless_overridden():
+    wgan = GAN(loss="WGAN", **SMALL).config
+    assert (wgan["optimizer"], wgan["lr_d"], wgan["n_critic"], wgan["clip"]) == ("rmsprop", 5e-5, 5, 0.01)
+    mine = GAN(loss="WGAN", n_critic=2, optimizer="adam", **SMALL).config
+    assert (mine["optimizer"], mine["n_critic"], mine["clip"]) == ("adam", 2, 0.01)
+    assert GAN(loss="RaSGAN", **SMALL).config["n_critic"] == 1
 
 
 def test_non_contiguous_inputs_are_accepted(gan):

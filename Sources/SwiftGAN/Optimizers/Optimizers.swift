@@ -56,6 +56,39 @@ public final class Adam: Optimizer {
     }
 }
 
+// MARK: - RMSprop
+
+/// RMSprop as `torch.optim.RMSprop` (no momentum, not centered):
+/// `v ← αv + (1−α)g²`, `p ← p − lr · g / (√v + ε)`.
+public final class RMSprop: Optimizer {
+    public var learningRate: Float
+    public let alpha: Float, eps: Float
+    public var stepCount = 0
+    let squareAverages: [Tensor]
+
+    public init(parameters: [Tensor], learningRate: Float, alpha: Float = 0.99, eps: Float = 1e-8) {
+        self.learningRate = learningRate
+        self.alpha = alpha
+        self.eps = eps
+        squareAverages = parameters.map { .zeros($0.shape) }
+    }
+
+    public func step(_ parameters: [Tensor], _ gradients: [Tensor]) {
+        stepCount += 1
+        let lr = learningRate, a = alpha, eps = eps
+        for (i, p) in parameters.enumerated() {
+            let g = gradients[i].pointer, v = squareAverages[i].pointer, w = p.pointer
+            for j in 0..<p.count {
+                let gj = g[j]
+                v[j] = v[j] * a + (1 - a) * gj * gj
+                w[j] -= lr * gj / (v[j].squareRoot() + eps)
+            }
+        }
+    }
+
+    public var namedState: [(String, Tensor)] { squareAverages.enumerated().map { ("square_avg.\($0.offset)", $0.element) } }
+}
+
 // MARK: - SGD
 
 /// Plain stochastic gradient descent: `p ← p − lr · g`.

@@ -1,26 +1,42 @@
 // MARK: - Configuration
 
-/// Everything that defines a GAN experiment: objective, networks, optimizers, schedule.
+/// Everything that defines a GAN experiment: objective, penalties, networks, optimizers, schedule.
+///
+/// Set from text with `set(_:_:)` or `init(text:)`; a loss's preset (WGAN's clipping, RMSprop and
+/// critic steps, WGAN-GP's Adam settings) is applied when the loss is set, before other keys.
 public struct GANConfig: Equatable {
-    /// The objective and whether the gradient penalty is added (`"RaSGAN-GP"`).
+    /// The objective and its penalties (`"RaSGAN-GP"`).
     public var loss = try! LossSpec(name: "RaSGAN")
-    /// The gradient penalty's weight λ (used when `loss.gradientPenalty`).
-    public var gradientPenaltyWeight: Float = 10
-    /// The network pair; `"dcgan"` for now.
+    /// SGAN's generator: minimax instead of non-saturating.
+    public var minimax = false
+    /// LSGAN's targets: a for fake, b for real, c for the generator.
+    public var lsganTargets: (a: Float, b: Float, c: Float) = (0, 1, 1)
+    /// Each penalty's weight (λ; γ for R1).
+    public var penaltyWeights: [PenaltyKind: Float] = [.gradient: 10, .lipschitz: 10, .r1: 10, .dragan: 10]
+    /// Clip every discriminator parameter to ±clip after each D step (0: off; WGAN's preset 0.01).
+    public var clip: Float = 0
+    /// The network pair (`GANConfig.architectures`).
     public var architecture = "dcgan"
+    /// Image side (DCGAN); ignored by the MLP.
     public var imageSize = 64
+    /// Image channels (DCGAN) or the data dimension (MLP).
     public var channels = 3
     public var zDim = 100
+    /// The latent distribution: `"normal"` N(0, 1) or `"uniform"` U(−1, 1).
+    public var latent = "normal"
     /// Generator width (`ngf`) and discriminator width (`ndf`).
     public var generatorWidth = 64
     public var discriminatorWidth = 64
-    /// `"adam"` or `"sgd"`.
+    /// `"adam"`, `"rmsprop"` or `"sgd"`.
     public var optimizer = "adam"
     public var learningRateD: Float = 2e-4
     public var learningRateG: Float = 2e-4
     public var betasD: (Float, Float) = (0.5, 0.999)
     public var betasG: (Float, Float) = (0.5, 0.999)
-    public var adamEps: Float = 1e-8
+    /// Adam's and RMSprop's ε.
+    public var eps: Float = 1e-8
+    /// RMSprop's smoothing constant α.
+    public var rmspropAlpha: Float = 0.99
     /// Discriminator steps per generator step.
     public var criticSteps = 1
     /// Reuse the last D step's fake batch for the G step instead of drawing fresh noise.
@@ -29,15 +45,42 @@ public struct GANConfig: Equatable {
 
     public init() {}
 
-    public static let architectures = ["dcgan"]
-    public static let optimizers = ["adam", "sgd"]
+    public static let architectures = ["dcgan", "mlp"]
+    public static let optimizers = ["adam", "rmsprop", "sgd"]
+    public static let latents = ["normal", "uniform"]
+
+    /// The objective with this configuration's parameters (minimax, LSGAN targets).
+    public var objective: AdversarialObjective {
+        switch loss.objective {
+        case .standard: return .standard(minimax: minimax)
+        case .leastSquares: return .leastSquares(a: lsganTargets.a, b: lsganTargets.b, c: lsganTargets.c)
+        default: return loss.objective
+        }
+    }
+
+    /// The shape of one training sample: `[C, S, S]` (DCGAN) or `[channels]` (MLP).
+    public var sampleShape: [Int] { architecture == "mlp" ? [channels] : [channels, imageSize, imageSize] }
+
+    /// The settings a loss recommends, applied when the loss is set.
+    public static func preset(for loss: LossSpec) -> [(String, String)] {
+        switch (loss.objective, loss.penalties) {
+        case (.wasserstein, []):  // Arjovsky et al.: clipping, RMSprop 5e-5, 5 critic steps
+            return [("clip", "0.01"), ("optimizer", "rmsprop"), ("lr_d", "5e-05"), ("lr_g", "5e-05"), ("n_critic", "5")]
+        case (.wasserstein, _):  // Gulrajani et al.: Adam 1e-4, betas (0, 0.9), 5 critic steps
+            return [("optimizer", "adam"), ("lr_d", "0.0001"), ("lr_g", "0.0001"), ("beta1_d", "0.0"), ("beta2_d", "0.9"),
+                    ("beta1_g", "0.0"), ("beta2_g", "0.9"), ("n_critic", "5")]
+        default:
+            return []
+        }
+    }
 
     /// Every key `set(_:_:)` accepts.
-    public static let keys = ["loss", "gp_weight", "arch", "image_size", "channels", "z_dim", "ngf", "ndf", "optimizer",
-                              "lr_d", "lr_g", "beta1_d", "beta2_d", "beta1_g", "beta2_g", "eps", "n_critic",
-                              "reuse_fake", "seed"]
+    public static let keys = ["loss", "minimax", "lsgan_a", "lsgan_b", "lsgan_c", "gp_weight", "lp_weight", "r1_weight",
+                              "dragan_weight", "clip", "arch", "image_size", "channels", "z_dim", "latent", "ngf", "ndf",
+                              "optimizer", "lr_d", "lr_g", "beta1_d", "beta2_d", "beta1_g", "beta2_g", "eps",
+                              "rmsprop_alpha", "n_critic", "reuse_fake", "seed"]
 
-    /// Sets one option from its text form, validating it.
+    /// Sets one option from its text form, validating it; setting `loss` applies its preset.
     ///
     /// - Throws: `SwiftGANError` naming the key for an unknown key or a bad value.
     public mutating func set(_ key: String, _ value: String) throws(SwiftGANError) {
@@ -47,46 +90,60 @@ public struct GANConfig: Equatable {
             }
             return v
         }
-        func float(positive: Bool = false, below1: Bool = false) throws(SwiftGANError) -> Float {
-            guard let v = Float(value), v.isFinite, v >= 0, !positive || v > 0, !below1 || v < 1 else {
-                let range = below1 ? "[0, 1)" : positive ? "a positive number" : "a number ≥ 0"
+        func float(positive: Bool = false, below1: Bool = false, anySign: Bool = false) throws(SwiftGANError) -> Float {
+            guard let v = Float(value), v.isFinite, anySign || v >= 0, !positive || v > 0, !below1 || v < 1 else {
+                let range = below1 ? "[0, 1)" : positive ? "a positive number" : anySign ? "a finite number" : "a number ≥ 0"
                 throw SwiftGANError("\(key) must be \(range), got '\(value)'")
             }
             return v
         }
+        func bool() throws(SwiftGANError) -> Bool {
+            guard let v = ["0": false, "1": true, "false": false, "true": true][value.lowercased()] else {
+                throw SwiftGANError("\(key) must be true or false, got '\(value)'")
+            }
+            return v
+        }
+        func choice(_ options: [String], _ what: String) throws(SwiftGANError) -> String {
+            guard options.contains(value.lowercased()) else {
+                throw SwiftGANError("unknown \(what) '\(value)'; known \(what)s: \(options.joined(separator: ", "))")
+            }
+            return value.lowercased()
+        }
         switch key {
-        case "loss": loss = try LossSpec(name: value)
-        case "gp_weight": gradientPenaltyWeight = try float()
+        case "loss":
+            loss = try LossSpec(name: value)
+            for (k, v) in GANConfig.preset(for: loss) { try set(k, v) }
+        case "minimax": minimax = try bool()
+        case "lsgan_a": lsganTargets.a = try float(anySign: true)
+        case "lsgan_b": lsganTargets.b = try float(anySign: true)
+        case "lsgan_c": lsganTargets.c = try float(anySign: true)
+        case "gp_weight": penaltyWeights[.gradient] = try float()
+        case "lp_weight": penaltyWeights[.lipschitz] = try float()
+        case "r1_weight": penaltyWeights[.r1] = try float()
+        case "dragan_weight": penaltyWeights[.dragan] = try float()
+        case "clip": clip = try float()
         case "arch":
             guard GANConfig.architectures.contains(value.lowercased()) else {
                 throw SwiftGANError("unknown arch '\(value)'; known architectures: \(GANConfig.architectures.joined(separator: ", "))")
             }
             architecture = value.lowercased()
-        case "image_size":
-            imageSize = try int(1)
-            try checkDCGANSize(imageSize)
+        case "image_size": imageSize = try int(1, 1 << 14)
         case "channels": channels = try int(1, 4096)
         case "z_dim": zDim = try int(1, 1 << 16)
+        case "latent": latent = try choice(GANConfig.latents, "latent")
         case "ngf": generatorWidth = try int(1, 1 << 14)
         case "ndf": discriminatorWidth = try int(1, 1 << 14)
-        case "optimizer":
-            guard GANConfig.optimizers.contains(value.lowercased()) else {
-                throw SwiftGANError("unknown optimizer '\(value)'; known optimizers: \(GANConfig.optimizers.joined(separator: ", "))")
-            }
-            optimizer = value.lowercased()
+        case "optimizer": optimizer = try choice(GANConfig.optimizers, "optimizer")
         case "lr_d": learningRateD = try float(positive: true)
         case "lr_g": learningRateG = try float(positive: true)
         case "beta1_d": betasD.0 = try float(below1: true)
         case "beta2_d": betasD.1 = try float(below1: true)
         case "beta1_g": betasG.0 = try float(below1: true)
         case "beta2_g": betasG.1 = try float(below1: true)
-        case "eps": adamEps = try float(positive: true)
+        case "eps": eps = try float(positive: true)
+        case "rmsprop_alpha": rmspropAlpha = try float(below1: true)
         case "n_critic": criticSteps = try int(1, 1000)
-        case "reuse_fake":
-            guard let v = ["0": false, "1": true, "false": false, "true": true][value.lowercased()] else {
-                throw SwiftGANError("reuse_fake must be true or false, got '\(value)'")
-            }
-            reuseFake = v
+        case "reuse_fake": reuseFake = try bool()
         case "seed":
             guard let v = UInt64(value) else { throw SwiftGANError("seed must be an integer in [0, 2⁶⁴), got '\(value)'") }
             seed = v
@@ -95,38 +152,43 @@ public struct GANConfig: Equatable {
         }
     }
 
-    public static func == (a: GANConfig, b: GANConfig) -> Bool {
-        a.loss == b.loss && a.gradientPenaltyWeight == b.gradientPenaltyWeight && a.architecture == b.architecture
-            && a.imageSize == b.imageSize && a.channels == b.channels && a.zDim == b.zDim
-            && a.generatorWidth == b.generatorWidth && a.discriminatorWidth == b.discriminatorWidth
-            && a.optimizer == b.optimizer && a.learningRateD == b.learningRateD && a.learningRateG == b.learningRateG
-            && a.betasD == b.betasD && a.betasG == b.betasG && a.adamEps == b.adamEps
-            && a.criticSteps == b.criticSteps && a.reuseFake == b.reuseFake && a.seed == b.seed
+    /// Checks the combination of options (called when a trainer is built).
+    public func validate() throws(SwiftGANError) {
+        if architecture == "dcgan" { try checkDCGANSize(imageSize) }
     }
-}
 
-extension GANConfig {
-    /// The configuration as `(key, value)` pairs that `set(_:_:)` reads back to an equal value.
+    /// The configuration as `(key, value)` pairs that `init(text:)` reads back to an equal value.
     public var keyValues: [(String, String)] {
-        [("loss", loss.name), ("gp_weight", "\(gradientPenaltyWeight)"), ("arch", architecture),
-         ("image_size", "\(imageSize)"), ("channels", "\(channels)"), ("z_dim", "\(zDim)"),
-         ("ngf", "\(generatorWidth)"), ("ndf", "\(discriminatorWidth)"), ("optimizer", optimizer),
-         ("lr_d", "\(learningRateD)"), ("lr_g", "\(learningRateG)"),
-         ("beta1_d", "\(betasD.0)"), ("beta2_d", "\(betasD.1)"), ("beta1_g", "\(betasG.0)"), ("beta2_g", "\(betasG.1)"),
-         ("eps", "\(adamEps)"), ("n_critic", "\(criticSteps)"), ("reuse_fake", "\(reuseFake)"), ("seed", "\(seed)")]
+        [("loss", loss.name), ("minimax", "\(minimax)"), ("lsgan_a", "\(lsganTargets.a)"), ("lsgan_b", "\(lsganTargets.b)"),
+         ("lsgan_c", "\(lsganTargets.c)")]
+            + PenaltyKind.allCases.map { ($0.weightKey, "\(penaltyWeights[$0]!)") }
+            + [("clip", "\(clip)"), ("arch", architecture), ("image_size", "\(imageSize)"), ("channels", "\(channels)"),
+               ("z_dim", "\(zDim)"), ("latent", latent), ("ngf", "\(generatorWidth)"), ("ndf", "\(discriminatorWidth)"),
+               ("optimizer", optimizer), ("lr_d", "\(learningRateD)"), ("lr_g", "\(learningRateG)"),
+               ("beta1_d", "\(betasD.0)"), ("beta2_d", "\(betasD.1)"), ("beta1_g", "\(betasG.0)"), ("beta2_g", "\(betasG.1)"),
+               ("eps", "\(eps)"), ("rmsprop_alpha", "\(rmspropAlpha)"), ("n_critic", "\(criticSteps)"),
+               ("reuse_fake", "\(reuseFake)"), ("seed", "\(seed)")]
     }
 
-    /// Reads `key=value` lines (blank lines ignored), starting from the defaults.
+    /// Reads `key=value` lines (or `;`-separated), starting from the defaults. `loss` is applied
+    /// first (with its preset), then the other keys in order, so they override the preset.
     public init(text: String) throws(SwiftGANError) {
         self.init()
+        var pairs: [(String, String)] = []
         for line in text.split(whereSeparator: { $0 == "\n" || $0 == ";" }) {
             let trimmed = line.trimmingSpaces
             if trimmed.isEmpty { continue }
             guard let eq = trimmed.firstIndex(of: "=") else {
                 throw SwiftGANError("config line '\(trimmed)' is not of the form key=value")
             }
-            try set(String(trimmed[..<eq]).trimmingSpaces, String(trimmed[trimmed.index(after: eq)...]).trimmingSpaces)
+            pairs.append((String(trimmed[..<eq]).trimmingSpaces, String(trimmed[trimmed.index(after: eq)...]).trimmingSpaces))
         }
+        for (k, v) in pairs where k == "loss" { try set(k, v) }
+        for (k, v) in pairs where k != "loss" { try set(k, v) }
+    }
+
+    public static func == (a: GANConfig, b: GANConfig) -> Bool {
+        a.keyValues.map { "\($0.0)=\($0.1)" } == b.keyValues.map { "\($0.0)=\($0.1)" }
     }
 }
 

@@ -1,33 +1,58 @@
 // MARK: - Step inputs and results
 
+/// The data and (optionally) the random inputs of one training iteration. Random inputs left
+/// nil are drawn from the trainer's stream; giving them replays a step exactly.
+public struct StepInputs {
+    /// One real batch `[B, ...sample]` per critic step, or a single batch reused by every step.
+    public var real: [Tensor]
+    /// Latents `[B, z]` per critic step.
+    public var noiseD: [Tensor]?
+    /// Latents `[B, z]` for the generator step.
+    public var noiseG: Tensor?
+    /// GP/LP mixing coefficients `[B]` per critic step.
+    public var mixing: [Tensor]?
+    /// DRAGAN's α `[B]` and ε (shaped as a real batch) per critic step.
+    public var draganAlpha: [Tensor]?
+    public var draganNoise: [Tensor]?
+
+    public init(real: [Tensor], noiseD: [Tensor]? = nil, noiseG: Tensor? = nil, mixing: [Tensor]? = nil,
+                draganAlpha: [Tensor]? = nil, draganNoise: [Tensor]? = nil) {
+        self.real = real
+        self.noiseD = noiseD
+        self.noiseG = noiseG
+        self.mixing = mixing
+        self.draganAlpha = draganAlpha
+        self.draganNoise = draganNoise
+    }
+}
+
 /// What one training iteration reports.
 public struct StepStats: Equatable {
-    /// The discriminator's loss of the last critic step, penalty included.
+    /// The discriminator's loss of the last critic step, penalties included.
     public var discriminatorLoss: Float
     /// The generator's loss.
     public var generatorLoss: Float
     /// E C(x_r) and E C(x_f) of the last critic step.
     public var criticReal: Float
     public var criticFake: Float
-    /// The gradient penalty of the last critic step (0 without one).
+    /// The sum of the penalties of the last critic step (0 without any).
     public var penalty: Float
 }
 
 // MARK: - Trainer
 
-/// A generator, a discriminator, their optimizers and one random stream: runs
-/// training iterations (`criticSteps` D steps, then one G step).
+/// A generator, a discriminator, their optimizers and one random stream: runs training
+/// iterations (`criticSteps` D steps, then one G step).
 public final class GANTrainer {
     public let config: GANConfig
-    public let generator: DCGANGenerator
-    public let discriminator: DCGANDiscriminator
+    public let generator: Module
+    public let discriminator: Module
     public let optimizerD: Optimizer
     public let optimizerG: Optimizer
-    /// The trainer's random stream (noise, mixing coefficients, samples).
+    /// The trainer's random stream (noise, penalty inputs, samples).
     public var rng: RandomGenerator
     /// Completed iterations.
     public var iteration = 0
-
     /// Keep the gradients of the last D step and G step for inspection (`retainedGradients`).
     public var retainGradients = false
     /// With `retainGradients`, the last gradients by parameter name (`D.main.0.weight`, `G.main.1.bias`).
@@ -35,82 +60,98 @@ public final class GANTrainer {
     /// The names of the trainable parameters, D's then G's (`D.main.0.weight`, ...).
     public let parameterNames: [String]
 
+    let objective: AdversarialObjective
     let parametersD: [Tensor], parametersG: [Tensor]
 
     /// Builds both networks from `config` (seeded by `config.seed`).
     public init(config: GANConfig) throws(SwiftGANError) {
+        try config.validate()
         self.config = config
+        objective = config.objective
         var rng = RandomGenerator(seed: config.seed)
-        generator = try DCGANGenerator(imageSize: config.imageSize, channels: config.channels, zDim: config.zDim,
-                                       width: config.generatorWidth, rng: &rng)
-        discriminator = try DCGANDiscriminator(imageSize: config.imageSize, channels: config.channels,
-                                               width: config.discriminatorWidth, rng: &rng)
+        (generator, discriminator) = try makeNetworks(config, rng: &rng)
         self.rng = rng
         parametersD = discriminator.namedParameters.map { $0.1 }
         parametersG = generator.namedParameters.map { $0.1 }
         parameterNames = discriminator.namedParameters.map { "D.\($0.0)" } + generator.namedParameters.map { "G.\($0.0)" }
         func make(_ params: [Tensor], _ lr: Float, _ betas: (Float, Float)) -> Optimizer {
-            config.optimizer == "sgd"
-                ? SGD(learningRate: lr)
-                : Adam(parameters: params, learningRate: lr, beta1: betas.0, beta2: betas.1, eps: config.adamEps)
+            switch config.optimizer {
+            case "sgd": return SGD(learningRate: lr)
+            case "rmsprop": return RMSprop(parameters: params, learningRate: lr, alpha: config.rmspropAlpha, eps: config.eps)
+            default: return Adam(parameters: params, learningRate: lr, beta1: betas.0, beta2: betas.1, eps: config.eps)
+            }
         }
         optimizerD = make(parametersD, config.learningRateD, config.betasD)
         optimizerG = make(parametersG, config.learningRateG, config.betasG)
     }
 
-    /// The shape of one image, `[C, S, S]`.
-    public var imageShape: [Int] { [config.channels, config.imageSize, config.imageSize] }
+    /// The shape of one training sample (`[C, S, S]` for images).
+    public var sampleShape: [Int] { config.sampleShape }
+
+    /// Latents `[n, z]` from the configured distribution.
+    func drawLatents(_ n: Int) -> Tensor {
+        config.latent == "uniform" ? .uniform([n, config.zDim], low: -1, high: 1, rng: &rng) : .normal([n, config.zDim], rng: &rng)
+    }
 
     // MARK: Training
 
-    /// Runs one iteration: `criticSteps` discriminator steps, then one generator step.
-    ///
-    /// - Parameters:
-    ///   - real: one real batch `[B, C, S, S]` per critic step (or a single batch reused by every step).
-    ///   - noiseD: optional latents `[B, z]` per critic step (drawn from the trainer's stream when nil).
-    ///   - noiseG: optional latents `[B, z]` for the generator step.
-    ///   - mixing: optional penalty coefficients `u`, `[B]` per critic step.
-    /// - Throws: `SwiftGANError` naming the argument when a shape does not fit the configuration.
+    /// Runs one iteration with `real` batches and any explicit random inputs.
     public func trainStep(real: [Tensor], noiseD: [Tensor]? = nil, noiseG: Tensor? = nil,
                           mixing: [Tensor]? = nil) throws(SwiftGANError) -> StepStats {
-        let k = config.criticSteps
+        try trainStep(StepInputs(real: real, noiseD: noiseD, noiseG: noiseG, mixing: mixing))
+    }
+
+    /// Runs one iteration: `criticSteps` discriminator steps, then one generator step.
+    ///
+    /// - Throws: `SwiftGANError` naming the input when a shape does not fit the configuration
+    ///   or an input is given that the configuration does not use. Nothing changes then.
+    public func trainStep(_ inputs: StepInputs) throws(SwiftGANError) -> StepStats {
+        let k = config.criticSteps, real = inputs.real
         guard real.count == 1 || real.count == k else {
             throw SwiftGANError("real must hold 1 or n_critic=\(k) batches, got \(real.count)")
         }
         let b = real[0].shape.first ?? 0
-        guard b >= 2 else { throw SwiftGANError("real: a batch needs at least 2 images (batch statistics), got \(b)") }
-        for r in real where r.shape != [b] + imageShape {
-            throw SwiftGANError("real: expected batches of shape \([b] + imageShape), got \(r.shape)")
+        guard b >= 2 else { throw SwiftGANError("real: a batch needs at least 2 samples, got \(b)") }
+        for r in real where r.shape != [b] + sampleShape {
+            throw SwiftGANError("real: expected batches of shape \([b] + sampleShape), got \(r.shape)")
         }
-        try checkList(noiseD, "noise_d", count: k, shape: [b, config.zDim])
-        if let noiseG, noiseG.shape != [b, config.zDim] {
-            throw SwiftGANError("noise_g: expected shape \([b, config.zDim]), got \(noiseG.shape)")
+        let penalties = config.loss.penalties
+        try checkList(inputs.noiseD, "z", count: k, shape: [b, config.zDim])
+        if let z = inputs.noiseG {
+            guard z.shape == [b, config.zDim] else { throw SwiftGANError("z_g: expected shape \([b, config.zDim]), got \(z.shape)") }
+            guard !config.reuseFake else {
+                throw SwiftGANError("z_g cannot be given when reuse_fake is set (the G step reuses the D step's fake batch)")
+            }
         }
-        if let noiseG, config.reuseFake {
-            _ = noiseG
-            throw SwiftGANError("noise_g cannot be given when reuse_fake is set (the G step reuses the D step's fake batch)")
-        }
-        try checkList(mixing, "mixing", count: k, shape: [b])
-        if mixing != nil && !config.loss.gradientPenalty {
-            throw SwiftGANError("mixing is only used with a gradient penalty, and loss \(config.loss.name) has none")
-        }
+        try checkList(inputs.mixing, "u", count: k, shape: [b],
+                      usedBy: penalties.contains(.gradient) || penalties.contains(.lipschitz), what: "GP or LP penalty")
+        try checkList(inputs.draganAlpha, "dragan_alpha", count: k, shape: [b], usedBy: penalties.contains(.dragan), what: "DRAGAN penalty")
+        try checkList(inputs.draganNoise, "dragan_noise", count: k, shape: [b] + sampleShape,
+                      usedBy: penalties.contains(.dragan), what: "DRAGAN penalty")
 
         var stats = StepStats(discriminatorLoss: 0, generatorLoss: 0, criticReal: 0, criticFake: 0, penalty: 0)
         var lastFake: Tensor?
         for step in 0..<k {
             let x = real[real.count == 1 ? 0 : step]
-            let z = noiseD?[step] ?? Tensor.normal([b, config.zDim], rng: &rng)
+            let z = inputs.noiseD?[step] ?? drawLatents(b)
             let keepGraph = config.reuseFake && step == k - 1
             let fake = keepGraph ? generator(z) : withoutGradients { generator(z) }
             if keepGraph { lastFake = fake }
-            let u = config.loss.gradientPenalty ? (mixing?[step] ?? Tensor.uniform([b], rng: &rng)) : nil
-            stats = discriminatorStep(real: x, fake: fake.detached(), mixing: u)
+            var penaltyInputs = PenaltyInputs()
+            if penalties.contains(.gradient) || penalties.contains(.lipschitz) {
+                penaltyInputs.mixing = inputs.mixing?[step] ?? Tensor.uniform([b], rng: &rng)
+            }
+            if penalties.contains(.dragan) {
+                penaltyInputs.draganAlpha = inputs.draganAlpha?[step] ?? Tensor.uniform([b], low: -1, high: 1, rng: &rng)
+                penaltyInputs.draganNoise = inputs.draganNoise?[step] ?? Tensor.uniform(x.shape, rng: &rng)
+            }
+            stats = discriminatorStep(real: x, fake: fake.detached(), penaltyInputs: penaltyInputs)
         }
 
         let x = real[real.count == 1 ? 0 : k - 1]
-        let fake = lastFake ?? generator(noiseG ?? Tensor.normal([b, config.zDim], rng: &rng))
-        let criticReal = config.loss.loss.generatorUsesReal ? withoutGradients { discriminator(x) } : nil
-        let lossG = config.loss.loss.generatorLoss(real: criticReal, fake: discriminator(fake))
+        let fake = lastFake ?? generator(inputs.noiseG ?? drawLatents(b))
+        let criticReal = objective.generatorUsesReal ? withoutGradients { discriminator(x) } : nil
+        let lossG = objective.generatorLoss(real: criticReal, fake: discriminator(fake))
         let gradsG = gradients(of: lossG, wrt: parametersG)
         retain(gradsG, names: parameterNames.suffix(parametersG.count))
         optimizerG.step(parametersG, gradsG)
@@ -119,23 +160,27 @@ public final class GANTrainer {
         return stats
     }
 
-    /// One critic update on a real and a (constant) fake batch.
-    func discriminatorStep(real: Tensor, fake: Tensor, mixing: Tensor?) -> StepStats {
+    /// One critic update on a real and a (constant) fake batch, then weight clipping if configured.
+    func discriminatorStep(real: Tensor, fake: Tensor, penaltyInputs: PenaltyInputs) -> StepStats {
         let criticReal = discriminator(real)
         let criticFake = discriminator(fake)
-        var loss = config.loss.loss.discriminatorLoss(real: criticReal, fake: criticFake)
-        var penalty: Float = 0
-        if let mixing {
-            let gp = gradientPenalty(critic: { self.discriminator($0) }, real: real, fake: fake, mixing: mixing,
-                                     weight: config.gradientPenaltyWeight)
-            penalty = gp.scalar
-            loss = loss + gp
+        var loss = objective.discriminatorLoss(real: criticReal, fake: criticFake)
+        var penaltyTotal: Float = 0
+        for kind in config.loss.penalties {
+            let term = penalty(kind, weight: config.penaltyWeights[kind]!, critic: { self.discriminator($0) },
+                               real: real, fake: fake, inputs: penaltyInputs)
+            penaltyTotal += term.scalar
+            loss = loss + term
         }
         let gradsD = gradients(of: loss, wrt: parametersD)
         retain(gradsD, names: parameterNames.prefix(parametersD.count))
         optimizerD.step(parametersD, gradsD)
+        if config.clip > 0 {
+            let c = config.clip
+            for p in parametersD { for j in 0..<p.count { p.pointer[j] = Swift.min(Swift.max(p.pointer[j], -c), c) } }
+        }
         return StepStats(discriminatorLoss: loss.scalar, generatorLoss: 0,
-                         criticReal: criticReal.mean().scalar, criticFake: criticFake.mean().scalar, penalty: penalty)
+                         criticReal: criticReal.mean().scalar, criticFake: criticFake.mean().scalar, penalty: penaltyTotal)
     }
 
     private func retain<C: Collection>(_ grads: [Tensor], names: C) where C.Element == String {
@@ -143,8 +188,10 @@ public final class GANTrainer {
         for (name, g) in zip(names, grads) { retainedGradients[name] = g.copy() }
     }
 
-    private func checkList(_ list: [Tensor]?, _ name: String, count: Int, shape: [Int]) throws(SwiftGANError) {
+    private func checkList(_ list: [Tensor]?, _ name: String, count: Int, shape: [Int], usedBy used: Bool = true,
+                           what: String = "") throws(SwiftGANError) {
         guard let list else { return }
+        guard used else { throw SwiftGANError("\(name) is only used with a \(what), and loss \(config.loss.name) has none") }
         guard list.count == count else { throw SwiftGANError("\(name): expected \(count) entries (one per critic step), got \(list.count)") }
         for t in list where t.shape != shape {
             throw SwiftGANError("\(name): expected entries of shape \(shape), got \(t.shape)")
@@ -153,20 +200,20 @@ public final class GANTrainer {
 
     // MARK: Sampling
 
-    /// Images from explicit latents `[N, z]`, with G in evaluation mode (running BN statistics).
+    /// Samples from explicit latents `[N, z]`, with G in evaluation mode (running BN statistics).
     public func generate(_ z: Tensor) throws(SwiftGANError) -> Tensor {
         guard z.shape.count == 2, z.shape[1] == config.zDim, z.shape[0] >= 1 else {
             throw SwiftGANError("z: expected shape [N, \(config.zDim)], got \(z.shape)")
         }
         generator.setTraining(false)
         defer { generator.setTraining(true) }
-        return withoutGradients { generator(z) }
+        return withoutGradients { generator(z) }.reshaped([z.shape[0]] + sampleShape)
     }
 
-    /// `n` images from latents drawn from N(0, 1) with the trainer's stream.
+    /// `n` samples from latents drawn with the trainer's stream.
     public func sample(_ n: Int) throws(SwiftGANError) -> Tensor {
         guard n >= 1 else { throw SwiftGANError("n must be at least 1, got \(n)") }
-        return try generate(Tensor.normal([n, config.zDim], rng: &rng))
+        return try generate(drawLatents(n))
     }
 
     // MARK: State
@@ -176,7 +223,7 @@ public final class GANTrainer {
         generator.namedState.map { ("G.\($0.0)", $0.1) } + discriminator.namedState.map { ("D.\($0.0)", $0.1) }
     }
 
-    /// Model state followed by the optimizers' moments (`optimizer_D.exp_avg.3`, ...).
+    /// Model state followed by the optimizers' state (`optimizer_D.exp_avg.3`, ...).
     public var fullState: [(String, Tensor)] {
         modelState + optimizerD.namedState.map { ("optimizer_D.\($0.0)", $0.1) }
             + optimizerG.namedState.map { ("optimizer_G.\($0.0)", $0.1) }

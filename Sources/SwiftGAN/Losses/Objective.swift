@@ -1,0 +1,147 @@
+// MARK: - Adversarial objectives
+
+/// The function a loss applies to critic values, as a pair (f₁, f₂):
+/// f₁ pushes its argument up ("more real"), f₂ down ("more fake").
+public enum LossFunction: Equatable {
+    /// Binary cross-entropy of logits: f₁(v) = softplus(−v) = BCE(v, 1), f₂(v) = softplus(v) = BCE(v, 0).
+    case standard
+    /// Least squares: f₁(v) = (v − 1)², f₂(v) = (v + 1)².
+    case leastSquares
+    /// Hinge: f₁(v) = max(0, 1 − v), f₂(v) = max(0, 1 + v).
+    case hinge
+
+    func up(_ v: Tensor) -> Tensor {
+        switch self {
+        case .standard: return softplus(-v)
+        case .leastSquares: return square(v - 1)
+        case .hinge: return relu(1 - v)
+        }
+    }
+
+    func down(_ v: Tensor) -> Tensor {
+        switch self {
+        case .standard: return softplus(v)
+        case .leastSquares: return square(v + 1)
+        case .hinge: return relu(1 + v)
+        }
+    }
+
+    var nameStem: String {
+        switch self {
+        case .standard: return "S"
+        case .leastSquares: return "LS"
+        case .hinge: return "Hinge"
+        }
+    }
+}
+
+/// How a relativistic discriminator compares real and fake critic values.
+public enum Relativism: Equatable, CaseIterable {
+    /// Paired (RGAN): C_r − C_f sample by sample.
+    case paired
+    /// Average (RaGAN): each side against the other side's batch mean.
+    case average
+    /// Centered (RcGAN): both sides against the mean of the two batch means.
+    case centered
+    /// Paired over all real–fake pairs (the unbiased RpGAN estimator): C_r,i − C_f,j for every i, j.
+    case allPairs
+
+    var prefix: String {
+        switch self {
+        case .paired: return "R"
+        case .average: return "Ra"
+        case .centered: return "Rc"
+        case .allPairs: return "Rp"
+        }
+    }
+}
+
+/// An adversarial objective: what the discriminator and the generator minimise, from the
+/// critic's raw outputs C_r = C(x_r) and C_f = C(x_f) (E is the batch mean).
+///
+/// Scales follow the relativistic GAN paper's official code (`GAN_losses_iter.py`): the
+/// average and centered forms carry ½, the paired forms none; the relativistic-f-divergences
+/// code's values are twice these.
+public enum AdversarialObjective: Equatable {
+    /// SGAN (non-saturating): D: BCE(C_r, 1) + BCE(C_f, 0); G: BCE(C_f, 1).
+    /// Minimax G: −BCE(C_f, 0).
+    case standard(minimax: Bool)
+    /// LSGAN with targets a (fake), b (real), c (G's): D: E(C_r − b)² + E(C_f − a)²; G: E(C_f − c)².
+    case leastSquares(a: Float, b: Float, c: Float)
+    /// HingeGAN: D: E max(0, 1 − C_r) + E max(0, 1 + C_f); G: −E C_f.
+    case hinge
+    /// WGAN: D: E C_f − E C_r; G: −E C_f.
+    case wasserstein
+    /// A relativistic objective with function (f₁, f₂), see `Relativism`:
+    /// paired D: E f₁(C_r − C_f), G: E f₁(C_f − C_r);
+    /// average D: ½[E f₁(C_r − E C_f) + E f₂(C_f − E C_r)], G: ½[E f₂(C_r − E C_f) + E f₁(C_f − E C_r)];
+    /// centered, with m = (E C_r + E C_f)/2: D: ½[E f₁(C_r − m) + E f₂(C_f − m)], G: ½[E f₂(C_r − m) + E f₁(C_f − m)];
+    /// all pairs D: E_ij f₁(C_r,i − C_f,j), G: E_ij f₁(C_f,j − C_r,i).
+    case relativistic(LossFunction, Relativism)
+
+    /// Whether the generator's loss uses the critic's output on real data.
+    public var generatorUsesReal: Bool {
+        if case .relativistic = self { return true }
+        return false
+    }
+
+    /// The discriminator's loss (a scalar) from critic outputs `[N]` on real and fake data.
+    public func discriminatorLoss(real: Tensor, fake: Tensor) -> Tensor {
+        switch self {
+        case .standard: return softplus(-real).mean() + softplus(fake).mean()
+        case .leastSquares(let a, let b, _): return square(real - b).mean() + square(fake - a).mean()
+        case .hinge: return relu(1 - real).mean() + relu(1 + fake).mean()
+        case .wasserstein: return fake.mean() - real.mean()
+        case .relativistic(let f, let r):
+            switch r {
+            case .paired: return f.up(real - fake).mean()
+            case .average: return (f.up(real - fake.mean()).mean() + f.down(fake - real.mean()).mean()) * 0.5
+            case .centered:
+                let m = (real.mean() + fake.mean()) * 0.5
+                return (f.up(real - m).mean() + f.down(fake - m).mean()) * 0.5
+            case .allPairs: return f.up(pairwiseDifferences(real, fake)).mean()
+            }
+        }
+    }
+
+    /// The generator's loss (a scalar); `real` may be nil when `generatorUsesReal` is false.
+    public func generatorLoss(real: Tensor?, fake: Tensor) -> Tensor {
+        switch self {
+        case .standard(let minimax): return minimax ? -softplus(fake).mean() : softplus(-fake).mean()
+        case .leastSquares(_, _, let c): return square(fake - c).mean()
+        case .hinge, .wasserstein: return -fake.mean()
+        case .relativistic(let f, let r):
+            guard let real else { preconditionFailure("a relativistic generator loss needs C(x_r)") }
+            switch r {
+            case .paired: return f.up(fake - real).mean()
+            case .average: return (f.down(real - fake.mean()).mean() + f.up(fake - real.mean()).mean()) * 0.5
+            case .centered:
+                let m = (real.mean() + fake.mean()) * 0.5
+                return (f.down(real - m).mean() + f.up(fake - m).mean()) * 0.5
+            case .allPairs: return f.up(pairwiseDifferences(fake, real)).mean()
+            }
+        }
+    }
+
+    /// The objective's name: SGAN, LSGAN, HingeGAN, WGAN, RSGAN, RaLSGAN, RcHingeGAN, RpSGAN-avg, ...
+    public var name: String {
+        switch self {
+        case .standard: return "SGAN"
+        case .leastSquares: return "LSGAN"
+        case .hinge: return "HingeGAN"
+        case .wasserstein: return "WGAN"
+        case .relativistic(let f, let r): return r.prefix + f.nameStem + "GAN" + (r == .allPairs ? "-avg" : "")
+        }
+    }
+
+    /// Every objective, with default parameters.
+    public static var all: [AdversarialObjective] {
+        [.standard(minimax: false), .leastSquares(a: 0, b: 1, c: 1), .hinge, .wasserstein]
+            + Relativism.allCases.flatMap { r in [LossFunction.standard, .leastSquares, .hinge].map { .relativistic($0, r) } }
+    }
+}
+
+/// `a_i − b_j` for every pair: `[N]`, `[M]` → `[N, M]`.
+func pairwiseDifferences(_ a: Tensor, _ b: Tensor) -> Tensor {
+    a.reshaped([a.count, 1]) - b.reshaped([1, b.count])
+}

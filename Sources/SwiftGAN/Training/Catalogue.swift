@@ -1,0 +1,24 @@
+// MARK: - What can be asked for by name
+
+/// Names and one-line descriptions of every loss, penalty and architecture.
+public enum Catalogue {
+    /// Every objective (without penalties) with its formula.
+    public static var losses: [(String, String)] {
+        AdversarialObjective.all.map { ($0.name, LossSpec.describe($0)) }
+            + [("DRAGAN", "SGAN-DRAGAN: SGAN with the DRAGAN penalty"),
+               ("RaDRAGAN", "RaSGAN-DRAGAN: RaSGAN with the DRAGAN penalty")]
+    }
+
+    /// Every penalty suffix with its formula.
+    public static var penalties: [(String, String)] {
+        PenaltyKind.allCases.map { ("-" + $0.rawValue, LossSpec.describe($0)) }
+    }
+
+    /// Every architecture with its layer sequence.
+    public static var architectures: [(String, String)] {
+        [("dcgan", "G: ConvT(z,ngf·S/8,4,1,0) BN ReLU, ConvT 4/2/1 halving to ngf with BN ReLU, ConvT(ngf,C,4,2,1) Tanh; "
+            + "D: Conv(C,ndf,4,2,1) LReLU(0.2), Conv 4/2/1 doubling with BN LReLU(0.2) to 4×4, Conv(·,1,4,1,0); S = 32, 64, 128, 256"),
+         ("mlp", "G: Linear(z,ngf) ReLU, Linear(ngf,ngf) ReLU ×2, Linear(ngf,channels); "
+            + "D: Linear(channels,ndf) ReLU, Linear(ndf,ndf) ReLU ×2, Linear(ndf,1); for low-dimensional data (2-D toys)")]
+    }
+}
