@@ -1,12 +1,14 @@
 """Writes the PyTorch parity fixtures that python/tests/test_parity.py reads.
 
-    /opt/torchref/bin/python reference/make_fixtures.py  [--out tests/fixtures]
+    /opt/torchref/bin/python reference/make_fixtures.py  [--out python/tests/fixtures]
 
 For each configuration (DCGAN 32×32×1 and 64×64×3, narrow widths, small batches) it draws
-initial weights and every random input of 3 iterations (real batches, D and G noise, penalty
-mixing coefficients) once, then for each loss runs the 3 iterations twice from the same start
-(SGD and Adam) and records the losses of every iteration, the gradients of the first
-iteration and the final weights.
+initial weights and every random input of 3 iterations once (real batches; for up to 2
+critic steps the D noise, GP/LP mixing coefficients and DRAGAN's α and ε; the G noise).
+Each run then trains one loss for 3 iterations from that start, once per optimizer, and
+records the losses of every iteration, the SGD run's first-iteration gradients and the
+final weights. The runs cover every objective and every penalty on DCGAN 32×32×1, and the
+six losses of the first parity issue on both sizes.
 """
 import argparse
 import json
@@ -20,17 +22,31 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import swiftgan_reference as ref  # noqa: E402
 
 CONFIGS = {
-    "dcgan32x1": dict(image_size=32, channels=1, z_dim=16, ngf=8, ndf=8, batch=8),
-    "dcgan64x3": dict(image_size=64, channels=3, z_dim=16, ngf=4, ndf=4, batch=4),
+    "dcgan32x1": dict(image_size=32, channels=1, z_dim=16, ngf=4, ndf=4, batch=8),
+    "dcgan64x3": dict(image_size=64, channels=3, z_dim=16, ngf=2, ndf=2, batch=4),
 }
-LOSSES = ["SGAN", "RSGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN", "RaSGAN-GP"]
 ITERATIONS = 3
+MAX_CRITIC_STEPS = 2
 # Learning rates keep 3 iterations well-conditioned: with them PyTorch's own float32 run matches its
 # float64 run within the parity tolerances (100% of entries). At SGD lr 0.05 or Adam lr 2e-4 it does not
 # (94% and 91%): a GAN step amplifies float32 rounding, so any two correct float32 codes would differ.
 # Adam's 1e-4 is the official RelativisticGAN code's default.
-OPTIMIZERS = {"sgd": dict(lr=5e-3), "adam": dict(lr=1e-4, betas=(0.5, 0.999), eps=1e-8)}
+OPTIMIZERS = {"sgd": dict(lr=5e-3), "adam": dict(lr=1e-4, betas=(0.5, 0.999), eps=1e-8),
+              "rmsprop": dict(lr=5e-5, alpha=0.99, eps=1e-8)}
 STATS = ["d_loss", "g_loss", "d_real", "d_fake", "penalty"]
+FIRST_ISSUE = ["SGAN", "RSGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN", "RaSGAN-GP"]
+OBJECTIVES = ["SGAN", "LSGAN", "HingeGAN", "WGAN", "RSGAN", "RLSGAN", "RHingeGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN",
+              "RcSGAN", "RcLSGAN", "RcHingeGAN", "RpSGAN-avg", "RpLSGAN-avg", "RpHingeGAN-avg"]
+# Loss-specific options (SwiftGAN names) and optimizers; the rest run with n_critic 1, SGD and Adam.
+SPECIAL = {
+    "WGAN": (dict(clip=0.01), ["sgd", "adam", "rmsprop"]),
+    "WGAN-GP": (dict(n_critic=2), ["sgd", "adam"]),
+    "SGAN-minimax": (dict(minimax=True), ["sgd", "adam"]),
+    "LSGAN-targets": (dict(lsgan_targets=[-1.0, 1.0, 0.0]), ["sgd", "adam"]),
+}
+EXTRA = ["WGAN-GP", "WGAN-LP", "RaLSGAN-R1", "DRAGAN", "RaDRAGAN", "SGAN-minimax", "LSGAN-targets"]
+RUNS = ([("dcgan32x1", loss) for loss in OBJECTIVES + ["RaSGAN-GP"] + EXTRA]
+        + [("dcgan64x3", loss) for loss in FIRST_ISSUE])
 
 
 def draw_inputs(cfg, seed):
@@ -40,29 +56,46 @@ def draw_inputs(cfg, seed):
     D = ref.DCGANDiscriminator(cfg["image_size"], cfg["channels"], cfg["ndf"])
     ref.dcgan_init(G)
     ref.dcgan_init(D)
-    b, s, c, z = cfg["batch"], cfg["image_size"], cfg["channels"], cfg["z_dim"]
+    b, s, c, z, k = cfg["batch"], cfg["image_size"], cfg["channels"], cfg["z_dim"], MAX_CRITIC_STEPS
     inputs = {
         "real": torch.rand(ITERATIONS, b, c, s, s) * 2 - 1,
-        "z_d": torch.randn(ITERATIONS, b, z),
+        "z_d": torch.randn(ITERATIONS, k, b, z),
         "z_g": torch.randn(ITERATIONS, b, z),
-        "u": torch.rand(ITERATIONS, b),
+        "u": torch.rand(ITERATIONS, k, b),
+        "dragan_alpha": torch.rand(ITERATIONS, k, b) * 2 - 1,
+        "dragan_noise": torch.rand(ITERATIONS, k, b, c, s, s),
     }
     return ref.state_dict(G, D), inputs
 
 
-def run(cfg, loss, optimizer, init, inputs):
+def run_options(name):
+    """(SwiftGAN loss name, SwiftGAN options, optimizers) of a run."""
+    options, optimizers = SPECIAL.get(name, ({}, ["sgd", "adam"]))
+    loss = {"SGAN-minimax": "SGAN", "LSGAN-targets": "LSGAN"}.get(name, name)
+    return loss, dict(options), optimizers
+
+
+def run(cfg, name, optimizer, init, inputs):
     """ITERATIONS iterations from `init`; returns per-iteration stats, first-iteration grads, final state."""
+    loss, options, _ = run_options(name)
     G = ref.DCGANGenerator(cfg["image_size"], cfg["channels"], cfg["z_dim"], cfg["ngf"])
     D = ref.DCGANDiscriminator(cfg["image_size"], cfg["channels"], cfg["ndf"])
     ref.load_state_dict(G, D, init)
     opts = OPTIMIZERS[optimizer]
-    make = (lambda p: torch.optim.SGD(p, **opts)) if optimizer == "sgd" else (lambda p: torch.optim.Adam(p, **opts))
+    make = {"sgd": lambda p: torch.optim.SGD(p, **opts), "adam": lambda p: torch.optim.Adam(p, **opts),
+            "rmsprop": lambda p: torch.optim.RMSprop(p, **opts)}[optimizer]
     opt_d, opt_g = make(D.parameters()), make(G.parameters())
+    k = options.get("n_critic", 1)
     stats, first_grads = [], {}
     for it in range(ITERATIONS):
-        s = ref.train_iteration(G, D, opt_d, opt_g, loss, [inputs["real"][it]], [inputs["z_d"][it]],
-                                inputs["z_g"][it], [inputs["u"][it]], grads=first_grads if it == 0 else None)
-        stats.append([s[k] for k in STATS])
+        s = ref.train_iteration(G, D, opt_d, opt_g, loss, [inputs["real"][it]], list(inputs["z_d"][it][:k]),
+                                inputs["z_g"][it], u=list(inputs["u"][it][:k]),
+                                dragan_alpha=list(inputs["dragan_alpha"][it][:k]),
+                                dragan_noise=list(inputs["dragan_noise"][it][:k]),
+                                grads=first_grads if it == 0 else None, clip=options.get("clip", 0.0),
+                                lsgan=tuple(options.get("lsgan_targets", (0.0, 1.0, 1.0))),
+                                minimax=options.get("minimax", False))
+        stats.append([s[key] for key in STATS])
     return np.array(stats, dtype=np.float64), first_grads, ref.state_dict(G, D)
 
 
@@ -71,26 +104,34 @@ def main():
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "python", "tests", "fixtures"))
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    for old in os.listdir(args.out):
+        if old.endswith(".npz"):
+            os.remove(os.path.join(args.out, old))
     torch.set_num_threads(1)  # reproducible reductions
-    manifest = {"torch": torch.__version__, "iterations": ITERATIONS, "losses": LOSSES, "stats": STATS,
-                "optimizers": {k: {kk: list(vv) if isinstance(vv, tuple) else vv for kk, vv in v.items()}
-                               for k, v in OPTIMIZERS.items()},
-                "configs": CONFIGS}
+    runs = []
     for name, cfg in CONFIGS.items():
         init, inputs = draw_inputs(cfg, seed=1234)
+        used = [loss for c, loss in RUNS if c == name]
         arrays = {f"init/{k}": v.numpy() for k, v in init.items()}
-        arrays.update({k: v.numpy() for k, v in inputs.items()})
+        arrays.update({k: v.numpy() for k, v in inputs.items()
+                       if k != "dragan_noise" or any("DRAGAN" in loss for loss in used)})
         np.savez_compressed(os.path.join(args.out, f"{name}_inputs.npz"), **arrays)
-        for loss in LOSSES:
+        for run_name in used:
+            loss, options, optimizers = run_options(run_name)
             out = {}
-            for opt in OPTIMIZERS:
-                stats, grads, final = run(cfg, loss, opt, init, inputs)
+            for opt in optimizers:
+                stats, grads, final = run(cfg, run_name, opt, init, inputs)
                 out[f"{opt}/stats"] = stats
                 out.update({f"{opt}/final/{k}": v.numpy() for k, v in final.items()})
                 if opt == "sgd":  # G's first gradients follow the D update, so they are the SGD run's
                     out.update({f"grad/{k}": v.numpy() for k, v in grads.items()})
-            np.savez_compressed(os.path.join(args.out, f"{name}_{loss}.npz"), **out)
-            print(f"{name} {loss}: d_loss {out['adam/stats'][:, 0].round(4).tolist()}", flush=True)
+            np.savez_compressed(os.path.join(args.out, f"{name}_{run_name}.npz"), **out)
+            runs.append(dict(config=name, name=run_name, loss=loss, options=options, optimizers=optimizers))
+            print(f"{name} {run_name}: d_loss {out['sgd/stats'][:, 0].round(4).tolist()}", flush=True)
+    manifest = {"torch": torch.__version__, "iterations": ITERATIONS, "stats": STATS,
+                "optimizers": {k: {kk: list(vv) if isinstance(vv, tuple) else vv for kk, vv in v.items()}
+                               for k, v in OPTIMIZERS.items()},
+                "configs": CONFIGS, "runs": runs}
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
 

@@ -66,48 +66,134 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-# ---- losses (GAN_losses_iter.py of AlexiaJM/RelativisticGAN) ------------------
+class MLP(nn.Module):
+    """Linear(in, h) ReLU, Linear(h, h) ReLU, Linear(h, h) ReLU, Linear(h, out) (PyTorch's default init)."""
 
-def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+    def __init__(self, inputs: int, hidden: int, outputs: int, squeeze: bool):
+        super().__init__()
+        self.main = nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, outputs))
+        self.squeeze = squeeze
 
-
-def discriminator_loss(name: str, cr: torch.Tensor, cf: torch.Tensor) -> torch.Tensor:
-    if name == "SGAN":
-        return _bce(cr, 1.0) + _bce(cf, 0.0)
-    if name == "RSGAN":
-        return _bce(cr - cf, 1.0)
-    if name == "RaSGAN":
-        return (_bce(cr - cf.mean(), 1.0) + _bce(cf - cr.mean(), 0.0)) / 2
-    if name == "RaLSGAN":
-        return (((cr - cf.mean() - 1) ** 2).mean() + ((cf - cr.mean() + 1) ** 2).mean()) / 2
-    if name == "RaHingeGAN":
-        return (F.relu(1.0 - (cr - cf.mean())).mean() + F.relu(1.0 + (cf - cr.mean())).mean()) / 2
-    raise ValueError(name)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.main(x.flatten(1))
+        return y.view(-1) if self.squeeze else y
 
 
-def generator_loss(name: str, cr: Optional[torch.Tensor], cf: torch.Tensor) -> torch.Tensor:
-    if name == "SGAN":
-        return _bce(cf, 1.0)
-    if name == "RSGAN":
-        return _bce(cf - cr, 1.0)
-    if name == "RaSGAN":
-        return (_bce(cr - cf.mean(), 0.0) + _bce(cf - cr.mean(), 1.0)) / 2
-    if name == "RaLSGAN":
-        return (((cr - cf.mean() + 1) ** 2).mean() + ((cf - cr.mean() - 1) ** 2).mean()) / 2
-    if name == "RaHingeGAN":
-        return (F.relu(1.0 + (cr - cf.mean())).mean() + F.relu(1.0 - (cf - cr.mean())).mean()) / 2
-    raise ValueError(name)
+# ---- objectives (the formulas of SwiftGAN's Losses/Objective.swift) -----------------
+
+FUNCTIONS = {  # (f1: pushes up, "more real"; f2: pushes down)
+    "S": (lambda v: F.softplus(-v), lambda v: F.softplus(v)),
+    "LS": (lambda v: (v - 1) ** 2, lambda v: (v + 1) ** 2),
+    "Hinge": (lambda v: F.relu(1 - v), lambda v: F.relu(1 + v)),
+}
+PENALTIES = ("GP", "LP", "R1", "DRAGAN")
+ALIASES = {"DRAGAN": ("SGAN", ["DRAGAN"]), "RaDRAGAN": ("RaSGAN", ["DRAGAN"])}
+
+
+def parse_loss(name: str):
+    """'RaLSGAN-GP' → ('RaLSGAN', ['GP']); 'RaDRAGAN' → ('RaSGAN', ['DRAGAN'])."""
+    penalties: List[str] = []
+    rest = name
+    while True:
+        for p in PENALTIES:
+            if rest.upper().endswith("-" + p):
+                rest = rest[: -len(p) - 1]
+                penalties.insert(0, p)
+                break
+        else:
+            break
+    if rest in ALIASES:
+        base, extra = ALIASES[rest]
+        return base, extra + penalties
+    return rest, penalties
+
+
+def _relativistic(base: str):
+    """'RaLSGAN' → ('Ra', 'LS'); 'RpSGAN-avg' → ('Rp', 'S'); None for the standard objectives."""
+    for prefix in ("Rp", "Ra", "Rc", "R"):
+        if base.startswith(prefix) and base not in ("SGAN",):
+            stem = base[len(prefix):].replace("-avg", "")
+            if stem.endswith("GAN") and stem[:-3] in FUNCTIONS:
+                return prefix, stem[:-3]
+    return None
+
+
+def discriminator_loss(base: str, cr: torch.Tensor, cf: torch.Tensor, lsgan=(0.0, 1.0, 1.0)) -> torch.Tensor:
+    if base == "SGAN":
+        return F.softplus(-cr).mean() + F.softplus(cf).mean()
+    if base == "LSGAN":
+        a, b, _ = lsgan
+        return ((cr - b) ** 2).mean() + ((cf - a) ** 2).mean()
+    if base == "HingeGAN":
+        return F.relu(1 - cr).mean() + F.relu(1 + cf).mean()
+    if base == "WGAN":
+        return cf.mean() - cr.mean()
+    kind, stem = _relativistic(base)
+    f1, f2 = FUNCTIONS[stem]
+    if kind == "R":
+        return f1(cr - cf).mean()
+    if kind == "Ra":
+        return (f1(cr - cf.mean()).mean() + f2(cf - cr.mean()).mean()) * 0.5
+    if kind == "Rc":
+        m = (cr.mean() + cf.mean()) * 0.5
+        return (f1(cr - m).mean() + f2(cf - m).mean()) * 0.5
+    return f1(cr[:, None] - cf[None, :]).mean()  # Rp-avg: every real-fake pair
+
+
+def generator_loss(base: str, cr: Optional[torch.Tensor], cf: torch.Tensor, lsgan=(0.0, 1.0, 1.0),
+                   minimax: bool = False) -> torch.Tensor:
+    if base == "SGAN":
+        return -F.softplus(cf).mean() if minimax else F.softplus(-cf).mean()
+    if base == "LSGAN":
+        return ((cf - lsgan[2]) ** 2).mean()
+    if base in ("HingeGAN", "WGAN"):
+        return -cf.mean()
+    kind, stem = _relativistic(base)
+    f1, f2 = FUNCTIONS[stem]
+    if kind == "R":
+        return f1(cf - cr).mean()
+    if kind == "Ra":
+        return (f2(cr - cf.mean()).mean() + f1(cf - cr.mean()).mean()) * 0.5
+    if kind == "Rc":
+        m = (cr.mean() + cf.mean()) * 0.5
+        return (f2(cr - m).mean() + f1(cf - m).mean()) * 0.5
+    return f1(cf[None, :] - cr[:, None]).mean()
+
+
+# ---- penalties (double backprop, create_graph=True) ----------------------------------
+
+def _gradient_norms(D: nn.Module, point: torch.Tensor) -> torch.Tensor:
+    x = point.detach().requires_grad_(True)
+    score = D(x)
+    grad, = torch.autograd.grad(score, x, grad_outputs=torch.ones_like(score), create_graph=True)
+    return grad.reshape(grad.shape[0], -1).norm(2, dim=1)
+
+
+def _per_sample(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return t.view([-1] + [1] * (like.dim() - 1))
+
+
+def penalty(kind: str, weight: float, D: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+            u: Optional[torch.Tensor] = None, alpha: Optional[torch.Tensor] = None,
+            noise: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """GP: λE(‖∇C(x̂)‖−1)², LP: λE max(0,‖∇C(x̂)‖−1)², x̂ = u·x_r + (1−u)·x_f; R1: (γ/2)E‖∇C(x_r)‖²;
+    DRAGAN: λE(‖∇C(x̂)‖−1)², x̂ = clip(x_r + α·(ε·0.5·std(x_r)), −1, 1)."""
+    if kind in ("GP", "LP"):
+        uu = _per_sample(u, real)
+        excess = _gradient_norms(D, real * uu + fake * (1 - uu)) - 1
+        return weight * ((excess if kind == "GP" else F.relu(excess)) ** 2).mean()
+    if kind == "R1":
+        return (weight / 2) * (_gradient_norms(D, real) ** 2).mean()
+    std = real.std()
+    perturbed = torch.clamp(real + _per_sample(alpha, real) * (noise * (0.5 * std)), -1, 1)
+    return weight * ((_gradient_norms(D, perturbed) - 1) ** 2).mean()
 
 
 def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, u: torch.Tensor,
                      weight: float) -> torch.Tensor:
     """λ·E(‖∇C(x̂)‖₂ − 1)², x̂ = u·x_r + (1 − u)·x_f, by double backprop (create_graph=True)."""
-    u4 = u.view(-1, 1, 1, 1)
-    x_hat = (real * u4 + fake * (1 - u4)).detach().requires_grad_(True)
-    score = D(x_hat)
-    grad, = torch.autograd.grad(score, x_hat, grad_outputs=torch.ones_like(score), create_graph=True)
-    return weight * ((grad.view(grad.shape[0], -1).norm(2, dim=1) - 1) ** 2).mean()
+    return penalty("GP", weight, D, real, fake, u=u)
 
 
 # ---- one iteration, in SwiftGAN's order -----------------------------------------
@@ -115,25 +201,32 @@ def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, u: to
 def train_iteration(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, opt_g: torch.optim.Optimizer,
                     loss: str, reals: Sequence[torch.Tensor], z_d: Sequence[torch.Tensor], z_g: torch.Tensor,
                     u: Optional[Sequence[torch.Tensor]] = None, gp_weight: float = 10.0,
-                    grads: Optional[Dict[str, torch.Tensor]] = None) -> Dict[str, float]:
-    """n_critic D steps then one G step, exactly as SwiftGAN's trainer (fresh noise for the G step).
+                    grads: Optional[Dict[str, torch.Tensor]] = None, dragan_alpha=None, dragan_noise=None,
+                    weights: Optional[Dict[str, float]] = None, clip: float = 0.0, lsgan=(0.0, 1.0, 1.0),
+                    minimax: bool = False) -> Dict[str, float]:
+    """len(z_d) D steps then one G step, exactly as SwiftGAN's trainer (fresh noise for the G step).
 
-    D step k: fake = G(z_d[k]) without gradient; C_r = D(x), C_f = D(fake); loss (+ penalty on D(x̂)).
+    D step k: fake = G(z_d[k]) without gradient; C_r = D(x), C_f = D(fake); loss + penalties (each on
+    its own D pass); D update; clip D's parameters to ±clip if clip > 0.
     G step: fake = G(z_g); C_r = D(x_last) without gradient (relativistic losses only); C_f = D(fake).
     `grads`, when given, receives the last D step's and the G step's gradients by parameter name.
     """
-    base = loss[:-3] if loss.endswith("-GP") else loss
+    base, penalties = parse_loss(loss)
+    weights = {"GP": gp_weight, "LP": 10.0, "R1": 10.0, "DRAGAN": 10.0, **(weights or {})}
     stats: Dict[str, float] = {}
     for k in range(len(z_d)):
         x = reals[k if len(reals) > 1 else 0]
         with torch.no_grad():
             fake = G(z_d[k])
         cr, cf = D(x), D(fake)
-        loss_d = discriminator_loss(base, cr, cf)
-        penalty = torch.zeros(())
-        if loss.endswith("-GP"):
-            penalty = gradient_penalty(D, x, fake, u[k], gp_weight)
-            loss_d = loss_d + penalty
+        loss_d = discriminator_loss(base, cr, cf, lsgan)
+        total = torch.zeros(())
+        for kind in penalties:
+            term = penalty(kind, weights[kind], D, x, fake, u=u[k] if u is not None else None,
+                           alpha=dragan_alpha[k] if dragan_alpha is not None else None,
+                           noise=dragan_noise[k] if dragan_noise is not None else None)
+            total = total + term.detach()
+            loss_d = loss_d + term
         params = list(D.parameters())
         g = torch.autograd.grad(loss_d, params)
         for p, gp in zip(params, g):
@@ -142,15 +235,19 @@ def train_iteration(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, op
             names = [n for n, _ in D.named_parameters()]
             grads.update({"D." + n: gp.detach().clone() for n, gp in zip(names, g)})
         opt_d.step()
+        if clip > 0:
+            with torch.no_grad():
+                for p in params:
+                    p.clamp_(-clip, clip)
         stats = {"d_loss": loss_d.item(), "d_real": cr.mean().item(), "d_fake": cf.mean().item(),
-                 "penalty": penalty.item()}
+                 "penalty": total.item()}
     x = reals[-1]
     fake = G(z_g)
     cr = None
-    if base != "SGAN":
+    if _relativistic(base) is not None:
         with torch.no_grad():
             cr = D(x)
-    loss_g = generator_loss(base, cr, D(fake))
+    loss_g = generator_loss(base, cr, D(fake), lsgan, minimax)
     params = list(G.parameters())
     g = torch.autograd.grad(loss_g, params)
     for p, gp in zip(params, g):

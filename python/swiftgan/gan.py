@@ -50,7 +50,8 @@ def _config_lines(args: Dict[str, object]) -> str:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
         options[name] = value
-    for name in ("lr_d", "lr_g", "eps", "gp_weight", "lp_weight", "r1_weight", "dragan_weight", "clip", "rmsprop_alpha"):
+    for name in ("lr_d", "lr_g", "eps", "gp_weight", "lp_weight", "r1_weight", "dragan_weight", "clip", "rmsprop_alpha",
+                 "ema_decay"):
         value = args[name]
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))):
             raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -117,6 +118,7 @@ class GAN:
         latent: "normal" (N(0, 1)) or "uniform" (U(−1, 1)).
         rmsprop_alpha: RMSprop's smoothing constant.
         reuse_fake: the G step reuses the last D step's fake batch instead of fresh noise.
+        ema_decay: sample with an exponential moving average of G's weights (0, the default: off).
         seed: seeds the weights and the engine's random stream.
 
     Options left as None take the loss's preset (`WGAN`: clip 0.01, RMSprop, lr 5e-5,
@@ -133,7 +135,8 @@ class GAN:
                  r1_weight: Optional[float] = None, dragan_weight: Optional[float] = None,
                  clip: Optional[float] = None, minimax: Optional[bool] = None,
                  lsgan_targets: Optional[Tuple[float, float, float]] = None, latent: Optional[str] = None,
-                 rmsprop_alpha: Optional[float] = None, reuse_fake: Optional[bool] = None, seed: int = 1,
+                 rmsprop_alpha: Optional[float] = None, reuse_fake: Optional[bool] = None,
+                 ema_decay: Optional[float] = None, seed: int = 1,
                  _config_text: Optional[str] = None):
         if _config_text is None:
             _config_text = _config_lines(locals())
@@ -315,7 +318,8 @@ class GAN:
 
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Copies of the weights and BN running statistics, PyTorch names, layouts and order
-        (`G.main.0.weight`, ...): `G.*` loads into the PyTorch twin's generator, `D.*` into its critic."""
+        (`G.main.0.weight`, ...): `G.*` loads into the PyTorch twin's generator, `D.*` into its critic.
+        The moving average of G (with `ema_decay`) is saved in checkpoints but not listed here."""
         return OrderedDict((self._names[i], self._read(i)) for i in range(self._model_count))
 
     def load_state_dict(self, state: Mapping[str, np.ndarray], strict: bool = True) -> None:

@@ -7,11 +7,17 @@ STATS = ["d_loss", "g_loss", "d_real", "d_fake", "penalty"]
 LOSS_RTOL = 1e-4
 
 
-def make_gan(cfg, loss, optimizer, opts):
+def make_gan(cfg, loss, optimizer, opts, options=None):
+    """A GAN configured exactly like the reference run: every option explicit, so no loss preset applies."""
+    options = options or {}
     kwargs = dict(loss=loss, image_size=cfg["image_size"], channels=cfg["channels"], z_dim=cfg["z_dim"],
-                  ngf=cfg["ngf"], ndf=cfg["ndf"], optimizer=optimizer, lr_d=opts["lr"], lr_g=opts["lr"])
+                  ngf=cfg["ngf"], ndf=cfg["ndf"], optimizer=optimizer, lr_d=opts["lr"], lr_g=opts["lr"],
+                  n_critic=options.get("n_critic", 1), clip=options.get("clip", 0.0),
+                  minimax=options.get("minimax", False), lsgan_targets=tuple(options.get("lsgan_targets", (0, 1, 1))))
     if optimizer == "adam":
         kwargs.update(betas=tuple(opts["betas"]), eps=opts["eps"])
+    if optimizer == "rmsprop":
+        kwargs.update(rmsprop_alpha=opts["alpha"], eps=opts["eps"])
     return swiftgan.GAN(**kwargs)
 
 

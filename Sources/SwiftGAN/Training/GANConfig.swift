@@ -41,6 +41,8 @@ public struct GANConfig: Equatable {
     public var criticSteps = 1
     /// Reuse the last D step's fake batch for the G step instead of drawing fresh noise.
     public var reuseFake = false
+    /// Decay of the exponential moving average of G's weights used for sampling (0: off).
+    public var emaDecay: Float = 0
     public var seed: UInt64 = 1
 
     public init() {}
@@ -78,7 +80,7 @@ public struct GANConfig: Equatable {
     public static let keys = ["loss", "minimax", "lsgan_a", "lsgan_b", "lsgan_c", "gp_weight", "lp_weight", "r1_weight",
                               "dragan_weight", "clip", "arch", "image_size", "channels", "z_dim", "latent", "ngf", "ndf",
                               "optimizer", "lr_d", "lr_g", "beta1_d", "beta2_d", "beta1_g", "beta2_g", "eps",
-                              "rmsprop_alpha", "n_critic", "reuse_fake", "seed"]
+                              "rmsprop_alpha", "n_critic", "reuse_fake", "ema_decay", "seed"]
 
     /// Sets one option from its text form, validating it; setting `loss` applies its preset.
     ///
@@ -144,6 +146,7 @@ public struct GANConfig: Equatable {
         case "rmsprop_alpha": rmspropAlpha = try float(below1: true)
         case "n_critic": criticSteps = try int(1, 1000)
         case "reuse_fake": reuseFake = try bool()
+        case "ema_decay": emaDecay = try float(below1: true)
         case "seed":
             guard let v = UInt64(value) else { throw SwiftGANError("seed must be an integer in [0, 2⁶⁴), got '\(value)'") }
             seed = v
@@ -167,7 +170,7 @@ public struct GANConfig: Equatable {
                ("optimizer", optimizer), ("lr_d", "\(learningRateD)"), ("lr_g", "\(learningRateG)"),
                ("beta1_d", "\(betasD.0)"), ("beta2_d", "\(betasD.1)"), ("beta1_g", "\(betasG.0)"), ("beta2_g", "\(betasG.1)"),
                ("eps", "\(eps)"), ("rmsprop_alpha", "\(rmspropAlpha)"), ("n_critic", "\(criticSteps)"),
-               ("reuse_fake", "\(reuseFake)"), ("seed", "\(seed)")]
+               ("reuse_fake", "\(reuseFake)"), ("ema_decay", "\(emaDecay)"), ("seed", "\(seed)")]
     }
 
     /// Reads `key=value` lines (or `;`-separated), starting from the defaults. `loss` is applied

@@ -62,6 +62,8 @@ public final class GANTrainer {
 
     let objective: AdversarialObjective
     let parametersD: [Tensor], parametersG: [Tensor]
+    /// With `ema_decay` > 0: the moving average of G's state (parameters averaged, buffers copied).
+    let emaState: [(String, Tensor)]
 
     /// Builds both networks from `config` (seeded by `config.seed`).
     public init(config: GANConfig) throws(SwiftGANError) {
@@ -83,6 +85,7 @@ public final class GANTrainer {
         }
         optimizerD = make(parametersD, config.learningRateD, config.betasD)
         optimizerG = make(parametersG, config.learningRateG, config.betasG)
+        emaState = config.emaDecay > 0 ? generator.namedState.map { ("ema.G.\($0.0)", $0.1.copy()) } : []
     }
 
     /// The shape of one training sample (`[C, S, S]` for images).
@@ -155,6 +158,7 @@ public final class GANTrainer {
         let gradsG = gradients(of: lossG, wrt: parametersG)
         retain(gradsG, names: parameterNames.suffix(parametersG.count))
         optimizerG.step(parametersG, gradsG)
+        updateMovingAverage()
         stats.generatorLoss = lossG.scalar
         iteration += 1
         return stats
@@ -183,6 +187,21 @@ public final class GANTrainer {
                          criticReal: criticReal.mean().scalar, criticFake: criticFake.mean().scalar, penalty: penaltyTotal)
     }
 
+    /// `ema ← decay·ema + (1 − decay)·p` for G's parameters; buffers (BN statistics) are copied.
+    func updateMovingAverage() {
+        guard !emaState.isEmpty else { return }
+        let decay = config.emaDecay
+        let trainable = Set(generator.namedParameters.map { ObjectIdentifier($0.1) })
+        for ((_, current), (_, average)) in zip(generator.namedState, emaState) {
+            let p = current.pointer, e = average.pointer
+            if trainable.contains(ObjectIdentifier(current)) {
+                for j in 0..<current.count { e[j] = decay * e[j] + (1 - decay) * p[j] }
+            } else {
+                e.update(from: p, count: current.count)
+            }
+        }
+    }
+
     private func retain<C: Collection>(_ grads: [Tensor], names: C) where C.Element == String {
         guard retainGradients else { return }
         for (name, g) in zip(names, grads) { retainedGradients[name] = g.copy() }
@@ -200,13 +219,20 @@ public final class GANTrainer {
 
     // MARK: Sampling
 
-    /// Samples from explicit latents `[N, z]`, with G in evaluation mode (running BN statistics).
+    /// Samples from explicit latents `[N, z]`, with G in evaluation mode (running BN statistics)
+    /// and, when `ema_decay` > 0, with the moving average of its weights.
     public func generate(_ z: Tensor) throws(SwiftGANError) -> Tensor {
         guard z.shape.count == 2, z.shape[1] == config.zDim, z.shape[0] >= 1 else {
             throw SwiftGANError("z: expected shape [N, \(config.zDim)], got \(z.shape)")
         }
+        let state = generator.namedState.map { $0.1 }
+        let saved = emaState.isEmpty ? [] : state.map { $0.copy() }
+        for (t, (_, average)) in zip(state, emaState) { t.assign(from: average.pointer) }
         generator.setTraining(false)
-        defer { generator.setTraining(true) }
+        defer {
+            generator.setTraining(true)
+            for (t, original) in zip(state, saved) { t.assign(from: original.pointer) }
+        }
         return withoutGradients { generator(z) }.reshaped([z.shape[0]] + sampleShape)
     }
 
@@ -223,10 +249,11 @@ public final class GANTrainer {
         generator.namedState.map { ("G.\($0.0)", $0.1) } + discriminator.namedState.map { ("D.\($0.0)", $0.1) }
     }
 
-    /// Model state followed by the optimizers' state (`optimizer_D.exp_avg.3`, ...).
+    /// Model state followed by the optimizers' state (`optimizer_D.exp_avg.3`, ...) and the moving
+    /// average of G (`ema.G.main.0.weight`, ...).
     public var fullState: [(String, Tensor)] {
         modelState + optimizerD.namedState.map { ("optimizer_D.\($0.0)", $0.1) }
-            + optimizerG.namedState.map { ("optimizer_G.\($0.0)", $0.1) }
+            + optimizerG.namedState.map { ("optimizer_G.\($0.0)", $0.1) } + emaState
     }
 
     /// The integer state: iteration, the optimizers' step counts and the four RNG words.
