@@ -12,12 +12,16 @@ enum System {
     }
 }
 
+/// Work (elements × cost) below which a loop runs on the calling thread: waking workers costs
+/// more than it saves under about 10⁵ simple element operations.
+let parallelThreshold = 1 << 17
+
 /// Runs `body(range)` over `0..<count` split into contiguous chunks on all cores,
 /// or inline when the work (`count * costPerItem`) is too small to share.
 @inline(__always)
 func parallelChunks(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
     let work = count * costPerItem
-    if parallelWidth == 1 || work < 1 << 15 || count < 2 {
+    if parallelWidth == 1 || work < parallelThreshold || count < 2 {
         if count > 0 { body(0..<count) }
         return
     }
