@@ -44,16 +44,39 @@ SPECIAL = {
     "SGAN-minimax": (dict(minimax=True), ["sgd", "adam"]),
     "LSGAN-targets": (dict(lsgan_targets=[-1.0, 1.0, 0.0]), ["sgd", "adam"]),
 }
+ARCHITECTURES = {  # DCGAN options, each trained with RaSGAN (and spectral norm with RaSGAN-GP too)
+    "RaSGAN-sn_d": dict(spectral_norm_d=True),
+    "RaSGAN-GP-sn_d": dict(spectral_norm_d=True),
+    "RaSGAN-sn_g-upsample": dict(spectral_norm_g=True, upsample_conv=True),
+    "RaSGAN-upsample": dict(upsample_conv=True),
+    "RaSGAN-selu": dict(selu=True),
+    "RaSGAN-no_bn": dict(batch_norm_g=False, batch_norm_d=False),
+}
+SPECIAL.update({name: (options, ["sgd", "adam"]) for name, options in ARCHITECTURES.items()})
+ARCH_KEYS = ("selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d", "spectral_norm_g")
 EXTRA = ["WGAN-GP", "WGAN-LP", "RaLSGAN-R1", "DRAGAN", "RaDRAGAN", "SGAN-minimax", "LSGAN-targets"]
-RUNS = ([("dcgan32x1", loss) for loss in OBJECTIVES + ["RaSGAN-GP"] + EXTRA]
+RUNS = ([("dcgan32x1", loss) for loss in OBJECTIVES + ["RaSGAN-GP"] + EXTRA + list(ARCHITECTURES)]
         + [("dcgan64x3", loss) for loss in FIRST_ISSUE])
+
+
+def make_pair(cfg, options=None):
+    arch = {k: v for k, v in (options or {}).items() if k in ARCH_KEYS}
+    return ref.dcgan_pair(cfg["image_size"], cfg["channels"], cfg["z_dim"], cfg["ngf"], cfg["ndf"], **arch)
+
+
+def draw_weights(cfg, options, seed):
+    """Initial weights of the pair `options` describe (DCGAN initialisation)."""
+    torch.manual_seed(seed)
+    G, D = make_pair(cfg, options)
+    ref.dcgan_init(G)
+    ref.dcgan_init(D)
+    return ref.state_dict(G, D)
 
 
 def draw_inputs(cfg, seed):
     """Initial weights and all random inputs of ITERATIONS iterations."""
     torch.manual_seed(seed)
-    G = ref.DCGANGenerator(cfg["image_size"], cfg["channels"], cfg["z_dim"], cfg["ngf"])
-    D = ref.DCGANDiscriminator(cfg["image_size"], cfg["channels"], cfg["ndf"])
+    G, D = make_pair(cfg)
     ref.dcgan_init(G)
     ref.dcgan_init(D)
     b, s, c, z, k = cfg["batch"], cfg["image_size"], cfg["channels"], cfg["z_dim"], MAX_CRITIC_STEPS
@@ -72,14 +95,15 @@ def run_options(name):
     """(SwiftGAN loss name, SwiftGAN options, optimizers) of a run."""
     options, optimizers = SPECIAL.get(name, ({}, ["sgd", "adam"]))
     loss = {"SGAN-minimax": "SGAN", "LSGAN-targets": "LSGAN"}.get(name, name)
+    if name in ARCHITECTURES:
+        loss = "RaSGAN-GP" if name.startswith("RaSGAN-GP") else "RaSGAN"
     return loss, dict(options), optimizers
 
 
 def run(cfg, name, optimizer, init, inputs):
     """ITERATIONS iterations from `init`; returns per-iteration stats, first-iteration grads, final state."""
     loss, options, _ = run_options(name)
-    G = ref.DCGANGenerator(cfg["image_size"], cfg["channels"], cfg["z_dim"], cfg["ngf"])
-    D = ref.DCGANDiscriminator(cfg["image_size"], cfg["channels"], cfg["ndf"])
+    G, D = make_pair(cfg, options)
     ref.load_state_dict(G, D, init)
     opts = OPTIMIZERS[optimizer]
     make = {"sgd": lambda p: torch.optim.SGD(p, **opts), "adam": lambda p: torch.optim.Adam(p, **opts),
@@ -119,8 +143,12 @@ def main():
         for run_name in used:
             loss, options, optimizers = run_options(run_name)
             out = {}
+            start = init
+            if any(k in ARCH_KEYS for k in options):  # another pair: its own initial weights
+                start = draw_weights(cfg, options, seed=4321)
+                out.update({f"init/{k}": v.numpy() for k, v in start.items()})
             for opt in optimizers:
-                stats, grads, final = run(cfg, run_name, opt, init, inputs)
+                stats, grads, final = run(cfg, run_name, opt, start, inputs)
                 out[f"{opt}/stats"] = stats
                 out.update({f"{opt}/final/{k}": v.numpy() for k, v in final.items()})
                 if opt == "sgd":  # G's first gradients follow the D update, so they are the SGD run's

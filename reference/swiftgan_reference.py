@@ -17,19 +17,42 @@ import torch.nn.functional as F
 
 # ---- models ------------------------------------------------------------------
 
-class DCGANGenerator(nn.Module):
-    """ConvT(z, ngf·S/8, 4,1,0) BN ReLU, ConvT 4/2/1 halving to ngf with BN ReLU, ConvT(ngf, c, 4,2,1) Tanh."""
+def _activation(layers: List[nn.Module], channels: int, selu: bool, batch_norm: bool, leaky: bool) -> None:
+    """The official code's block: SELU, or [BN] + ReLU / LeakyReLU(0.2)."""
+    if selu:
+        layers.append(nn.SELU())
+        return
+    if batch_norm:
+        layers.append(nn.BatchNorm2d(channels))
+    layers.append(nn.LeakyReLU(0.2) if leaky else nn.ReLU())
 
-    def __init__(self, image_size: int, channels: int, z_dim: int, ngf: int):
+
+def _sn(module: nn.Module, on: bool) -> nn.Module:
+    return nn.utils.spectral_norm(module) if on else module
+
+
+class DCGANGenerator(nn.Module):
+    """ConvT(z, ngf·S/8, 4,1,0) BN ReLU, ConvT 4/2/1 halving to ngf with BN ReLU, ConvT(ngf, c, 4,2,1) Tanh;
+    options as the official code: selu, batch_norm, upsample_conv (Upsample ×2 + Conv 3/1/1), spectral_norm."""
+
+    def __init__(self, image_size: int, channels: int, z_dim: int, ngf: int, selu: bool = False,
+                 batch_norm: bool = True, upsample_conv: bool = False, spectral_norm: bool = False):
         super().__init__()
+        bn = batch_norm and not spectral_norm
         mult = image_size // 8
-        layers: List[nn.Module] = [nn.ConvTranspose2d(z_dim, ngf * mult, 4, 1, 0, bias=False),
-                                   nn.BatchNorm2d(ngf * mult), nn.ReLU(True)]
+        layers: List[nn.Module] = [_sn(nn.ConvTranspose2d(z_dim, ngf * mult, 4, 1, 0, bias=False), spectral_norm)]
+        _activation(layers, ngf * mult, selu, bn, leaky=False)
+
+        def up(a, b):
+            if upsample_conv:
+                return [nn.Upsample(scale_factor=2), _sn(nn.Conv2d(a, b, 3, 1, 1, bias=True), spectral_norm)]
+            return [_sn(nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), spectral_norm)]
+
         while mult > 1:
-            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(ngf * mult // 2), nn.ReLU(True)]
+            layers += up(ngf * mult, ngf * mult // 2)
+            _activation(layers, ngf * mult // 2, selu, bn, leaky=False)
             mult //= 2
-        layers += [nn.ConvTranspose2d(ngf, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += up(ngf, channels) + [nn.Tanh()]
         self.main = nn.Sequential(*layers)
         self.z_dim = z_dim
 
@@ -38,29 +61,44 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """Conv(c, ndf, 4,2,1) LReLU(0.2), Conv 4/2/1 doubling with BN LReLU(0.2) down to 4×4, Conv(·, 1, 4,1,0)."""
+    """Conv(c, ndf, 4,2,1) LReLU(0.2), Conv 4/2/1 doubling with BN LReLU(0.2) down to 4×4, Conv(·, 1, 4,1,0);
+    options as the official code: selu, batch_norm, spectral_norm."""
 
-    def __init__(self, image_size: int, channels: int, ndf: int):
+    def __init__(self, image_size: int, channels: int, ndf: int, selu: bool = False, batch_norm: bool = True,
+                 spectral_norm: bool = False):
         super().__init__()
-        layers: List[nn.Module] = [nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
+        bn = batch_norm and not spectral_norm
+        layers: List[nn.Module] = [_sn(nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), spectral_norm)]
+        _activation(layers, ndf, selu, False, leaky=True)
         size, mult = image_size // 2, 1
         while size > 4:
-            layers += [nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * mult * 2),
-                       nn.LeakyReLU(0.2, inplace=True)]
+            layers.append(_sn(nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=False), spectral_norm))
+            _activation(layers, ndf * mult * 2, selu, bn, leaky=True)
             size //= 2
             mult *= 2
-        layers += [nn.Conv2d(ndf * mult, 1, 4, 1, 0, bias=False)]
+        layers += [_sn(nn.Conv2d(ndf * mult, 1, 4, 1, 0, bias=False), spectral_norm)]
         self.main = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.main(x).view(-1)
 
 
+def dcgan_pair(image_size: int, channels: int, z_dim: int, ngf: int, ndf: int, **options):
+    """The twins of SwiftGAN's DCGAN pair with its options (SwiftGAN's names)."""
+    G = DCGANGenerator(image_size, channels, z_dim, ngf, selu=options.get("selu", False),
+                       batch_norm=options.get("batch_norm_g", True), upsample_conv=options.get("upsample_conv", False),
+                       spectral_norm=options.get("spectral_norm_g", False))
+    D = DCGANDiscriminator(image_size, channels, ndf, selu=options.get("selu", False),
+                           batch_norm=options.get("batch_norm_d", True),
+                           spectral_norm=options.get("spectral_norm_d", False))
+    return G, D
+
+
 def dcgan_init(module: nn.Module) -> None:
-    """Conv weights N(0, 0.02), BN weight N(1, 0.02), BN bias 0."""
+    """Conv weights (weight_orig under spectral norm) N(0, 0.02), BN weight N(1, 0.02), BN bias 0."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
+            nn.init.normal_(m.weight_orig if hasattr(m, "weight_orig") else m.weight, 0.0, 0.02)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)

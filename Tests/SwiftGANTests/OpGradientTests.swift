@@ -24,7 +24,7 @@ final class OpGradientTests: XCTestCase {
             ("square", x, square), ("sqrt", positive, sqrt), ("abs", x, abs), ("exp", x, exp), ("log", positive, log),
             ("relu", x, relu), ("leakyRelu", x, { leakyRelu($0, slope: 0.2) }), ("tanh", x, tanh), ("sigmoid", x, sigmoid),
             ("softplus", x, softplus), ("clamp", x, { clamp($0, min: -0.5, max: 0.5) }),
-            ("affine", x, { 3 - $0 * 2 }),
+            ("affine", x, { 3 - $0 * 2 }), ("selu", x, selu),
         ]
         for (name, input, f) in cases {
             checkFirstOrder(name, [input.copy()], eps: 1e-3) { f($0[0]) }
@@ -62,6 +62,15 @@ final class OpGradientTests: XCTestCase {
         XCTAssertEqual(x.sum(to: [3, 1]).scalars, [0 + 1 + 2 + 3 + 12 + 13 + 14 + 15, 92, 124])
         XCTAssertEqual(x.sum().scalar, 276)
         XCTAssertEqual(x.sum(to: [2, 1, 4]).scalars, [12, 15, 18, 21, 48, 51, 54, 57])
+    }
+
+    func testUpsamplingAndItsAdjointMatchFiniteDifferences() {
+        let x = randomTensor([2, 3, 3, 2], seed: 12)
+        XCTAssertEqual(upsampleNearest2x(x).shape, [2, 3, 6, 4])
+        XCTAssertEqual(upsampleNearest2x(x).scalars[0..<4].map { $0 }, [x.scalars[0], x.scalars[0], x.scalars[1], x.scalars[1]])
+        checkFirstOrder("upsample", [x]) { upsampleNearest2x($0[0]) }
+        checkSecondOrder("upsample", [x]) { square(upsampleNearest2x($0[0])) }
+        checkFirstOrder("sumPool", [randomTensor([1, 2, 4, 6], seed: 13)]) { sumPool2x2($0[0]) }
     }
 
     // MARK: Linear algebra

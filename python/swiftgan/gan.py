@@ -56,7 +56,8 @@ def _config_lines(args: Dict[str, object]) -> str:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))):
             raise TypeError(f"{name} must be a number, got {type(value).__name__}")
         options[name] = None if value is None else repr(float(value))
-    for name in ("minimax", "reuse_fake"):
+    for name in ("minimax", "reuse_fake", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d",
+                 "spectral_norm_g"):
         options[name] = None if args[name] is None else str(bool(args[name])).lower()
     for net in ("d", "g"):
         pair = args["betas_" + net] if args["betas_" + net] is not None else args["betas"]
@@ -119,6 +120,8 @@ class GAN:
         rmsprop_alpha: RMSprop's smoothing constant.
         reuse_fake: the G step reuses the last D step's fake batch instead of fresh noise.
         ema_decay: sample with an exponential moving average of G's weights (0, the default: off).
+        selu, batch_norm_g, batch_norm_d, upsample_conv, spectral_norm_d, spectral_norm_g: the DCGAN options
+            of the official relativistic GAN code (see `architectures()`).
         seed: seeds the weights and the engine's random stream.
 
     Options left as None take the loss's preset (`WGAN`: clip 0.01, RMSprop, lr 5e-5,
@@ -136,7 +139,10 @@ class GAN:
                  clip: Optional[float] = None, minimax: Optional[bool] = None,
                  lsgan_targets: Optional[Tuple[float, float, float]] = None, latent: Optional[str] = None,
                  rmsprop_alpha: Optional[float] = None, reuse_fake: Optional[bool] = None,
-                 ema_decay: Optional[float] = None, seed: int = 1,
+                 ema_decay: Optional[float] = None, selu: Optional[bool] = None,
+                 batch_norm_g: Optional[bool] = None, batch_norm_d: Optional[bool] = None,
+                 upsample_conv: Optional[bool] = None, spectral_norm_d: Optional[bool] = None,
+                 spectral_norm_g: Optional[bool] = None, seed: int = 1,
                  _config_text: Optional[str] = None):
         if _config_text is None:
             _config_text = _config_lines(locals())
@@ -162,7 +168,8 @@ class GAN:
                 out[key] = int(value)
             elif key in ("loss", "arch", "optimizer", "latent"):
                 out[key] = value
-            elif key in ("reuse_fake", "minimax"):
+            elif key in ("reuse_fake", "minimax", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
+                         "spectral_norm_d", "spectral_norm_g"):
                 out[key] = value == "true"
             else:
                 out[key] = float(value)

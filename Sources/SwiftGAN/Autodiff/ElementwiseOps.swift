@@ -74,6 +74,11 @@ func unaryDerivativeGraph(_ op: UnaryOp, _ x: Tensor, _ g: Tensor) -> Tensor {
     case .tanh: let y = tanh(x); return g * (1 - y * y)
     case .sigmoid: let s = sigmoid(x); return g * s * (1 - s)
     case .softplus: return g * sigmoid(x)
+    case .selu:
+        // scale for x > 0, scale·α·eˣ otherwise: a mask picks the branch, eˣ stays differentiable.
+        let positive = Tensor(uninitialized: x.shape)
+        for i in 0..<x.count { positive.pointer[i] = x.pointer[i] > 0 ? 1 : 0 }
+        return g * (positive * UnaryOp.seluScale + (1 - positive) * exp(x) * (UnaryOp.seluScale * UnaryOp.seluAlpha))
     case .abs, .relu, .leakyRelu, .clamp:
         // Piecewise-linear: the derivative is a constant mask.
         let mask = Tensor(uninitialized: x.shape)
@@ -102,6 +107,8 @@ public func tanh(_ x: Tensor) -> Tensor { unary(x, .tanh) }
 public func sigmoid(_ x: Tensor) -> Tensor { unary(x, .sigmoid) }
 /// log(1 + eˣ) (x itself above 20, as PyTorch).
 public func softplus(_ x: Tensor) -> Tensor { unary(x, .softplus) }
+/// SELU as `torch.nn.SELU`: scale·x for x > 0, scale·α·(eˣ − 1) otherwise.
+public func selu(_ x: Tensor) -> Tensor { unary(x, .selu) }
 /// min(max(x, low), high); the gradient passes where low ≤ x ≤ high.
 public func clamp(_ x: Tensor, min low: Float, max high: Float) -> Tensor { unary(x, .clamp(low: low, high: high)) }
 

@@ -181,6 +181,11 @@ enum UnaryOp: Equatable {
     case square, sqrt, abs, exp, log, relu, tanh, sigmoid, softplus
     case leakyRelu(slope: Float)
     case clamp(low: Float, high: Float)
+    /// SELU: scale·x for x > 0, scale·α·(eˣ − 1) otherwise (Klambauer et al., PyTorch's constants).
+    case selu
+
+    static let seluAlpha: Float = 1.6732632423543772848170429916717
+    static let seluScale: Float = 1.0507009873554804934193349852946
 
     @inline(__always) func apply(_ x: Float) -> Float {
         switch self {
@@ -196,6 +201,7 @@ enum UnaryOp: Equatable {
         case .softplus: return softplusValue(x)
         case .leakyRelu(let s): return x > 0 ? x : x * s
         case .clamp(let lo, let hi): return Swift.min(Swift.max(x, lo), hi)
+        case .selu: return x > 0 ? UnaryOp.seluScale * x : UnaryOp.seluScale * UnaryOp.seluAlpha * Glibc.expm1f(x)
         }
     }
 
@@ -214,6 +220,7 @@ enum UnaryOp: Equatable {
         case .softplus: return UnaryOp.sigmoid.apply(x)
         case .leakyRelu(let s): return x > 0 ? 1 : s
         case .clamp(let lo, let hi): return (x >= lo && x <= hi) ? 1 : 0
+        case .selu: return x > 0 ? UnaryOp.seluScale : UnaryOp.seluScale * UnaryOp.seluAlpha * Glibc.expf(x)
         }
     }
 }

@@ -24,3 +24,15 @@ public final class Sigmoid: Module {
     public init() {}
     public func callAsFunction(_ x: Tensor) -> Tensor { sigmoid(x) }
 }
+
+/// `torch.nn.SELU`.
+public final class SELU: Module {
+    public init() {}
+    public func callAsFunction(_ x: Tensor) -> Tensor { selu(x) }
+}
+
+/// `torch.nn.Upsample(scale_factor=2)` (nearest).
+public final class Upsample2x: Module {
+    public init() {}
+    public func callAsFunction(_ x: Tensor) -> Tensor { upsampleNearest2x(x) }
+}

@@ -1,4 +1,4 @@
-// MARK: - DCGAN (the relativistic GAN paper's official layout)
+// MARK: - DCGAN (the relativistic GAN paper's official layout and options)
 
 /// The image sizes the DCGAN pair supports.
 public let dcganImageSizes = [32, 64, 128, 256]
@@ -9,25 +9,58 @@ func checkDCGANSize(_ imageSize: Int) throws(SwiftGANError) {
     }
 }
 
+/// The options of the official code's DCGAN (`--SELU`, `--NN_conv`, `--spectral`, `--spectral_G`,
+/// `--no_batch_norm_G`, `--no_batch_norm_D`).
+public struct DCGANOptions: Equatable {
+    /// SELU in place of BN + ReLU (G) and BN + LeakyReLU (D).
+    public var selu = false
+    /// Batch norm in G and D (dropped anyway on a spectrally normalised net, or with SELU).
+    public var batchNormG = true, batchNormD = true
+    /// Nearest 2× upsampling + Conv 3/1/1 (with bias) in place of each stride-2 ConvTranspose in G.
+    public var upsampleConv = false
+    /// Spectral normalisation of every conv of D, and of G.
+    public var spectralNormD = false, spectralNormG = false
+
+    public init() {}
+}
+
+/// Appends the activation block of the official code: SELU, or [BN] + ReLU/LeakyReLU.
+private func activation(_ layers: inout [Module], channels: Int, selu: Bool, batchNorm: Bool, leaky: Bool) {
+    if selu {
+        layers.append(SELU())
+    } else {
+        if batchNorm { layers.append(BatchNorm2d(channels)) }
+        layers.append(leaky ? LeakyReLU(0.2) : ReLU())
+    }
+}
+
 /// The DCGAN generator, `G.main`:
 /// ConvTranspose(z, ngf·S/8, 4, 1, 0) BN ReLU, then ConvTranspose 4/2/1 halving the
-/// width with BN ReLU up to ngf, then ConvTranspose(ngf, channels, 4, 2, 1) Tanh.
-/// Input `[N, z, 1, 1]`, output `[N, channels, S, S]` in (−1, 1).
+/// width with BN ReLU down to ngf, then ConvTranspose(ngf, channels, 4, 2, 1) Tanh (see `DCGANOptions`).
+/// Input `[N, z]`, output `[N, channels, S, S]` in (−1, 1).
 public final class DCGANGenerator: Module {
     public let main: Sequential
 
     /// Builds the generator with DCGAN initialisation: conv weights N(0, 0.02), BN weight N(1, 0.02), BN bias 0.
-    public init(imageSize: Int, channels: Int, zDim: Int, width ngf: Int, rng: inout RandomGenerator) throws(SwiftGANError) {
+    public init(imageSize: Int, channels: Int, zDim: Int, width ngf: Int, options: DCGANOptions = DCGANOptions(),
+                rng: inout RandomGenerator) throws(SwiftGANError) {
         try checkDCGANSize(imageSize)
+        let sn = options.spectralNormG, bn = options.batchNormG && !sn
         var mult = imageSize / 8
-        var layers: [Module] = [ConvTranspose2d(zDim, ngf * mult, kernelSize: 4, stride: 1, padding: 0, bias: false, rng: &rng),
-                                BatchNorm2d(ngf * mult), ReLU()]
+        var layers: [Module] = [ConvTranspose2d(zDim, ngf * mult, kernelSize: 4, stride: 1, padding: 0, bias: false,
+                                                spectralNorm: sn, rng: &rng)]
+        activation(&layers, channels: ngf * mult, selu: options.selu, batchNorm: bn, leaky: false)
+        func up(_ from: Int, _ to: Int, _ rng: inout RandomGenerator) -> [Module] {
+            options.upsampleConv
+                ? [Upsample2x(), Conv2d(from, to, kernelSize: 3, stride: 1, padding: 1, bias: true, spectralNorm: sn, rng: &rng)]
+                : [ConvTranspose2d(from, to, kernelSize: 4, stride: 2, padding: 1, bias: false, spectralNorm: sn, rng: &rng)]
+        }
         while mult > 1 {
-            layers += [ConvTranspose2d(ngf * mult, ngf * mult / 2, kernelSize: 4, stride: 2, padding: 1, bias: false, rng: &rng),
-                       BatchNorm2d(ngf * mult / 2), ReLU()]
+            layers += up(ngf * mult, ngf * mult / 2, &rng)
+            activation(&layers, channels: ngf * mult / 2, selu: options.selu, batchNorm: bn, leaky: false)
             mult /= 2
         }
-        layers += [ConvTranspose2d(ngf, channels, kernelSize: 4, stride: 2, padding: 1, bias: false, rng: &rng), Tanh()]
+        layers += up(ngf, channels, &rng) + [Tanh()]
         main = Sequential(layers)
         dcganInitialize(main, rng: &rng)
     }
@@ -41,23 +74,27 @@ public final class DCGANGenerator: Module {
 
 /// The DCGAN discriminator, `D.main`:
 /// Conv(channels, ndf, 4, 2, 1) LeakyReLU(0.2), then Conv 4/2/1 doubling the width
-/// with BN LeakyReLU(0.2) down to 4×4, then Conv(·, 1, 4, 1, 0) to one logit.
+/// with BN LeakyReLU(0.2) down to 4×4, then Conv(·, 1, 4, 1, 0) to one logit (see `DCGANOptions`).
 /// Input `[N, channels, S, S]`, output `[N]` (raw critic values).
 public final class DCGANDiscriminator: Module {
     public let main: Sequential
 
     /// Builds the discriminator with DCGAN initialisation.
-    public init(imageSize: Int, channels: Int, width ndf: Int, rng: inout RandomGenerator) throws(SwiftGANError) {
+    public init(imageSize: Int, channels: Int, width ndf: Int, options: DCGANOptions = DCGANOptions(),
+                rng: inout RandomGenerator) throws(SwiftGANError) {
         try checkDCGANSize(imageSize)
-        var layers: [Module] = [Conv2d(channels, ndf, kernelSize: 4, stride: 2, padding: 1, bias: false, rng: &rng), LeakyReLU(0.2)]
+        let sn = options.spectralNormD, bn = options.batchNormD && !sn
+        var layers: [Module] = [Conv2d(channels, ndf, kernelSize: 4, stride: 2, padding: 1, bias: false, spectralNorm: sn, rng: &rng)]
+        activation(&layers, channels: ndf, selu: options.selu, batchNorm: false, leaky: true)
         var size = imageSize / 2, mult = 1
         while size > 4 {
-            layers += [Conv2d(ndf * mult, ndf * mult * 2, kernelSize: 4, stride: 2, padding: 1, bias: false, rng: &rng),
-                       BatchNorm2d(ndf * mult * 2), LeakyReLU(0.2)]
+            layers.append(Conv2d(ndf * mult, ndf * mult * 2, kernelSize: 4, stride: 2, padding: 1, bias: false,
+                                 spectralNorm: sn, rng: &rng))
+            activation(&layers, channels: ndf * mult * 2, selu: options.selu, batchNorm: bn, leaky: true)
             size /= 2
             mult *= 2
         }
-        layers.append(Conv2d(ndf * mult, 1, kernelSize: 4, stride: 1, padding: 0, bias: false, rng: &rng))
+        layers.append(Conv2d(ndf * mult, 1, kernelSize: 4, stride: 1, padding: 0, bias: false, spectralNorm: sn, rng: &rng))
         main = Sequential(layers)
         dcganInitialize(main, rng: &rng)
     }
@@ -69,7 +106,8 @@ public final class DCGANDiscriminator: Module {
     public func setTraining(_ training: Bool) { main.setTraining(training) }
 }
 
-/// DCGAN initialisation: conv weights N(0, 0.02), BN weight N(1, 0.02), BN bias 0.
+/// DCGAN initialisation: conv weights (`weight_orig` under spectral norm) N(0, 0.02), BN weight
+/// N(1, 0.02), BN bias 0; conv biases keep PyTorch's default initialisation.
 func dcganInitialize(_ net: Sequential, rng: inout RandomGenerator) {
     for layer in net.layers {
         switch layer {

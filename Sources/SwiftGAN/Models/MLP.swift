@@ -37,9 +37,9 @@ func makeNetworks(_ config: GANConfig, rng: inout RandomGenerator) throws(SwiftG
         return (g, d)
     default:
         let g = try DCGANGenerator(imageSize: config.imageSize, channels: config.channels, zDim: config.zDim,
-                                   width: config.generatorWidth, rng: &rng)
+                                   width: config.generatorWidth, options: config.dcgan, rng: &rng)
         let d = try DCGANDiscriminator(imageSize: config.imageSize, channels: config.channels,
-                                       width: config.discriminatorWidth, rng: &rng)
+                                       width: config.discriminatorWidth, options: config.dcgan, rng: &rng)
         return (g, d)
     }
 }

@@ -17,7 +17,9 @@ public enum Catalogue {
     /// Every architecture with its layer sequence.
     public static var architectures: [(String, String)] {
         [("dcgan", "G: ConvT(z,ngf·S/8,4,1,0) BN ReLU, ConvT 4/2/1 halving to ngf with BN ReLU, ConvT(ngf,C,4,2,1) Tanh; "
-            + "D: Conv(C,ndf,4,2,1) LReLU(0.2), Conv 4/2/1 doubling with BN LReLU(0.2) to 4×4, Conv(·,1,4,1,0); S = 32, 64, 128, 256"),
+            + "D: Conv(C,ndf,4,2,1) LReLU(0.2), Conv 4/2/1 doubling with BN LReLU(0.2) to 4×4, Conv(·,1,4,1,0); S = 32, 64, 128, 256; "
+            + "options selu (SELU for BN+activation), batch_norm_g/_d, upsample_conv (Upsample×2 + Conv 3/1/1 for ConvT 4/2/1), "
+            + "spectral_norm_d/_g (one power iteration per forward, as torch spectral_norm; drops BN)"),
          ("mlp", "G: Linear(z,ngf) ReLU, Linear(ngf,ngf) ReLU ×2, Linear(ngf,channels); "
             + "D: Linear(channels,ndf) ReLU, Linear(ndf,ndf) ReLU ×2, Linear(ndf,1); for low-dimensional data (2-D toys)")]
     }

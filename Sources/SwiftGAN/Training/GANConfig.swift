@@ -17,6 +17,8 @@ public struct GANConfig: Equatable {
     public var clip: Float = 0
     /// The network pair (`GANConfig.architectures`).
     public var architecture = "dcgan"
+    /// The DCGAN pair's options (SELU, batch norm, upsample + conv, spectral norm).
+    public var dcgan = DCGANOptions()
     /// Image side (DCGAN); ignored by the MLP.
     public var imageSize = 64
     /// Image channels (DCGAN) or the data dimension (MLP).
@@ -78,7 +80,8 @@ public struct GANConfig: Equatable {
 
     /// Every key `set(_:_:)` accepts.
     public static let keys = ["loss", "minimax", "lsgan_a", "lsgan_b", "lsgan_c", "gp_weight", "lp_weight", "r1_weight",
-                              "dragan_weight", "clip", "arch", "image_size", "channels", "z_dim", "latent", "ngf", "ndf",
+                              "dragan_weight", "clip", "arch", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
+                              "spectral_norm_d", "spectral_norm_g", "image_size", "channels", "z_dim", "latent", "ngf", "ndf",
                               "optimizer", "lr_d", "lr_g", "beta1_d", "beta2_d", "beta1_g", "beta2_g", "eps",
                               "rmsprop_alpha", "n_critic", "reuse_fake", "ema_decay", "seed"]
 
@@ -129,6 +132,12 @@ public struct GANConfig: Equatable {
                 throw SwiftGANError("unknown arch '\(value)'; known architectures: \(GANConfig.architectures.joined(separator: ", "))")
             }
             architecture = value.lowercased()
+        case "selu": dcgan.selu = try bool()
+        case "batch_norm_g": dcgan.batchNormG = try bool()
+        case "batch_norm_d": dcgan.batchNormD = try bool()
+        case "upsample_conv": dcgan.upsampleConv = try bool()
+        case "spectral_norm_d": dcgan.spectralNormD = try bool()
+        case "spectral_norm_g": dcgan.spectralNormG = try bool()
         case "image_size": imageSize = try int(1, 1 << 14)
         case "channels": channels = try int(1, 4096)
         case "z_dim": zDim = try int(1, 1 << 16)
@@ -165,7 +174,10 @@ public struct GANConfig: Equatable {
         [("loss", loss.name), ("minimax", "\(minimax)"), ("lsgan_a", "\(lsganTargets.a)"), ("lsgan_b", "\(lsganTargets.b)"),
          ("lsgan_c", "\(lsganTargets.c)")]
             + PenaltyKind.allCases.map { ($0.weightKey, "\(penaltyWeights[$0]!)") }
-            + [("clip", "\(clip)"), ("arch", architecture), ("image_size", "\(imageSize)"), ("channels", "\(channels)"),
+            + [("clip", "\(clip)"), ("arch", architecture), ("selu", "\(dcgan.selu)"),
+               ("batch_norm_g", "\(dcgan.batchNormG)"), ("batch_norm_d", "\(dcgan.batchNormD)"),
+               ("upsample_conv", "\(dcgan.upsampleConv)"), ("spectral_norm_d", "\(dcgan.spectralNormD)"),
+               ("spectral_norm_g", "\(dcgan.spectralNormG)"), ("image_size", "\(imageSize)"), ("channels", "\(channels)"),
                ("z_dim", "\(zDim)"), ("latent", latent), ("ngf", "\(generatorWidth)"), ("ndf", "\(discriminatorWidth)"),
                ("optimizer", optimizer), ("lr_d", "\(learningRateD)"), ("lr_g", "\(learningRateG)"),
                ("beta1_d", "\(betasD.0)"), ("beta2_d", "\(betasD.1)"), ("beta1_g", "\(betasG.0)"), ("beta2_g", "\(betasG.1)"),

@@ -1,0 +1,17 @@
+// MARK: - Upsampling
+
+/// Nearest-neighbour 2× upsampling as `torch.nn.Upsample(scale_factor=2)`: `[N, C, H, W]` → `[N, C, 2H, 2W]`.
+public func upsampleNearest2x(_ x: Tensor) -> Tensor {
+    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let y = Tensor(uninitialized: [n, c, 2 * h, 2 * w])
+    upsampleNearest2xForward(y.pointer, x.pointer, planes: n * c, height: h, width: w)
+    return record(y, [x]) { g, _ in [sumPool2x2(g)] }
+}
+
+/// The sum over each 2×2 block: `[N, C, 2H, 2W]` → `[N, C, H, W]` (the adjoint of `upsampleNearest2x`).
+public func sumPool2x2(_ y: Tensor) -> Tensor {
+    let (n, c, h, w) = (y.shape[0], y.shape[1], y.shape[2] / 2, y.shape[3] / 2)
+    let x = Tensor(uninitialized: [n, c, h, w])
+    sumPool2x2Forward(x.pointer, y.pointer, planes: n * c, height: h, width: w)
+    return record(x, [y]) { g, _ in [upsampleNearest2x(g)] }
+}
