@@ -51,9 +51,11 @@ ARCHITECTURES = {  # DCGAN options, each trained with RaSGAN (and spectral norm 
     "RaSGAN-upsample": dict(upsample_conv=True),
     "RaSGAN-selu": dict(selu=True),
     "RaSGAN-no_bn": dict(batch_norm_g=False, batch_norm_d=False),
+    "RaSGAN-cnn": dict(arch="cnn"),
+    "RaSGAN-GP-cnn-sn_d": dict(arch="cnn", spectral_norm_d=True),
 }
 SPECIAL.update({name: (options, ["sgd", "adam"]) for name, options in ARCHITECTURES.items()})
-ARCH_KEYS = ("selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d", "spectral_norm_g")
+ARCH_KEYS = ("arch", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d", "spectral_norm_g")
 EXTRA = ["WGAN-GP", "WGAN-LP", "RaLSGAN-R1", "DRAGAN", "RaDRAGAN", "SGAN-minimax", "LSGAN-targets"]
 RUNS = ([("dcgan32x1", loss) for loss in OBJECTIVES + ["RaSGAN-GP"] + EXTRA + list(ARCHITECTURES)]
         + [("dcgan64x3", loss) for loss in FIRST_ISSUE])
@@ -100,18 +102,28 @@ def run_options(name):
     return loss, dict(options), optimizers
 
 
-def run(cfg, name, optimizer, init, inputs):
-    """ITERATIONS iterations from `init`; returns per-iteration stats, first-iteration grads, final state."""
+def inert_parameters(cfg, name, init, inputs):
+    """Parameters whose first-iteration gradient vanishes in exact arithmetic (a bias right before batch
+    norm; a relativistic critic's output bias), found in float64: below 1e-12 × their network's largest."""
+    _, grads, _ = run(cfg, name, "sgd", init, inputs, dtype=torch.float64, iterations=1)
+    scale = {net: max(float(g.abs().max()) for k, g in grads.items() if k.startswith(net)) for net in ("D.", "G.")}
+    return sorted(k for k, g in grads.items() if float(g.abs().max()) < 1e-12 * scale[k[:2]])
+
+
+def run(cfg, name, optimizer, init, inputs, dtype=torch.float32, iterations=ITERATIONS):
+    """`iterations` iterations from `init`; returns per-iteration stats, first-iteration grads, final state."""
     loss, options, _ = run_options(name)
     G, D = make_pair(cfg, options)
     ref.load_state_dict(G, D, init)
+    G, D = G.to(dtype), D.to(dtype)
+    inputs = {k: v.to(dtype) for k, v in inputs.items()}
     opts = OPTIMIZERS[optimizer]
     make = {"sgd": lambda p: torch.optim.SGD(p, **opts), "adam": lambda p: torch.optim.Adam(p, **opts),
             "rmsprop": lambda p: torch.optim.RMSprop(p, **opts)}[optimizer]
     opt_d, opt_g = make(D.parameters()), make(G.parameters())
     k = options.get("n_critic", 1)
     stats, first_grads = [], {}
-    for it in range(ITERATIONS):
+    for it in range(iterations):
         s = ref.train_iteration(G, D, opt_d, opt_g, loss, [inputs["real"][it]], list(inputs["z_d"][it][:k]),
                                 inputs["z_g"][it], u=list(inputs["u"][it][:k]),
                                 dragan_alpha=list(inputs["dragan_alpha"][it][:k]),
@@ -154,7 +166,8 @@ def main():
                 if opt == "sgd":  # G's first gradients follow the D update, so they are the SGD run's
                     out.update({f"grad/{k}": v.numpy() for k, v in grads.items()})
             np.savez_compressed(os.path.join(args.out, f"{name}_{run_name}.npz"), **out)
-            runs.append(dict(config=name, name=run_name, loss=loss, options=options, optimizers=optimizers))
+            runs.append(dict(config=name, name=run_name, loss=loss, options=options, optimizers=optimizers,
+                             inert=inert_parameters(cfg, run_name, start, inputs)))
             print(f"{name} {run_name}: d_loss {out['sgd/stats'][:, 0].round(4).tolist()}", flush=True)
     manifest = {"torch": torch.__version__, "iterations": ITERATIONS, "stats": STATS,
                 "optimizers": {k: {kk: list(vv) if isinstance(vv, tuple) else vv for kk, vv in v.items()}

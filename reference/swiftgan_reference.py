@@ -83,8 +83,55 @@ class DCGANDiscriminator(nn.Module):
         return self.main(x).view(-1)
 
 
+class StandardCNNGenerator(nn.Module):
+    """dense Linear(z, 8ngf·4·4); model: ConvT 4/2/1 8ngf→4ngf→2ngf→ngf with BN ReLU, Conv(ngf, c, 3,1,1) Tanh."""
+
+    def __init__(self, channels: int, z_dim: int, ngf: int, batch_norm: bool = True, spectral_norm: bool = False):
+        super().__init__()
+        bn = batch_norm and not spectral_norm
+        self.dense = nn.Linear(z_dim, 8 * ngf * 16)
+        layers: List[nn.Module] = []
+        for a, b in ((8 * ngf, 4 * ngf), (4 * ngf, 2 * ngf), (2 * ngf, ngf)):
+            layers.append(_sn(nn.ConvTranspose2d(a, b, 4, 2, 1, bias=True), spectral_norm))
+            layers += [nn.BatchNorm2d(b)] if bn else []
+            layers.append(nn.ReLU())
+        layers += [_sn(nn.Conv2d(ngf, channels, 3, 1, 1, bias=True), spectral_norm), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+        self.width = ngf
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model(self.dense(z.view(z.shape[0], -1)).view(-1, 8 * self.width, 4, 4))
+
+
+class StandardCNNDiscriminator(nn.Module):
+    """dense Linear(8ndf·4·4, 1) (registered first); model: Conv 3/1/1 and 4/2/1 pairs ndf→2ndf→4ndf with
+    BN LeakyReLU(0.1), Conv(4ndf, 8ndf, 3,1,1) LeakyReLU(0.1)."""
+
+    def __init__(self, channels: int, ndf: int, batch_norm: bool = True, spectral_norm: bool = False):
+        super().__init__()
+        bn = batch_norm and not spectral_norm
+        self.dense = nn.Linear(8 * ndf * 16, 1)
+        plan = [(channels, ndf, 3, 1, 1), (ndf, ndf, 4, 2, 1), (ndf, 2 * ndf, 3, 1, 1), (2 * ndf, 2 * ndf, 4, 2, 1),
+                (2 * ndf, 4 * ndf, 3, 1, 1), (4 * ndf, 4 * ndf, 4, 2, 1), (4 * ndf, 8 * ndf, 3, 1, 1)]
+        layers: List[nn.Module] = []
+        for i, (a, b, k, st, p) in enumerate(plan):
+            layers.append(_sn(nn.Conv2d(a, b, k, st, p, bias=True), spectral_norm))
+            layers += [nn.BatchNorm2d(b)] if bn and i < len(plan) - 1 else []
+            layers.append(nn.LeakyReLU(0.1))
+        self.model = nn.Sequential(*layers)
+        self.width = ndf
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dense(self.model(x).view(x.shape[0], -1)).view(-1)
+
+
 def dcgan_pair(image_size: int, channels: int, z_dim: int, ngf: int, ndf: int, **options):
-    """The twins of SwiftGAN's DCGAN pair with its options (SwiftGAN's names)."""
+    """The twins of SwiftGAN's pair for `arch` ("dcgan" or "cnn") with its options (SwiftGAN's names)."""
+    if options.get("arch", "dcgan") == "cnn":
+        return (StandardCNNGenerator(channels, z_dim, ngf, options.get("batch_norm_g", True),
+                                     options.get("spectral_norm_g", False)),
+                StandardCNNDiscriminator(channels, ndf, options.get("batch_norm_d", True),
+                                         options.get("spectral_norm_d", False)))
     G = DCGANGenerator(image_size, channels, z_dim, ngf, selu=options.get("selu", False),
                        batch_norm=options.get("batch_norm_g", True), upsample_conv=options.get("upsample_conv", False),
                        spectral_norm=options.get("spectral_norm_g", False))

@@ -247,3 +247,23 @@ import Foundation
 protocol HasMain { var main: Sequential { get } }
 extension DCGANGenerator: HasMain {}
 extension DCGANDiscriminator: HasMain {}
+
+final class ScheduleTests: XCTestCase {
+    func testLearningRateSchedulesFollowTheIteration() throws {
+        let step = try GANConfig(text: "lr_schedule=step\nlr_step=10\nlr_gamma=0.5")
+        XCTAssertEqual([0, 9, 10, 25].map { step.learningRateFactor(at: $0) }, [1, 1, 0.5, 0.25])
+        let linear = try GANConfig(text: "lr_schedule=linear\nlr_step=100")
+        XCTAssertEqual([0, 50, 100, 150].map { linear.learningRateFactor(at: $0) }, [1, 0.5, 0, 0])
+        XCTAssertEqual(try GANConfig(text: "").learningRateFactor(at: 12345), 1)
+    }
+
+    func testTheTrainerAppliesTheScheduleBeforeEachIteration() throws {
+        let t = try GANTrainer(config: GANConfig(text: "image_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=4\nlr_schedule=step\nlr_step=1\nlr_gamma=0.1\nlr_d=0.01\nlr_g=0.02"))
+        let real = randomTensor([2, 1, 32, 32], seed: 1)
+        _ = try t.trainStep(real: [real])
+        XCTAssertEqual([t.optimizerD.learningRate, t.optimizerG.learningRate], [0.01, 0.02])
+        _ = try t.trainStep(real: [real])
+        XCTAssertEqual(t.optimizerD.learningRate, 0.001, accuracy: 1e-9)
+        XCTAssertEqual(t.optimizerG.learningRate, 0.002, accuracy: 1e-9)
+    }
+}

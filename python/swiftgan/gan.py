@@ -40,18 +40,18 @@ _STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "penalty")
 def _config_lines(args: Dict[str, object]) -> str:
     """The engine's key=value lines for the options given to `GAN(...)` (None: preset or default)."""
     options: "OrderedDict[str, object]" = OrderedDict()
-    for name in ("loss", "arch", "optimizer", "latent"):
+    for name in ("loss", "arch", "optimizer", "latent", "lr_schedule"):
         value = args[name]
         if value is not None and not isinstance(value, str):
             raise TypeError(f"{name} must be a str, got {type(value).__name__}")
         options[name] = value
-    for name in ("image_size", "channels", "z_dim", "ngf", "ndf", "n_critic", "seed"):
+    for name in ("image_size", "channels", "z_dim", "ngf", "ndf", "n_critic", "seed", "lr_step"):
         value = args[name]
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
         options[name] = value
     for name in ("lr_d", "lr_g", "eps", "gp_weight", "lp_weight", "r1_weight", "dragan_weight", "clip", "rmsprop_alpha",
-                 "ema_decay"):
+                 "ema_decay", "lr_gamma"):
         value = args[name]
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))):
             raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -119,6 +119,8 @@ class GAN:
         latent: "normal" (N(0, 1)) or "uniform" (U(−1, 1)).
         rmsprop_alpha: RMSprop's smoothing constant.
         reuse_fake: the G step reuses the last D step's fake batch instead of fresh noise.
+        lr_schedule, lr_step, lr_gamma: "constant" (default), "step" (× lr_gamma every lr_step iterations) or
+            "linear" (to 0 at iteration lr_step), applied to both learning rates.
         ema_decay: sample with an exponential moving average of G's weights (0, the default: off).
         selu, batch_norm_g, batch_norm_d, upsample_conv, spectral_norm_d, spectral_norm_g: the DCGAN options
             of the official relativistic GAN code (see `architectures()`).
@@ -139,6 +141,7 @@ class GAN:
                  clip: Optional[float] = None, minimax: Optional[bool] = None,
                  lsgan_targets: Optional[Tuple[float, float, float]] = None, latent: Optional[str] = None,
                  rmsprop_alpha: Optional[float] = None, reuse_fake: Optional[bool] = None,
+                 lr_schedule: Optional[str] = None, lr_step: Optional[int] = None, lr_gamma: Optional[float] = None,
                  ema_decay: Optional[float] = None, selu: Optional[bool] = None,
                  batch_norm_g: Optional[bool] = None, batch_norm_d: Optional[bool] = None,
                  upsample_conv: Optional[bool] = None, spectral_norm_d: Optional[bool] = None,
@@ -164,9 +167,9 @@ class GAN:
         c = dict(self._config)
         out: Dict[str, object] = {}
         for key, value in c.items():
-            if key in ("image_size", "channels", "z_dim", "ngf", "ndf", "n_critic", "seed"):
+            if key in ("image_size", "channels", "z_dim", "ngf", "ndf", "n_critic", "seed", "lr_step"):
                 out[key] = int(value)
-            elif key in ("loss", "arch", "optimizer", "latent"):
+            elif key in ("loss", "arch", "optimizer", "latent", "lr_schedule"):
                 out[key] = value
             elif key in ("reuse_fake", "minimax", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
                          "spectral_norm_d", "spectral_norm_g"):

@@ -31,6 +31,12 @@ public final class MLP: Module {
 /// - Throws: `SwiftGANError` for a size the architecture does not support.
 func makeNetworks(_ config: GANConfig, rng: inout RandomGenerator) throws(SwiftGANError) -> (Module, Module) {
     switch config.architecture {
+    case "cnn":
+        try checkStandardCNNSize(config.imageSize)
+        let g = StandardCNNGenerator(channels: config.channels, zDim: config.zDim, width: config.generatorWidth,
+                                     options: config.dcgan, rng: &rng)
+        let d = StandardCNNDiscriminator(channels: config.channels, width: config.discriminatorWidth, options: config.dcgan, rng: &rng)
+        return (g, d)
     case "mlp":
         let g = MLP(inputs: config.zDim, hidden: config.generatorWidth, outputs: config.channels, squeezeOutput: false, rng: &rng)
         let d = MLP(inputs: config.channels, hidden: config.discriminatorWidth, outputs: 1, squeezeOutput: true, rng: &rng)

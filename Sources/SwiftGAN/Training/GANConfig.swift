@@ -43,15 +43,30 @@ public struct GANConfig: Equatable {
     public var criticSteps = 1
     /// Reuse the last D step's fake batch for the G step instead of drawing fresh noise.
     public var reuseFake = false
+    /// The learning-rate schedule: `"constant"`, `"step"` (× `lrGamma` every `lrStep` iterations) or
+    /// `"linear"` (down to 0 at iteration `lrStep`).
+    public var lrSchedule = "constant"
+    public var lrStep = 1000
+    public var lrGamma: Float = 0.5
     /// Decay of the exponential moving average of G's weights used for sampling (0: off).
     public var emaDecay: Float = 0
     public var seed: UInt64 = 1
 
     public init() {}
 
-    public static let architectures = ["dcgan", "mlp"]
+    public static let architectures = ["dcgan", "cnn", "mlp"]
     public static let optimizers = ["adam", "rmsprop", "sgd"]
     public static let latents = ["normal", "uniform"]
+    public static let schedules = ["constant", "step", "linear"]
+
+    /// The factor the schedule applies to the learning rates at `iteration` (0-based).
+    public func learningRateFactor(at iteration: Int) -> Float {
+        switch lrSchedule {
+        case "step": return Float(pow(Double(lrGamma), Double(iteration / lrStep)))
+        case "linear": return max(0, 1 - Float(iteration) / Float(lrStep))
+        default: return 1
+        }
+    }
 
     /// The objective with this configuration's parameters (minimax, LSGAN targets).
     public var objective: AdversarialObjective {
@@ -83,7 +98,7 @@ public struct GANConfig: Equatable {
                               "dragan_weight", "clip", "arch", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
                               "spectral_norm_d", "spectral_norm_g", "image_size", "channels", "z_dim", "latent", "ngf", "ndf",
                               "optimizer", "lr_d", "lr_g", "beta1_d", "beta2_d", "beta1_g", "beta2_g", "eps",
-                              "rmsprop_alpha", "n_critic", "reuse_fake", "ema_decay", "seed"]
+                              "rmsprop_alpha", "n_critic", "reuse_fake", "lr_schedule", "lr_step", "lr_gamma", "ema_decay", "seed"]
 
     /// Sets one option from its text form, validating it; setting `loss` applies its preset.
     ///
@@ -156,6 +171,9 @@ public struct GANConfig: Equatable {
         case "n_critic": criticSteps = try int(1, 1000)
         case "reuse_fake": reuseFake = try bool()
         case "ema_decay": emaDecay = try float(below1: true)
+        case "lr_schedule": lrSchedule = try choice(GANConfig.schedules, "lr_schedule")
+        case "lr_step": lrStep = try int(1)
+        case "lr_gamma": lrGamma = try float(positive: true)
         case "seed":
             guard let v = UInt64(value) else { throw SwiftGANError("seed must be an integer in [0, 2⁶⁴), got '\(value)'") }
             seed = v
@@ -167,6 +185,10 @@ public struct GANConfig: Equatable {
     /// Checks the combination of options (called when a trainer is built).
     public func validate() throws(SwiftGANError) {
         if architecture == "dcgan" { try checkDCGANSize(imageSize) }
+        if architecture == "cnn" { try checkStandardCNNSize(imageSize) }
+        if architecture != "dcgan" && (dcgan.selu || dcgan.upsampleConv) {
+            throw SwiftGANError("selu and upsample_conv are options of arch 'dcgan', not '\(architecture)'")
+        }
     }
 
     /// The configuration as `(key, value)` pairs that `init(text:)` reads back to an equal value.
@@ -182,7 +204,8 @@ public struct GANConfig: Equatable {
                ("optimizer", optimizer), ("lr_d", "\(learningRateD)"), ("lr_g", "\(learningRateG)"),
                ("beta1_d", "\(betasD.0)"), ("beta2_d", "\(betasD.1)"), ("beta1_g", "\(betasG.0)"), ("beta2_g", "\(betasG.1)"),
                ("eps", "\(eps)"), ("rmsprop_alpha", "\(rmspropAlpha)"), ("n_critic", "\(criticSteps)"),
-               ("reuse_fake", "\(reuseFake)"), ("ema_decay", "\(emaDecay)"), ("seed", "\(seed)")]
+               ("reuse_fake", "\(reuseFake)"), ("lr_schedule", lrSchedule), ("lr_step", "\(lrStep)"),
+               ("lr_gamma", "\(lrGamma)"), ("ema_decay", "\(emaDecay)"), ("seed", "\(seed)")]
     }
 
     /// Reads `key=value` lines (or `;`-separated), starting from the defaults. `loss` is applied
@@ -206,6 +229,8 @@ public struct GANConfig: Equatable {
         a.keyValues.map { "\($0.0)=\($0.1)" } == b.keyValues.map { "\($0.0)=\($0.1)" }
     }
 }
+
+import Glibc
 
 extension StringProtocol {
     var trimmingSpaces: String {

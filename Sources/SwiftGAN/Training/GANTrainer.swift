@@ -132,6 +132,10 @@ public final class GANTrainer {
         try checkList(inputs.draganNoise, "dragan_noise", count: k, shape: [b] + sampleShape,
                       usedBy: penalties.contains(.dragan), what: "DRAGAN penalty")
 
+        let factor = config.learningRateFactor(at: iteration)
+        optimizerD.learningRate = config.learningRateD * factor
+        optimizerG.learningRate = config.learningRateG * factor
+
         var stats = StepStats(discriminatorLoss: 0, generatorLoss: 0, criticReal: 0, criticFake: 0, penalty: 0)
         var lastFake: Tensor?
         for step in 0..<k {
