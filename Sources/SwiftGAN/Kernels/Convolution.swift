@@ -37,6 +37,15 @@ public struct ConvGeometry: Equatable {
 
 // MARK: - im2col / col2im
 
+extension ConvGeometry {
+    /// The output columns `ox` whose input column `ox·stride + kj − padding` lies inside the image.
+    @inline(__always) func validColumns(kernelColumn kj: Int) -> Range<Int> {
+        let low = max(0, (padding - kj + stride - 1) / stride)
+        let high = min(outputWidth, (width + padding - kj + stride - 1) / stride)
+        return low..<max(low, high)
+    }
+}
+
 /// Unfolds image patches: `cols[(c,ki,kj), (n,oy,ox)] = x[n, c, oy·s+ki−p, ox·s+kj−p]` (0 outside).
 func im2col(_ cols: UnsafeMutablePointer<Float>,  // [C·KH·KW, N·OH·OW]
             _ x: UnsafePointer<Float>,  // [N, C, H, W]
@@ -48,9 +57,8 @@ func im2col(_ cols: UnsafeMutablePointer<Float>,  // [C·KH·KW, N·OH·OW]
         for row in rows {
             let c = row / kk, ki = (row % kk) / g.kernelWidth, kj = row % g.kernelWidth
             var dst = cols + row * g.columns
-            // Output columns whose input x-coordinate lies inside the image.
-            let oxLow = max(0, (p - kj + s - 1) / s)
-            let oxHigh = min(ow, (w + p - kj + s - 1) / s)
+            let valid = g.validColumns(kernelColumn: kj)
+            let oxLow = valid.lowerBound, oxHigh = valid.upperBound
             for n in 0..<g.batch {
                 let image = x + (n * g.channels + c) * h * w
                 for oy in 0..<oh {
@@ -88,8 +96,8 @@ func col2im(_ x: UnsafeMutablePointer<Float>,  // [N, C, H, W]
                 for kj in 0..<kw {
                     let row = (c * kh + ki) * kw + kj
                     var src = cols + row * g.columns
-                    let oxLow = max(0, (p - kj + s - 1) / s)
-                    let oxHigh = min(ow, (w + p - kj + s - 1) / s)
+                    let valid = g.validColumns(kernelColumn: kj)
+                    let oxLow = valid.lowerBound, oxHigh = valid.upperBound
                     for n in 0..<g.batch {
                         let image = x + (n * g.channels + c) * h * w
                         for oy in 0..<oh {

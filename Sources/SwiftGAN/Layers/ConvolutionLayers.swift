@@ -1,7 +1,8 @@
-// MARK: - Conv2d
+// MARK: - Convolution layers
 
-/// `torch.nn.Conv2d`: weight `[out, in, k, k]`, optional bias `[out]`.
-public final class Conv2d: Module {
+/// What Conv2d and ConvTranspose2d share: a weight (`weight_orig` under spectral normalisation), an
+/// optional bias `[out]`, stride and padding. Subclasses supply the convolution itself.
+public class ConvolutionLayer: Module {
     public let weight: Tensor
     public let bias: Tensor?
     public let stride: Int, padding: Int
@@ -9,65 +10,60 @@ public final class Conv2d: Module {
     public let spectralNorm: SpectralNorm?
     public private(set) var isTraining = true
 
-    /// Initialised as PyTorch does by default: U(−1/√fan_in, 1/√fan_in), fan_in = in·k².
-    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
-                bias: Bool = true, spectralNorm: Bool = false, rng: inout RandomGenerator) {
-        let bound = 1 / Float(inChannels * kernelSize * kernelSize).squareRoot()
-        weight = parameter(.uniform([outChannels, inChannels, kernelSize, kernelSize], low: -bound, high: bound, rng: &rng))
+    /// Weight and bias drawn as PyTorch does by default: U(−1/√fan_in, 1/√fan_in).
+    init(weightShape: [Int], outChannels: Int, fanIn: Int, stride: Int, padding: Int, bias: Bool, spectralNorm: Bool,
+         outputsOnSecondAxis: Bool, rng: inout RandomGenerator) {
+        let bound = 1 / Float(fanIn).squareRoot()
+        weight = parameter(.uniform(weightShape, low: -bound, high: bound, rng: &rng))
         self.bias = bias ? parameter(.uniform([outChannels], low: -bound, high: bound, rng: &rng)) : nil
         self.stride = stride
         self.padding = padding
-        self.spectralNorm = spectralNorm ? SpectralNorm(weightShape: weight.shape, outputsOnSecondAxis: false, rng: &rng) : nil
+        self.spectralNorm = spectralNorm
+            ? SpectralNorm(weightShape: weightShape, outputsOnSecondAxis: outputsOnSecondAxis, rng: &rng) : nil
     }
 
+    /// The convolution with an effective weight `w`.
+    func convolve(_ x: Tensor, _ w: Tensor) -> Tensor { preconditionFailure("implemented by subclasses") }
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let w = spectralNorm.map { $0.normalized(weight, training: isTraining) } ?? weight
-        let y = conv2d(x, weight: w, stride: stride, padding: padding)
+        let y = convolve(x, spectralNorm.map { $0.normalized(weight, training: isTraining) } ?? weight)
         return bias.map { y + $0.reshaped([1, -1, 1, 1]) } ?? y
     }
 
-    public var namedParameters: [(String, Tensor)] { convolutionParameters(weight, bias, spectralNorm) }
+    /// PyTorch's order: `weight`, `bias`; with spectral norm `bias`, `weight_orig` (then buffers `weight_u`, `weight_v`).
+    public var namedParameters: [(String, Tensor)] {
+        let b = bias.map { [("bias", $0)] } ?? []
+        return spectralNorm == nil ? [("weight", weight)] + b : b + [("weight_orig", weight)]
+    }
+
     public var namedBuffers: [(String, Tensor)] { spectralNorm.map { [("weight_u", $0.u), ("weight_v", $0.v)] } ?? [] }
+    public var namedState: [(String, Tensor)] { namedParameters + namedBuffers }
     public func setTraining(_ training: Bool) { isTraining = training }
 }
 
-/// PyTorch's parameter order: `weight`, `bias`; with spectral norm `bias`, `weight_orig`.
-func convolutionParameters(_ weight: Tensor, _ bias: Tensor?, _ spectralNorm: SpectralNorm?) -> [(String, Tensor)] {
-    let b = bias.map { [("bias", $0)] } ?? []
-    return spectralNorm == nil ? [("weight", weight)] + b : b + [("weight_orig", weight)]
-}
-
-// MARK: - ConvTranspose2d
-
-/// `torch.nn.ConvTranspose2d`: weight `[in, out, k, k]`, optional bias `[out]`.
-public final class ConvTranspose2d: Module {
-    public let weight: Tensor
-    public let bias: Tensor?
-    public let stride: Int, padding: Int
-    /// With spectral normalisation (over the output channels, dimension 1) the parameter is `weight_orig`.
-    public let spectralNorm: SpectralNorm?
-    public private(set) var isTraining = true
-
-    /// Initialised as PyTorch does by default (fan_in from the weight's dimension 1: out·k²).
+/// `torch.nn.Conv2d`: weight `[out, in, k, k]`, optional bias `[out]`, fan_in = in·k².
+public final class Conv2d: ConvolutionLayer {
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
                 bias: Bool = true, spectralNorm: Bool = false, rng: inout RandomGenerator) {
-        let bound = 1 / Float(outChannels * kernelSize * kernelSize).squareRoot()
-        weight = parameter(.uniform([inChannels, outChannels, kernelSize, kernelSize], low: -bound, high: bound, rng: &rng))
-        self.bias = bias ? parameter(.uniform([outChannels], low: -bound, high: bound, rng: &rng)) : nil
-        self.stride = stride
-        self.padding = padding
-        self.spectralNorm = spectralNorm ? SpectralNorm(weightShape: weight.shape, outputsOnSecondAxis: true, rng: &rng) : nil
+        super.init(weightShape: [outChannels, inChannels, kernelSize, kernelSize], outChannels: outChannels,
+                   fanIn: inChannels * kernelSize * kernelSize, stride: stride, padding: padding, bias: bias,
+                   spectralNorm: spectralNorm, outputsOnSecondAxis: false, rng: &rng)
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        let w = spectralNorm.map { $0.normalized(weight, training: isTraining) } ?? weight
-        let y = convTranspose2d(x, weight: w, stride: stride, padding: padding)
-        return bias.map { y + $0.reshaped([1, -1, 1, 1]) } ?? y
+    override func convolve(_ x: Tensor, _ w: Tensor) -> Tensor { conv2d(x, weight: w, stride: stride, padding: padding) }
+}
+
+/// `torch.nn.ConvTranspose2d`: weight `[in, out, k, k]`, optional bias `[out]`; fan_in from the weight's
+/// dimension 1 (out·k²) as PyTorch computes it; spectral norm over the output channels (dimension 1).
+public final class ConvTranspose2d: ConvolutionLayer {
+    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+                bias: Bool = true, spectralNorm: Bool = false, rng: inout RandomGenerator) {
+        super.init(weightShape: [inChannels, outChannels, kernelSize, kernelSize], outChannels: outChannels,
+                   fanIn: outChannels * kernelSize * kernelSize, stride: stride, padding: padding, bias: bias,
+                   spectralNorm: spectralNorm, outputsOnSecondAxis: true, rng: &rng)
     }
 
-    public var namedParameters: [(String, Tensor)] { convolutionParameters(weight, bias, spectralNorm) }
-    public var namedBuffers: [(String, Tensor)] { spectralNorm.map { [("weight_u", $0.u), ("weight_v", $0.v)] } ?? [] }
-    public func setTraining(_ training: Bool) { isTraining = training }
+    override func convolve(_ x: Tensor, _ w: Tensor) -> Tensor { convTranspose2d(x, weight: w, stride: stride, padding: padding) }
 }
 
 // MARK: - Linear

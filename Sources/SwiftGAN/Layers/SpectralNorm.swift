@@ -33,44 +33,35 @@ public final class SpectralNorm {
         for i in 0..<n { p[i] *= scale }
     }
 
-    /// Index of W[a, b, rest] in the matrix view: (row, column).
-    @inline(__always) func matrixIndex(_ a: Int, _ b: Int, _ r: Int, inner: Int, second: Int) -> (Int, Int) {
-        outputsOnSecondAxis ? (b, (a * inner) + r) : (a, b * inner + r)
+    /// Calls `body(flat, row, column)` for every weight entry: its index in the weight and its place in
+    /// the matrix view.
+    @inline(__always) func forEachEntry(_ shape: [Int], _ body: (Int, Int, Int) -> Void) {
+        let inner = shape.dropFirst(2).reduce(1, *)
+        for a in 0..<shape[0] { for b in 0..<shape[1] { for r in 0..<inner {
+            let flat = (a * shape[1] + b) * inner + r
+            if outputsOnSecondAxis { body(flat, b, a * inner + r) } else { body(flat, a, b * inner + r) }
+        } } }
     }
 
     /// One power iteration on u and v with the current weight.
     func powerIteration(_ weight: Tensor) {
-        let s = weight.shape, inner = s.dropFirst(2).reduce(1, *)
-        let rows = u.count, columns = v.count, w = weight.pointer
-        let newV = [Double](unsafeUninitializedCapacity: columns) { buf, n in
-            buf.initialize(repeating: 0); n = columns
-            for a in 0..<s[0] { for b in 0..<s[1] { for r in 0..<inner {
-                let (i, j) = matrixIndex(a, b, r, inner: inner, second: s[1])
-                buf[j] += Double(w[(a * s[1] + b) * inner + r]) * Double(u.pointer[i])
-            } } }
-        }
-        for j in 0..<columns { v.pointer[j] = Float(newV[j]) }
-        SpectralNorm.normalize(v.pointer, columns, eps)
-        let newU = [Double](unsafeUninitializedCapacity: rows) { buf, n in
-            buf.initialize(repeating: 0); n = rows
-            for a in 0..<s[0] { for b in 0..<s[1] { for r in 0..<inner {
-                let (i, j) = matrixIndex(a, b, r, inner: inner, second: s[1])
-                buf[i] += Double(w[(a * s[1] + b) * inner + r]) * Double(v.pointer[j])
-            } } }
-        }
-        for i in 0..<rows { u.pointer[i] = Float(newU[i]) }
-        SpectralNorm.normalize(u.pointer, rows, eps)
+        let w = weight.pointer, up = u.pointer, vp = v.pointer
+        var wtu = [Double](repeating: 0, count: v.count)  // W_matᵀ u
+        forEachEntry(weight.shape) { flat, i, j in wtu[j] += Double(w[flat]) * Double(up[i]) }
+        for j in 0..<v.count { vp[j] = Float(wtu[j]) }
+        SpectralNorm.normalize(vp, v.count, eps)
+        var wv = [Double](repeating: 0, count: u.count)  // W_mat v
+        forEachEntry(weight.shape) { flat, i, j in wv[i] += Double(w[flat]) * Double(vp[j]) }
+        for i in 0..<u.count { up[i] = Float(wv[i]) }
+        SpectralNorm.normalize(up, u.count, eps)
     }
 
     /// `W / σ` (after a power iteration when training).
     func normalized(_ weight: Tensor, training: Bool) -> Tensor {
         if training { powerIteration(weight) }
-        let s = weight.shape, inner = s.dropFirst(2).reduce(1, *)
-        let outer = Tensor(uninitialized: s)  // u ⊗ v laid out as the weight, a constant
-        for a in 0..<s[0] { for b in 0..<s[1] { for r in 0..<inner {
-            let (i, j) = matrixIndex(a, b, r, inner: inner, second: s[1])
-            outer.pointer[(a * s[1] + b) * inner + r] = u.pointer[i] * v.pointer[j]
-        } } }
+        let outer = Tensor(uninitialized: weight.shape)  // u ⊗ v laid out as the weight, a constant
+        let o = outer.pointer, up = u.pointer, vp = v.pointer
+        forEachEntry(weight.shape) { flat, i, j in o[flat] = up[i] * vp[j] }
         return weight / (weight * outer).sum()
     }
 }
