@@ -125,8 +125,26 @@ class StandardCNNDiscriminator(nn.Module):
         return self.dense(self.model(x).view(x.shape[0], -1)).view(-1)
 
 
+class PatchGANDiscriminator(nn.Module):
+    """pix2pix's NLayerDiscriminator (3 layers, instance norm, biases on): scores every patch, output [N·P]."""
+
+    def __init__(self, channels: int, ndf: int, spectral_norm: bool = False):
+        super().__init__()
+        layers: List[nn.Module] = [_sn(nn.Conv2d(channels, ndf, 4, 2, 1), spectral_norm), nn.LeakyReLU(0.2)]
+        for a, b, stride in ((ndf, 2 * ndf, 2), (2 * ndf, 4 * ndf, 2), (4 * ndf, 8 * ndf, 1)):
+            layers += [_sn(nn.Conv2d(a, b, 4, stride, 1), spectral_norm), nn.InstanceNorm2d(b), nn.LeakyReLU(0.2)]
+        layers.append(_sn(nn.Conv2d(8 * ndf, 1, 4, 1, 1), spectral_norm))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x).view(-1)
+
+
 def dcgan_pair(image_size: int, channels: int, z_dim: int, ngf: int, ndf: int, **options):
-    """The twins of SwiftGAN's pair for `arch` ("dcgan" or "cnn") with its options (SwiftGAN's names)."""
+    """The twins of SwiftGAN's pair for `arch` ("dcgan", "cnn" or "patchgan") with its options (SwiftGAN's names)."""
+    if options.get("arch", "dcgan") == "patchgan":
+        G, _ = dcgan_pair(image_size, channels, z_dim, ngf, ndf, **{**options, "arch": "dcgan"})
+        return G, PatchGANDiscriminator(channels, ndf, options.get("spectral_norm_d", False))
     if options.get("arch", "dcgan") == "cnn":
         return (StandardCNNGenerator(channels, z_dim, ngf, options.get("batch_norm_g", True),
                                      options.get("spectral_norm_g", False)),

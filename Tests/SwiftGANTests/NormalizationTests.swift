@@ -30,6 +30,18 @@ final class NormalizationTests: XCTestCase {
         checkSecondOrder("batchNorm", inputs, eps: 1e-3, rtol: 5e-2, atol: 5e-3) { xs in square(self.bn(xs)) }
     }
 
+    func testInstanceNormNormalisesEachSampleAndChannelToSecondOrder() {
+        let x = randomTensor([2, 3, 3, 2], seed: 6)
+        let y = instanceNorm2d(x)
+        for plane in 0..<6 {
+            let v = (0..<6).map { Double(y.pointer[plane * 6 + $0]) }
+            XCTAssertEqual(v.reduce(0, +) / 6, 0, accuracy: 1e-6)
+            XCTAssertEqual(v.map { $0 * $0 }.reduce(0, +) / 6, 1, accuracy: 1e-3)  // eps keeps it just below 1
+        }
+        checkFirstOrder("instanceNorm", [x], eps: 1e-3) { instanceNorm2d($0[0]) }
+        checkSecondOrder("instanceNorm", [x], eps: 1e-3, rtol: 5e-2, atol: 5e-3) { square(instanceNorm2d($0[0])) }
+    }
+
     func testBatchNormInferenceUsesRunningStatistics() {
         let x = randomTensor([2, 2, 1, 1], seed: 5)
         let y = batchNorm2dInference(x, gamma: Tensor([2, 3], shape: [2]), beta: Tensor([1, -1], shape: [2]),

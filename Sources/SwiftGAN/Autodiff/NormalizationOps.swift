@@ -61,3 +61,13 @@ public func batchNorm2dInference(_ x: Tensor, gamma: Tensor, beta: Tensor, runni
     let scale = gamma.reshaped([1, c, 1, 1]) / sqrt(runningVar.detached().reshaped([1, c, 1, 1]) + eps)
     return (x - runningMean.detached().reshaped([1, c, 1, 1])) * scale + beta.reshaped([1, c, 1, 1])
 }
+
+// MARK: - Instance normalisation
+
+/// Instance normalisation as `torch.nn.InstanceNorm2d` (no affine, no running statistics): each
+/// sample's channel normalised by its own mean and biased variance over H×W. Written with
+/// differentiable ops, so it is differentiable to any order. x: `[N, C, H, W]`, H·W > 1.
+public func instanceNorm2d(_ x: Tensor, eps: Float = 1e-5) -> Tensor {
+    let centered = x - x.mean(alongAxes: [2, 3])
+    return centered / sqrt(square(centered).mean(alongAxes: [2, 3]) + eps)
+}

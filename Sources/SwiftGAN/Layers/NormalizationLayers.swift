@@ -28,3 +28,12 @@ public final class BatchNorm2d: Module {
     public var namedBuffers: [(String, Tensor)] { [("running_mean", runningMean), ("running_var", runningVar)] }
     public func setTraining(_ training: Bool) { isTraining = training }
 }
+
+// MARK: - InstanceNorm2d
+
+/// `torch.nn.InstanceNorm2d(C)` with PyTorch's defaults: no affine parameters, no running statistics.
+public final class InstanceNorm2d: Module {
+    public let eps: Float
+    public init(eps: Float = 1e-5) { self.eps = eps }
+    public func callAsFunction(_ x: Tensor) -> Tensor { instanceNorm2d(x, eps: eps) }
+}

@@ -37,6 +37,13 @@ func makeNetworks(_ config: GANConfig, rng: inout RandomGenerator) throws(SwiftG
                                      options: config.dcgan, rng: &rng)
         let d = StandardCNNDiscriminator(channels: config.channels, width: config.discriminatorWidth, options: config.dcgan, rng: &rng)
         return (g, d)
+    case "patchgan":
+        try checkDCGANSize(config.imageSize)
+        let g = try DCGANGenerator(imageSize: config.imageSize, channels: config.channels, zDim: config.zDim,
+                                   width: config.generatorWidth, options: config.dcgan, rng: &rng)
+        let d = PatchGANDiscriminator(channels: config.channels, width: config.discriminatorWidth,
+                                      spectralNorm: config.dcgan.spectralNormD, rng: &rng)
+        return (g, d)
     case "mlp":
         let g = MLP(inputs: config.zDim, hidden: config.generatorWidth, outputs: config.channels, squeezeOutput: false, rng: &rng)
         let d = MLP(inputs: config.channels, hidden: config.discriminatorWidth, outputs: 1, squeezeOutput: true, rng: &rng)

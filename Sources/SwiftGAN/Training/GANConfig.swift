@@ -54,7 +54,7 @@ public struct GANConfig: Equatable {
 
     public init() {}
 
-    public static let architectures = ["dcgan", "cnn", "mlp"]
+    public static let architectures = ["dcgan", "cnn", "patchgan", "mlp"]
     public static let optimizers = ["adam", "rmsprop", "sgd"]
     public static let latents = ["normal", "uniform"]
     public static let schedules = ["constant", "step", "linear"]
@@ -184,9 +184,9 @@ public struct GANConfig: Equatable {
 
     /// Checks the combination of options (called when a trainer is built).
     public func validate() throws(SwiftGANError) {
-        if architecture == "dcgan" { try checkDCGANSize(imageSize) }
+        if architecture == "dcgan" || architecture == "patchgan" { try checkDCGANSize(imageSize) }
         if architecture == "cnn" { try checkStandardCNNSize(imageSize) }
-        if architecture != "dcgan" && (dcgan.selu || dcgan.upsampleConv) {
+        if architecture != "dcgan" && architecture != "patchgan" && (dcgan.selu || dcgan.upsampleConv) {
             throw SwiftGANError("selu and upsample_conv are options of arch 'dcgan', not '\(architecture)'")
         }
     }
