@@ -54,16 +54,18 @@ ARCHITECTURES = {  # DCGAN options, each trained with RaSGAN (and spectral norm 
     "RaSGAN-cnn": dict(arch="cnn"),
     "RaSGAN-GP-cnn-sn_d": dict(arch="cnn", spectral_norm_d=True),
     "RaSGAN-patchgan": dict(arch="patchgan"),
+    "RaSGAN-resnet": dict(arch="resnet"),
+    "RaSGAN-GP-resnet-ln": dict(arch="resnet", layer_norm_d=True),
 }
 # Not a run: RaSGAN-GP on PatchGAN. The penalty of a critic that sums a patch map is badly scaled at
 # these rates (D's loss 27 → 139 → 187 in 3 iterations): measured against float64, PyTorch's own float32
 # first-iteration G gradients are off by 8e-6 of a tensor's largest entry, so two correct float32 codes
 # can differ by more than the 1e-5 bound.
 SPECIAL.update({name: (options, ["sgd", "adam"]) for name, options in ARCHITECTURES.items()})
-ARCH_KEYS = ("arch", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d", "spectral_norm_g")
+ARCH_KEYS = ("arch", "layer_norm_d", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d", "spectral_norm_g")
 EXTRA = ["WGAN-GP", "WGAN-LP", "RaLSGAN-R1", "DRAGAN", "RaDRAGAN", "SGAN-minimax", "LSGAN-targets"]
 RUNS = ([("dcgan32x1", loss) for loss in OBJECTIVES + ["RaSGAN-GP"] + EXTRA + list(ARCHITECTURES)]
-        + [("dcgan64x3", loss) for loss in FIRST_ISSUE])
+        + [("dcgan64x3", loss) for loss in FIRST_ISSUE + ["RaSGAN-resnet"]])
 
 
 def make_pair(cfg, options=None):
@@ -75,8 +77,7 @@ def draw_weights(cfg, options, seed):
     """Initial weights of the pair `options` describe (DCGAN initialisation)."""
     torch.manual_seed(seed)
     G, D = make_pair(cfg, options)
-    ref.dcgan_init(G)
-    ref.dcgan_init(D)
+    ref.init_pair(G, D)
     return ref.state_dict(G, D)
 
 
@@ -113,6 +114,18 @@ def inert_parameters(cfg, name, init, inputs):
     _, grads, _ = run(cfg, name, "sgd", init, inputs, dtype=torch.float64, iterations=1)
     scale = {net: max(float(g.abs().max()) for k, g in grads.items() if k.startswith(net)) for net in ("D.", "G.")}
     return sorted(k for k, g in grads.items() if float(g.abs().max()) < 1e-12 * scale[k[:2]])
+
+
+def inert_dependent_state(cfg, name, init, inputs, inert):
+    """State tensors (besides the inert parameters) whose values after the Adam iterations depend on
+    the inert parameters, such as the running mean of a batch norm fed by an inert bias: found in float64
+    by shifting the inert parameters' initial values and seeing what moves."""
+    if not inert:
+        return []
+    _, _, a = run(cfg, name, "adam", init, inputs, dtype=torch.float64)
+    shifted = {k: v + 1e-3 if k in inert else v for k, v in init.items()}
+    _, _, b = run(cfg, name, "adam", shifted, inputs, dtype=torch.float64)
+    return sorted(k for k in a if k not in inert and float((a[k] - b[k]).abs().max()) > 1e-9)
 
 
 def run(cfg, name, optimizer, init, inputs, dtype=torch.float32, iterations=ITERATIONS):
@@ -171,8 +184,9 @@ def main():
                 if opt == "sgd":  # G's first gradients follow the D update, so they are the SGD run's
                     out.update({f"grad/{k}": v.numpy() for k, v in grads.items()})
             np.savez_compressed(os.path.join(args.out, f"{name}_{run_name}.npz"), **out)
+            inert = inert_parameters(cfg, run_name, start, inputs)
             runs.append(dict(config=name, name=run_name, loss=loss, options=options, optimizers=optimizers,
-                             inert=inert_parameters(cfg, run_name, start, inputs)))
+                             inert=inert, inert_dependent=inert_dependent_state(cfg, run_name, start, inputs, inert)))
             print(f"{name} {run_name}: d_loss {out['sgd/stats'][:, 0].round(4).tolist()}", flush=True)
     manifest = {"torch": torch.__version__, "iterations": ITERATIONS, "stats": STATS,
                 "optimizers": {k: {kk: list(vv) if isinstance(vv, tuple) else vv for kk, vv in v.items()}

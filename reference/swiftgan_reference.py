@@ -140,8 +140,112 @@ class PatchGANDiscriminator(nn.Module):
         return self.model(x).view(-1)
 
 
+class ResidualBlock(nn.Module):
+    """shortcut(x) + main(x), resampling "up" (nearest ×2 before each conv), "down" (2×2 mean pool after),
+    "none", or "first" (the critic's first block); `norm(c)` gives the normalisation before each ReLU or None."""
+
+    def __init__(self, a: int, b: int, resample: str, norm):
+        super().__init__()
+
+        def conv(i, o, k):
+            return nn.Conv2d(i, o, k, 1, k // 2)
+
+        def pre(c):
+            n = norm(c)
+            return ([n] if n is not None else []) + [nn.ReLU()]
+
+        if resample == "up":
+            main = pre(a) + [nn.Upsample(scale_factor=2), conv(a, b, 3)] + pre(b) + [conv(b, b, 3)]
+            shortcut = [nn.Upsample(scale_factor=2), conv(a, b, 1)]
+        elif resample == "down":
+            main = pre(a) + [conv(a, a, 3)] + pre(a) + [conv(a, b, 3), nn.AvgPool2d(2)]
+            shortcut = [conv(a, b, 1), nn.AvgPool2d(2)]
+        elif resample == "none":
+            main = pre(a) + [conv(a, b, 3)] + pre(b) + [conv(b, b, 3)]
+            shortcut = [] if a == b else [conv(a, b, 1)]
+        else:
+            main = [conv(a, b, 3), nn.ReLU(), conv(b, b, 3), nn.AvgPool2d(2)]
+            shortcut = [nn.AvgPool2d(2), conv(a, b, 1)]
+        self.main = nn.Sequential(*main)
+        self.shortcut = nn.Sequential(*shortcut)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.main(x)
+
+
+class ResNetGenerator(nn.Module):
+    """dense Linear(z, 4·4·w); blocks: up-blocks (32: ngf→ngf ×3; 64: 8ngf→8ngf→4ngf→2ngf→ngf);
+    out: BN ReLU Conv3(ngf→c) Tanh."""
+
+    def __init__(self, image_size: int, channels: int, z_dim: int, ngf: int):
+        super().__init__()
+        widths = [ngf] * 4 if image_size == 32 else [8 * ngf, 8 * ngf, 4 * ngf, 2 * ngf, ngf]
+        self.start = widths[0]
+        self.dense = nn.Linear(z_dim, 16 * widths[0])
+        self.blocks = nn.Sequential(*[ResidualBlock(widths[i], widths[i + 1], "up", nn.BatchNorm2d)
+                                      for i in range(len(widths) - 1)])
+        self.out = nn.Sequential(nn.BatchNorm2d(ngf), nn.ReLU(), nn.Conv2d(ngf, channels, 3, 1, 1), nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.out(self.blocks(self.dense(z.view(z.shape[0], -1)).view(-1, self.start, 4, 4)))
+
+
+class ResNetDiscriminator(nn.Module):
+    """32: blocks = first, down, none, none, ReLU; spatial mean; dense Linear(ndf, 1).
+    64: blocks = Conv3, down ×4 (ndf→2ndf→4ndf→8ndf→8ndf); dense Linear(4·4·8ndf, 1).
+    layer_norm: GroupNorm(1, C) before each ReLU of the blocks."""
+
+    def __init__(self, image_size: int, channels: int, ndf: int, layer_norm: bool = False):
+        super().__init__()
+        norm = (lambda c: nn.GroupNorm(1, c)) if layer_norm else (lambda c: None)
+        self.small = image_size == 32
+        if self.small:
+            self.blocks = nn.Sequential(ResidualBlock(channels, ndf, "first", norm), ResidualBlock(ndf, ndf, "down", norm),
+                                        ResidualBlock(ndf, ndf, "none", norm), ResidualBlock(ndf, ndf, "none", norm),
+                                        nn.ReLU())
+            self.dense = nn.Linear(ndf, 1)
+        else:
+            layers: List[nn.Module] = [nn.Conv2d(channels, ndf, 3, 1, 1)]
+            for a, b in ((ndf, 2 * ndf), (2 * ndf, 4 * ndf), (4 * ndf, 8 * ndf), (8 * ndf, 8 * ndf)):
+                layers.append(ResidualBlock(a, b, "down", norm))
+            self.blocks = nn.Sequential(*layers)
+            self.dense = nn.Linear(16 * 8 * ndf, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.blocks(x)
+        h = h.mean(dim=(2, 3)) if self.small else h.flatten(1)
+        return self.dense(h).view(-1)
+
+
+def wgan_init(module: nn.Module, he: bool) -> None:
+    """tflib's initialisation: uniform weights with σ = √(4/(fan_in+fan_out)) (he) or √(2/(fan_in+fan_out)),
+    fan_in = in·k², fan_out = out·k²; biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            k = m.weight[0, 0].numel() if m.weight.dim() == 4 else 1
+            std = ((4.0 if he else 2.0) / (m.weight.shape[1] * k + m.weight.shape[0] * k)) ** 0.5
+            nn.init.uniform_(m.weight, -std * 3 ** 0.5, std * 3 ** 0.5)
+            nn.init.zeros_(m.bias)
+
+
+def init_pair(G: nn.Module, D: nn.Module) -> None:
+    """Each architecture's own initialisation: the WGAN-GP code's for the ResNet pair, DCGAN's otherwise."""
+    if isinstance(G, ResNetGenerator):
+        wgan_init(G.blocks, he=True)
+        wgan_init(G.dense, he=False)
+        wgan_init(G.out, he=False)
+        wgan_init(D.blocks, he=True)
+        wgan_init(D.dense, he=False)
+    else:
+        dcgan_init(G)
+        dcgan_init(D)
+
+
 def dcgan_pair(image_size: int, channels: int, z_dim: int, ngf: int, ndf: int, **options):
     """The twins of SwiftGAN's pair for `arch` ("dcgan", "cnn" or "patchgan") with its options (SwiftGAN's names)."""
+    if options.get("arch", "dcgan") == "resnet":
+        return (ResNetGenerator(image_size, channels, z_dim, ngf),
+                ResNetDiscriminator(image_size, channels, ndf, options.get("layer_norm_d", False)))
     if options.get("arch", "dcgan") == "patchgan":
         G, _ = dcgan_pair(image_size, channels, z_dim, ngf, ndf, **{**options, "arch": "dcgan"})
         return G, PatchGANDiscriminator(channels, ndf, options.get("spectral_norm_d", False))

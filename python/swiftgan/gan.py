@@ -57,7 +57,7 @@ def _config_lines(args: Dict[str, object]) -> str:
             raise TypeError(f"{name} must be a number, got {type(value).__name__}")
         options[name] = None if value is None else repr(float(value))
     for name in ("minimax", "reuse_fake", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d",
-                 "spectral_norm_g"):
+                 "spectral_norm_g", "layer_norm_d"):
         options[name] = None if args[name] is None else str(bool(args[name])).lower()
     for net in ("d", "g"):
         pair = args["betas_" + net] if args["betas_" + net] is not None else args["betas"]
@@ -124,6 +124,7 @@ class GAN:
         ema_decay: sample with an exponential moving average of G's weights (0, the default: off).
         selu, batch_norm_g, batch_norm_d, upsample_conv, spectral_norm_d, spectral_norm_g: the DCGAN options
             of the official relativistic GAN code (see `architectures()`).
+        layer_norm_d: layer normalisation in the ResNet critic's blocks.
         seed: seeds the weights and the engine's random stream.
 
     Options left as None take the loss's preset (`WGAN`: clip 0.01, RMSprop, lr 5e-5,
@@ -145,7 +146,7 @@ class GAN:
                  ema_decay: Optional[float] = None, selu: Optional[bool] = None,
                  batch_norm_g: Optional[bool] = None, batch_norm_d: Optional[bool] = None,
                  upsample_conv: Optional[bool] = None, spectral_norm_d: Optional[bool] = None,
-                 spectral_norm_g: Optional[bool] = None, seed: int = 1,
+                 spectral_norm_g: Optional[bool] = None, layer_norm_d: Optional[bool] = None, seed: int = 1,
                  _config_text: Optional[str] = None):
         if _config_text is None:
             _config_text = _config_lines(locals())
@@ -172,7 +173,7 @@ class GAN:
             elif key in ("loss", "arch", "optimizer", "latent", "lr_schedule"):
                 out[key] = value
             elif key in ("reuse_fake", "minimax", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
-                         "spectral_norm_d", "spectral_norm_g"):
+                         "spectral_norm_d", "spectral_norm_g", "layer_norm_d"):
                 out[key] = value == "true"
             else:
                 out[key] = float(value)

@@ -5,7 +5,7 @@ import swiftgan
 
 STATS = ["d_loss", "g_loss", "d_real", "d_fake", "penalty"]
 LOSS_RTOL = 1e-4
-ARCH_KEYS = ("arch", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d", "spectral_norm_g")
+ARCH_KEYS = ("arch", "layer_norm_d", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d", "spectral_norm_g")
 
 
 def make_gan(cfg, loss, optimizer, opts, options=None):
@@ -63,20 +63,25 @@ def assert_sgd_weights_close(got, expected, where):
         np.testing.assert_allclose(got[name], want, rtol=1e-4, atol=1e-6, err_msg=f"{where}: {name}")
 
 
-def assert_adam_weights_close(got, expected, lr, iterations, where, inert=()):
+def assert_adam_weights_close(got, expected, lr, iterations, where, inert=(), inert_dependent=()):
     """At least 99.9% of the entries within rtol 1e-4 / atol 1e-6, none off by more than 2·lr per iteration.
 
     Adam's first updates are lr·sign(g): a gradient entry within rounding of zero may flip sign.
-    `inert` names parameters the output does not depend on (zero gradient in exact arithmetic, see
-    `assert_gradients_close`) and the running means that track them: Adam moves such a parameter by ±lr on
-    noise, so these count only for the 2·lr bound.
+    `inert` parameters (zero gradient in exact arithmetic, see `assert_gradients_close`) move by ±lr on
+    noise, so they count only for the 2·lr bound; `inert_dependent` state (a batch norm's running mean
+    fed by an inert bias), found by the fixture writer in float64, follows that noise and is only
+    checked to be finite.
     """
     assert list(got) == list(expected), where
-    a = np.concatenate([got[k].ravel() for k in expected])
-    b = np.concatenate([expected[k].ravel() for k in expected])
+    for name in inert_dependent:
+        assert np.all(np.isfinite(got[name])), f"{where}: {name} is not finite"
+    kept = [k for k in expected if k not in inert_dependent]
+    a = np.concatenate([got[k].ravel() for k in kept])
+    b = np.concatenate([expected[k].ravel() for k in kept])
     worst = float(np.abs(a - b).max())
     assert worst <= 2 * lr * iterations, f"{where}: an entry is off by {worst} > 2·lr·{iterations}"
-    a = np.concatenate([got[k].ravel() for k in expected if k not in inert])
-    b = np.concatenate([expected[k].ravel() for k in expected if k not in inert])
+    compared = [k for k in kept if k not in inert]
+    a = np.concatenate([got[k].ravel() for k in compared])
+    b = np.concatenate([expected[k].ravel() for k in compared])
     close = np.abs(a - b) <= 1e-6 + 1e-4 * np.abs(b)
     assert close.mean() >= 0.999, f"{where}: only {close.mean():.5f} of {a.size} entries match"

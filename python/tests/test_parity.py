@@ -46,15 +46,11 @@ def run_swiftgan(cfg, loss, optimizer, opts, options, init, inputs):
     return stats, grads, gan.state_dict()
 
 
-def check_against(cfg, loss, options, optimizers, inert_parameters, init, inputs, expected):
+def check_against(cfg, loss, options, optimizers, inert_parameters, inert_dependent, init, inputs, expected):
     """Runs SwiftGAN with each optimizer and compares with `expected[optimizer]` =
     (stats per iteration, first-iteration gradients of the SGD run or None, final state).
-    `inert_parameters` have a zero gradient in exact arithmetic (see `assert_gradients_close`)."""
-    inert = set(inert_parameters)
-    for name in inert_parameters:  # and the running mean of a batch norm right after such a bias, which tracks it
-        prefix, index, _ = name.rsplit(".", 2)
-        if index.isdigit():
-            inert.add(f"{prefix}.{int(index) + 1}.running_mean")
+    `inert_parameters` have a zero gradient in exact arithmetic (see `assert_gradients_close`);
+    `inert_dependent` state (batch-norm running means fed by them) follows their noise-driven values."""
     for optimizer in optimizers:
         opts = MANIFEST["optimizers"][optimizer]
         where = f"{cfg['image_size']}x{cfg['channels']} {loss} {options} {optimizer}"
@@ -70,7 +66,8 @@ def check_against(cfg, loss, options, optimizers, inert_parameters, init, inputs
         if optimizer == "sgd":
             assert_sgd_weights_close(final, want_final, where)
         else:
-            assert_adam_weights_close(final, want_final, opts["lr"], MANIFEST["iterations"], where, inert)
+            assert_adam_weights_close(final, want_final, opts["lr"], MANIFEST["iterations"], where, inert_parameters,
+                                      inert_dependent)
 
 
 @pytest.mark.parametrize("run", MANIFEST["runs"], ids=lambda r: f"{r['config']}-{r['name']}")
@@ -86,7 +83,7 @@ def test_training_matches_pytorch_fixture(run):
 
     expected = {opt: (fixture[f"{opt}/stats"], section("grad/") if opt == "sgd" else None, section(f"{opt}/final/"))
                 for opt in run["optimizers"]}
-    check_against(cfg, run["loss"], run["options"], run["optimizers"], run["inert"], init,
+    check_against(cfg, run["loss"], run["options"], run["optimizers"], run["inert"], run["inert_dependent"], init,
                   {k: inputs[k] for k in inputs.files}, expected)
 
 
@@ -103,7 +100,7 @@ def test_fixtures_cover_every_objective_penalty_and_dcgan_option():
 
 
 @pytest.mark.parametrize("loss", ["RaSGAN", "RcLSGAN", "RaHingeGAN-GP", "WGAN", "RaSGAN-GP-sn_d", "RaSGAN-sn_g-upsample",
-                                  "RaSGAN-cnn"])
+                                  "RaSGAN-cnn", "RaSGAN-resnet", "RaSGAN-patchgan"])
 def test_training_matches_live_pytorch_on_fresh_weights(loss):
     pytest.importorskip("torch")
     sys.path.insert(0, REFERENCE)
@@ -120,5 +117,6 @@ def test_training_matches_live_pytorch_on_fresh_weights(loss):
         stats, grads, final = make_fixtures.run(cfg, loss, opt, init, inputs)
         expected[opt] = (stats, {k: v.numpy() for k, v in grads.items()} if opt == "sgd" else None,
                          {k: v.numpy() for k, v in final.items()})
-    check_against(cfg, name, options, optimizers, make_fixtures.inert_parameters(cfg, loss, init, inputs),
+    inert = make_fixtures.inert_parameters(cfg, loss, init, inputs)
+    check_against(cfg, name, options, optimizers, inert, make_fixtures.inert_dependent_state(cfg, loss, init, inputs, inert),
                   {k: v.numpy() for k, v in init.items()}, {k: v.numpy() for k, v in inputs.items()}, expected)

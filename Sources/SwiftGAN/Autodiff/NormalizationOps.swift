@@ -71,3 +71,14 @@ public func instanceNorm2d(_ x: Tensor, eps: Float = 1e-5) -> Tensor {
     let centered = x - x.mean(alongAxes: [2, 3])
     return centered / sqrt(square(centered).mean(alongAxes: [2, 3]) + eps)
 }
+
+// MARK: - Layer normalisation over C×H×W with a per-channel affine
+
+/// Layer normalisation of each sample over C×H×W, then `γ_c·x̂ + β_c`: `torch.nn.GroupNorm(1, C)`, the
+/// layer norm of the WGAN-GP code. Written with differentiable ops (any order). x: `[N, C, H, W]`.
+public func layerNorm2d(_ x: Tensor, gamma: Tensor, beta: Tensor, eps: Float = 1e-5) -> Tensor {
+    let c = x.shape[1]
+    let centered = x - x.mean(alongAxes: [1, 2, 3])
+    let normalized = centered / sqrt(square(centered).mean(alongAxes: [1, 2, 3]) + eps)
+    return normalized * gamma.reshaped([1, c, 1, 1]) + beta.reshaped([1, c, 1, 1])
+}

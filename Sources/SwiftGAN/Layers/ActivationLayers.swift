@@ -36,3 +36,9 @@ public final class Upsample2x: Module {
     public init() {}
     public func callAsFunction(_ x: Tensor) -> Tensor { upsampleNearest2x(x) }
 }
+
+/// 2×2 mean pooling (`torch.nn.AvgPool2d(2)`).
+public final class MeanPool2x2: Module {
+    public init() {}
+    public func callAsFunction(_ x: Tensor) -> Tensor { sumPool2x2(x) * 0.25 }
+}

@@ -37,3 +37,16 @@ public final class InstanceNorm2d: Module {
     public init(eps: Float = 1e-5) { self.eps = eps }
     public func callAsFunction(_ x: Tensor) -> Tensor { instanceNorm2d(x, eps: eps) }
 }
+
+// MARK: - GroupNorm(1, C)
+
+/// `torch.nn.GroupNorm(1, C)`: layer norm over C×H×W with per-channel `weight` (1) and `bias` (0).
+public final class LayerNorm2d: Module {
+    public let weight: Tensor, bias: Tensor
+    public init(_ channels: Int) {
+        weight = parameter(.ones([channels]))
+        bias = parameter(.zeros([channels]))
+    }
+    public func callAsFunction(_ x: Tensor) -> Tensor { layerNorm2d(x, gamma: weight, beta: bias) }
+    public var namedParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
+}

@@ -37,6 +37,12 @@ func makeNetworks(_ config: GANConfig, rng: inout RandomGenerator) throws(SwiftG
                                      options: config.dcgan, rng: &rng)
         let d = StandardCNNDiscriminator(channels: config.channels, width: config.discriminatorWidth, options: config.dcgan, rng: &rng)
         return (g, d)
+    case "resnet":
+        let g = try ResNetGenerator(imageSize: config.imageSize, channels: config.channels, zDim: config.zDim,
+                                    width: config.generatorWidth, rng: &rng)
+        let d = try ResNetDiscriminator(imageSize: config.imageSize, channels: config.channels,
+                                        width: config.discriminatorWidth, layerNorm: config.layerNormD, rng: &rng)
+        return (g, d)
     case "patchgan":
         try checkDCGANSize(config.imageSize)
         let g = try DCGANGenerator(imageSize: config.imageSize, channels: config.channels, zDim: config.zDim,

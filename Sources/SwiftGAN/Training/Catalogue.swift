@@ -23,6 +23,10 @@ public enum Catalogue {
          ("cnn", "the standard CNN of the spectral-norm paper (32×32): G: Linear(z,8ngf·4·4), ConvT 4/2/1 8ngf→4ngf→2ngf→ngf "
             + "with BN ReLU, Conv(ngf,C,3,1,1) Tanh; D: Conv 3/1/1 and 4/2/1 pairs ndf→2ndf→4ndf with BN LReLU(0.1), "
             + "Conv(4ndf,8ndf,3,1,1) LReLU(0.1), Linear(8ndf·4·4,1); options batch_norm_g/_d, spectral_norm_d/_g"),
+         ("resnet", "the ResNet pair of the WGAN-GP paper (32: CIFAR layout; 64: the 64×64 layout): G: Linear(z,4·4·w), "
+            + "residual up-blocks (BN ReLU Up Conv3 BN ReLU Conv3 + Up Conv1), BN ReLU Conv3 Tanh; D: residual down-blocks "
+            + "(32: optimized first block, down, two plain, ReLU, spatial mean, Linear; 64: Conv3, four down, Linear); "
+            + "option layer_norm_d (GroupNorm(1,C) in the critic's blocks)"),
          ("patchgan", "the DCGAN generator with a PatchGAN critic (pix2pix, 3 layers): Conv(C,ndf,4,2,1) LReLU(0.2), "
             + "Conv 4/2/1 ndf→2ndf→4ndf and Conv(4ndf,8ndf,4,1,1) each with InstanceNorm LReLU(0.2), Conv(8ndf,1,4,1,1); "
             + "scores every patch (2×2 at 32 px, 6×6 at 64) and the losses average over them; S = 32, 64, 128, 256"),

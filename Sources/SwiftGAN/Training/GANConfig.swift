@@ -19,6 +19,8 @@ public struct GANConfig: Equatable {
     public var architecture = "dcgan"
     /// The DCGAN pair's options (SELU, batch norm, upsample + conv, spectral norm).
     public var dcgan = DCGANOptions()
+    /// Layer normalisation in the ResNet critic's blocks (the WGAN-GP code's choice with a penalty).
+    public var layerNormD = false
     /// Image side (DCGAN); ignored by the MLP.
     public var imageSize = 64
     /// Image channels (DCGAN) or the data dimension (MLP).
@@ -54,7 +56,7 @@ public struct GANConfig: Equatable {
 
     public init() {}
 
-    public static let architectures = ["dcgan", "cnn", "patchgan", "mlp"]
+    public static let architectures = ["dcgan", "cnn", "resnet", "patchgan", "mlp"]
     public static let optimizers = ["adam", "rmsprop", "sgd"]
     public static let latents = ["normal", "uniform"]
     public static let schedules = ["constant", "step", "linear"]
@@ -96,7 +98,7 @@ public struct GANConfig: Equatable {
     /// Every key `set(_:_:)` accepts.
     public static let keys = ["loss", "minimax", "lsgan_a", "lsgan_b", "lsgan_c", "gp_weight", "lp_weight", "r1_weight",
                               "dragan_weight", "clip", "arch", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
-                              "spectral_norm_d", "spectral_norm_g", "image_size", "channels", "z_dim", "latent", "ngf", "ndf",
+                              "spectral_norm_d", "spectral_norm_g", "layer_norm_d", "image_size", "channels", "z_dim", "latent", "ngf", "ndf",
                               "optimizer", "lr_d", "lr_g", "beta1_d", "beta2_d", "beta1_g", "beta2_g", "eps",
                               "rmsprop_alpha", "n_critic", "reuse_fake", "lr_schedule", "lr_step", "lr_gamma", "ema_decay", "seed"]
 
@@ -153,6 +155,7 @@ public struct GANConfig: Equatable {
         case "upsample_conv": dcgan.upsampleConv = try bool()
         case "spectral_norm_d": dcgan.spectralNormD = try bool()
         case "spectral_norm_g": dcgan.spectralNormG = try bool()
+        case "layer_norm_d": layerNormD = try bool()
         case "image_size": imageSize = try int(1, 1 << 14)
         case "channels": channels = try int(1, 4096)
         case "z_dim": zDim = try int(1, 1 << 16)
@@ -186,6 +189,12 @@ public struct GANConfig: Equatable {
     public func validate() throws(SwiftGANError) {
         if architecture == "dcgan" || architecture == "patchgan" { try checkDCGANSize(imageSize) }
         if architecture == "cnn" { try checkStandardCNNSize(imageSize) }
+        if architecture == "resnet" {
+            try checkResNetSize(imageSize)
+            if dcgan.spectralNormD || dcgan.spectralNormG || !dcgan.batchNormG || !dcgan.batchNormD {
+                throw SwiftGANError("arch 'resnet' takes layer_norm_d, not the DCGAN options (spectral_norm_*, batch_norm_*)")
+            }
+        }
         if architecture != "dcgan" && architecture != "patchgan" && (dcgan.selu || dcgan.upsampleConv) {
             throw SwiftGANError("selu and upsample_conv are options of arch 'dcgan', not '\(architecture)'")
         }
@@ -199,7 +208,8 @@ public struct GANConfig: Equatable {
             + [("clip", "\(clip)"), ("arch", architecture), ("selu", "\(dcgan.selu)"),
                ("batch_norm_g", "\(dcgan.batchNormG)"), ("batch_norm_d", "\(dcgan.batchNormD)"),
                ("upsample_conv", "\(dcgan.upsampleConv)"), ("spectral_norm_d", "\(dcgan.spectralNormD)"),
-               ("spectral_norm_g", "\(dcgan.spectralNormG)"), ("image_size", "\(imageSize)"), ("channels", "\(channels)"),
+               ("spectral_norm_g", "\(dcgan.spectralNormG)"), ("layer_norm_d", "\(layerNormD)"),
+               ("image_size", "\(imageSize)"), ("channels", "\(channels)"),
                ("z_dim", "\(zDim)"), ("latent", latent), ("ngf", "\(generatorWidth)"), ("ndf", "\(discriminatorWidth)"),
                ("optimizer", optimizer), ("lr_d", "\(learningRateD)"), ("lr_g", "\(learningRateG)"),
                ("beta1_d", "\(betasD.0)"), ("beta2_d", "\(betasD.1)"), ("beta1_g", "\(betasG.0)"), ("beta2_g", "\(betasG.1)"),
