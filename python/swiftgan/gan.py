@@ -56,7 +56,7 @@ def _config_lines(args: Dict[str, object]) -> str:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))):
             raise TypeError(f"{name} must be a number, got {type(value).__name__}")
         options[name] = None if value is None else repr(float(value))
-    for name in ("minimax", "reuse_fake", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d",
+    for name in ("minimax", "reuse_fake", "dragan_clip", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d",
                  "spectral_norm_g", "layer_norm_d"):
         options[name] = None if args[name] is None else str(bool(args[name])).lower()
     for net in ("d", "g"):
@@ -113,6 +113,7 @@ class GAN:
         eps: Adam's and RMSprop's epsilon.
         n_critic: D steps per G step.
         gp_weight, lp_weight, r1_weight, dragan_weight: the penalties' weights (default 10 each).
+        dragan_clip: DRAGAN clips its perturbed points to [-1, 1], the range of images (default True).
         clip: clip D's parameters to ±clip after each D step (0: off).
         minimax: SGAN's generator minimises −BCE(C_f, 0) instead of BCE(C_f, 1).
         lsgan_targets: LSGAN's (a, b, c) (default (0, 1, 1)).
@@ -139,7 +140,7 @@ class GAN:
                  betas_g: Optional[Tuple[float, float]] = None, eps: Optional[float] = None,
                  n_critic: Optional[int] = None, gp_weight: Optional[float] = None, lp_weight: Optional[float] = None,
                  r1_weight: Optional[float] = None, dragan_weight: Optional[float] = None,
-                 clip: Optional[float] = None, minimax: Optional[bool] = None,
+                 dragan_clip: Optional[bool] = None, clip: Optional[float] = None, minimax: Optional[bool] = None,
                  lsgan_targets: Optional[Tuple[float, float, float]] = None, latent: Optional[str] = None,
                  rmsprop_alpha: Optional[float] = None, reuse_fake: Optional[bool] = None,
                  lr_schedule: Optional[str] = None, lr_step: Optional[int] = None, lr_gamma: Optional[float] = None,
@@ -172,7 +173,7 @@ class GAN:
                 out[key] = int(value)
             elif key in ("loss", "arch", "optimizer", "latent", "lr_schedule"):
                 out[key] = value
-            elif key in ("reuse_fake", "minimax", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
+            elif key in ("reuse_fake", "minimax", "dragan_clip", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
                          "spectral_norm_d", "spectral_norm_g", "layer_norm_d"):
                 out[key] = value == "true"
             else:

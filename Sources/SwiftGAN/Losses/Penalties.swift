@@ -10,7 +10,8 @@ public enum PenaltyKind: String, CaseIterable {
     /// R1 on real data: (γ/2)·E‖∇C(x_r)‖₂².
     case r1 = "R1"
     /// DRAGAN: λ·E(‖∇C(x̂)‖₂ − 1)², x̂ = clip(x_r + α·0.5·std(x_r)·ε, −1, 1),
-    /// ε ~ U(0, 1) per element, α ~ U(−1, 1) per sample, std over the whole real batch.
+    /// ε ~ U(0, 1) per element, α ~ U(−1, 1) per sample, std over the whole real batch
+    /// (the clip, for images in [−1, 1], can be turned off with `dragan_clip`).
     case dragan = "DRAGAN"
 
     /// The config key of this penalty's weight.
@@ -25,11 +26,14 @@ public struct PenaltyInputs {
     public var draganAlpha: Tensor?
     /// DRAGAN's per-element ε, shaped as a real batch.
     public var draganNoise: Tensor?
+    /// Whether DRAGAN clips its perturbed points to [−1, 1] (the range of images).
+    public var draganClip = true
 
-    public init(mixing: Tensor? = nil, draganAlpha: Tensor? = nil, draganNoise: Tensor? = nil) {
+    public init(mixing: Tensor? = nil, draganAlpha: Tensor? = nil, draganNoise: Tensor? = nil, draganClip: Bool = true) {
         self.mixing = mixing
         self.draganAlpha = draganAlpha
         self.draganNoise = draganNoise
+        self.draganClip = draganClip
     }
 }
 
@@ -62,7 +66,8 @@ public func penalty(_ kind: PenaltyKind, weight: Float, critic: (Tensor) -> Tens
         let perturbed = withoutGradients { () -> Tensor in
             let std = sampleStandardDeviation(real)
             let alpha = perSample(inputs.draganAlpha!, like: real.shape)
-            return clamp(real + alpha * (inputs.draganNoise! * (0.5 * std)), min: -1, max: 1)
+            let moved = real + alpha * (inputs.draganNoise! * (0.5 * std))
+            return inputs.draganClip ? clamp(moved, min: -1, max: 1) : moved
         }
         return square(criticGradientNorms(critic: critic, at: perturbed) - 1).mean() * weight
     }

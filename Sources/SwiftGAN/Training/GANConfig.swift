@@ -13,6 +13,8 @@ public struct GANConfig: Equatable {
     public var lsganTargets: (a: Float, b: Float, c: Float) = (0, 1, 1)
     /// Each penalty's weight (λ; γ for R1).
     public var penaltyWeights: [PenaltyKind: Float] = [.gradient: 10, .lipschitz: 10, .r1: 10, .dragan: 10]
+    /// DRAGAN clips its perturbed points to [−1, 1], the range of images; off for data in another range.
+    public var draganClip = true
     /// Clip every discriminator parameter to ±clip after each D step (0: off; WGAN's preset 0.01).
     public var clip: Float = 0
     /// The network pair (`GANConfig.architectures`).
@@ -97,7 +99,7 @@ public struct GANConfig: Equatable {
 
     /// Every key `set(_:_:)` accepts.
     public static let keys = ["loss", "minimax", "lsgan_a", "lsgan_b", "lsgan_c", "gp_weight", "lp_weight", "r1_weight",
-                              "dragan_weight", "clip", "arch", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
+                              "dragan_weight", "dragan_clip", "clip", "arch", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
                               "spectral_norm_d", "spectral_norm_g", "layer_norm_d", "image_size", "channels", "z_dim", "latent", "ngf", "ndf",
                               "optimizer", "lr_d", "lr_g", "beta1_d", "beta2_d", "beta1_g", "beta2_g", "eps",
                               "rmsprop_alpha", "n_critic", "reuse_fake", "lr_schedule", "lr_step", "lr_gamma", "ema_decay", "seed"]
@@ -143,6 +145,7 @@ public struct GANConfig: Equatable {
         case "lp_weight": penaltyWeights[.lipschitz] = try float()
         case "r1_weight": penaltyWeights[.r1] = try float()
         case "dragan_weight": penaltyWeights[.dragan] = try float()
+        case "dragan_clip": draganClip = try bool()
         case "clip": clip = try float()
         case "arch":
             guard GANConfig.architectures.contains(value.lowercased()) else {
@@ -205,7 +208,7 @@ public struct GANConfig: Equatable {
         [("loss", loss.name), ("minimax", "\(minimax)"), ("lsgan_a", "\(lsganTargets.a)"), ("lsgan_b", "\(lsganTargets.b)"),
          ("lsgan_c", "\(lsganTargets.c)")]
             + PenaltyKind.allCases.map { ($0.weightKey, "\(penaltyWeights[$0]!)") }
-            + [("clip", "\(clip)"), ("arch", architecture), ("selu", "\(dcgan.selu)"),
+            + [("dragan_clip", "\(draganClip)"), ("clip", "\(clip)"), ("arch", architecture), ("selu", "\(dcgan.selu)"),
                ("batch_norm_g", "\(dcgan.batchNormG)"), ("batch_norm_d", "\(dcgan.batchNormD)"),
                ("upsample_conv", "\(dcgan.upsampleConv)"), ("spectral_norm_d", "\(dcgan.spectralNormD)"),
                ("spectral_norm_g", "\(dcgan.spectralNormG)"), ("layer_norm_d", "\(layerNormD)"),

@@ -144,7 +144,7 @@ public final class GANTrainer {
             let keepGraph = config.reuseFake && step == k - 1
             let fake = keepGraph ? generator(z) : withoutGradients { generator(z) }
             if keepGraph { lastFake = fake }
-            var penaltyInputs = PenaltyInputs()
+            var penaltyInputs = PenaltyInputs(draganClip: config.draganClip)
             if penalties.contains(.gradient) || penalties.contains(.lipschitz) {
                 penaltyInputs.mixing = inputs.mixing?[step] ?? Tensor.uniform([b], rng: &rng)
             }
