@@ -61,7 +61,9 @@ ARCHITECTURES = {  # DCGAN options, each trained with RaSGAN (and spectral norm 
 # these rates (D's loss 27 → 139 → 187 in 3 iterations): measured against float64, PyTorch's own float32
 # first-iteration G gradients are off by 8e-6 of a tensor's largest entry, so two correct float32 codes
 # can differ by more than the 1e-5 bound.
-SPECIAL.update({name: (options, ["sgd", "adam"]) for name, options in ARCHITECTURES.items()})
+# Architecture runs use SGD only: it checks losses, first gradients and final weights at the strict
+# tolerances, and keeps the fixtures small; Adam is covered by every objective's run.
+SPECIAL.update({name: (options, ["sgd"]) for name, options in ARCHITECTURES.items()})
 ARCH_KEYS = ("arch", "layer_norm_d", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d", "spectral_norm_g")
 EXTRA = ["WGAN-GP", "WGAN-LP", "RaLSGAN-R1", "DRAGAN", "RaDRAGAN", "SGAN-minimax", "LSGAN-targets"]
 RUNS = ([("dcgan32x1", loss) for loss in OBJECTIVES + ["RaSGAN-GP"] + EXTRA + list(ARCHITECTURES)]
