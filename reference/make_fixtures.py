@@ -33,7 +33,7 @@ MAX_CRITIC_STEPS = 2
 # Adam's 1e-4 is the official RelativisticGAN code's default.
 OPTIMIZERS = {"sgd": dict(lr=5e-3), "adam": dict(lr=1e-4, betas=(0.5, 0.999), eps=1e-8),
               "rmsprop": dict(lr=5e-5, alpha=0.99, eps=1e-8)}
-STATS = ["d_loss", "g_loss", "d_real", "d_fake", "penalty"]
+STATS = ["d_loss", "g_loss", "d_real", "d_fake", "penalty", "k", "m_global"]
 FIRST_ISSUE = ["SGAN", "RSGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN", "RaSGAN-GP"]
 OBJECTIVES = ["SGAN", "LSGAN", "HingeGAN", "WGAN", "RSGAN", "RLSGAN", "RHingeGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN",
               "RcSGAN", "RcLSGAN", "RcHingeGAN", "RpSGAN-avg", "RpLSGAN-avg", "RpHingeGAN-avg"]
@@ -55,6 +55,8 @@ ARCHITECTURES = {  # DCGAN options, each trained with RaSGAN (and spectral norm 
     "RaSGAN-GP-cnn-sn_d": dict(arch="cnn", spectral_norm_d=True),
     "RaSGAN-patchgan": dict(arch="patchgan"),
     "RaSGAN-resnet": dict(arch="resnet"),
+    "EBGAN": dict(arch="autoencoder"),
+    "BEGAN": dict(arch="autoencoder", began_lambda_k=0.1),
     "RaSGAN-GP-resnet-ln": dict(arch="resnet", layer_norm_d=True),
 }
 # Not a run: RaSGAN-GP on PatchGAN. The penalty of a critic that sums a patch map is badly scaled at
@@ -64,7 +66,7 @@ ARCHITECTURES = {  # DCGAN options, each trained with RaSGAN (and spectral norm 
 # Architecture runs use SGD only: it checks losses, first gradients and final weights at the strict
 # tolerances, and keeps the fixtures small; Adam is covered by every objective's run.
 SPECIAL.update({name: (options, ["sgd"]) for name, options in ARCHITECTURES.items()})
-ARCH_KEYS = ("arch", "layer_norm_d", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d", "spectral_norm_g")
+ARCH_KEYS = ("arch", "ae_code", "layer_norm_d", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d", "spectral_norm_g")
 EXTRA = ["WGAN-GP", "WGAN-LP", "RaLSGAN-R1", "DRAGAN", "RaDRAGAN", "SGAN-minimax", "LSGAN-targets"]
 RUNS = ([("dcgan32x1", loss) for loss in OBJECTIVES + ["RaSGAN-GP"] + EXTRA + list(ARCHITECTURES)]
         + [("dcgan64x3", loss) for loss in FIRST_ISSUE + ["RaSGAN-resnet"]])
@@ -105,7 +107,7 @@ def run_options(name):
     """(SwiftGAN loss name, SwiftGAN options, optimizers) of a run."""
     options, optimizers = SPECIAL.get(name, ({}, ["sgd", "adam"]))
     loss = {"SGAN-minimax": "SGAN", "LSGAN-targets": "LSGAN"}.get(name, name)
-    if name in ARCHITECTURES:
+    if name in ARCHITECTURES and name not in ("EBGAN", "BEGAN"):
         loss = "RaSGAN-GP" if name.startswith("RaSGAN-GP") else "RaSGAN"
     return loss, dict(options), optimizers
 
@@ -142,7 +144,8 @@ def run(cfg, name, optimizer, init, inputs, dtype=torch.float32, iterations=ITER
             "rmsprop": lambda p: torch.optim.RMSprop(p, **opts)}[optimizer]
     opt_d, opt_g = make(D.parameters()), make(G.parameters())
     k = options.get("n_critic", 1)
-    stats, first_grads = [], {}
+    stats, first_grads, state = [], {}, {}
+    energy_options = {"lambda_k": options.get("began_lambda_k", 0.001)}
     for it in range(iterations):
         s = ref.train_iteration(G, D, opt_d, opt_g, loss, [inputs["real"][it]], list(inputs["z_d"][it][:k]),
                                 inputs["z_g"][it], u=list(inputs["u"][it][:k]),
@@ -150,7 +153,7 @@ def run(cfg, name, optimizer, init, inputs, dtype=torch.float32, iterations=ITER
                                 dragan_noise=list(inputs["dragan_noise"][it][:k]),
                                 grads=first_grads if it == 0 else None, clip=options.get("clip", 0.0),
                                 lsgan=tuple(options.get("lsgan_targets", (0.0, 1.0, 1.0))),
-                                minimax=options.get("minimax", False))
+                                minimax=options.get("minimax", False), state=state, energy_options=energy_options)
         stats.append([s[key] for key in STATS])
     return np.array(stats, dtype=np.float64), first_grads, ref.state_dict(G, D)
 
@@ -179,8 +182,14 @@ def main():
             if any(k in ARCH_KEYS for k in options):  # another pair: its own initial weights
                 start = draw_weights(cfg, options, seed=4321)
                 out.update({f"init/{k}": v.numpy() for k, v in start.items()})
+            # The energy-based runs are referenced in float64: PyTorch's own float32 G gradients are further from
+            # the exact ones than the tolerance (EBGAN 1.8e-5, BEGAN 8.1e-3 of a tensor's largest entry; BEGAN's
+            # L1 energy has a kink at every zero residual), so a float32 reference would test PyTorch's rounding.
+            dtype = torch.float64 if loss in ("EBGAN", "BEGAN") else torch.float32
             for opt in optimizers:
-                stats, grads, final = run(cfg, run_name, opt, start, inputs)
+                stats, grads, final = run(cfg, run_name, opt, start, inputs, dtype=dtype)
+                grads = {k: v.float() for k, v in grads.items()}
+                final = {k: v.float() for k, v in final.items()}
                 out[f"{opt}/stats"] = stats
                 out.update({f"{opt}/final/{k}": v.numpy() for k, v in final.items()})
                 if opt == "sgd":  # G's first gradients follow the D update, so they are the SGD run's

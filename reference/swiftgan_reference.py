@@ -217,6 +217,36 @@ class ResNetDiscriminator(nn.Module):
         return self.dense(h).view(-1)
 
 
+class ConvAutoEncoder(nn.Module):
+    """encoder: Conv(c, ndf, 4,2,1) ReLU Flatten Linear(ndf·(S/2)², h);
+    decoder: BN1d(h) ReLU Linear(h, ndf·(S/2)²) BN1d ReLU Unflatten ConvT(ndf, c, 4,2,1)."""
+
+    def __init__(self, image_size: int, channels: int, ndf: int, code: int = 32):
+        super().__init__()
+        half = image_size // 2
+        features = ndf * half * half
+        self.encoder = nn.Sequential(nn.Conv2d(channels, ndf, 4, 2, 1), nn.ReLU(), nn.Flatten(), nn.Linear(features, code))
+        self.decoder = nn.Sequential(nn.BatchNorm1d(code), nn.ReLU(), nn.Linear(code, features), nn.BatchNorm1d(features),
+                                     nn.ReLU(), nn.Unflatten(1, (ndf, half, half)), nn.ConvTranspose2d(ndf, channels, 4, 2, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+def energy(loss: str, x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
+    """Per-sample reconstruction energy: mean squared error (EBGAN) or mean absolute error (BEGAN)."""
+    d = x - reconstruction
+    return (d ** 2 if loss == "EBGAN" else d.abs()).flatten(1).mean(1)
+
+
+def pull_away_term(codes: torch.Tensor) -> torch.Tensor:
+    """The mean squared cosine similarity of the codes over pairs i ≠ j."""
+    n = codes.shape[0]
+    unit = codes / (codes ** 2).sum(1, keepdim=True).sqrt()
+    similarity = unit @ unit.t()
+    return ((similarity ** 2) * (1 - torch.eye(n, dtype=codes.dtype))).sum() / (n * (n - 1))
+
+
 def wgan_init(module: nn.Module, he: bool) -> None:
     """tflib's initialisation: uniform weights with σ = √(4/(fan_in+fan_out)) (he) or √(2/(fan_in+fan_out)),
     fan_in = in·k², fan_out = out·k²; biases 0."""
@@ -243,6 +273,9 @@ def init_pair(G: nn.Module, D: nn.Module) -> None:
 
 def dcgan_pair(image_size: int, channels: int, z_dim: int, ngf: int, ndf: int, **options):
     """The twins of SwiftGAN's pair for `arch` ("dcgan", "cnn" or "patchgan") with its options (SwiftGAN's names)."""
+    if options.get("arch", "dcgan") == "autoencoder":
+        G, _ = dcgan_pair(image_size, channels, z_dim, ngf, ndf, **{**options, "arch": "dcgan"})
+        return G, ConvAutoEncoder(image_size, channels, ndf, options.get("ae_code", 32))
     if options.get("arch", "dcgan") == "resnet":
         return (ResNetGenerator(image_size, channels, z_dim, ngf),
                 ResNetDiscriminator(image_size, channels, ndf, options.get("layer_norm_d", False)))
@@ -268,7 +301,7 @@ def dcgan_init(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight_orig if hasattr(m, "weight_orig") else m.weight, 0.0, 0.02)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
 
@@ -410,7 +443,8 @@ def train_iteration(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, op
                     u: Optional[Sequence[torch.Tensor]] = None, gp_weight: float = 10.0,
                     grads: Optional[Dict[str, torch.Tensor]] = None, dragan_alpha=None, dragan_noise=None,
                     weights: Optional[Dict[str, float]] = None, clip: float = 0.0, lsgan=(0.0, 1.0, 1.0),
-                    minimax: bool = False) -> Dict[str, float]:
+                    minimax: bool = False, state: Optional[Dict[str, float]] = None,
+                    energy_options: Optional[Dict[str, float]] = None) -> Dict[str, float]:
     """len(z_d) D steps then one G step, exactly as SwiftGAN's trainer (fresh noise for the G step).
 
     D step k: fake = G(z_d[k]) without gradient; C_r = D(x), C_f = D(fake); loss + penalties (each on
@@ -420,13 +454,26 @@ def train_iteration(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, op
     """
     base, penalties = parse_loss(loss)
     weights = {"GP": gp_weight, "LP": 10.0, "R1": 10.0, "DRAGAN": 10.0, **(weights or {})}
+    eo = {"margin": 1.0, "pt_weight": 0.1, "gamma": 0.5, "lambda_k": 0.001, **(energy_options or {})}
+    state = state if state is not None else {}
+    k_began = state.get("k", 0.0)
+    energy_based = base in ("EBGAN", "BEGAN")
+
+    def critic(x):
+        return energy(base, x, D(x)) if energy_based else D(x)
+
     stats: Dict[str, float] = {}
     for k in range(len(z_d)):
         x = reals[k if len(reals) > 1 else 0]
         with torch.no_grad():
             fake = G(z_d[k])
-        cr, cf = D(x), D(fake)
-        loss_d = discriminator_loss(base, cr, cf, lsgan)
+        cr, cf = critic(x), critic(fake)
+        if base == "EBGAN":
+            loss_d = cr.mean() + F.relu(eo["margin"] - cf).mean()
+        elif base == "BEGAN":
+            loss_d = cr.mean() - cf.mean() * k_began
+        else:
+            loss_d = discriminator_loss(base, cr, cf, lsgan)
         total = torch.zeros(())
         for kind in penalties:
             term = penalty(kind, weights[kind], D, x, fake, u=u[k] if u is not None else None,
@@ -451,10 +498,16 @@ def train_iteration(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, op
     x = reals[-1]
     fake = G(z_g)
     cr = None
-    if _relativistic(base) is not None:
+    if not energy_based and _relativistic(base) is not None:
         with torch.no_grad():
             cr = D(x)
-    loss_g = generator_loss(base, cr, D(fake), lsgan, minimax)
+    if base == "EBGAN":
+        code = D.encoder(fake)
+        loss_g = energy(base, fake, D.decoder(code)).mean() + pull_away_term(code.flatten(1)) * eo["pt_weight"]
+    elif base == "BEGAN":
+        loss_g = critic(fake).mean()
+    else:
+        loss_g = generator_loss(base, cr, D(fake), lsgan, minimax)
     params = list(G.parameters())
     g = torch.autograd.grad(loss_g, params)
     for p, gp in zip(params, g):
@@ -464,6 +517,14 @@ def train_iteration(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, op
         grads.update({"G." + n: gp.detach().clone() for n, gp in zip(names, g)})
     opt_g.step()
     stats["g_loss"] = loss_g.item()
+    stats["k"], stats["m_global"] = 0.0, 0.0
+    if base == "BEGAN":
+        # float32 arithmetic, as SwiftGAN's trainer
+        real_mean = torch.tensor(stats["d_real"], dtype=torch.float32)
+        balance = torch.tensor(eo["gamma"], dtype=torch.float32) * real_mean - torch.tensor(stats["g_loss"], dtype=torch.float32)
+        k = torch.clamp(torch.tensor(k_began, dtype=torch.float32) + torch.tensor(eo["lambda_k"], dtype=torch.float32) * balance, 0, 1)
+        state["k"] = k.item()
+        stats["k"], stats["m_global"] = k.item(), (real_mean + balance.abs()).item()
     return stats
 
 

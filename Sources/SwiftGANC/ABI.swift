@@ -4,9 +4,9 @@ import SwiftGAN
 // The C ABI declared in swiftgan.h. Each function converts its arguments,
 // calls the core under the handle's lock, and turns a thrown error into a status.
 
-let abiVersion: Int32 = 3
+let abiVersion: Int32 = 4
 let statusOK: Int32 = 0, statusInvalidArgument: Int32 = 1, statusEngineError: Int32 = 2
-let counterCount = 7, statCount = 5
+let counterCount = 8, statCount = 7
 
 // MARK: - Handle
 
@@ -200,7 +200,8 @@ public func sg_gan_train_step(_ gan: OpaquePointer?, _ real: UnsafePointer<Float
         inputs.draganAlpha = lists["dragan_alpha"]
         inputs.draganNoise = lists["dragan_noise"]
         let result = try t.trainStep(inputs)
-        let values = [result.discriminatorLoss, result.generatorLoss, result.criticReal, result.criticFake, result.penalty]
+        let values = [result.discriminatorLoss, result.generatorLoss, result.criticReal, result.criticFake, result.penalty,
+                      result.k, result.mGlobal]
         for i in 0..<min(Int(statsCapacity), statCount) { stats?[i] = Double(values[i]) }
     }
 }

@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 3
+#define SG_ABI_VERSION 4
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -42,10 +42,12 @@ typedef struct sg_gan sg_gan;
 #define SG_STAT_D_REAL 2 /* mean critic output on real data */
 #define SG_STAT_D_FAKE 3 /* mean critic output on fake data */
 #define SG_STAT_PENALTY 4
-#define SG_STAT_COUNT 5
+#define SG_STAT_K 5        /* BEGAN's equilibrium coefficient after the step (0 otherwise) */
+#define SG_STAT_M_GLOBAL 6 /* BEGAN's convergence measure (0 otherwise) */
+#define SG_STAT_COUNT 7
 
-/* Number of uint64 counters: iteration, D steps, G steps, 4 RNG state words. */
-#define SG_COUNTER_COUNT 7
+/* Number of uint64 counters: iteration, D steps, G steps, 4 RNG state words, BEGAN's k (float bits). */
+#define SG_COUNTER_COUNT 8
 
 /* SG_ABI_VERSION of the loaded library. */
 int32_t sg_abi_version(void);

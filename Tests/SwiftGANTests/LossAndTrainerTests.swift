@@ -26,6 +26,8 @@ final class LossTests: XCTestCase {
             return (mean(cr.map { ($0 - b) * ($0 - b) }) + mean(cf.map { ($0 - a) * ($0 - a) }), mean(cf.map { ($0 - c) * ($0 - c) }))
         case .hinge: return (mean(cr.map { max(0, 1 - $0) }) + mean(cf.map { max(0, 1 + $0) }), -mf)
         case .wasserstein: return (mf - mr, -mf)
+        case .energy(let m): return (mr + mean(cf.map { max(0, Double(m) - $0) }), mf)
+        case .boundaryEquilibrium: return (mr, mf)  // k = 0 before any update
         case .relativistic(let f, let r):
             let (f1, f2) = pair(f)
             switch r {
@@ -46,7 +48,7 @@ final class LossTests: XCTestCase {
     func testEveryObjectiveMatchesItsFormula() {
         let r = Tensor(cr.map(Float.init), shape: [4]), f = Tensor(cf.map(Float.init), shape: [4])
         let objectives = AdversarialObjective.all + [.standard(minimax: true), .leastSquares(a: -1, b: 1, c: 0)]
-        XCTAssertEqual(objectives.count, 18)
+        XCTAssertEqual(objectives.count, 20)
         for o in objectives {
             let (d, g) = expected(o)
             XCTAssertEqual(Double(o.discriminatorLoss(real: r, fake: f).scalar), d, accuracy: 1e-5, "\(o.name) D")
@@ -65,7 +67,7 @@ final class LossTests: XCTestCase {
     func testNamesParseWithPenaltiesAndAliases() throws {
         XCTAssertEqual(AdversarialObjective.all.map(\.name),
                        ["SGAN", "LSGAN", "HingeGAN", "WGAN", "RSGAN", "RLSGAN", "RHingeGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN",
-                        "RcSGAN", "RcLSGAN", "RcHingeGAN", "RpSGAN-avg", "RpLSGAN-avg", "RpHingeGAN-avg"])
+                        "RcSGAN", "RcLSGAN", "RcHingeGAN", "RpSGAN-avg", "RpLSGAN-avg", "RpHingeGAN-avg", "EBGAN", "BEGAN"])
         XCTAssertEqual(try LossSpec(name: "rasgan-gp"), LossSpec(objective: .relativistic(.standard, .average), penalties: [.gradient]))
         XCTAssertEqual(try LossSpec(name: "RpLSGAN-avg-R1-GP").penalties, [.r1, .gradient])
         XCTAssertEqual(try LossSpec(name: "RpLSGAN-avg-R1-GP").name, "RpLSGAN-avg-R1-GP")
@@ -78,11 +80,49 @@ final class LossTests: XCTestCase {
         XCTAssertThrowsError(try LossSpec(name: "RaWGAN")) { error in
             let message = (error as! SwiftGANError).message
             XCTAssertTrue(message.hasPrefix("unknown loss 'RaWGAN'; known losses: SGAN, SGAN-GP, SGAN-LP, SGAN-R1, SGAN-DRAGAN, LSGAN"), message)
-            XCTAssertTrue(message.hasSuffix("RpHingeGAN-avg-DRAGAN, DRAGAN, RaDRAGAN"), message)
+            XCTAssertTrue(message.hasSuffix("RpHingeGAN-avg-DRAGAN, EBGAN, BEGAN, DRAGAN, RaDRAGAN"), message)
         }
         XCTAssertThrowsError(try LossSpec(name: "WGAN-GP-GP")) {
             XCTAssertEqual(($0 as! SwiftGANError).message, "loss 'WGAN-GP-GP' names a penalty twice")
         }
+    }
+
+    func testPullAwayTermIsTheMeanSquaredCosineOverDistinctPairs() {
+        let codes: [[Double]] = [[1, 0, 2], [0.5, -1, 1], [-2, 1, 0.3]]
+        func cos(_ a: [Double], _ b: [Double]) -> Double {
+            zip(a, b).map(*).reduce(0, +) / (a.map { $0 * $0 }.reduce(0, +) * b.map { $0 * $0 }.reduce(0, +)).squareRoot()
+        }
+        var expected = 0.0
+        for i in 0..<3 { for j in 0..<3 where i != j { expected += cos(codes[i], codes[j]) * cos(codes[i], codes[j]) } }
+        let t = Tensor(codes.flatMap { $0.map(Float.init) }, shape: [3, 3])
+        XCTAssertEqual(Double(pullAwayTerm(t).scalar), expected / 6, accuracy: 1e-6)
+        checkFirstOrder("pull-away term", [randomTensor([4, 3], seed: 1)], eps: 1e-3) { pullAwayTerm($0[0]) }
+    }
+
+    func testEnergyBasedLossesNeedAnAutoEncoderAndTakeNoPenalty() throws {
+        XCTAssertThrowsError(try GANTrainer(config: GANConfig(text: "loss=EBGAN\nimage_size=32"))) {
+            XCTAssertEqual(($0 as! SwiftGANError).message, "loss EBGAN needs an auto-encoder critic: arch 'autoencoder' or 'mlp', got 'dcgan'")
+        }
+        XCTAssertThrowsError(try GANTrainer(config: GANConfig(text: "loss=RaSGAN\narch=autoencoder\nimage_size=32"))) {
+            XCTAssertEqual(($0 as! SwiftGANError).message, "arch 'autoencoder' is for the energy-based losses EBGAN and BEGAN, got loss RaSGAN")
+        }
+        XCTAssertThrowsError(try LossSpec(name: "BEGAN-GP")) {
+            XCTAssertEqual(($0 as! SwiftGANError).message, "loss 'BEGAN-GP': BEGAN takes no penalty (its critic is an auto-encoder)")
+        }
+    }
+
+    func testBEGANUpdatesKAndReportsTheConvergenceMeasure() throws {
+        let t = try GANTrainer(config: GANConfig(text: "loss=BEGAN\narch=autoencoder\nimage_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=4\nbegan_lambda_k=0.1"))
+        var k: Float = 0
+        for step in 0..<3 {
+            let s = try t.trainStep(real: [randomTensor([4, 1, 32, 32], seed: UInt64(step))])
+            let balance = 0.5 * s.criticReal - s.generatorLoss
+            k = min(max(k + 0.1 * balance, 0), 1)
+            XCTAssertEqual(s.k, k, accuracy: 1e-7)
+            XCTAssertEqual(s.mGlobal, s.criticReal + Swift.abs(balance), accuracy: 1e-6)
+            XCTAssertGreaterThan(s.criticReal, 0)  // mean absolute reconstruction error
+        }
+        XCTAssertEqual(Float(bitPattern: UInt32(t.counters[7])), k)
     }
 
     func testWGANPresetIsAppliedAndCanBeOverridden() throws {

@@ -125,7 +125,7 @@ static PyObject *Handle_train_step(Handle *self, PyObject *args) {
     self->busy--;
     release(&vr);
     if (st != SG_OK) return raise_status(st);
-    return Py_BuildValue("(ddddd)", stats[0], stats[1], stats[2], stats[3], stats[4]);
+    return Py_BuildValue("(ddddddd)", stats[0], stats[1], stats[2], stats[3], stats[4], stats[5], stats[6]);
 }
 
 /* generate(z, n, out, out_count) */
@@ -268,7 +268,7 @@ static PyMethodDef Handle_methods[] = {
     {"close", (PyCFunction)Handle_close, METH_NOARGS, "Frees the engine; further calls raise ValueError."},
     {"config", (PyCFunction)Handle_config, METH_NOARGS, "The resolved configuration as key=value lines."},
     {"set_input", (PyCFunction)Handle_set_input, METH_VARARGS, "Stages a random input for the next step."},
-    {"train_step", (PyCFunction)Handle_train_step, METH_VARARGS, "One training iteration; returns the 5 statistics."},
+    {"train_step", (PyCFunction)Handle_train_step, METH_VARARGS, "One training iteration; returns the 7 statistics."},
     {"generate", (PyCFunction)Handle_generate, METH_VARARGS, "Images from explicit latents into out."},
     {"sample", (PyCFunction)Handle_sample, METH_VARARGS, "Images from the engine's own latents into out."},
     {"tensor_count", (PyCFunction)Handle_tensor_count, METH_VARARGS, "Number of model (0), all (1) or gradient (2) tensors."},

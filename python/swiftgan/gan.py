@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import tempfile
 from collections import OrderedDict
 from typing import Dict, Mapping, Optional, Sequence, Tuple
@@ -34,7 +35,7 @@ def architectures() -> "OrderedDict[str, str]":
 
 _FORMAT = "swiftgan-checkpoint-1"
 _MODEL, _FULL, _GRADIENTS = 0, 1, 2
-_STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "penalty")
+_STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "penalty", "k", "m_global")
 
 
 def _config_lines(args: Dict[str, object]) -> str:
@@ -45,13 +46,13 @@ def _config_lines(args: Dict[str, object]) -> str:
         if value is not None and not isinstance(value, str):
             raise TypeError(f"{name} must be a str, got {type(value).__name__}")
         options[name] = value
-    for name in ("image_size", "channels", "z_dim", "ngf", "ndf", "n_critic", "seed", "lr_step"):
+    for name in ("image_size", "channels", "z_dim", "ngf", "ndf", "n_critic", "seed", "lr_step", "ae_code"):
         value = args[name]
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
         options[name] = value
     for name in ("lr_d", "lr_g", "eps", "gp_weight", "lp_weight", "r1_weight", "dragan_weight", "clip", "rmsprop_alpha",
-                 "ema_decay", "lr_gamma"):
+                 "ema_decay", "lr_gamma", "ebgan_margin", "pt_weight", "began_gamma", "began_lambda_k"):
         value = args[name]
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))):
             raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -114,6 +115,9 @@ class GAN:
         n_critic: D steps per G step.
         gp_weight, lp_weight, r1_weight, dragan_weight: the penalties' weights (default 10 each).
         dragan_clip: DRAGAN clips its perturbed points to [-1, 1], the range of images (default True).
+        ebgan_margin, pt_weight: EBGAN's margin m (1) and pull-away weight (0.1).
+        began_gamma, began_lambda_k: BEGAN's γ (0.5) and λ_k (0.001).
+        ae_code: the auto-encoder critic's code size (32).
         clip: clip D's parameters to ±clip after each D step (0: off).
         minimax: SGAN's generator minimises −BCE(C_f, 0) instead of BCE(C_f, 1).
         lsgan_targets: LSGAN's (a, b, c) (default (0, 1, 1)).
@@ -140,7 +144,10 @@ class GAN:
                  betas_g: Optional[Tuple[float, float]] = None, eps: Optional[float] = None,
                  n_critic: Optional[int] = None, gp_weight: Optional[float] = None, lp_weight: Optional[float] = None,
                  r1_weight: Optional[float] = None, dragan_weight: Optional[float] = None,
-                 dragan_clip: Optional[bool] = None, clip: Optional[float] = None, minimax: Optional[bool] = None,
+                 dragan_clip: Optional[bool] = None, ebgan_margin: Optional[float] = None,
+                 pt_weight: Optional[float] = None, began_gamma: Optional[float] = None,
+                 began_lambda_k: Optional[float] = None, ae_code: Optional[int] = None,
+                 clip: Optional[float] = None, minimax: Optional[bool] = None,
                  lsgan_targets: Optional[Tuple[float, float, float]] = None, latent: Optional[str] = None,
                  rmsprop_alpha: Optional[float] = None, reuse_fake: Optional[bool] = None,
                  lr_schedule: Optional[str] = None, lr_step: Optional[int] = None, lr_gamma: Optional[float] = None,
@@ -169,7 +176,7 @@ class GAN:
         c = dict(self._config)
         out: Dict[str, object] = {}
         for key, value in c.items():
-            if key in ("image_size", "channels", "z_dim", "ngf", "ndf", "n_critic", "seed", "lr_step"):
+            if key in ("image_size", "channels", "z_dim", "ngf", "ndf", "n_critic", "seed", "lr_step", "ae_code"):
                 out[key] = int(value)
             elif key in ("loss", "arch", "optimizer", "latent", "lr_schedule"):
                 out[key] = value
@@ -247,8 +254,9 @@ class GAN:
             Random inputs left None are drawn from the GAN's own seeded stream.
 
         Returns:
-            {"d_loss", "g_loss", "d_real", "d_fake", "penalty"}: the last critic step's loss (penalties
-            included), the generator's loss, the mean critic outputs on real and fake data, the penalties.
+            {"d_loss", "g_loss", "d_real", "d_fake", "penalty", "k", "m_global"}: the last critic step's loss
+            (penalties included), the generator's loss, the mean critic outputs on real and fake data
+            (reconstruction energies for EBGAN and BEGAN), the penalties, and BEGAN's k and M_global (0 otherwise).
         """
         real = _float32_array(real, "real")
         k = self.n_critic
@@ -384,7 +392,8 @@ class GAN:
             counters = self._handle.counters()
             state = {"format": _FORMAT, "config": self._config,
                      "iteration": counters[0], "optimizer_steps": {"D": counters[1], "G": counters[2]},
-                     "rng_state": [str(w) for w in counters[3:]]}
+                     "rng_state": [str(w) for w in counters[3:7]],
+                     "began_k": struct.unpack("<f", struct.pack("<I", counters[7]))[0]}
             with open(os.path.join(tmp, "trainer.json"), "w") as f:
                 json.dump(state, f, indent=2)
             for name in os.listdir(tmp):
@@ -428,6 +437,7 @@ class GAN:
         tensors = dict(load_file(os.path.join(path, "weights.safetensors")))
         tensors.update(load_file(os.path.join(path, "optimizer.safetensors")))
         gan._write_tensors(tensors, range(len(gan._names)), strict=True)
+        k_bits = struct.unpack("<I", struct.pack("<f", float(state.get("began_k", 0.0))))[0]
         gan._handle.set_counters([int(state["iteration"]), int(state["optimizer_steps"]["D"]),
-                                  int(state["optimizer_steps"]["G"])] + [int(w) for w in state["rng_state"]])
+                                  int(state["optimizer_steps"]["G"])] + [int(w) for w in state["rng_state"]] + [k_bits])
         return gan

@@ -25,7 +25,7 @@ def gan():
 
 def test_train_step_reports_every_statistic(gan):
     stats = gan.train_step(real_batch())
-    assert set(stats) == {"d_loss", "g_loss", "d_real", "d_fake", "penalty"}
+    assert set(stats) == {"d_loss", "g_loss", "d_real", "d_fake", "penalty", "k", "m_global"}
     assert all(isinstance(v, float) and np.isfinite(v) for v in stats.values())
     assert stats["penalty"] > 0
     assert gan.iteration == 1
@@ -199,7 +199,7 @@ def test_catalogue_lists_every_loss_penalty_and_architecture_with_a_description(
     assert {"RaSGAN", "RcLSGAN", "RpHingeGAN-avg", "DRAGAN", "RaDRAGAN"} <= set(losses)
     assert losses["RaLSGAN"].startswith("D: ½[E f₁(C_r−E C_f) + E f₂(C_f−E C_r)]")
     assert list(swiftgan.penalties()) == ["-GP", "-LP", "-R1", "-DRAGAN"]
-    assert list(swiftgan.architectures()) == ["dcgan", "cnn", "resnet", "patchgan", "mlp"]
+    assert list(swiftgan.architectures()) == ["dcgan", "cnn", "resnet", "patchgan", "autoencoder", "mlp"]
 
 
 def test_loss_presets_apply_unless_overridden():

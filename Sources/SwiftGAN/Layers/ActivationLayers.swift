@@ -42,3 +42,16 @@ public final class MeanPool2x2: Module {
     public init() {}
     public func callAsFunction(_ x: Tensor) -> Tensor { sumPool2x2(x) * 0.25 }
 }
+
+/// `torch.nn.Flatten()`: `[N, ...]` → `[N, rest]`.
+public final class Flatten: Module {
+    public init() {}
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.flattened() }
+}
+
+/// `torch.nn.Unflatten(1, shape)`: `[N, F]` → `[N] + shape`.
+public final class Unflatten: Module {
+    public let shape: [Int]
+    public init(_ shape: [Int]) { self.shape = shape }
+    public func callAsFunction(_ x: Tensor) -> Tensor { x.reshaped([x.shape[0]] + shape) }
+}

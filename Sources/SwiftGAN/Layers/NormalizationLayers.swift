@@ -50,3 +50,15 @@ public final class LayerNorm2d: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor { layerNorm2d(x, gamma: weight, beta: bias) }
     public var namedParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
 }
+
+// MARK: - BatchNorm1d
+
+/// `torch.nn.BatchNorm1d(F)` on `[N, F]`: batch norm of each feature (same rule and state as BatchNorm2d).
+public final class BatchNorm1d: Module {
+    let norm: BatchNorm2d
+    public init(_ features: Int) { norm = BatchNorm2d(features) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { norm(x.reshaped([x.shape[0], x.shape[1], 1, 1])).reshaped(x.shape) }
+    public var namedParameters: [(String, Tensor)] { norm.namedParameters }
+    public var namedBuffers: [(String, Tensor)] { norm.namedBuffers }
+    public func setTraining(_ training: Bool) { norm.setTraining(training) }
+}

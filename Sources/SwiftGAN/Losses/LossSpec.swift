@@ -15,7 +15,7 @@ public struct LossSpec: Equatable {
 
     /// Every objective name with every single penalty (and the DRAGAN aliases).
     public static var knownNames: [String] {
-        AdversarialObjective.all.flatMap { o in [o.name] + PenaltyKind.allCases.map { o.name + "-" + $0.rawValue } }
+        AdversarialObjective.all.flatMap { o in [o.name] + (o.isEnergyBased ? [] : PenaltyKind.allCases.map { o.name + "-" + $0.rawValue }) }
             + ["DRAGAN", "RaDRAGAN"]
     }
 
@@ -44,6 +44,9 @@ public struct LossSpec: Equatable {
         guard Set(self.penalties).count == self.penalties.count else {
             throw SwiftGANError("loss '\(name)' names a penalty twice")
         }
+        guard !(objective.isEnergyBased && !self.penalties.isEmpty) else {
+            throw SwiftGANError("loss '\(name)': \(objective.name) takes no penalty (its critic is an auto-encoder)")
+        }
     }
 
     /// The canonical name (`RaSGAN-GP`; `DRAGAN` and `RaDRAGAN` for the aliases).
@@ -62,6 +65,13 @@ public struct LossSpec: Equatable {
         case .leastSquares: return "D: E(C_r−b)² + E(C_f−a)²; G: E(C_f−c)² (a, b, c = lsgan_a, lsgan_b, lsgan_c; default 0, 1, 1)"
         case .hinge: return "D: E max(0,1−C_r) + E max(0,1+C_f); G: −E C_f"
         case .wasserstein: return "D: E C_f − E C_r; G: −E C_f (preset: clip ±0.01, RMSprop lr 5e-5, n_critic 5)"
+        case .energy:
+            return "auto-encoder critic, e(x) = E(x−AE(x))² per sample; D: E e(x_r) + E max(0, m−e(x_f)); "
+                + "G: E e(x_f) + pt_weight·PT(codes) (m = ebgan_margin, default 1; pt_weight 0.1); arch autoencoder or mlp"
+        case .boundaryEquilibrium:
+            return "auto-encoder critic, L(x) = E|x−AE(x)| per sample; D: E L(x_r) − k·E L(x_f); G: E L(x_f); "
+                + "k ← clip(k + λ_k(γE L(x_r) − E L(x_f)), 0, 1) (γ = began_gamma 0.5, λ_k = began_lambda_k 0.001); "
+                + "reports k and M_global; arch autoencoder or mlp"
         case .relativistic(let f, let r):
             let (up, down): (String, String)
             switch f {

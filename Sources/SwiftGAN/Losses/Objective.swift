@@ -78,6 +78,21 @@ public enum AdversarialObjective: Equatable {
     /// centered, with m = (E C_r + E C_f)/2: D: ½[E f₁(C_r − m) + E f₂(C_f − m)], G: ½[E f₂(C_r − m) + E f₁(C_f − m)];
     /// all pairs D: E_ij f₁(C_r,i − C_f,j), G: E_ij f₁(C_f,j − C_r,i).
     case relativistic(LossFunction, Relativism)
+    /// EBGAN, with an auto-encoder critic whose energy is the per-sample mean squared reconstruction error
+    /// e(x) = E_pixels (x − AE(x))²: D: E e(x_r) + E max(0, m − e(x_f)); G: E e(x_f) + pt_weight·PT(codes of x_f),
+    /// PT = Σ_{i≠j} cos²(s_i, s_j) / (N(N−1)) (the pull-away term).
+    case energy(margin: Float)
+    /// BEGAN, with an auto-encoder critic and L(x) = E_pixels |x − AE(x)|: D: E L(x_r) − k·E L(x_f); G: E L(x_f);
+    /// after each G step k ← clip(k + λ_k(γ·E L(x_r) − E L(x_f)), 0, 1) and M_global = E L(x_r) + |γ·E L(x_r) − E L(x_f)|.
+    case boundaryEquilibrium(gamma: Float, lambdaK: Float)
+
+    /// Whether the critic is an auto-encoder scored by reconstruction energies (EBGAN, BEGAN).
+    public var isEnergyBased: Bool {
+        switch self {
+        case .energy, .boundaryEquilibrium: return true
+        default: return false
+        }
+    }
 
     /// Whether the generator's loss uses the critic's output on real data.
     public var generatorUsesReal: Bool {
@@ -85,9 +100,12 @@ public enum AdversarialObjective: Equatable {
         return false
     }
 
-    /// The discriminator's loss (a scalar) from critic outputs `[N]` on real and fake data.
-    public func discriminatorLoss(real: Tensor, fake: Tensor) -> Tensor {
+    /// The discriminator's loss (a scalar) from critic outputs `[N]` on real and fake data (energies for
+    /// EBGAN and BEGAN; `k` is BEGAN's equilibrium coefficient).
+    public func discriminatorLoss(real: Tensor, fake: Tensor, k: Float = 0) -> Tensor {
         switch self {
+        case .energy(let margin): return real.mean() + relu(margin - fake).mean()
+        case .boundaryEquilibrium: return real.mean() - fake.mean() * k
         case .standard: return softplus(-real).mean() + softplus(fake).mean()
         case .leastSquares(let a, let b, _): return square(real - b).mean() + square(fake - a).mean()
         case .hinge: return relu(1 - real).mean() + relu(1 + fake).mean()
@@ -107,6 +125,7 @@ public enum AdversarialObjective: Equatable {
     /// The generator's loss (a scalar); `real` may be nil when `generatorUsesReal` is false.
     public func generatorLoss(real: Tensor?, fake: Tensor) -> Tensor {
         switch self {
+        case .energy, .boundaryEquilibrium: return fake.mean()
         case .standard(let minimax): return minimax ? -softplus(fake).mean() : softplus(-fake).mean()
         case .leastSquares(_, _, let c): return square(fake - c).mean()
         case .hinge, .wasserstein: return -fake.mean()
@@ -131,6 +150,8 @@ public enum AdversarialObjective: Equatable {
         case .hinge: return "HingeGAN"
         case .wasserstein: return "WGAN"
         case .relativistic(let f, let r): return r.prefix + f.nameStem + "GAN" + (r == .allPairs ? "-avg" : "")
+        case .energy: return "EBGAN"
+        case .boundaryEquilibrium: return "BEGAN"
         }
     }
 
@@ -138,10 +159,21 @@ public enum AdversarialObjective: Equatable {
     public static var all: [AdversarialObjective] {
         [.standard(minimax: false), .leastSquares(a: 0, b: 1, c: 1), .hinge, .wasserstein]
             + Relativism.allCases.flatMap { r in [LossFunction.standard, .leastSquares, .hinge].map { .relativistic($0, r) } }
+            + [.energy(margin: 1), .boundaryEquilibrium(gamma: 0.5, lambdaK: 0.001)]
     }
 }
 
 /// `a_i − b_j` for every pair: `[N]`, `[M]` → `[N, M]`.
 func pairwiseDifferences(_ a: Tensor, _ b: Tensor) -> Tensor {
     a.reshaped([a.count, 1]) - b.reshaped([1, b.count])
+}
+
+/// EBGAN's pull-away term of codes `[N, h]`: the mean squared cosine similarity over pairs i ≠ j.
+public func pullAwayTerm(_ codes: Tensor) -> Tensor {
+    let n = codes.shape[0]
+    let unit = codes / sqrt(square(codes).sum(alongAxes: [1]))
+    let similarity = matmul(unit, unit, transposeB: true)
+    let offDiagonal = Tensor.ones([n, n])
+    for i in 0..<n { offDiagonal.pointer[i * n + i] = 0 }
+    return (square(similarity) * offDiagonal).sum() / Float(n * (n - 1))
 }

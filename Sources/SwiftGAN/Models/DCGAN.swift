@@ -116,6 +116,9 @@ func dcganInitialize(_ net: Sequential, rng: inout RandomGenerator) {
         case let bn as BatchNorm2d:
             rng.fillNormal(bn.weight.pointer, count: bn.weight.count, mean: 1, std: 0.02)
             bn.bias.pointer.update(repeating: 0, count: bn.bias.count)
+        case let bn as BatchNorm1d:
+            rng.fillNormal(bn.norm.weight.pointer, count: bn.norm.weight.count, mean: 1, std: 0.02)
+            bn.norm.bias.pointer.update(repeating: 0, count: bn.norm.bias.count)
         default: break
         }
     }

@@ -50,9 +50,17 @@ func makeNetworks(_ config: GANConfig, rng: inout RandomGenerator) throws(SwiftG
         let d = PatchGANDiscriminator(channels: config.channels, width: config.discriminatorWidth,
                                       spectralNorm: config.dcgan.spectralNormD, rng: &rng)
         return (g, d)
+    case "autoencoder":
+        let g = try DCGANGenerator(imageSize: config.imageSize, channels: config.channels, zDim: config.zDim,
+                                   width: config.generatorWidth, options: config.dcgan, rng: &rng)
+        let d = ConvAutoEncoder(imageSize: config.imageSize, channels: config.channels, width: config.discriminatorWidth,
+                                code: config.autoEncoderCode, rng: &rng)
+        return (g, d)
     case "mlp":
         let g = MLP(inputs: config.zDim, hidden: config.generatorWidth, outputs: config.channels, squeezeOutput: false, rng: &rng)
-        let d = MLP(inputs: config.channels, hidden: config.discriminatorWidth, outputs: 1, squeezeOutput: true, rng: &rng)
+        let d: Module = config.loss.objective.isEnergyBased
+            ? MLPAutoEncoder(inputs: config.channels, hidden: config.discriminatorWidth, code: config.autoEncoderCode, rng: &rng)
+            : MLP(inputs: config.channels, hidden: config.discriminatorWidth, outputs: 1, squeezeOutput: true, rng: &rng)
         return (g, d)
     default:
         let g = try DCGANGenerator(imageSize: config.imageSize, channels: config.channels, zDim: config.zDim,

@@ -30,7 +30,11 @@ public enum Catalogue {
          ("patchgan", "the DCGAN generator with a PatchGAN critic (pix2pix, 3 layers): Conv(C,ndf,4,2,1) LReLU(0.2), "
             + "Conv 4/2/1 ndf→2ndf→4ndf and Conv(4ndf,8ndf,4,1,1) each with InstanceNorm LReLU(0.2), Conv(8ndf,1,4,1,1); "
             + "scores every patch (2×2 at 32 px, 6×6 at 64) and the losses average over them; S = 32, 64, 128, 256"),
+         ("autoencoder", "the DCGAN generator with an auto-encoder critic for EBGAN and BEGAN: encoder Conv(C,ndf,4,2,1) ReLU "
+            + "Flatten Linear(ndf·(S/2)²,h); decoder BN1d(h) ReLU Linear(h,ndf·(S/2)²) BN1d ReLU Unflatten ConvT(ndf,C,4,2,1); "
+            + "h = ae_code (32); S = 32, 64, 128, 256"),
          ("mlp", "G: Linear(z,ngf) ReLU, Linear(ngf,ngf) ReLU ×2, Linear(ngf,channels); "
-            + "D: Linear(channels,ndf) ReLU, Linear(ndf,ndf) ReLU ×2, Linear(ndf,1); for low-dimensional data (2-D toys)")]
+            + "D: Linear(channels,ndf) ReLU, Linear(ndf,ndf) ReLU ×2, Linear(ndf,1); for low-dimensional data (2-D toys); "
+            + "with EBGAN/BEGAN the critic is an auto-encoder Linear(channels,ndf) ReLU Linear(ndf,h) | ReLU Linear(h,ndf) ReLU Linear(ndf,channels)")]
     }
 }

@@ -13,6 +13,12 @@ public struct GANConfig: Equatable {
     public var lsganTargets: (a: Float, b: Float, c: Float) = (0, 1, 1)
     /// Each penalty's weight (λ; γ for R1).
     public var penaltyWeights: [PenaltyKind: Float] = [.gradient: 10, .lipschitz: 10, .r1: 10, .dragan: 10]
+    /// EBGAN's margin m and pull-away weight; BEGAN's γ and λ_k; the auto-encoder critic's code size.
+    public var ebganMargin: Float = 1
+    public var pullAwayWeight: Float = 0.1
+    public var beganGamma: Float = 0.5
+    public var beganLambdaK: Float = 0.001
+    public var autoEncoderCode = 32
     /// DRAGAN clips its perturbed points to [−1, 1], the range of images; off for data in another range.
     public var draganClip = true
     /// Clip every discriminator parameter to ±clip after each D step (0: off; WGAN's preset 0.01).
@@ -58,7 +64,7 @@ public struct GANConfig: Equatable {
 
     public init() {}
 
-    public static let architectures = ["dcgan", "cnn", "resnet", "patchgan", "mlp"]
+    public static let architectures = ["dcgan", "cnn", "resnet", "patchgan", "autoencoder", "mlp"]
     public static let optimizers = ["adam", "rmsprop", "sgd"]
     public static let latents = ["normal", "uniform"]
     public static let schedules = ["constant", "step", "linear"]
@@ -77,6 +83,8 @@ public struct GANConfig: Equatable {
         switch loss.objective {
         case .standard: return .standard(minimax: minimax)
         case .leastSquares: return .leastSquares(a: lsganTargets.a, b: lsganTargets.b, c: lsganTargets.c)
+        case .energy: return .energy(margin: ebganMargin)
+        case .boundaryEquilibrium: return .boundaryEquilibrium(gamma: beganGamma, lambdaK: beganLambdaK)
         default: return loss.objective
         }
     }
@@ -99,7 +107,8 @@ public struct GANConfig: Equatable {
 
     /// Every key `set(_:_:)` accepts.
     public static let keys = ["loss", "minimax", "lsgan_a", "lsgan_b", "lsgan_c", "gp_weight", "lp_weight", "r1_weight",
-                              "dragan_weight", "dragan_clip", "clip", "arch", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
+                              "dragan_weight", "dragan_clip", "ebgan_margin", "pt_weight", "began_gamma",
+                              "began_lambda_k", "ae_code", "clip", "arch", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
                               "spectral_norm_d", "spectral_norm_g", "layer_norm_d", "image_size", "channels", "z_dim", "latent", "ngf", "ndf",
                               "optimizer", "lr_d", "lr_g", "beta1_d", "beta2_d", "beta1_g", "beta2_g", "eps",
                               "rmsprop_alpha", "n_critic", "reuse_fake", "lr_schedule", "lr_step", "lr_gamma", "ema_decay", "seed"]
@@ -146,6 +155,11 @@ public struct GANConfig: Equatable {
         case "r1_weight": penaltyWeights[.r1] = try float()
         case "dragan_weight": penaltyWeights[.dragan] = try float()
         case "dragan_clip": draganClip = try bool()
+        case "ebgan_margin": ebganMargin = try float()
+        case "pt_weight": pullAwayWeight = try float()
+        case "began_gamma": beganGamma = try float(positive: true)
+        case "began_lambda_k": beganLambdaK = try float()
+        case "ae_code": autoEncoderCode = try int(1, 1 << 16)
         case "clip": clip = try float()
         case "arch":
             guard GANConfig.architectures.contains(value.lowercased()) else {
@@ -190,7 +204,14 @@ public struct GANConfig: Equatable {
 
     /// Checks the combination of options (called when a trainer is built).
     public func validate() throws(SwiftGANError) {
-        if architecture == "dcgan" || architecture == "patchgan" { try checkDCGANSize(imageSize) }
+        if architecture == "dcgan" || architecture == "patchgan" || architecture == "autoencoder" { try checkDCGANSize(imageSize) }
+        let energyBased = loss.objective.isEnergyBased
+        if energyBased && architecture != "autoencoder" && architecture != "mlp" {
+            throw SwiftGANError("loss \(loss.name) needs an auto-encoder critic: arch 'autoencoder' or 'mlp', got '\(architecture)'")
+        }
+        if !energyBased && architecture == "autoencoder" {
+            throw SwiftGANError("arch 'autoencoder' is for the energy-based losses EBGAN and BEGAN, got loss \(loss.name)")
+        }
         if architecture == "cnn" { try checkStandardCNNSize(imageSize) }
         if architecture == "resnet" {
             try checkResNetSize(imageSize)
@@ -198,7 +219,7 @@ public struct GANConfig: Equatable {
                 throw SwiftGANError("arch 'resnet' takes layer_norm_d, not the DCGAN options (spectral_norm_*, batch_norm_*)")
             }
         }
-        if architecture != "dcgan" && architecture != "patchgan" && (dcgan.selu || dcgan.upsampleConv) {
+        if !["dcgan", "patchgan", "autoencoder"].contains(architecture) && (dcgan.selu || dcgan.upsampleConv) {
             throw SwiftGANError("selu and upsample_conv are options of arch 'dcgan', not '\(architecture)'")
         }
     }
@@ -208,7 +229,9 @@ public struct GANConfig: Equatable {
         [("loss", loss.name), ("minimax", "\(minimax)"), ("lsgan_a", "\(lsganTargets.a)"), ("lsgan_b", "\(lsganTargets.b)"),
          ("lsgan_c", "\(lsganTargets.c)")]
             + PenaltyKind.allCases.map { ($0.weightKey, "\(penaltyWeights[$0]!)") }
-            + [("dragan_clip", "\(draganClip)"), ("clip", "\(clip)"), ("arch", architecture), ("selu", "\(dcgan.selu)"),
+            + [("dragan_clip", "\(draganClip)"), ("ebgan_margin", "\(ebganMargin)"), ("pt_weight", "\(pullAwayWeight)"),
+               ("began_gamma", "\(beganGamma)"), ("began_lambda_k", "\(beganLambdaK)"), ("ae_code", "\(autoEncoderCode)"),
+               ("clip", "\(clip)"), ("arch", architecture), ("selu", "\(dcgan.selu)"),
                ("batch_norm_g", "\(dcgan.batchNormG)"), ("batch_norm_d", "\(dcgan.batchNormD)"),
                ("upsample_conv", "\(dcgan.upsampleConv)"), ("spectral_norm_d", "\(dcgan.spectralNormD)"),
                ("spectral_norm_g", "\(dcgan.spectralNormG)"), ("layer_norm_d", "\(layerNormD)"),

@@ -37,6 +37,9 @@ public struct StepStats: Equatable {
     public var criticFake: Float
     /// The sum of the penalties of the last critic step (0 without any).
     public var penalty: Float
+    /// BEGAN's equilibrium coefficient k after this iteration, and its convergence measure M_global (0 otherwise).
+    public var k: Float = 0
+    public var mGlobal: Float = 0
 }
 
 // MARK: - Trainer
@@ -53,6 +56,8 @@ public final class GANTrainer {
     public var rng: RandomGenerator
     /// Completed iterations.
     public var iteration = 0
+    /// BEGAN's equilibrium coefficient k (starts at 0).
+    public var equilibriumK: Float = 0
     /// Keep the gradients of the last D step and G step for inspection (`retainedGradients`).
     public var retainGradients = false
     /// With `retainGradients`, the last gradients by parameter name (`D.main.0.weight`, `G.main.1.bias`).
@@ -157,22 +162,35 @@ public final class GANTrainer {
 
         let x = real[real.count == 1 ? 0 : k - 1]
         let fake = lastFake ?? generator(inputs.noiseG ?? drawLatents(b))
-        let criticReal = objective.generatorUsesReal ? withoutGradients { discriminator(x) } : nil
-        let lossG = objective.generatorLoss(real: criticReal, fake: discriminator(fake))
+        let criticReal = objective.generatorUsesReal ? withoutGradients { critic(x) } : nil
+        let lossG: Tensor
+        if case .energy = objective, let ae = discriminator as? AutoEncoder {
+            let code = ae.encoder(fake)
+            lossG = objective.generatorLoss(real: nil, fake: energy(fake, ae.decoder(code)))
+                + pullAwayTerm(code.flattened()) * config.pullAwayWeight
+        } else {
+            lossG = objective.generatorLoss(real: criticReal, fake: critic(fake))
+        }
         let gradsG = gradients(of: lossG, wrt: parametersG)
         retain(gradsG, names: parameterNames.suffix(parametersG.count))
         optimizerG.step(parametersG, gradsG)
         updateMovingAverage()
         stats.generatorLoss = lossG.scalar
+        if case .boundaryEquilibrium(let gamma, let lambdaK) = objective {
+            let balance = gamma * stats.criticReal - stats.generatorLoss
+            equilibriumK = Swift.min(Swift.max(equilibriumK + lambdaK * balance, 0), 1)
+            stats.k = equilibriumK
+            stats.mGlobal = stats.criticReal + Swift.abs(balance)
+        }
         iteration += 1
         return stats
     }
 
     /// One critic update on a real and a (constant) fake batch, then weight clipping if configured.
     func discriminatorStep(real: Tensor, fake: Tensor, penaltyInputs: PenaltyInputs) -> StepStats {
-        let criticReal = discriminator(real)
-        let criticFake = discriminator(fake)
-        var loss = objective.discriminatorLoss(real: criticReal, fake: criticFake)
+        let criticReal = critic(real)
+        let criticFake = critic(fake)
+        var loss = objective.discriminatorLoss(real: criticReal, fake: criticFake, k: equilibriumK)
         var penaltyTotal: Float = 0
         for kind in config.loss.penalties {
             let term = penalty(kind, weight: config.penaltyWeights[kind]!, critic: { self.discriminator($0) },
@@ -189,6 +207,21 @@ public final class GANTrainer {
         }
         return StepStats(discriminatorLoss: loss.scalar, generatorLoss: 0,
                          criticReal: criticReal.mean().scalar, criticFake: criticFake.mean().scalar, penalty: penaltyTotal)
+    }
+
+    /// The critic's values `[N]`: the discriminator's outputs, or for EBGAN and BEGAN the reconstruction
+    /// energies of its auto-encoder.
+    func critic(_ x: Tensor) -> Tensor {
+        guard objective.isEnergyBased, let ae = discriminator as? AutoEncoder else { return discriminator(x) }
+        return energy(x, ae(x))
+    }
+
+    /// Per-sample reconstruction energy: mean squared error (EBGAN) or mean absolute error (BEGAN).
+    func energy(_ x: Tensor, _ reconstruction: Tensor) -> Tensor {
+        let difference = x - reconstruction
+        let pointwise: Tensor
+        if case .energy = objective { pointwise = square(difference) } else { pointwise = abs(difference) }
+        return pointwise.mean(alongAxes: Array(1..<x.shape.count)).reshaped([x.shape[0]])
     }
 
     /// `ema ← decay·ema + (1 − decay)·p` for G's parameters; buffers (BN statistics) are copied.
@@ -260,17 +293,18 @@ public final class GANTrainer {
             + optimizerG.namedState.map { ("optimizer_G.\($0.0)", $0.1) } + emaState
     }
 
-    /// The integer state: iteration, the optimizers' step counts and the four RNG words.
+    /// The integer state: iteration, the optimizers' step counts, the four RNG words and BEGAN's k (its bits).
     public var counters: [UInt64] {
         get {
             [UInt64(iteration), UInt64(optimizerD.stepCount), UInt64(optimizerG.stepCount),
-             rng.state.0, rng.state.1, rng.state.2, rng.state.3]
+             rng.state.0, rng.state.1, rng.state.2, rng.state.3, UInt64(equilibriumK.bitPattern)]
         }
         set {
             iteration = Int(newValue[0])
             optimizerD.stepCount = Int(newValue[1])
             optimizerG.stepCount = Int(newValue[2])
             rng.state = (newValue[3], newValue[4], newValue[5], newValue[6])
+            equilibriumK = Float(bitPattern: UInt32(truncatingIfNeeded: newValue[7]))
         }
     }
 }

@@ -1,0 +1,49 @@
+// MARK: - Auto-encoder discriminators (EBGAN, BEGAN)
+
+/// A discriminator that reconstructs its input: `decoder(encoder(x))`. The energy-based objectives
+/// score a sample by its reconstruction error and EBGAN's pull-away term uses the codes.
+public protocol AutoEncoder: Module {
+    var encoder: Sequential { get }
+    var decoder: Sequential { get }
+}
+
+extension AutoEncoder {
+    public func callAsFunction(_ x: Tensor) -> Tensor { decoder(encoder(x)) }
+    public var namedParameters: [(String, Tensor)] {
+        encoder.namedParameters.map { ("encoder.\($0.0)", $0.1) } + decoder.namedParameters.map { ("decoder.\($0.0)", $0.1) }
+    }
+    public var namedState: [(String, Tensor)] {
+        encoder.namedState.map { ("encoder.\($0.0)", $0.1) } + decoder.namedState.map { ("decoder.\($0.0)", $0.1) }
+    }
+    public func setTraining(_ training: Bool) { encoder.setTraining(training); decoder.setTraining(training) }
+}
+
+/// The convolutional auto-encoder critic (the layout of the classic EBGAN/BEGAN comparisons):
+/// `encoder` = Conv(C, ndf, 4,2,1) ReLU Flatten Linear(ndf·(S/2)², h);
+/// `decoder` = BatchNorm1d(h) ReLU Linear(h, ndf·(S/2)²) BatchNorm1d ReLU Unflatten ConvT(ndf, C, 4,2,1).
+/// DCGAN initialisation of the convs and batch norms.
+public final class ConvAutoEncoder: AutoEncoder {
+    public let encoder: Sequential, decoder: Sequential
+
+    public init(imageSize: Int, channels: Int, width ndf: Int, code h: Int, rng: inout RandomGenerator) {
+        let half = imageSize / 2, features = ndf * half * half
+        encoder = Sequential([Conv2d(channels, ndf, kernelSize: 4, stride: 2, padding: 1, rng: &rng), ReLU(), Flatten(),
+                              Linear(features, h, rng: &rng)])
+        decoder = Sequential([BatchNorm1d(h), ReLU(), Linear(h, features, rng: &rng), BatchNorm1d(features), ReLU(),
+                              Unflatten([ndf, half, half]),
+                              ConvTranspose2d(ndf, channels, kernelSize: 4, stride: 2, padding: 1, rng: &rng)])
+        dcganInitialize(encoder, rng: &rng)
+        dcganInitialize(decoder, rng: &rng)
+    }
+}
+
+/// The MLP auto-encoder critic for low-dimensional data: `encoder` = Linear(d, ndf) ReLU Linear(ndf, h);
+/// `decoder` = ReLU Linear(h, ndf) ReLU Linear(ndf, d).
+public final class MLPAutoEncoder: AutoEncoder {
+    public let encoder: Sequential, decoder: Sequential
+
+    public init(inputs d: Int, hidden ndf: Int, code h: Int, rng: inout RandomGenerator) {
+        encoder = Sequential([Linear(d, ndf, rng: &rng), ReLU(), Linear(ndf, h, rng: &rng)])
+        decoder = Sequential([ReLU(), Linear(h, ndf, rng: &rng), ReLU(), Linear(ndf, d, rng: &rng)])
+    }
+}
