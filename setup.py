@@ -47,6 +47,7 @@ setup(
         Extension(
             "swiftgan._native",
             sources=["python/swiftgan/_native.c"],
+            depends=["Sources/SwiftGANC/swiftgan.h"],  # a changed ABI header rebuilds the extension
             include_dirs=["Sources/SwiftGANC"],
             libraries=["swiftgan"],
             extra_compile_args=["-O2", "-Wall"],

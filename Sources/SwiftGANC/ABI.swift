@@ -4,9 +4,9 @@ import SwiftGAN
 // The C ABI declared in swiftgan.h. Each function converts its arguments,
 // calls the core under the handle's lock, and turns a thrown error into a status.
 
-let abiVersion: Int32 = 4
+let abiVersion: Int32 = 5
 let statusOK: Int32 = 0, statusInvalidArgument: Int32 = 1, statusEngineError: Int32 = 2
-let counterCount = 8, statCount = 7
+let counterCount = 11, statCount = 7
 
 // MARK: - Handle
 

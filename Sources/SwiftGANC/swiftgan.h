@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 4
+#define SG_ABI_VERSION 5
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -46,8 +46,9 @@ typedef struct sg_gan sg_gan;
 #define SG_STAT_M_GLOBAL 6 /* BEGAN's convergence measure (0 otherwise) */
 #define SG_STAT_COUNT 7
 
-/* Number of uint64 counters: iteration, D steps, G steps, 4 RNG state words, BEGAN's k (float bits). */
-#define SG_COUNTER_COUNT 8
+/* Number of uint64 counters: iteration, D steps, G steps, 4 RNG state words, BEGAN's k (float bits),
+ * the "began" schedule's learning-rate factor and best M_global (float bits) and iterations since the best. */
+#define SG_COUNTER_COUNT 11
 
 /* SG_ABI_VERSION of the loaded library. */
 int32_t sg_abi_version(void);

@@ -307,3 +307,21 @@ final class ScheduleTests: XCTestCase {
         XCTAssertEqual(t.optimizerG.learningRate, 0.002, accuracy: 1e-9)
     }
 }
+
+final class BEGANScheduleTests: XCTestCase {
+    func testTheBEGANScheduleDecaysWhenTheConvergenceMeasureStalls() throws {
+        let t = try GANTrainer(config: GANConfig(text: "loss=BEGAN\narch=autoencoder\nimage_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=4\nlr_schedule=began\nlr_step=2\nlr_gamma=0.5\nlr_d=0.001\nlr_g=0.001"))
+        var best = Float.infinity, since = 0, factor: Float = 1
+        var decays = 0
+        for step in 0..<8 {
+            let s = try t.trainStep(real: [randomTensor([4, 1, 32, 32], seed: UInt64(step % 2))])
+            XCTAssertEqual(t.optimizerD.learningRate, 0.001 * factor, accuracy: 1e-12, "step \(step) used the factor set before it")
+            if s.mGlobal < best { best = s.mGlobal; since = 0 } else { since += 1; if since >= 2 { factor *= 0.5; since = 0; decays += 1 } }
+            XCTAssertEqual(t.beganSchedule.factor, factor)
+        }
+        XCTAssertGreaterThan(decays, 0)
+        XCTAssertThrowsError(try GANTrainer(config: GANConfig(text: "loss=RaSGAN\nlr_schedule=began\nimage_size=32"))) {
+            XCTAssertEqual(($0 as! SwiftGANError).message, "lr_schedule 'began' follows BEGAN's convergence measure and needs loss BEGAN, got RaSGAN")
+        }
+    }
+}

@@ -81,6 +81,15 @@ def _config_lines(args: Dict[str, object]) -> str:
     return "\n".join(lines)
 
 
+def _float_of_bits(bits: int) -> float:
+    """The float32 whose bit pattern is `bits` (exact in JSON: a float32 survives a round trip through double)."""
+    return struct.unpack("<f", struct.pack("<I", bits))[0]
+
+
+def _bits_of_float(value: float) -> int:
+    return struct.unpack("<I", struct.pack("<f", value))[0]
+
+
 def _float32_array(value, name: str) -> np.ndarray:
     """`value` as a C-contiguous float32 array; TypeError for anything that is not float32."""
     if not isinstance(value, np.ndarray):
@@ -124,8 +133,9 @@ class GAN:
         latent: "normal" (N(0, 1)) or "uniform" (U(−1, 1)).
         rmsprop_alpha: RMSprop's smoothing constant.
         reuse_fake: the G step reuses the last D step's fake batch instead of fresh noise.
-        lr_schedule, lr_step, lr_gamma: "constant" (default), "step" (× lr_gamma every lr_step iterations) or
-            "linear" (to 0 at iteration lr_step), applied to both learning rates.
+        lr_schedule, lr_step, lr_gamma: "constant" (default), "step" (× lr_gamma every lr_step iterations),
+            "linear" (to 0 at iteration lr_step) or, with BEGAN, "began" (× lr_gamma whenever M_global has not
+            improved for lr_step iterations), applied to both learning rates.
         ema_decay: sample with an exponential moving average of G's weights (0, the default: off).
         selu, batch_norm_g, batch_norm_d, upsample_conv, spectral_norm_d, spectral_norm_g: the DCGAN options
             of the official relativistic GAN code (see `architectures()`).
@@ -393,7 +403,8 @@ class GAN:
             state = {"format": _FORMAT, "config": self._config,
                      "iteration": counters[0], "optimizer_steps": {"D": counters[1], "G": counters[2]},
                      "rng_state": [str(w) for w in counters[3:7]],
-                     "began_k": struct.unpack("<f", struct.pack("<I", counters[7]))[0]}
+                     "began": {"k": _float_of_bits(counters[7]), "lr_factor": _float_of_bits(counters[8]),
+                               "best_m_global": _float_of_bits(counters[9]), "since_best": counters[10]}}
             with open(os.path.join(tmp, "trainer.json"), "w") as f:
                 json.dump(state, f, indent=2)
             for name in os.listdir(tmp):
@@ -437,7 +448,9 @@ class GAN:
         tensors = dict(load_file(os.path.join(path, "weights.safetensors")))
         tensors.update(load_file(os.path.join(path, "optimizer.safetensors")))
         gan._write_tensors(tensors, range(len(gan._names)), strict=True)
-        k_bits = struct.unpack("<I", struct.pack("<f", float(state.get("began_k", 0.0))))[0]
+        began = state["began"]
         gan._handle.set_counters([int(state["iteration"]), int(state["optimizer_steps"]["D"]),
-                                  int(state["optimizer_steps"]["G"])] + [int(w) for w in state["rng_state"]] + [k_bits])
+                                  int(state["optimizer_steps"]["G"])] + [int(w) for w in state["rng_state"]]
+                                 + [_bits_of_float(began["k"]), _bits_of_float(began["lr_factor"]),
+                                    _bits_of_float(began["best_m_global"]), int(began["since_best"])])
         return gan

@@ -101,14 +101,23 @@ def test_load_state_dict_rejects_missing_unknown_and_misshaped_keys(gan):
     np.testing.assert_array_equal(gan.state_dict()["G.main.0.weight"], before["G.main.0.weight"])  # nothing written
 
 
-def test_save_then_load_resumes_bit_identically(tmp_path):
+RESUMABLE = {
+    "RaSGAN-GP": dict(loss="RaSGAN-GP", ema_decay=0.9),
+    "BEGAN": dict(loss="BEGAN", arch="autoencoder", began_lambda_k=0.1, lr_schedule="began", lr_step=1),
+}
+
+
+@pytest.mark.parametrize("setup", sorted(RESUMABLE))
+def test_save_then_load_resumes_bit_identically(tmp_path, setup):
+    options = {**SMALL, **RESUMABLE[setup]}
     batches = [real_batch(seed=i) for i in range(6)]
-    with GAN(loss="RaSGAN-GP", **SMALL) as straight:
+    with GAN(**options) as straight:
         for b in batches:
             straight.train_step(b)
         expected = straight.state_dict()
+        expected_stats = straight.train_step(batches[0])
         expected_sample = straight.sample(4)
-    with GAN(loss="RaSGAN-GP", **SMALL) as first:
+    with GAN(**options) as first:
         for b in batches[:3]:
             first.train_step(b)
         first.save(str(tmp_path / "ckpt"))
@@ -116,12 +125,13 @@ def test_save_then_load_resumes_bit_identically(tmp_path):
     assert sorted(os.listdir(tmp_path / "ckpt")) == ["optimizer.safetensors", "trainer.json", "weights.safetensors"]
     assert os.listdir(tmp_path) == ["ckpt"]  # no temporary directories left behind
     with GAN.load(str(tmp_path / "ckpt")) as resumed:
-        assert resumed.iteration == 3 and resumed.loss == "RaSGAN-GP"
+        assert resumed.iteration == 3 and resumed.loss == options["loss"]
         for b in batches[3:]:
             resumed.train_step(b)
         for k, v in expected.items():
             np.testing.assert_array_equal(resumed.state_dict()[k], v, err_msg=k)
-        np.testing.assert_array_equal(resumed.sample(4), expected_sample)
+        assert resumed.train_step(batches[0]) == expected_stats  # k, M_global, schedule and optimizer state too
+        np.testing.assert_array_equal(resumed.sample(4), expected_sample)  # the moving average too
 
 
 def test_checkpoint_weights_load_with_the_safetensors_package(gan, tmp_path):

@@ -53,8 +53,9 @@ public struct GANConfig: Equatable {
     public var criticSteps = 1
     /// Reuse the last D step's fake batch for the G step instead of drawing fresh noise.
     public var reuseFake = false
-    /// The learning-rate schedule: `"constant"`, `"step"` (× `lrGamma` every `lrStep` iterations) or
-    /// `"linear"` (down to 0 at iteration `lrStep`).
+    /// The learning-rate schedule: `"constant"`, `"step"` (× `lrGamma` every `lrStep` iterations),
+    /// `"linear"` (down to 0 at iteration `lrStep`) or `"began"` (× `lrGamma` whenever BEGAN's M_global has
+    /// not improved for `lrStep` iterations).
     public var lrSchedule = "constant"
     public var lrStep = 1000
     public var lrGamma: Float = 0.5
@@ -67,7 +68,7 @@ public struct GANConfig: Equatable {
     public static let architectures = ["dcgan", "cnn", "resnet", "patchgan", "autoencoder", "mlp"]
     public static let optimizers = ["adam", "rmsprop", "sgd"]
     public static let latents = ["normal", "uniform"]
-    public static let schedules = ["constant", "step", "linear"]
+    public static let schedules = ["constant", "step", "linear", "began"]
 
     /// The factor the schedule applies to the learning rates at `iteration` (0-based).
     public func learningRateFactor(at iteration: Int) -> Float {
@@ -218,6 +219,9 @@ public struct GANConfig: Equatable {
             if dcgan.spectralNormD || dcgan.spectralNormG || !dcgan.batchNormG || !dcgan.batchNormD {
                 throw SwiftGANError("arch 'resnet' takes layer_norm_d, not the DCGAN options (spectral_norm_*, batch_norm_*)")
             }
+        }
+        if lrSchedule == "began", case .boundaryEquilibrium = loss.objective {} else if lrSchedule == "began" {
+            throw SwiftGANError("lr_schedule 'began' follows BEGAN's convergence measure and needs loss BEGAN, got \(loss.name)")
         }
         if !["dcgan", "patchgan", "autoencoder"].contains(architecture) && (dcgan.selu || dcgan.upsampleConv) {
             throw SwiftGANError("selu and upsample_conv are options of arch 'dcgan', not '\(architecture)'")

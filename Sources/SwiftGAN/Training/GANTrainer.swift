@@ -58,6 +58,9 @@ public final class GANTrainer {
     public var iteration = 0
     /// BEGAN's equilibrium coefficient k (starts at 0).
     public var equilibriumK: Float = 0
+    /// The `"began"` schedule's state: the learning-rate factor, the best M_global so far and the
+    /// iterations since it was reached.
+    public var beganSchedule: (factor: Float, best: Float, sinceBest: Int) = (1, .infinity, 0)
     /// Keep the gradients of the last D step and G step for inspection (`retainedGradients`).
     public var retainGradients = false
     /// With `retainGradients`, the last gradients by parameter name (`D.main.0.weight`, `G.main.1.bias`).
@@ -137,7 +140,7 @@ public final class GANTrainer {
         try checkList(inputs.draganNoise, "dragan_noise", count: k, shape: [b] + sampleShape,
                       usedBy: penalties.contains(.dragan), what: "DRAGAN penalty")
 
-        let factor = config.learningRateFactor(at: iteration)
+        let factor = config.lrSchedule == "began" ? beganSchedule.factor : config.learningRateFactor(at: iteration)
         optimizerD.learningRate = config.learningRateD * factor
         optimizerG.learningRate = config.learningRateG * factor
 
@@ -181,6 +184,18 @@ public final class GANTrainer {
             equilibriumK = Swift.min(Swift.max(equilibriumK + lambdaK * balance, 0), 1)
             stats.k = equilibriumK
             stats.mGlobal = stats.criticReal + Swift.abs(balance)
+            if config.lrSchedule == "began" {
+                if stats.mGlobal < beganSchedule.best {
+                    beganSchedule.best = stats.mGlobal
+                    beganSchedule.sinceBest = 0
+                } else {
+                    beganSchedule.sinceBest += 1
+                    if beganSchedule.sinceBest >= config.lrStep {
+                        beganSchedule.factor *= config.lrGamma
+                        beganSchedule.sinceBest = 0
+                    }
+                }
+            }
         }
         iteration += 1
         return stats
@@ -293,11 +308,13 @@ public final class GANTrainer {
             + optimizerG.namedState.map { ("optimizer_G.\($0.0)", $0.1) } + emaState
     }
 
-    /// The integer state: iteration, the optimizers' step counts, the four RNG words and BEGAN's k (its bits).
+    /// The integer state: iteration, the optimizers' step counts, the four RNG words, BEGAN's k (its bits)
+    /// and the `"began"` schedule's factor and best M_global (bits) and iterations since the best.
     public var counters: [UInt64] {
         get {
             [UInt64(iteration), UInt64(optimizerD.stepCount), UInt64(optimizerG.stepCount),
-             rng.state.0, rng.state.1, rng.state.2, rng.state.3, UInt64(equilibriumK.bitPattern)]
+             rng.state.0, rng.state.1, rng.state.2, rng.state.3, UInt64(equilibriumK.bitPattern),
+             UInt64(beganSchedule.factor.bitPattern), UInt64(beganSchedule.best.bitPattern), UInt64(beganSchedule.sinceBest)]
         }
         set {
             iteration = Int(newValue[0])
@@ -305,6 +322,8 @@ public final class GANTrainer {
             optimizerG.stepCount = Int(newValue[2])
             rng.state = (newValue[3], newValue[4], newValue[5], newValue[6])
             equilibriumK = Float(bitPattern: UInt32(truncatingIfNeeded: newValue[7]))
+            beganSchedule = (Float(bitPattern: UInt32(truncatingIfNeeded: newValue[8])),
+                             Float(bitPattern: UInt32(truncatingIfNeeded: newValue[9])), Int(newValue[10]))
         }
     }
 }
