@@ -38,17 +38,3 @@ def fashion_mnist(split: str = "train") -> np.ndarray:
         raise FileNotFoundError(f"{path} not found: install Debian's package with "
                                 "`apt-get install dataset-fashion-mnist`")
     return load_idx_images(path)
-
-
-def resize_nearest(images: np.ndarray, size: int) -> np.ndarray:
-    """Resizes [N, C, H, W] to [N, C, size, size] (bilinear, via Pillow per image)."""
-    from PIL import Image
-
-    n, c, h, w = images.shape
-    if (h, w) == (size, size):
-        return images
-    out = np.empty((n, c, size, size), dtype=np.float32)
-    for i in range(n):
-        for ch in range(c):
-            out[i, ch] = np.asarray(Image.fromarray(images[i, ch]).resize((size, size), Image.BILINEAR))
-    return out

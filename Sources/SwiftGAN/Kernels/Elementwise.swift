@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 
 // MARK: - Broadcasting plan
@@ -162,7 +163,7 @@ func sumToKernel(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Floa
     if chunks == 1 {
         accumulate(0..<rows, partial)
     } else {
-        DispatchQueueShim.concurrentPerform(chunks) { c in
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
             accumulate((rows * c / chunks)..<(rows * (c + 1) / chunks), partial + c * targetCount)
         }
     }
@@ -256,12 +257,6 @@ func unaryBackward(_ gradInput: UnsafeMutablePointer<Float>, _ gradOutput: Unsaf
     }
 }
 
-import Dispatch
-enum DispatchQueueShim {
-    static func concurrentPerform(_ n: Int, _ body: (Int) -> Void) {
-        DispatchQueue.concurrentPerform(iterations: n, execute: body)
-    }
-}
 
 // MARK: - Broadcast copy
 

@@ -47,16 +47,6 @@ final class BufferPool: @unchecked Sendable {
             Glibc.free(pointer)
         }
     }
-
-    /// Frees every cached buffer.
-    func trim() {
-        pthread_mutex_lock(&mutex)
-        let lists = free
-        free = [:]
-        cachedElements = 0
-        pthread_mutex_unlock(&mutex)
-        for (_, list) in lists { for p in list { Glibc.free(p) } }
-    }
 }
 
 // MARK: - Storage
