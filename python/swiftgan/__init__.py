@@ -8,8 +8,8 @@
 from ._native import SwiftGANError
 from .gan import GAN, losses, penalties, architectures
 from .images import save_grid, make_grid
-from .datasets import load_idx_images
+from .datasets import BatchSampler, load_dataset, load_idx_images
 
-__all__ = ["GAN", "SwiftGANError", "losses", "penalties", "architectures", "save_grid", "make_grid", "load_idx_images",
+__all__ = ["GAN", "SwiftGANError", "losses", "penalties", "architectures", "save_grid", "make_grid", "load_idx_images", "load_dataset", "BatchSampler",
            "__version__"]
 __version__ = "0.1.0"

@@ -1,13 +1,28 @@
-"""Datasets as float32 [N, C, H, W] in [-1, 1]."""
+"""Datasets as float32 [N, C, H, W] in [-1, 1], and a seeded batch sampler.
+
+`load_dataset(spec)` reads, by name or by path (the format is detected):
+  - "fashion-mnist": the real Fashion-MNIST of Debian's dataset-fashion-mnist package;
+  - MNIST-format IDX image files, gzipped or not (MNIST, Fashion-MNIST, KMNIST, EMNIST), or a folder of them;
+  - the CIFAR-10 / CIFAR-100 python batches (a batch file, or the folder holding them);
+  - folders of JPEG / PNG / BMP / WebP images, recursive, optionally only one class sub-folder;
+  - .npy / .npz arrays ([N, H, W], [N, C, H, W] or [N, H, W, C]; uint8 in [0, 255] or floats in [-1, 1]).
+Images are resized and centre-cropped to `image_size` and converted to `channels` (1 or 3) when asked.
+"""
 from __future__ import annotations
 
 import gzip
 import os
+import pickle
+import sys
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
+
+# ---- IDX -------------------------------------------------------------------------
 
 def load_idx_images(path: str) -> np.ndarray:
     """Reads an MNIST-format IDX image file (gzipped or not): uint8 [N, H, W] → float32 [N, 1, H, W] in [-1, 1].
@@ -31,10 +46,236 @@ def load_idx_images(path: str) -> np.ndarray:
 
 
 def fashion_mnist(split: str = "train") -> np.ndarray:
-    """The real Fashion-MNIST from Debian's dataset-fashion-mnist package."""
+    """The real Fashion-MNIST from Debian's dataset-fashion-mnist package (`split` "train" or "test")."""
     name = {"train": "train-images-idx3-ubyte.gz", "test": "t10k-images-idx3-ubyte.gz"}[split]
     path = os.path.join(FASHION_MNIST_DIR, name)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: install Debian's package with "
                                 "`apt-get install dataset-fashion-mnist`")
     return load_idx_images(path)
+
+
+def _is_idx_images(name: str) -> bool:
+    return "idx3-ubyte" in name
+
+
+# ---- CIFAR -----------------------------------------------------------------------
+
+def _is_cifar_batch(name: str) -> bool:
+    return name.startswith("data_batch_") or name in ("test_batch", "train", "test")
+
+
+def load_cifar_batch(path: str) -> np.ndarray:
+    """One CIFAR-10 or CIFAR-100 python batch (a pickled dict with b"data" [N, 3072] uint8) →
+    float32 [N, 3, 32, 32] in [-1, 1]."""
+    with open(path, "rb") as f:
+        try:
+            batch = pickle.load(f, encoding="bytes")
+        except Exception as error:  # pickle raises many kinds on foreign files
+            raise ValueError(f"{path}: not a CIFAR python batch ({error.__class__.__name__}: {error})") from None
+    data = batch.get(b"data") if isinstance(batch, dict) else None
+    if data is None:
+        data = batch.get("data") if isinstance(batch, dict) else None
+    if data is None or np.asarray(data).ndim != 2 or np.asarray(data).shape[1] != 3072:
+        raise ValueError(f"{path}: not a CIFAR python batch (expected a dict with 'data' of shape [N, 3072])")
+    return np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32).astype(np.float32) / 127.5 - 1.0
+
+
+def _load_cifar_folder(folder: str, names: Sequence[str]) -> np.ndarray:
+    train = [n for n in names if n.startswith("data_batch_") or n == "train"]
+    chosen = sorted(train) if train else sorted(names)
+    return np.concatenate([load_cifar_batch(os.path.join(folder, n)) for n in chosen])
+
+
+# ---- arrays ----------------------------------------------------------------------
+
+def load_array(path: str) -> np.ndarray:
+    """A .npy file, or the first (or only) array of a .npz, as float32 [N, C, H, W] in [-1, 1]: uint8
+    arrays are scaled from [0, 255]; [N, H, W] gets one channel; [N, H, W, C] (C ≤ 4) is made channels-first."""
+    loaded = np.load(path, allow_pickle=False)
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        keys = list(loaded.keys())
+        if not keys:
+            raise ValueError(f"{path}: the .npz holds no array")
+        array = loaded["images"] if "images" in keys else loaded[keys[0]]
+    else:
+        array = loaded
+    array = np.asarray(array)
+    if array.ndim == 3:
+        array = array[:, None]
+    if array.ndim != 4:
+        raise ValueError(f"{path}: expected images of shape [N, H, W], [N, C, H, W] or [N, H, W, C], got {list(array.shape)}")
+    if array.shape[1] not in (1, 3, 4) and array.shape[3] in (1, 3, 4):
+        array = array.transpose(0, 3, 1, 2)
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 127.5 - 1.0
+    array = array.astype(np.float32)
+    if array.size and (array.min() < -1.0001 or array.max() > 1.0001):
+        raise ValueError(f"{path}: float images must lie in [-1, 1], got values in [{array.min()}, {array.max()}]")
+    return array
+
+
+# ---- image folders ------------------------------------------------------------------
+
+def find_images(root: str, class_name: Optional[str] = None) -> List[str]:
+    """Image files (JPEG, PNG, BMP, WebP) below `root`, recursively and sorted; with `class_name`, only
+    those below the sub-folder of that name (`--class Benign` for `root/Benign/...`)."""
+    if class_name is not None:
+        classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+        if class_name not in classes:
+            raise ValueError(f"{root}: no class sub-folder {class_name!r}; classes: {', '.join(classes) or 'none'}")
+        root = os.path.join(root, class_name)
+    found = []
+    for folder, _, files in os.walk(root):
+        found += [os.path.join(folder, f) for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
+    return sorted(found)
+
+
+def load_image_folder(root: str, image_size: int, channels: int = 3, class_name: Optional[str] = None,
+                      report=None) -> np.ndarray:
+    """Every image below `root` resized (shorter side) and centre-cropped to `image_size`, as 1 or 3
+    channels. Unreadable or corrupt files are reported (`report(path, reason)`, default: a line on
+    stderr) and skipped.
+
+    Raises:
+        ValueError: when no usable image is found.
+    """
+    from PIL import Image
+
+    report = report or (lambda path, reason: print(f"swiftgan: skipping {path}: {reason}", file=sys.stderr))
+    paths = find_images(root, class_name)
+    images = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                image.load()
+                images.append(_to_array(image, image_size, channels))
+        except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError, ... on bad files
+            report(path, f"{error.__class__.__name__}: {error}")
+    if not images:
+        where = root + (f" (class {class_name!r})" if class_name else "")
+        raise ValueError(f"{where}: no usable image among {len(paths)} image files "
+                         f"({', '.join(IMAGE_EXTENSIONS)})")
+    return np.stack(images)
+
+
+def _to_array(image, size: int, channels: int) -> np.ndarray:
+    """A PIL image → float32 [C, size, size] in [-1, 1]: shorter side resized to `size`, centre crop."""
+    from PIL import Image
+
+    image = image.convert("L" if channels == 1 else "RGB")
+    w, h = image.size
+    scale = size / min(w, h)
+    image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BICUBIC)
+    w, h = image.size
+    left, top = (w - size) // 2, (h - size) // 2
+    pixels = np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.float32)
+    pixels = pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+    return pixels / 127.5 - 1.0
+
+
+# ---- conversion --------------------------------------------------------------------
+
+def convert(images: np.ndarray, image_size: Optional[int] = None, channels: Optional[int] = None) -> np.ndarray:
+    """Images [N, C, H, W] in [-1, 1] resized (bicubic, non-square centre-cropped) to `image_size` and
+    converted to `channels`: 1 → 3 repeats the grey channel, 3 → 1 takes the luminance (ITU-R 601)."""
+    if channels is not None and channels != images.shape[1]:
+        if channels == 3 and images.shape[1] == 1:
+            images = np.repeat(images, 3, axis=1)
+        elif channels == 1 and images.shape[1] in (3, 4):
+            images = (0.299 * images[:, 0] + 0.587 * images[:, 1] + 0.114 * images[:, 2])[:, None].astype(np.float32)
+        else:
+            raise ValueError(f"cannot convert {images.shape[1]} channels to {channels}")
+    if image_size is not None and images.shape[2:] != (image_size, image_size):
+        from PIL import Image
+
+        out = np.empty(images.shape[:2] + (image_size, image_size), dtype=np.float32)
+        for i in range(len(images)):
+            for c in range(images.shape[1]):
+                plane = Image.fromarray(images[i, c].astype(np.float32), mode="F")
+                out[i, c] = _to_plane(plane, image_size)
+        images = np.clip(out, -1, 1)
+    return images
+
+
+def _to_plane(plane, size: int) -> np.ndarray:
+    from PIL import Image
+
+    w, h = plane.size
+    scale = size / min(w, h)
+    plane = plane.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BICUBIC)
+    w, h = plane.size
+    left, top = (w - size) // 2, (h - size) // 2
+    return np.asarray(plane.crop((left, top, left + size, top + size)), dtype=np.float32)
+
+
+# ---- the entry point -------------------------------------------------------------------
+
+def load_dataset(spec: str, image_size: Optional[int] = None, channels: Optional[int] = None,
+                 class_name: Optional[str] = None) -> np.ndarray:
+    """A dataset by name ("fashion-mnist") or path, format detected, as float32 [N, C, H, W] in [-1, 1],
+    converted to `image_size` and `channels` when given.
+
+    Raises:
+        FileNotFoundError: for a path that does not exist.
+        ValueError: for a file or folder in no known format, or with no usable image.
+    """
+    if spec.lower() in ("fashion-mnist", "fashion_mnist", "fashionmnist"):
+        return convert(fashion_mnist("train"), image_size, channels)
+    if not os.path.exists(spec):
+        raise FileNotFoundError(f"dataset {spec!r}: no such file or folder, and not a known name (fashion-mnist)")
+    if os.path.isfile(spec):
+        name = os.path.basename(spec)
+        if name.endswith((".npy", ".npz")):
+            images = load_array(spec)
+        elif _is_idx_images(name):
+            images = load_idx_images(spec)
+        elif _is_cifar_batch(name):
+            images = load_cifar_batch(spec)
+        elif name.lower().endswith(IMAGE_EXTENSIONS):
+            images = load_image_folder(os.path.dirname(spec) or ".", image_size or 64, channels or 3)
+            return images
+        else:
+            raise ValueError(f"{spec}: unknown dataset format (expected IDX, a CIFAR batch, .npy/.npz or an image)")
+        return convert(images, image_size, channels)
+    names = sorted(os.listdir(spec))
+    if class_name is None and any(_is_idx_images(n) for n in names):
+        train = [n for n in names if _is_idx_images(n) and n.startswith("train")]
+        chosen = train or [n for n in names if _is_idx_images(n)]
+        return convert(np.concatenate([load_idx_images(os.path.join(spec, n)) for n in chosen]), image_size, channels)
+    if class_name is None and any(_is_cifar_batch(n) for n in names):
+        return convert(_load_cifar_folder(spec, [n for n in names if _is_cifar_batch(n)]), image_size, channels)
+    return load_image_folder(spec, image_size or 64, channels or 3, class_name)
+
+
+# ---- sampling ------------------------------------------------------------------------
+
+class BatchSampler:
+    """Draws batches of a dataset with a seeded generator: each epoch is a fresh permutation, and the
+    sampler's state (`state_dict`) restores the exact stream of batches."""
+
+    def __init__(self, images: np.ndarray, batch_size: int, seed: int = 0):
+        if batch_size < 1 or batch_size > len(images):
+            raise ValueError(f"batch_size must be in [1, {len(images)}] for a dataset of {len(images)}, got {batch_size}")
+        self.images, self.batch_size = images, batch_size
+        self._rng = np.random.default_rng(seed)
+        self._order = self._rng.permutation(len(images))
+        self._position = 0
+
+    def next(self) -> np.ndarray:
+        """The next batch, float32 [batch_size, C, H, W] (contiguous)."""
+        if self._position + self.batch_size > len(self._order):
+            self._order = self._rng.permutation(len(self.images))
+            self._position = 0
+        picks = self._order[self._position:self._position + self.batch_size]
+        self._position += self.batch_size
+        return np.ascontiguousarray(self.images[np.sort(picks)])
+
+    def state_dict(self) -> Dict[str, object]:
+        """JSON-able state: the generator's state, the current permutation and position."""
+        return {"rng": self._rng.bit_generator.state, "order": self._order.tolist(), "position": self._position}
+
+    def load_state_dict(self, state: Dict[str, object]) -> None:
+        self._rng.bit_generator.state = state["rng"]
+        self._order = np.asarray(state["order"], dtype=np.int64)
+        self._position = int(state["position"])
