@@ -99,13 +99,14 @@ def test_fixtures_cover_every_objective_penalty_and_dcgan_option():
     assert first_issue <= {r["loss"] for r in MANIFEST["runs"] if r["config"] == "dcgan64x3"}
 
 
-# The ResNet pair is not in this list: on fresh weights SwiftGAN's float32 error in a few near-cancelling
-# entries (G.dense.bias) is at times far above PyTorch's (0.41 against 0.005 of the bound on one seed,
-# measured against float64), and one random seed exceeded the bound; its seeded fixtures pass.
 @pytest.mark.parametrize("loss", ["RaSGAN", "RcLSGAN", "RaHingeGAN-GP", "WGAN", "RaSGAN-GP-sn_d", "RaSGAN-sn_g-upsample",
-                                  "RaSGAN-cnn", "RaSGAN-patchgan"])
+                                  "RaSGAN-cnn", "RaSGAN-resnet", "RaSGAN-patchgan", "EBGAN"])
 def test_training_matches_live_pytorch_on_fresh_weights(loss):
-    pytest.importorskip("torch")
+    """The fixture checks on freshly drawn weights and inputs (references in float64). A hinge, ReLU or clamp
+    decision within rounding of zero can flip in any float32 code and send the iterations after it down another
+    branch (seen once in 70 draws, for RaHingeGAN-GP at iteration 2, where PyTorch's float32 did not flip); a
+    failure names its seed to replay it."""
+    torch = pytest.importorskip("torch")
     sys.path.insert(0, REFERENCE)
     import make_fixtures
 
@@ -117,9 +118,9 @@ def test_training_matches_live_pytorch_on_fresh_weights(loss):
         init = make_fixtures.draw_weights(cfg, options, seed=seed + 1)
     expected = {}
     for opt in optimizers:
-        stats, grads, final = make_fixtures.run(cfg, loss, opt, init, inputs)
-        expected[opt] = (stats, {k: v.numpy() for k, v in grads.items()} if opt == "sgd" else None,
-                         {k: v.numpy() for k, v in final.items()})
+        stats, grads, final = make_fixtures.run(cfg, loss, opt, init, inputs, dtype=torch.float64)
+        expected[opt] = (stats, {k: v.float().numpy() for k, v in grads.items()} if opt == "sgd" else None,
+                         {k: v.float().numpy() for k, v in final.items()})
     inert = make_fixtures.inert_parameters(cfg, loss, init, inputs)
     cfg["seed"] = seed  # shown in every failure message, to replay it
     check_against(cfg, name, options, optimizers, inert, make_fixtures.inert_dependent_state(cfg, loss, init, inputs, inert),

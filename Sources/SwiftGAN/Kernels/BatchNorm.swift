@@ -14,21 +14,11 @@ func batchNormTrainingForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, S]
     parallelChunks(channels, costPerItem: batch * spatial * 3) { cs in
         for c in cs {
             var sum = 0.0
-            for n in 0..<batch {
-                let p = x + (n * channels + c) * spatial
-                var s: Float = 0
-                for i in 0..<spatial { s += p[i] }
-                sum += Double(s)
-            }
+            for n in 0..<batch { sum += rowSum(x + (n * channels + c) * spatial, spatial) }
             let mu = sum / m
             let muF = Float(mu)
             var sq = 0.0
-            for n in 0..<batch {
-                let p = x + (n * channels + c) * spatial
-                var s: Float = 0
-                for i in 0..<spatial { let d = p[i] - muF; s += d * d }
-                sq += Double(s)
-            }
+            for n in 0..<batch { sq += rowSquaredDeviations(x + (n * channels + c) * spatial, spatial, mean: muF) }
             let v = sq / m
             let inv = 1 / (v + Double(eps)).squareRoot()
             mean[c] = muF
@@ -59,10 +49,9 @@ func batchNormTrainingBackward(gradInput: UnsafeMutablePointer<Float>?,  // [N, 
             var sumG = 0.0, sumGX = 0.0
             for n in 0..<batch {
                 let off = (n * channels + c) * spatial
-                var s: Float = 0, sx: Float = 0
-                for i in 0..<spatial { s += gy[off + i]; sx += gy[off + i] * (x[off + i] - mu) }
-                sumG += Double(s)
-                sumGX += Double(sx)
+                let (s, sx) = rowSumAndCenteredDot(gy + off, x + off, spatial, mean: mu)
+                sumG += s
+                sumGX += sx
             }
             let sumGXhat = Float(sumGX) * inv
             gradGamma?[c] = sumGXhat

@@ -144,12 +144,7 @@ func sumToKernel(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Floa
             }
             let p = input + io
             if tStep == 0 {
-                var s: Float = 0, s2: Float = 0, s3: Float = 0, s4: Float = 0
-                var i = 0
-                while i + 4 <= inner { s += p[i]; s2 += p[i + 1]; s3 += p[i + 2]; s4 += p[i + 3]; i += 4 }
-                var total = Double(s) + Double(s2) + Double(s3) + Double(s4)
-                while i < inner { total += Double(p[i]); i += 1 }
-                sums[to] += total
+                sums[to] += rowSum(p, inner)
             } else {
                 for i in 0..<inner { sums[to + i] += Double(p[i]) }
             }
