@@ -81,6 +81,38 @@ def _config_lines(args: Dict[str, object]) -> str:
     return "\n".join(lines)
 
 
+def _replace_directory(new: str, target: str) -> None:
+    """Puts directory `new` at `target` and the old `target` at `new`, atomically where the system allows:
+    Linux's renameat2(RENAME_EXCHANGE) swaps them in one step, so a process killed at any moment leaves a
+    complete checkpoint at `target`. Elsewhere two renames are used, and `_recover_checkpoint` finds the
+    previous checkpoint if a kill falls between them."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+        renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        at_fdcwd, rename_exchange = -100, 2
+        if renameat2(at_fdcwd, os.fsencode(new), at_fdcwd, os.fsencode(target), rename_exchange) == 0:
+            return
+    except (AttributeError, OSError):
+        pass
+    aside = target + ".previous"
+    shutil.rmtree(aside, ignore_errors=True)
+    os.rename(target, aside)
+    os.rename(new, target)
+    os.rename(aside, new)
+
+
+def _recover_checkpoint(path: str) -> str:
+    """`path`, or, when a save was killed between the two renames of the non-Linux fallback, the
+    complete previous checkpoint it set aside."""
+    aside = path.rstrip(os.sep) + ".previous"
+    if not os.path.isfile(os.path.join(path, "trainer.json")) and os.path.isfile(os.path.join(aside, "trainer.json")):
+        return aside
+    return path
+
+
 def _float_of_bits(bits: int) -> float:
     """The float32 whose bit pattern is `bits` (exact in JSON: a float32 survives a round trip through double)."""
     return struct.unpack("<f", struct.pack("<I", bits))[0]
@@ -384,9 +416,10 @@ class GAN:
 
     def save(self, path: str) -> None:
         """Writes a checkpoint directory atomically: `weights.safetensors` (the state_dict),
-        `optimizer.safetensors` (the optimizers' moments) and `trainer.json` (configuration,
-        iteration, optimizer step counts, random-stream state). A crash mid-save leaves any
-        previous checkpoint at `path` intact."""
+        `optimizer.safetensors` (the optimizers' moments, G's moving average) and `trainer.json`
+        (configuration, iteration, optimizer step counts, random-stream state, BEGAN's state). The new
+        files are written and fsynced in a temporary sibling directory, then swapped in at once, so a
+        process killed at any moment leaves a complete checkpoint (the previous or the new) at `path`."""
         from safetensors.numpy import save_file
 
         path = os.path.abspath(path)
@@ -394,12 +427,13 @@ class GAN:
         os.makedirs(parent, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=parent)
         try:
+            counters = self._handle.counters()
             weights = self.state_dict()
             optimizer = OrderedDict((self._names[i], self._read(i))
                                     for i in range(self._model_count, len(self._names)))
-            save_file(weights, os.path.join(tmp, "weights.safetensors"), metadata={"format": _FORMAT})
-            save_file(optimizer, os.path.join(tmp, "optimizer.safetensors"), metadata={"format": _FORMAT})
-            counters = self._handle.counters()
+            metadata = {"format": _FORMAT, "iteration": str(counters[0])}  # ties the files to one save
+            save_file(weights, os.path.join(tmp, "weights.safetensors"), metadata=metadata)
+            save_file(optimizer, os.path.join(tmp, "optimizer.safetensors"), metadata=metadata)
             state = {"format": _FORMAT, "config": self._config,
                      "iteration": counters[0], "optimizer_steps": {"D": counters[1], "G": counters[2]},
                      "rng_state": [str(w) for w in counters[3:7]],
@@ -413,20 +447,17 @@ class GAN:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-            old = None
             if os.path.exists(path):
-                old = tempfile.mkdtemp(prefix=".old-" + os.path.basename(path) + "-", dir=parent)
-                os.rmdir(old)
-                os.rename(path, old)
-            os.rename(tmp, path)
+                _replace_directory(tmp, path)  # tmp now holds the previous checkpoint
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                os.rename(tmp, path)
             tmp = None
             dir_fd = os.open(parent, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
-            if old:
-                shutil.rmtree(old, ignore_errors=True)
         finally:
             if tmp:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -434,8 +465,10 @@ class GAN:
     @classmethod
     def load(cls, path: str) -> "GAN":
         """Restores a GAN saved with `save`, ready to continue training exactly where it stopped."""
+        from safetensors import safe_open
         from safetensors.numpy import load_file
 
+        path = _recover_checkpoint(path)
         state_path = os.path.join(path, "trainer.json")
         if not os.path.isfile(state_path):
             raise FileNotFoundError(f"no SwiftGAN checkpoint at {path!r} (missing trainer.json)")
@@ -443,6 +476,12 @@ class GAN:
             state = json.load(f)
         if state.get("format") != _FORMAT:
             raise ValueError(f"{state_path}: unsupported checkpoint format {state.get('format')!r}, expected {_FORMAT!r}")
+        for name in ("weights.safetensors", "optimizer.safetensors"):
+            with safe_open(os.path.join(path, name), "np") as f:
+                saved = (f.metadata() or {}).get("iteration")
+            if saved is not None and int(saved) != int(state["iteration"]):
+                raise ValueError(f"{path}: {name} is from iteration {saved} but trainer.json from iteration "
+                                 f"{state['iteration']}: the files come from different saves")
         config_text = "\n".join(f"{k}={v}" for k, v in state["config"].items())
         gan = cls(_config_text=config_text)
         tensors = dict(load_file(os.path.join(path, "weights.safetensors")))

@@ -143,6 +143,17 @@ def test_checkpoint_weights_load_with_the_safetensors_package(gan, tmp_path):
     np.testing.assert_array_equal(weights["G.main.0.weight"], gan.state_dict()["G.main.0.weight"])
 
 
+def test_load_refuses_files_from_different_saves(gan, tmp_path):
+    import shutil
+
+    gan.save(str(tmp_path / "a"))
+    gan.train_step(real_batch())
+    gan.save(str(tmp_path / "b"))
+    shutil.copy(tmp_path / "a" / "weights.safetensors", tmp_path / "b" / "weights.safetensors")
+    with pytest.raises(ValueError, match=r"weights.safetensors is from iteration 0 but trainer.json from iteration 1"):
+        GAN.load(str(tmp_path / "b"))
+
+
 def test_load_of_a_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no SwiftGAN checkpoint at .*missing trainer.json"):
         GAN.load(str(tmp_path / "nothing"))
@@ -277,3 +288,36 @@ def test_import_loads_no_swift_runtime_from_outside_the_package():
     pkg = [l for l in out if l.startswith("PKG ")][0][4:]
     swift_libs = [l for l in out if l and not l.startswith("PKG ")]
     assert swift_libs == [os.path.join(pkg, "libswiftgan.so")]
+
+
+KILLED_SAVER = """
+import sys
+import numpy as np
+import swiftgan
+gan = swiftgan.GAN(loss="RaSGAN", image_size=32, channels=1, z_dim=100, ngf=64, ndf=64, seed=1)  # ~12 MB saved
+real = np.random.default_rng(0).uniform(-1, 1, (4, 1, 32, 32)).astype(np.float32)
+gan.save(sys.argv[1])
+print("saved", flush=True)
+while True:  # saving takes most of the time, so the parent's kill most likely lands inside a save
+    gan.train_step(real)
+    for _ in range(4):
+        gan.save(sys.argv[1])
+"""
+
+
+def test_a_save_killed_at_any_moment_leaves_a_loadable_checkpoint(tmp_path):
+    import random
+    import signal
+    import time
+
+    path = tmp_path / "ckpt"
+    delays = random.Random(7)
+    for attempt in range(6):
+        saver = subprocess.Popen([sys.executable, "-c", KILLED_SAVER, str(path)], stdout=subprocess.PIPE, text=True)
+        assert saver.stdout.readline().strip() == "saved"
+        time.sleep(delays.uniform(0.05, 0.6))
+        saver.send_signal(signal.SIGKILL)
+        saver.wait()
+        saver.stdout.close()
+        with GAN.load(str(path)) as gan:  # complete and from one save (load checks the files agree)
+            assert gan.iteration >= 0 and gan.sample(2).shape == (2, 1, 32, 32)
