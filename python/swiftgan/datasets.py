@@ -160,13 +160,13 @@ def load_image_folder(root: str, image_size: int, channels: int = 3, class_name:
 
 
 def _to_array(image, size: int, channels: int) -> np.ndarray:
-    """A PIL image → float32 [C, size, size] in [-1, 1]: shorter side resized to `size`, centre crop."""
+    """A PIL image → float32 [C, size, size] in [-1, 1]: shorter side resized to `size` (bilinear), centre crop."""
     from PIL import Image
 
     image = image.convert("L" if channels == 1 else "RGB")
     w, h = image.size
     scale = size / min(w, h)
-    image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BICUBIC)
+    image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
     w, h = image.size
     left, top = (w - size) // 2, (h - size) // 2
     pixels = np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.float32)
@@ -177,8 +177,9 @@ def _to_array(image, size: int, channels: int) -> np.ndarray:
 # ---- conversion --------------------------------------------------------------------
 
 def convert(images: np.ndarray, image_size: Optional[int] = None, channels: Optional[int] = None) -> np.ndarray:
-    """Images [N, C, H, W] in [-1, 1] resized (bicubic, non-square centre-cropped) to `image_size` and
-    converted to `channels`: 1 → 3 repeats the grey channel, 3 → 1 takes the luminance (ITU-R 601)."""
+    """Images [N, C, H, W] in [-1, 1] resized to `image_size` (shorter side, then centre crop; bilinear,
+    antialiased when shrinking, as Pillow's BILINEAR) and converted to `channels`: 1 → 3 repeats the grey
+    channel, 3 → 1 takes the luminance (ITU-R 601)."""
     if channels is not None and channels != images.shape[1]:
         if channels == 3 and images.shape[1] == 1:
             images = np.repeat(images, 3, axis=1)
@@ -186,27 +187,30 @@ def convert(images: np.ndarray, image_size: Optional[int] = None, channels: Opti
             images = (0.299 * images[:, 0] + 0.587 * images[:, 1] + 0.114 * images[:, 2])[:, None].astype(np.float32)
         else:
             raise ValueError(f"cannot convert {images.shape[1]} channels to {channels}")
-    if image_size is not None and images.shape[2:] != (image_size, image_size):
-        from PIL import Image
-
-        out = np.empty(images.shape[:2] + (image_size, image_size), dtype=np.float32)
-        for i in range(len(images)):
-            for c in range(images.shape[1]):
-                plane = Image.fromarray(images[i, c].astype(np.float32), mode="F")
-                out[i, c] = _to_plane(plane, image_size)
-        images = np.clip(out, -1, 1)
+    h, w = images.shape[2:]
+    if image_size is not None and (h, w) != (image_size, image_size):
+        scale = image_size / min(h, w)
+        rows = _resize_matrix(h, max(image_size, round(h * scale)))  # [H', H]
+        columns = _resize_matrix(w, max(image_size, round(w * scale)))  # [W', W]
+        top, left = (rows.shape[0] - image_size) // 2, (columns.shape[0] - image_size) // 2
+        rows, columns = rows[top:top + image_size], columns[left:left + image_size]
+        resized = np.empty(images.shape[:2] + (image_size, image_size), dtype=np.float32)
+        for start in range(0, len(images), 4096):  # bounded memory for large datasets
+            resized[start:start + 4096] = np.einsum("oh,nchw,pw->ncop", rows, images[start:start + 4096], columns,
+                                                    optimize=True)
+        images = np.clip(resized, -1, 1)
     return images
 
 
-def _to_plane(plane, size: int) -> np.ndarray:
-    from PIL import Image
-
-    w, h = plane.size
-    scale = size / min(w, h)
-    plane = plane.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BICUBIC)
-    w, h = plane.size
-    left, top = (w - size) // 2, (h - size) // 2
-    return np.asarray(plane.crop((left, top, left + size, top + size)), dtype=np.float32)
+def _resize_matrix(size_in: int, size_out: int) -> np.ndarray:
+    """The [size_out, size_in] weights of Pillow's BILINEAR resampling along one axis: a triangle filter on
+    pixel centres, widened by the shrink factor when shrinking (antialiasing), each row normalised."""
+    scale = size_in / size_out
+    support = max(scale, 1.0)
+    centres = (np.arange(size_out) + 0.5) * scale  # in input pixel units
+    distance = np.abs((np.arange(size_in) + 0.5)[None, :] - centres[:, None]) / support
+    weights = np.clip(1.0 - distance, 0.0, None)
+    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 # ---- the entry point -------------------------------------------------------------------

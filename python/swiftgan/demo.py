@@ -2,8 +2,8 @@
 
     python -m swiftgan.demo [--out runs/demo] [--iters 400] [--batch 64] [--seed 1]
 
-Fashion-MNIST comes from Debian's dataset-fashion-mnist package; its 28×28 images are padded
-to 32×32 with the background value. The run folder receives `samples.png` (64 samples from a
+Fashion-MNIST comes from Debian's dataset-fashion-mnist package; its 28×28 images are resized to
+32×32 and drawn in seeded epochs by `BatchSampler`. The run folder receives `samples.png` (64 samples from a
 fixed latent batch), `real.png` (64 training images, for comparison) and a checkpoint.
 """
 import argparse
@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from .datasets import fashion_mnist
+from .datasets import BatchSampler, load_dataset
 from .gan import GAN
 from .images import save_grid
 
@@ -29,9 +29,9 @@ def main(argv=None):
     if args.iters < 1 or args.batch < 2:
         parser.error("--iters must be ≥ 1 and --batch ≥ 2")
 
-    images = fashion_mnist("train")
-    images = np.pad(images, ((0, 0), (0, 0), (2, 2), (2, 2)), constant_values=-1.0)  # 28×28 → 32×32
+    images = load_dataset("fashion-mnist", image_size=32, channels=1)
     print(f"Fashion-MNIST: {len(images)} images of {images.shape[1:]}", flush=True)
+    sampler = BatchSampler(images, args.batch, seed=args.seed)
     rng = np.random.default_rng(args.seed)
     gan = GAN(loss="RaSGAN", image_size=32, channels=1, z_dim=64, ngf=32, ndf=32, lr_d=2e-4, lr_g=2e-4,
               betas=(0.5, 0.999), seed=args.seed)
@@ -39,8 +39,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
     for it in range(1, args.iters + 1):
-        batch = images[rng.integers(0, len(images), args.batch)]
-        stats = gan.train_step(batch)
+        stats = gan.train_step(sampler.next())
         if it % 25 == 0 or it == args.iters:
             rate = it / (time.perf_counter() - start)
             print(f"[{it:>5}/{args.iters}] {rate:5.1f} it/s  d_loss {stats['d_loss']:.3f}  g_loss {stats['g_loss']:.3f}  "

@@ -164,3 +164,17 @@ def test_the_sampler_is_seeded_covers_each_epoch_and_restores_its_state(tmp_path
     np.testing.assert_array_equal(BatchSampler(data, 5, seed=3).next(), BatchSampler(data, 5, seed=3).next())
     with pytest.raises(ValueError, match=r"batch_size must be in \[1, 10\] for a dataset of 10, got 11"):
         BatchSampler(data, 11)
+
+
+def test_array_resizing_matches_pillows_bilinear_filter():
+    from swiftgan.datasets import convert
+
+    rng = np.random.default_rng(3)
+    images = rng.uniform(-1, 1, (2, 1, 28, 28)).astype(np.float32)
+    for size in (32, 20):  # enlarging and (antialiased) shrinking
+        ours = convert(images, image_size=size)
+        for i in range(2):
+            pil = Image.fromarray(images[i, 0], mode="F").resize((size, size), Image.BILINEAR)
+            np.testing.assert_allclose(ours[i, 0], np.clip(np.asarray(pil), -1, 1), atol=1e-4)
+    wide = convert(rng.uniform(-1, 1, (1, 3, 10, 20)).astype(np.float32), image_size=8, channels=1)
+    assert wide.shape == (1, 1, 8, 8)  # shorter side to 8, centre crop of the longer
