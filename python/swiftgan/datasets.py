@@ -237,8 +237,11 @@ def load_dataset(spec: str, image_size: Optional[int] = None, channels: Optional
         elif _is_cifar_batch(name):
             images = load_cifar_batch(spec)
         elif name.lower().endswith(IMAGE_EXTENSIONS):
-            images = load_image_folder(os.path.dirname(spec) or ".", image_size or 64, channels or 3)
-            return images
+            from PIL import Image
+
+            with Image.open(spec) as image:  # just this image, not its folder
+                image.load()
+                return _to_array(image, image_size or 64, channels or 3)[None]
         else:
             raise ValueError(f"{spec}: unknown dataset format (expected IDX, a CIFAR batch, .npy/.npz or an image)")
         return convert(images, image_size, channels)

@@ -178,3 +178,10 @@ def test_array_resizing_matches_pillows_bilinear_filter():
             np.testing.assert_allclose(ours[i, 0], np.clip(np.asarray(pil), -1, 1), atol=1e-4)
     wide = convert(rng.uniform(-1, 1, (1, 3, 10, 20)).astype(np.float32), image_size=8, channels=1)
     assert wide.shape == (1, 1, 8, 8)  # shorter side to 8, centre crop of the longer
+
+
+def test_a_single_image_file_loads_alone(tmp_path):
+    write_image(tmp_path / "one.png", (12, 12), (255, 255, 255))
+    write_image(tmp_path / "other.png", (12, 12), (0, 0, 0))
+    images = load_dataset(str(tmp_path / "one.png"), image_size=8, channels=1)
+    assert images.shape == (1, 1, 8, 8) and np.allclose(images, 1, atol=0.01)
