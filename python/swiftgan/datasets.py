@@ -266,23 +266,34 @@ class BatchSampler:
             raise ValueError(f"batch_size must be in [1, {len(images)}] for a dataset of {len(images)}, got {batch_size}")
         self.images, self.batch_size = images, batch_size
         self._rng = np.random.default_rng(seed)
-        self._order = self._rng.permutation(len(images))
+        self._new_epoch()
+
+    def _new_epoch(self) -> None:
+        self._epoch_start = self._rng.bit_generator.state  # regenerates this epoch's permutation
+        self._order = self._rng.permutation(len(self.images))
         self._position = 0
 
     def next(self) -> np.ndarray:
         """The next batch, float32 [batch_size, C, H, W] (contiguous)."""
         if self._position + self.batch_size > len(self._order):
-            self._order = self._rng.permutation(len(self.images))
-            self._position = 0
+            self._new_epoch()
         picks = self._order[self._position:self._position + self.batch_size]
         self._position += self.batch_size
         return np.ascontiguousarray(self.images[np.sort(picks)])
 
     def state_dict(self) -> Dict[str, object]:
-        """JSON-able state: the generator's state, the current permutation and position."""
-        return {"rng": self._rng.bit_generator.state, "order": self._order.tolist(), "position": self._position}
+        """JSON-able state: the generator's state at the start of the current epoch and the position in it."""
+        return {"epoch_start": self._epoch_start, "position": self._position, "dataset_size": len(self.images)}
 
     def load_state_dict(self, state: Dict[str, object]) -> None:
-        self._rng.bit_generator.state = state["rng"]
-        self._order = np.asarray(state["order"], dtype=np.int64)
+        """Restores a state from `state_dict` of a sampler over a dataset of the same size.
+
+        Raises:
+            ValueError: when the dataset's size differs from the one the state was taken on.
+        """
+        if int(state["dataset_size"]) != len(self.images):
+            raise ValueError(f"sampler state is for a dataset of {state['dataset_size']} images, this one has "
+                             f"{len(self.images)}")
+        self._rng.bit_generator.state = state["epoch_start"]
+        self._new_epoch()
         self._position = int(state["position"])

@@ -205,6 +205,7 @@ class GAN:
         self._names = [self._handle.tensor_info(_FULL, i)[0] for i in range(self._handle.tensor_count(_FULL))]
         self._model_count = self._handle.tensor_count(_MODEL)
         self._retain_gradients = False
+        self.checkpoint_extra: Dict[str, object] = {}  # the `extra` state of the checkpoint this GAN was loaded from
 
     # ---- description -----------------------------------------------------
 
@@ -228,6 +229,55 @@ class GAN:
             else:
                 out[key] = float(value)
         return out
+
+    @property
+    def options(self) -> Dict[str, object]:
+        """The resolved configuration as `GAN(...)` keyword arguments: `GAN(**gan.options)` builds the same GAN
+        (freshly initialised)."""
+        c = self.config
+        out: Dict[str, object] = {}
+        for key, value in c.items():
+            if key in ("beta1_d", "beta2_d", "beta1_g", "beta2_g", "lsgan_b", "lsgan_c"):
+                continue
+            if key == "lsgan_a":
+                out["lsgan_targets"] = (c["lsgan_a"], c["lsgan_b"], c["lsgan_c"])
+            else:
+                out[key] = value
+        out["betas_d"] = (c["beta1_d"], c["beta2_d"])
+        out["betas_g"] = (c["beta1_g"], c["beta2_g"])
+        return out
+
+    def latents(self, n: int, seed: int = 0) -> np.ndarray:
+        """`n` latents float32 [n, z_dim] from the GAN's latent distribution (normal or uniform), drawn with
+        a NumPy generator seeded by `seed`: a fixed batch for sample grids, which leaves the GAN's own random
+        stream (and so its training) untouched."""
+        rng = np.random.default_rng(seed)
+        if self._config["latent"] == "uniform":
+            return rng.uniform(-1, 1, (n, self.z_dim)).astype(np.float32)
+        return rng.standard_normal((n, self.z_dim)).astype(np.float32)
+
+    def _repr_png_(self) -> Optional[bytes]:
+        """Jupyter shows a GAN as a grid of 64 samples from a fixed latent batch (`latents(64)`); for the
+        MLP on 2-D data, a scatter plot of 2,000 such samples."""
+        import io
+
+        if self._handle.closed:
+            return None
+        buffer = io.BytesIO()
+        if self._config["arch"] == "mlp":
+            if self.sample_shape != (2,):
+                return None
+            from .plots import scatter_figure
+
+            scatter_figure(self.generate(self.latents(2000))).savefig(buffer, format="png")
+        else:
+            from PIL import Image
+
+            from .images import make_grid
+
+            grid = make_grid(self.generate(self.latents(64)), nrow=8)
+            Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid).save(buffer, format="png")
+        return buffer.getvalue()
 
     @property
     def loss(self) -> str:
@@ -414,12 +464,14 @@ class GAN:
         for key, array in arrays.items():  # all checked first: a failed load changes nothing
             self._handle.tensor_write(_FULL, wanted[key], array, array.size)
 
-    def save(self, path: str) -> None:
+    def save(self, path: str, extra: Optional[Mapping[str, object]] = None) -> None:
         """Writes a checkpoint directory atomically: `weights.safetensors` (the state_dict),
         `optimizer.safetensors` (the optimizers' moments, G's moving average) and `trainer.json`
-        (configuration, iteration, optimizer step counts, random-stream state, BEGAN's state). The new
-        files are written and fsynced in a temporary sibling directory, then swapped in at once, so a
-        process killed at any moment leaves a complete checkpoint (the previous or the new) at `path`."""
+        (configuration, iteration, optimizer step counts, random-stream state, BEGAN's state, and `extra`,
+        any JSON-able state of the caller's that must change together with the weights, such as a data
+        sampler's; `GAN.load` returns it as `checkpoint_extra`). The new files are written and fsynced in a
+        temporary sibling directory, then swapped in at once, so a process killed at any moment leaves a
+        complete checkpoint (the previous or the new) at `path`."""
         from safetensors.numpy import save_file
 
         path = os.path.abspath(path)
@@ -438,7 +490,8 @@ class GAN:
                      "iteration": counters[0], "optimizer_steps": {"D": counters[1], "G": counters[2]},
                      "rng_state": [str(w) for w in counters[3:7]],
                      "began": {"k": _float_of_bits(counters[7]), "lr_factor": _float_of_bits(counters[8]),
-                               "best_m_global": _float_of_bits(counters[9]), "since_best": counters[10]}}
+                               "best_m_global": _float_of_bits(counters[9]), "since_best": counters[10]},
+                     "extra": dict(extra or {})}
             with open(os.path.join(tmp, "trainer.json"), "w") as f:
                 json.dump(state, f, indent=2)
             for name in os.listdir(tmp):
@@ -464,7 +517,8 @@ class GAN:
 
     @classmethod
     def load(cls, path: str) -> "GAN":
-        """Restores a GAN saved with `save`, ready to continue training exactly where it stopped."""
+        """Restores a GAN saved with `save`, ready to continue training exactly where it stopped; the
+        `extra` state given to `save` is in `checkpoint_extra`."""
         from safetensors import safe_open
         from safetensors.numpy import load_file
 
@@ -492,4 +546,5 @@ class GAN:
                                   int(state["optimizer_steps"]["G"])] + [int(w) for w in state["rng_state"]]
                                  + [_bits_of_float(began["k"]), _bits_of_float(began["lr_factor"]),
                                     _bits_of_float(began["best_m_global"]), int(began["since_best"])])
+        gan.checkpoint_extra = state.get("extra", {})
         return gan

@@ -1,4 +1,5 @@
 """IDX reading, sample grids and the demo, on files the tests write themselves."""
+import json
 import gzip
 import os
 import subprocess
@@ -161,6 +162,16 @@ def test_the_sampler_is_seeded_covers_each_epoch_and_restores_its_state(tmp_path
     again.load_state_dict(state)
     for batch in ahead:
         np.testing.assert_array_equal(again.next(), batch)
+    middle = BatchSampler(data, 2, seed=4)
+    middle.next()
+    state = json.loads(json.dumps(middle.state_dict()))  # mid-epoch, through JSON as a checkpoint stores it
+    ahead = [middle.next() for _ in range(7)]
+    again = BatchSampler(data, 2, seed=0)
+    again.load_state_dict(state)
+    for batch in ahead:
+        np.testing.assert_array_equal(again.next(), batch)
+    with pytest.raises(ValueError, match="sampler state is for a dataset of 10 images, this one has 9"):
+        BatchSampler(data[:9], 2).load_state_dict(state)
     np.testing.assert_array_equal(BatchSampler(data, 5, seed=3).next(), BatchSampler(data, 5, seed=3).next())
     with pytest.raises(ValueError, match=r"batch_size must be in \[1, 10\] for a dataset of 10, got 11"):
         BatchSampler(data, 11)

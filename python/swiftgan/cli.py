@@ -1,0 +1,214 @@
+"""The `swiftgan` command (also `python -m swiftgan`): train, sample, morph, plot, list.
+
+    swiftgan train --dataset fashion-mnist --loss RaLSGAN --iters 2000 --out runs/ralsgan
+    swiftgan train --resume runs/ralsgan --iters 4000
+    swiftgan sample runs/ralsgan --n 64 --out grid.png
+    swiftgan morph runs/ralsgan --out morph.mp4 --fps 24
+    swiftgan plot runs/ralsgan
+    swiftgan list
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import re
+import sys
+from typing import Dict, List, Optional
+
+from . import run as runs
+
+# Help for the run's own options; the GAN's options take theirs from `GAN`'s docstring.
+RUN_HELP = {
+    "dataset": "'fashion-mnist' or a path: IDX file or folder, CIFAR batch or folder, image folder, .npy/.npz "
+               "(default fashion-mnist)",
+    "class_name": "only this class sub-folder of an image folder",
+    "image_size": "images are resized and centre-cropped to this size (default 32)",
+    "channels": "1 or 3 (default: the dataset's)",
+    "batch_size": "images per batch (default 64)",
+    "iters": "training iterations, in total (default 1000)",
+    "sample_every": "write a sample grid every N iterations (default 100)",
+    "save_every": "write a checkpoint every N iterations (default 500)",
+    "n_samples": "images in each sample grid (default 64)",
+    "seed": "seeds the weights, the random stream, the data order and the fixed latents (default 1)",
+    "tensorboard": "write TensorBoard event files (default on)",
+    "morph": "write morph.gif when training ends (default on)",
+}
+
+
+def _gan_option_help() -> Dict[str, str]:
+    """`GAN`'s docstring, Args section: {option: help}."""
+    from .gan import GAN
+
+    doc = inspect.getdoc(GAN) or ""
+    body = doc.split("Args:", 1)[1] if "Args:" in doc else ""
+    helps: Dict[str, str] = {}
+    names: List[str] = []
+    for line in body.splitlines():
+        match = re.match(r"^    ([a-z_0-9]+(?:, [a-z_0-9]+)*): (.*)$", line)
+        if match:
+            names = match.group(1).split(", ")
+            for name in names:
+                helps[name] = match.group(2)
+        elif line.startswith("        ") and names:
+            for name in names:
+                helps[name] += " " + line.strip()
+        elif not line.strip():
+            names = []
+        else:
+            break
+    return {k: v.replace("%", "%%") for k, v in helps.items()}
+
+
+def _option_kind(name: str) -> str:
+    from .gan import GAN
+
+    if name in runs.RUN_DEFAULTS:
+        default = runs.RUN_DEFAULTS[name]
+        if isinstance(default, bool):
+            return "bool"
+        return {"class_name": "str", "channels": "int", "dataset": "str"}.get(name, type(default).__name__)
+    annotation = str(inspect.signature(GAN.__init__).parameters[name].annotation)
+    for kind in ("Tuple[float, float, float]", "Tuple[float, float]", "bool", "int", "float", "str"):
+        if kind in annotation:
+            return kind
+    raise AssertionError(f"no command-line type for GAN option {name}: {annotation}")
+
+
+def _add_train_options(parser: argparse.ArgumentParser) -> None:
+    gan_help = _gan_option_help()
+    parser.add_argument("--out", help="the run folder (default runs/<loss>-<dataset>-<time>)")
+    parser.add_argument("--resume", metavar="RUN", help="continue this run from its last checkpoint, exactly")
+    parser.add_argument("--config", metavar="FILE.yaml", help="options from a YAML file; command-line options override it")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run_group = parser.add_argument_group("run")
+    gan_group = parser.add_argument_group("GAN (see `swiftgan list` for losses and architectures)")
+    for name in runs.option_names():
+        group = run_group if name in runs.RUN_DEFAULTS else gan_group
+        flag = "--class" if name == "class_name" else "--" + name.replace("_", "-")
+        help_text = RUN_HELP.get(name) or gan_help.get(name, "")
+        kind = _option_kind(name)
+        common = dict(dest=name, default=argparse.SUPPRESS, help=help_text)  # SUPPRESS: only given options override
+        if kind == "bool":
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, **common)
+        elif kind.startswith("Tuple"):
+            group.add_argument(flag, type=float, nargs=kind.count("float"), metavar="X", **common)
+        else:
+            group.add_argument(flag, type={"int": int, "float": float, "str": str}[kind], **common)
+
+
+def _train(args: argparse.Namespace) -> int:
+    options = {k: v for k, v in vars(args).items()
+               if k in runs.option_names()}
+    run = runs.train(out=args.out, resume=args.resume, config=args.config, progress=not args.no_progress, **options)
+    metrics = run.metrics
+    last = {k: float(v[-1]) for k, v in metrics.items() if len(v)}
+    print(f"{run.path}: {run.iteration} iterations in {last.get('time', 0):.1f} s; "
+          f"d_loss {last.get('d_loss', float('nan')):.4f}, g_loss {last.get('g_loss', float('nan')):.4f}")
+    print("  " + ", ".join(sorted(name for name in os.listdir(run.path) if not name.startswith("."))))
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .images import save_grid
+
+    run = runs.load_run(args.run)
+    with run.gan() as gan:
+        if len(gan.sample_shape) != 3 and not args.out.endswith(".npy"):
+            raise ValueError("this GAN generates points, not images: write them with --out FILE.npy")
+        images = gan.generate(gan.latents(args.n, seed=args.seed))
+    if args.out.endswith(".npy"):
+        np.save(args.out, images)
+    elif args.out.lower().endswith(".png"):
+        save_grid(images, args.out, nrow=args.nrow)
+    else:
+        raise ValueError(f"--out must end in .png (a grid) or .npy (the array), got {args.out!r}")
+    print(f"wrote {args.out}: {args.n} samples of {list(images.shape[1:])} from {run.path} (iteration {run.iteration})")
+    return 0
+
+
+def _morph(args: argparse.Namespace) -> int:
+    run = runs.load_run(args.run)
+    out = args.out or os.path.join(run.path, "morph.gif")
+    path = run.morph(out, points=args.points, steps=args.steps, n=args.n, method=args.method, seed=args.seed, fps=args.fps)
+    print(f"wrote {path}: {args.points * args.steps} frames at {args.fps:g} fps ({args.method})")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    run = runs.load_run(args.run)
+    path = run.plot(args.out, window=args.window)
+    print(f"wrote {path}: {len(run.metrics['iteration'])} iterations")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .gan import architectures, losses, penalties
+
+    for title, entries in (("losses", losses()), ("penalty suffixes", penalties()), ("architectures", architectures())):
+        print(f"{title}:")
+        width = max(len(name) for name in entries)
+        for name, text in entries.items():
+            print(f"  {name:<{width}}  {text}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="swiftgan", description="Train and compare GANs on the CPU with a Swift core.",
+                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
+    sub = main.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    train = sub.add_parser("train", help="train a GAN into a run folder",
+                           description="Train a GAN into a run folder: config.yaml, metrics.csv, tensorboard/, "
+                                       "samples/, evolution.gif, losses.png, morph.gif, checkpoint/.")
+    _add_train_options(train)
+    train.set_defaults(handler=_train)
+
+    sample = sub.add_parser("sample", help="write samples of a run's generator")
+    sample.add_argument("run", metavar="RUN")
+    sample.add_argument("--n", type=int, default=64, help="how many samples (default 64)")
+    sample.add_argument("--out", default="samples.png", help="a .png grid or a .npy array (default samples.png)")
+    sample.add_argument("--nrow", type=int, default=None, help="images per grid row (default: a square)")
+    sample.add_argument("--seed", type=int, default=0, help="seeds the latents (default 0)")
+    sample.set_defaults(handler=_sample)
+
+    morph = sub.add_parser("morph", help="animate a run's generator between latent points")
+    morph.add_argument("run", metavar="RUN")
+    morph.add_argument("--out", help="a .gif or .mp4 (default RUN/morph.gif)")
+    morph.add_argument("--method", choices=("slerp", "linear"), default="slerp",
+                       help="spherical (default) or linear interpolation")
+    morph.add_argument("--points", type=int, default=4, help="latent points to pass through, looping (default 4)")
+    morph.add_argument("--steps", type=int, default=24, help="frames between two points (default 24)")
+    morph.add_argument("--n", type=int, default=16, help="morphs side by side (default 16)")
+    morph.add_argument("--fps", type=float, default=12, help="frames per second (default 12)")
+    morph.add_argument("--seed", type=int, default=0, help="seeds the latent points (default 0)")
+    morph.set_defaults(handler=_morph)
+
+    plot = sub.add_parser("plot", help="plot a run's loss curves")
+    plot.add_argument("run", metavar="RUN")
+    plot.add_argument("--out", help="the PNG (default RUN/losses.png)")
+    plot.add_argument("--window", type=int, default=None, help="moving-average window (default: 1%% of the run)")
+    plot.set_defaults(handler=_plot)
+
+    listing = sub.add_parser("list", help="list the losses, penalties and architectures")
+    listing.set_defaults(handler=_list)
+    return main
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from ._native import SwiftGANError
+
+    args = parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("swiftgan: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, SwiftGANError) as error:
+        print(f"swiftgan {args.command}: error: {error}", file=sys.stderr)
+        return 2 if isinstance(error, (ValueError, TypeError)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

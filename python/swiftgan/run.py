@@ -1,0 +1,392 @@
+"""Whole experiments in a run folder: `train(...)` and `load_run(path)`, which the `swiftgan` command uses.
+
+A run folder holds:
+
+    config.yaml             the resolved configuration (run options and every GAN option)
+    metrics.csv             one row per iteration: losses, critic means, penalty, BEGAN's k and M_global, time
+    tensorboard/            TensorBoard event files (the same scalars, and the sample grids)
+    samples/iter_NNNNNN.png grids of one fixed latent batch (fixed_latents.npy), every `sample_every` iterations
+    evolution.gif           those grids across training
+    losses.png              the loss curves
+    morph.gif               a latent morph of the final generator
+    checkpoint/             weights, optimizer and trainer state, and the data sampler's state (atomic)
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import inspect
+import os
+import re
+import time
+from collections import OrderedDict
+from typing import Dict, List, Mapping, Optional
+
+import numpy as np
+
+from .animations import evolution, morph, sample_grids
+from .datasets import BatchSampler, load_dataset
+from .gan import GAN, _STAT_NAMES
+from .images import save_grid
+from .plots import plot_losses
+
+RUN_FORMAT = "swiftgan-run-1"
+
+# Options of a run beside the GAN's own (`GAN(...)` keyword arguments, see `gan_option_names`).
+RUN_DEFAULTS: "OrderedDict[str, object]" = OrderedDict([
+    ("dataset", "fashion-mnist"),  # a name or a path, see `load_dataset`
+    ("class_name", None),          # an image folder's class sub-folder
+    ("image_size", 32),
+    ("channels", None),            # None: the dataset's own
+    ("batch_size", 64),
+    ("iters", 1000),
+    ("sample_every", 100),
+    ("save_every", 500),
+    ("n_samples", 64),             # images in each sample grid
+    ("seed", 1),                   # the GAN's weights and random stream, the data order, the fixed latents
+    ("tensorboard", True),
+    ("morph", True),               # write morph.gif when training ends
+])
+# What `resume` may change: how long to train and what to write, never the experiment itself.
+RESUMABLE = ("iters", "sample_every", "save_every", "tensorboard", "morph")
+METRIC_COLUMNS = ("iteration",) + _STAT_NAMES + ("time",)
+
+
+def gan_option_names() -> List[str]:
+    """The keyword arguments of `GAN(...)`, in order."""
+    return [name for name in inspect.signature(GAN.__init__).parameters if name not in ("self", "_config_text")]
+
+
+def option_names() -> List[str]:
+    """Every option `train` accepts: the run's, then the GAN's."""
+    return list(RUN_DEFAULTS) + [name for name in gan_option_names() if name not in RUN_DEFAULTS]
+
+
+def normalise_options(options: Mapping[str, object], source: str) -> Dict[str, object]:
+    """`options` with keys spelled as Python names (`lr-d` → `lr_d`, `class` → `class_name`).
+
+    Raises:
+        ValueError: for an unknown option, naming the closest known ones.
+    """
+    known = option_names()
+    out = {}
+    for key, value in options.items():
+        name = str(key).replace("-", "_")
+        name = "class_name" if name == "class" else name
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else f"; known options: {', '.join(known)}"
+            raise ValueError(f"{source}: unknown option {key!r}{hint}")
+        out[name] = value
+    return out
+
+
+def read_config(path: str) -> Dict[str, object]:
+    """A YAML file of options (a mapping; keys as on the command line or in Python)."""
+    import yaml
+
+    with open(path) as f:
+        data = yaml.safe_load(f)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a config file must be a YAML mapping of options, got {type(data).__name__}")
+    return normalise_options(data, path)
+
+
+def _write_yaml(data: Mapping[str, object], path: str) -> None:
+    import yaml
+
+    plain = {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+    tmp = path + ".partial"
+    with open(tmp, "w") as f:
+        f.write("# SwiftGAN run configuration: `swiftgan train --config` this file to repeat the run\n")
+        yaml.safe_dump(plain, f, sort_keys=False)
+    os.replace(tmp, path)
+
+
+def _check_positive(settings: Mapping[str, object], names) -> None:
+    for name in names:
+        value = settings[name]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _default_out(settings: Mapping[str, object]) -> str:
+    dataset = re.sub(r"[^A-Za-z0-9_-]+", "-", os.path.basename(str(settings["dataset"]).rstrip("/")) or "data")
+    return os.path.join("runs", f"{settings.get('loss') or 'RaSGAN'}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+class Run:
+    """A run folder written by `train`: its configuration, metrics, grids and checkpoint."""
+
+    def __init__(self, path: str):
+        self.path = os.path.abspath(path)
+        config_path = os.path.join(self.path, "config.yaml")
+        if not os.path.isfile(config_path):
+            raise FileNotFoundError(f"no SwiftGAN run at {path!r} (missing config.yaml)")
+        self.config: Dict[str, object] = read_config(config_path)
+
+    def __repr__(self) -> str:
+        return f"Run({self.path!r}, loss={self.config.get('loss')!r}, iteration={self.iteration})"
+
+    @property
+    def checkpoint(self) -> str:
+        return os.path.join(self.path, "checkpoint")
+
+    @property
+    def iteration(self) -> int:
+        """The iteration of the last checkpoint (0 before the first)."""
+        import json
+
+        try:
+            with open(os.path.join(self.checkpoint, "trainer.json")) as f:
+                return int(json.load(f)["iteration"])
+        except FileNotFoundError:
+            return 0
+
+    @property
+    def metrics(self) -> Dict[str, np.ndarray]:
+        """metrics.csv as NumPy arrays by column: iteration, d_loss, g_loss, d_real, d_fake, penalty, k,
+        m_global, time (seconds since the run started)."""
+        return read_metrics(os.path.join(self.path, "metrics.csv"))
+
+    def gan(self) -> GAN:
+        """The GAN of the last checkpoint (a new object; close it when done)."""
+        return GAN.load(self.checkpoint)
+
+    @property
+    def fixed_latents(self) -> np.ndarray:
+        return np.load(os.path.join(self.path, "fixed_latents.npy"))
+
+    @property
+    def sample_grids(self) -> List[tuple]:
+        """(iteration, path) of each sample grid, by iteration."""
+        return sample_grids(os.path.join(self.path, "samples"))
+
+    def plot(self, path: Optional[str] = None, window: Optional[int] = None) -> str:
+        """Writes the loss curves (default `losses.png` in the run folder); returns the path."""
+        title = f"{self.config.get('loss')} on {os.path.basename(str(self.config.get('dataset')).rstrip('/'))}"
+        return plot_losses(self.metrics, path or os.path.join(self.path, "losses.png"), title, window)
+
+    def morph(self, path: Optional[str] = None, **options) -> str:
+        """Writes a latent morph of the checkpoint's generator (default `morph.gif` in the run folder; see
+        `animations.morph` for the options); returns the path."""
+        with self.gan() as gan:
+            return morph(gan, path or os.path.join(self.path, "morph.gif"), **options)
+
+    def _repr_png_(self) -> Optional[bytes]:
+        grids = self.sample_grids
+        if not grids:
+            return None
+        with open(grids[-1][1], "rb") as f:
+            return f.read()
+
+
+def load_run(path: str) -> Run:
+    """The run in folder `path` (written by `train` or `swiftgan train`)."""
+    return Run(path)
+
+
+def read_metrics(path: str) -> Dict[str, np.ndarray]:
+    """A metrics.csv as NumPy arrays by column (empty arrays when it has no rows yet)."""
+    columns: Dict[str, list] = OrderedDict((c, []) for c in METRIC_COLUMNS)
+    if os.path.isfile(path):
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                for c in columns:
+                    columns[c].append(row[c])
+    return OrderedDict((c, np.asarray(v, dtype=np.int64 if c == "iteration" else np.float64)) for c, v in columns.items())
+
+
+def _truncate_metrics(path: str, last: int) -> None:
+    """Drops the rows after iteration `last` (written after the checkpoint a resumed run starts from)."""
+    if not os.path.isfile(path):
+        return
+    with open(path, newline="") as f:
+        rows = [row for row in csv.reader(f)]
+    kept = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) <= last] if rows else [list(METRIC_COLUMNS)]
+    tmp = path + ".partial"
+    with open(tmp, "w", newline="") as f:
+        csv.writer(f).writerows(kept)
+    os.replace(tmp, path)
+
+
+class _TensorBoard:
+    """Scalars and sample grids into `folder` with tensorboardX (a no-op when disabled)."""
+
+    def __init__(self, folder: str, enabled: bool, purge_step: Optional[int], loss: str):
+        self.writer = None
+        if enabled:
+            from tensorboardX import SummaryWriter
+
+            self.writer = SummaryWriter(logdir=folder, purge_step=purge_step, flush_secs=30)
+        self.began = loss.upper() == "BEGAN"
+
+    def scalars(self, it: int, stats: Mapping[str, float]) -> None:
+        if self.writer is None:
+            return
+        w = self.writer
+        w.add_scalar("loss/D", stats["d_loss"], it)
+        w.add_scalar("loss/G", stats["g_loss"], it)
+        w.add_scalar("critic/real", stats["d_real"], it)
+        w.add_scalar("critic/fake", stats["d_fake"], it)
+        w.add_scalar("loss/penalty", stats["penalty"], it)
+        if self.began:
+            w.add_scalar("began/k", stats["k"], it)
+            w.add_scalar("began/M_global", stats["m_global"], it)
+
+    def image(self, it: int, grid: np.ndarray) -> None:
+        if self.writer is not None:
+            self.writer.add_image("samples", grid, it, dataformats="HWC")
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _save_grid(gan: GAN, latents: np.ndarray, folder: str, it: int, board: _TensorBoard) -> str:
+    from .images import make_grid
+
+    images = gan.generate(latents)
+    path = save_grid(images, os.path.join(folder, f"iter_{it:06d}.png"))
+    board.image(it, make_grid(images))
+    return path
+
+
+def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Optional[str] = None,
+          progress: bool = True, **options) -> Run:
+    """Runs a whole experiment into a run folder and returns the `Run`.
+
+    Args:
+        out: the run folder (default `runs/<loss>-<dataset>-<time>`); it must not hold a run already.
+        resume: a run folder to continue from its last checkpoint, exactly as if it had not stopped; only
+            `iters`, `sample_every`, `save_every`, `tensorboard` and `morph` may be given again (to train longer).
+        config: a YAML file of options; keyword arguments override it.
+        progress: show a progress bar (tqdm; a notebook widget in Jupyter).
+        options: the run's options (`RUN_DEFAULTS`: dataset, class_name, image_size, channels, batch_size,
+            iters, sample_every, save_every, n_samples, seed, tensorboard, morph) and any `GAN(...)` option
+            (loss, arch, lr_d, lr_g, betas, n_critic, z_dim, ...).
+
+    Interrupted (Ctrl-C), it saves a checkpoint of the last completed iteration before re-raising, so
+    `resume` continues from there.
+
+    Raises:
+        ValueError: for an unknown or invalid option, or an option `resume` cannot change.
+        FileExistsError: when `out` already holds a run.
+        FileNotFoundError: for a missing dataset, config file or run to resume.
+    """
+    given = normalise_options(options, "train()")
+    if resume is not None:
+        run = Run(resume)
+        changed = {k: v for k, v in given.items() if k not in RESUMABLE and v != run.config.get(k)}
+        if changed:
+            raise ValueError(f"cannot change {', '.join(sorted(changed))} when resuming {resume}: only "
+                             f"{', '.join(RESUMABLE)} may be given (start a new run to change the experiment)")
+        if config is not None:
+            raise ValueError("config cannot be given when resuming: the run's own config.yaml is used")
+        settings = {**run.config, **given}
+        path = run.path
+    else:
+        settings = {**RUN_DEFAULTS, **(read_config(config) if config else {}), **given}
+        path = os.path.abspath(out or settings.pop("out", None) or _default_out(settings))
+        if os.path.exists(os.path.join(path, "config.yaml")) or os.path.exists(os.path.join(path, "checkpoint")):
+            raise FileExistsError(f"{path} already holds a run: resume it (--resume {path}) or choose another folder")
+    settings.pop("out", None)
+    _check_positive(settings, ("batch_size", "iters", "sample_every", "save_every", "n_samples"))
+    if settings["batch_size"] < 2:
+        raise ValueError(f"batch_size must be at least 2, got {settings['batch_size']}")
+
+    images = load_dataset(str(settings["dataset"]), image_size=settings["image_size"], channels=settings["channels"],
+                          class_name=settings["class_name"])
+    gan_options = {k: settings[k] for k in gan_option_names() if settings.get(k) is not None}
+    gan_options.update(channels=int(images.shape[1]), image_size=int(images.shape[-1]))
+    for pair in ("betas", "betas_d", "betas_g", "lsgan_targets"):
+        if gan_options.get(pair) is not None:
+            gan_options[pair] = tuple(gan_options[pair])
+    sampler = BatchSampler(images, int(settings["batch_size"]), seed=int(settings["seed"]))
+
+    samples_dir = os.path.join(path, "samples")
+    metrics_path = os.path.join(path, "metrics.csv")
+    if resume is not None:
+        gan = GAN.load(os.path.join(path, "checkpoint"))
+        extra = gan.checkpoint_extra
+        if extra.get("format") != RUN_FORMAT:
+            gan.close()
+            raise ValueError(f"{path}/checkpoint was not written by a run (no sampler state); load it with GAN.load")
+        sampler.load_state_dict(extra["sampler"])
+        elapsed = float(extra["elapsed"])
+        start = gan.iteration
+        _truncate_metrics(metrics_path, start)
+        for it, grid in sample_grids(samples_dir):  # written after the checkpoint by the run that stopped
+            if it > start:
+                os.remove(grid)
+        latents = np.load(os.path.join(path, "fixed_latents.npy"))
+    else:
+        gan = GAN(**gan_options)
+        os.makedirs(samples_dir, exist_ok=True)
+        resolved = {k: v for k, v in settings.items() if k in RUN_DEFAULTS}
+        resolved.update(channels=int(images.shape[1]), image_size=int(images.shape[-1]))
+        resolved.update(gan.options)
+        _write_yaml(resolved, os.path.join(path, "config.yaml"))
+        latents = gan.latents(int(settings["n_samples"]), seed=int(settings["seed"]))
+        np.save(os.path.join(path, "fixed_latents.npy"), latents)
+        with open(metrics_path, "w", newline="") as f:
+            csv.writer(f).writerow(METRIC_COLUMNS)
+        elapsed, start = 0.0, 0
+
+    iters, k = int(settings["iters"]), gan.n_critic
+    board = _TensorBoard(os.path.join(path, "tensorboard"), bool(settings["tensorboard"]),
+                         start + 1 if resume is not None else None, gan.loss)
+
+    def checkpoint() -> None:
+        metrics_file.flush()
+        gan.save(os.path.join(path, "checkpoint"),
+                 extra={"format": RUN_FORMAT, "sampler": sampler.state_dict(), "elapsed": elapsed})
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=iters, initial=start, disable=not progress, unit="it", dynamic_ncols=True,
+               desc=f"{gan.loss} {os.path.basename(path)}")
+    metrics_file = open(metrics_path, "a", newline="")
+    writer = csv.writer(metrics_file)
+    try:
+        if start == 0:
+            _save_grid(gan, latents, samples_dir, 0, board)
+        it = start
+        resumed_at = time.perf_counter() - elapsed
+        try:
+            while it < iters:
+                real = sampler.next() if k == 1 else np.stack([sampler.next() for _ in range(k)])
+                stats = gan.train_step(real)
+                it += 1
+                elapsed = time.perf_counter() - resumed_at
+                writer.writerow([it] + [repr(float(stats[name])) for name in _STAT_NAMES] + [f"{elapsed:.3f}"])
+                board.scalars(it, stats)
+                if it % int(settings["sample_every"]) == 0 or it == iters:
+                    _save_grid(gan, latents, samples_dir, it, board)
+                if it % int(settings["save_every"]) == 0 or it == iters:
+                    checkpoint()
+                bar.update(1)
+                if it % 10 == 0 or it == iters:
+                    bar.set_postfix(d_loss=f"{stats['d_loss']:.3f}", g_loss=f"{stats['g_loss']:.3f}",
+                                    real=f"{stats['d_real']:+.2f}", fake=f"{stats['d_fake']:+.2f}", refresh=False)
+        except KeyboardInterrupt:
+            if gan.iteration != Run(path).iteration:
+                checkpoint()
+            bar.write(f"interrupted at iteration {it}: checkpoint saved; continue with --resume {path}")
+            raise
+    finally:
+        bar.close()
+        metrics_file.close()
+        board.close()
+    try:
+        run = Run(path)
+        run.plot()
+        evolution(samples_dir, os.path.join(path, "evolution.gif"))
+        if settings["morph"] and len(gan.sample_shape) == 3:
+            morph(gan, os.path.join(path, "morph.gif"), seed=int(settings["seed"]))
+    finally:
+        gan.close()
+    return run
+

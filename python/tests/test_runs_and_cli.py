@@ -1,0 +1,263 @@
+"""Whole experiments: `swiftgan.train`, run folders, exact resume, and the `swiftgan` command end to end."""
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+import swiftgan
+from swiftgan import cli
+from swiftgan.datasets import BatchSampler
+
+TINY = dict(ngf=8, ndf=8, z_dim=8, batch_size=16, sample_every=5, save_every=5, n_samples=16, progress=False)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """128 grey 32×32 images (bars at random positions) as a .npy file."""
+    rng = np.random.default_rng(0)
+    images = np.full((128, 1, 32, 32), -1, np.float32)
+    for image, column in zip(images, rng.integers(4, 28, 128)):
+        image[0, 4:28, column - 2:column + 2] = 1
+    path = tmp_path_factory.mktemp("data") / "bars.npy"
+    np.save(path, images)
+    return str(path)
+
+
+def tensorboard_events(folder):
+    """The (tag, step, kind) of every summary value in a run's TensorBoard event files (TFRecord framing)."""
+    from tensorboardX.proto.event_pb2 import Event
+
+    found = []
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), "rb") as f:
+            data = f.read()
+        offset = 0
+        while offset < len(data):
+            (length,) = struct.unpack_from("<Q", data, offset)
+            event = Event.FromString(data[offset + 12:offset + 12 + length])
+            offset += 12 + length + 4
+            for value in event.summary.value:
+                found.append((value.tag, event.step, value.WhichOneof("value")))
+    return found
+
+
+def weights_and_moments(run):
+    from safetensors.numpy import load_file
+
+    with run.gan() as gan:
+        state = gan.state_dict()
+
+    state.update({"opt." + k: v for k, v in load_file(os.path.join(run.checkpoint, "optimizer.safetensors")).items()})
+    return state
+
+
+def assert_same_run(a, b):
+    wa, wb = weights_and_moments(a), weights_and_moments(b)
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        assert np.array_equal(wa[key], wb[key]), key
+    ma, mb = a.metrics, b.metrics
+    for column in ma:
+        if column != "time":
+            assert np.array_equal(ma[column], mb[column]), column
+    grids_b = dict(b.sample_grids)  # b may hold more: a shorter first part ends with a grid of its last iteration
+    for it, path in a.sample_grids:
+        assert np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(grids_b[it]))), path
+
+
+# ---- from Python -----------------------------------------------------------------------------
+
+def test_train_writes_every_artifact_and_returns_the_run(dataset, tmp_path):
+    run = swiftgan.train(str(tmp_path / "run"), dataset=dataset, loss="RaLSGAN-GP", iters=12, **TINY)
+    assert isinstance(run, swiftgan.Run) and run.iteration == 12
+    names = set(os.listdir(run.path))
+    assert {"config.yaml", "metrics.csv", "tensorboard", "samples", "evolution.gif", "losses.png", "morph.gif",
+            "checkpoint", "fixed_latents.npy"} <= names
+    metrics = run.metrics
+    assert list(metrics["iteration"]) == list(range(1, 13))
+    assert metrics["d_loss"].dtype == np.float64 and np.all(np.isfinite(metrics["d_loss"]))
+    assert np.all(metrics["penalty"] > 0) and np.all(np.diff(metrics["time"]) >= 0)
+    assert [i for i, _ in run.sample_grids] == [0, 5, 10, 12]
+    with Image.open(os.path.join(run.path, "evolution.gif")) as gif:
+        assert gif.n_frames == 4 and gif.info["loop"] == 0
+    with Image.open(os.path.join(run.path, "morph.gif")) as gif:
+        assert gif.n_frames == 4 * 24
+    with Image.open(os.path.join(run.path, "losses.png")) as plot:
+        assert plot.size[0] > 1000  # three panels: losses, critic outputs, penalty
+    config = yaml.safe_load(open(os.path.join(run.path, "config.yaml")))
+    assert config["loss"] == "RaLSGAN-GP" and config["channels"] == 1 and config["betas_d"] == [0.5, 0.999]
+    events = tensorboard_events(os.path.join(run.path, "tensorboard"))
+    assert {(tag, kind) for tag, _, kind in events} == {
+        ("loss/D", "simple_value"), ("loss/G", "simple_value"), ("critic/real", "simple_value"),
+        ("critic/fake", "simple_value"), ("loss/penalty", "simple_value"), ("samples", "image")}
+    assert sorted(step for tag, step, _ in events if tag == "loss/D") == list(range(1, 13))
+    assert sorted(step for tag, step, _ in events if tag == "samples") == [0, 5, 10, 12]
+    loaded = swiftgan.load_run(run.path)
+    assert loaded.config == run.config and loaded._repr_png_()[:4] == b"\x89PNG"
+    with loaded.gan() as gan:
+        assert gan.iteration == 12 and gan._repr_png_()[:4] == b"\x89PNG"
+        with swiftgan.GAN(**gan.options) as twin:
+            assert twin.config == gan.config
+
+
+def test_resume_is_bit_identical_to_an_uninterrupted_run(dataset, tmp_path):
+    options = dict(dataset=dataset, loss="RaSGAN-GP", n_critic=2, ema_decay=0.9, save_every=30, **{
+        k: v for k, v in TINY.items() if k != "save_every"})
+    options["sample_every"] = 40
+    whole = swiftgan.train(str(tmp_path / "whole"), iters=200, morph=False, **options)
+    half = swiftgan.train(str(tmp_path / "half"), iters=100, morph=False, **options)
+    assert half.iteration == 100
+    resumed = swiftgan.train(resume=half.path, iters=200, progress=False)
+    assert resumed.iteration == 200
+    assert_same_run(whole, resumed)
+
+
+def test_a_run_that_crashed_resumes_from_its_last_checkpoint_and_drops_later_rows(dataset, tmp_path, monkeypatch):
+    options = dict(dataset=dataset, iters=23, morph=False, tensorboard=False, **TINY)
+    whole = swiftgan.train(str(tmp_path / "whole"), **options)
+    draws = {"n": 0}
+    original = BatchSampler.next
+
+    def failing_next(self):
+        draws["n"] += 1
+        if draws["n"] == 18:  # after the checkpoint of iteration 15, rows and a grid for 16 and 17 are written
+            raise OSError("disk vanished")
+        return original(self)
+
+    monkeypatch.setattr(BatchSampler, "next", failing_next)
+    with pytest.raises(OSError, match="disk vanished"):
+        swiftgan.train(str(tmp_path / "crashed"), **options)
+    monkeypatch.setattr(BatchSampler, "next", original)
+    crashed = swiftgan.load_run(str(tmp_path / "crashed"))
+    assert crashed.iteration == 15 and crashed.metrics["iteration"][-1] == 17
+    resumed = swiftgan.train(resume=crashed.path, progress=False)
+    assert_same_run(whole, resumed)
+
+
+def test_an_interrupted_run_saves_a_checkpoint_first(dataset, tmp_path, monkeypatch):
+    options = dict(dataset=dataset, iters=14, morph=False, tensorboard=False, **TINY)
+    whole = swiftgan.train(str(tmp_path / "whole"), **options)
+    draws = {"n": 0}
+    original = BatchSampler.next
+
+    def interrupted_next(self):
+        draws["n"] += 1
+        if draws["n"] == 9:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(BatchSampler, "next", interrupted_next)
+    with pytest.raises(KeyboardInterrupt):
+        swiftgan.train(str(tmp_path / "stopped"), **options)
+    monkeypatch.setattr(BatchSampler, "next", original)
+    stopped = swiftgan.load_run(str(tmp_path / "stopped"))
+    assert stopped.iteration == 8  # not 5, the last scheduled checkpoint: no completed iteration is lost
+    assert_same_run(whole, swiftgan.train(resume=stopped.path, progress=False))
+
+
+def test_train_refuses_bad_options_and_never_overwrites_a_run(dataset, tmp_path):
+    with pytest.raises(ValueError, match=r"train\(\): unknown option 'lr_dd'; did you mean lr_d"):
+        swiftgan.train(str(tmp_path / "a"), dataset=dataset, lr_dd=1e-3)
+    with pytest.raises(ValueError, match="iters must be a positive int, got 0"):
+        swiftgan.train(str(tmp_path / "a"), dataset=dataset, iters=0)
+    with pytest.raises(FileNotFoundError, match="no such file or folder"):
+        swiftgan.train(str(tmp_path / "a"), dataset=str(tmp_path / "missing"))
+    run = swiftgan.train(str(tmp_path / "b"), dataset=dataset, iters=2, morph=False, **TINY)
+    before = open(os.path.join(run.path, "metrics.csv")).read()
+    with pytest.raises(FileExistsError, match="already holds a run: resume it"):
+        swiftgan.train(run.path, dataset=dataset, iters=2, **TINY)
+    assert open(os.path.join(run.path, "metrics.csv")).read() == before
+    with pytest.raises(ValueError, match=r"cannot change loss, lr_d when resuming .*: only iters, sample_every"):
+        swiftgan.train(resume=run.path, loss="WGAN-GP", lr_d=1e-3)
+    with pytest.raises(FileNotFoundError, match="no SwiftGAN run at .*missing config.yaml"):
+        swiftgan.load_run(str(tmp_path))
+
+
+# ---- the command line ------------------------------------------------------------------------
+
+def swiftgan_command(*args, cwd):
+    """Runs the installed `swiftgan` script (or `python -m swiftgan` when the script is not on PATH)."""
+    script = shutil.which("swiftgan")
+    command = [script] if script else [sys.executable, "-m", "swiftgan"]
+    return subprocess.run(command + [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_the_command_line_end_to_end(dataset, tmp_path):
+    config = tmp_path / "experiment.yaml"
+    config.write_text("loss: RaHingeGAN\nlr-d: 0.0004\niters: 50\nngf: 8\nndf: 8\nz_dim: 8\nbetas: [0.0, 0.9]\n")
+    done = swiftgan_command("train", "--config", config, "--dataset", dataset, "--iters", 6, "--batch-size", 16,
+                            "--sample-every", 3, "--save-every", 3, "--out", "runs/cli", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "6/6" in done.stderr  # the progress bar
+    run = swiftgan.load_run(str(tmp_path / "runs" / "cli"))
+    assert run.iteration == 6 and run.config["loss"] == "RaHingeGAN" and run.config["lr_d"] == 0.0004
+    assert run.config["iters"] == 6 and run.config["betas_g"] == [0.0, 0.9]  # command line over the file
+
+    done = swiftgan_command("train", "--resume", "runs/cli", "--iters", 9, "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert swiftgan.load_run(run.path).iteration == 9
+
+    done = swiftgan_command("sample", "runs/cli", "--n", 10, "--nrow", 5, "--out", "grid.png", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert Image.open(tmp_path / "grid.png").size == (5 * 34 + 2, 2 * 34 + 2)
+    done = swiftgan_command("sample", "runs/cli", "--n", 3, "--out", "s.npy", cwd=tmp_path)
+    samples = np.load(tmp_path / "s.npy")
+    assert samples.shape == (3, 1, 32, 32) and samples.dtype == np.float32 and np.abs(samples).max() <= 1
+
+    done = swiftgan_command("morph", "runs/cli", "--out", "m.mp4", "--points", 2, "--steps", 3, "--n", 4, "--fps", 6,
+                            cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    import imageio.v2 as imageio
+
+    with imageio.get_reader(str(tmp_path / "m.mp4"), format="FFMPEG") as video:
+        frames = [frame for frame in video]
+        assert len(frames) == 6 and video.get_meta_data()["fps"] == 6
+    done = swiftgan_command("morph", "runs/cli", "--out", "m.gif", "--method", "linear", "--points", 3, "--steps", 2,
+                            cwd=tmp_path)
+    assert done.returncode == 0 and Image.open(tmp_path / "m.gif").n_frames == 6
+
+    done = swiftgan_command("plot", "runs/cli", "--out", "curves.png", cwd=tmp_path)
+    assert done.returncode == 0 and "9 iterations" in done.stdout
+    assert Image.open(tmp_path / "curves.png").format == "PNG"
+
+    done = swiftgan_command("list", cwd=tmp_path)
+    assert done.returncode == 0 and "RaLSGAN" in done.stdout and "-GP" in done.stdout and "resnet" in done.stdout
+
+
+def test_command_line_errors_are_one_line_messages(dataset, tmp_path, capsys):
+    assert cli.main(["train", "--dataset", dataset, "--loss", "RaFooGAN", "--out", str(tmp_path / "x"),
+                     "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("swiftgan train: error: ") and "RaFooGAN" in error and "RaLSGAN" in error
+    (tmp_path / "bad.yaml").write_text("learning_rate: 0.1\n")
+    assert cli.main(["train", "--config", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "y")]) == 2
+    assert "unknown option 'learning_rate'" in capsys.readouterr().err
+    assert cli.main(["sample", str(tmp_path / "nothing")]) == 1
+    assert "no SwiftGAN run at" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--iters", "many"])
+    assert exit_info.value.code == 2 and "invalid int value: 'many'" in capsys.readouterr().err
+
+
+def test_interpolation_keeps_endpoints_and_slerp_keeps_the_norm():
+    from swiftgan.animations import interpolate
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((5, 64)), rng.standard_normal((5, 64))
+    for method in ("slerp", "linear"):
+        np.testing.assert_allclose(interpolate(a, b, 0.0, method), a, atol=1e-6)
+        np.testing.assert_allclose(interpolate(a, b, 1.0, method), b, atol=1e-6)
+    c = rng.standard_normal((5, 64))
+    c *= np.linalg.norm(a, axis=1, keepdims=True) / np.linalg.norm(c, axis=1, keepdims=True)
+    middle = interpolate(a, c, 0.5, "slerp")
+    np.testing.assert_allclose(np.linalg.norm(middle, axis=1), np.linalg.norm(a, axis=1), rtol=1e-5)
+    assert np.all(np.linalg.norm(interpolate(a, c, 0.5, "linear"), axis=1) < np.linalg.norm(a, axis=1))
+    np.testing.assert_allclose(interpolate(a, 2 * a, 0.3, "slerp"), 1.3 * a, rtol=1e-5)  # parallel: linear, no 0/0
+    with pytest.raises(ValueError, match="method must be 'slerp' or 'linear', got 'cubic'"):
+        interpolate(a, b, 0.5, "cubic")
