@@ -1,16 +1,12 @@
-"""IDX reading, sample grids and the demo, on files the tests write themselves."""
+"""IDX reading, sample grids and the dataset formats, on files the tests write themselves."""
 import json
 import gzip
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from swiftgan import load_idx_images, make_grid, save_grid
-from swiftgan.datasets import FASHION_MNIST_DIR
 
 
 def write_idx(path, pixels, compress=False):
@@ -54,17 +50,6 @@ def test_grid_tiles_images_with_padding(tmp_path):
     assert Image.open(path).size == (3 * 6 + 2, 2 * 6 + 2)
     with pytest.raises(ValueError, match=r"images must have shape \[N, 1 or 3, H, W\], got \[2, 2, 4, 4\]"):
         make_grid(np.zeros((2, 2, 4, 4)))
-
-
-@pytest.mark.skipif(not os.path.isdir(FASHION_MNIST_DIR), reason="Debian's dataset-fashion-mnist is not installed")
-def test_demo_trains_on_fashion_mnist_and_writes_a_grid(tmp_path):
-    out = tmp_path / "demo"
-    result = subprocess.run([sys.executable, "-m", "swiftgan.demo", "--out", str(out), "--iters", "3", "--batch", "8"],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert "Fashion-MNIST: 60000 images of (1, 32, 32)" in result.stdout
-    assert Image.open(out / "samples.png").size == (8 * 34 + 2, 8 * 34 + 2)
-    assert (out / "checkpoint" / "weights.safetensors").exists()
 
 
 # ---- the formats load_dataset detects ------------------------------------------------------

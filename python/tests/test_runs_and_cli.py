@@ -1,5 +1,6 @@
 """Whole experiments: `swiftgan.train`, run folders, exact resume, and the `swiftgan` command end to end."""
 import os
+import shlex
 import shutil
 import struct
 import subprocess
@@ -12,7 +13,7 @@ from PIL import Image
 
 import swiftgan
 from swiftgan import cli
-from swiftgan.datasets import BatchSampler
+from swiftgan.datasets import FASHION_MNIST_DIR, BatchSampler
 
 TINY = dict(ngf=8, ndf=8, z_dim=8, batch_size=16, sample_every=5, save_every=5, n_samples=16, progress=False)
 
@@ -261,3 +262,32 @@ def test_interpolation_keeps_endpoints_and_slerp_keeps_the_norm():
     np.testing.assert_allclose(interpolate(a, 2 * a, 0.3, "slerp"), 1.3 * a, rtol=1e-5)  # parallel: linear, no 0/0
     with pytest.raises(ValueError, match="method must be 'slerp' or 'linear', got 'cubic'"):
         interpolate(a, b, 0.5, "cubic")
+
+
+README = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+
+
+def readme_demo_train_arguments():
+    """The `swiftgan train ...` arguments of the README's demo command (the line after its marker)."""
+    lines = open(README).read().splitlines()
+    marker = next(i for i, line in enumerate(lines) if line.startswith("<!-- demo-command"))
+    command = lines[marker + 2]
+    train = command.split(" && ")[-1]
+    assert train.startswith("swiftgan train "), command
+    return shlex.split(train)[2:]
+
+
+@pytest.mark.skipif(not os.path.isdir(FASHION_MNIST_DIR), reason="needs Debian's dataset-fashion-mnist package")
+def test_the_readmes_demo_command_trains_on_fashion_mnist(tmp_path):
+    arguments = readme_demo_train_arguments()
+    assert arguments[arguments.index("--dataset") + 1] == "fashion-mnist"
+    # the same command, shortened: later flags override earlier ones
+    done = swiftgan_command("train", *arguments, "--iters", 4, "--sample-every", 2, "--out", "demo", "--no-progress",
+                            cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    run = swiftgan.load_run(str(tmp_path / "demo"))
+    assert run.iteration == 4 and run.config["dataset"] == "fashion-mnist" and run.config["channels"] == 1
+    assert [i for i, _ in run.sample_grids] == [0, 2, 4]
+    for name in ("losses.png", "morph.gif", "evolution.gif", "metrics.csv", "checkpoint/weights.safetensors"):
+        assert (tmp_path / "demo" / name).is_file(), name
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path / "demo" / "tensorboard"))
