@@ -308,7 +308,8 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
 
     samples_dir = os.path.join(path, "samples")
     metrics_path = os.path.join(path, "metrics.csv")
-    if resume is not None:
+    continuing = resume is not None and os.path.isfile(os.path.join(path, "checkpoint", "trainer.json"))
+    if continuing:
         gan = GAN.load(os.path.join(path, "checkpoint"))
         extra = gan.checkpoint_extra
         if extra.get("format") != RUN_FORMAT:
@@ -322,9 +323,11 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
             if it > start:
                 os.remove(grid)
         latents = np.load(os.path.join(path, "fixed_latents.npy"))
-    else:
+    else:  # a new run, or one stopped before its first checkpoint: (re)start from iteration 0
         gan = GAN(**gan_options)
         os.makedirs(samples_dir, exist_ok=True)
+        for _, grid in sample_grids(samples_dir):
+            os.remove(grid)
         resolved = {k: v for k, v in settings.items() if k in RUN_DEFAULTS}
         resolved.update(channels=int(images.shape[1]), image_size=int(images.shape[-1]))
         resolved.update(gan.options)

@@ -140,6 +140,15 @@ def test_a_run_that_crashed_resumes_from_its_last_checkpoint_and_drops_later_row
     resumed = swiftgan.train(resume=crashed.path, progress=False)
     assert_same_run(whole, resumed)
 
+    draws["n"] = 0  # a run that stops before its first checkpoint starts over when resumed
+    monkeypatch.setattr(BatchSampler, "next", failing_next)
+    with pytest.raises(OSError, match="disk vanished"):
+        swiftgan.train(str(tmp_path / "early"), **{**options, "save_every": 50})
+    monkeypatch.setattr(BatchSampler, "next", original)
+    early = swiftgan.load_run(str(tmp_path / "early"))
+    assert early.iteration == 0 and early.metrics["iteration"][-1] == 17
+    assert_same_run(whole, swiftgan.train(resume=early.path, progress=False))
+
 
 def test_an_interrupted_run_saves_a_checkpoint_first(dataset, tmp_path, monkeypatch):
     options = dict(dataset=dataset, iters=14, morph=False, tensorboard=False, **TINY)
