@@ -125,3 +125,33 @@ def test_training_matches_live_pytorch_on_fresh_weights(loss):
     cfg["seed"] = seed  # shown in every failure message, to replay it
     check_against(cfg, name, options, optimizers, inert, make_fixtures.inert_dependent_state(cfg, loss, init, inputs, inert),
                   {k: v.numpy() for k, v in init.items()}, {k: v.numpy() for k, v in inputs.items()}, expected)
+
+
+def test_a_checkpoint_loads_into_the_pytorch_twin_and_generates_the_same_images(tmp_path):
+    """weights.safetensors, read with safetensors' own torch loader, fills the twin in reference/ key for key
+    (only PyTorch's num_batches_tracked counters are absent), and the twin's generator in eval mode draws
+    SwiftGAN's images from the same latents."""
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file
+
+    sys.path.insert(0, REFERENCE)
+    import swiftgan_reference as ref
+
+    options = dict(loss="RaSGAN", image_size=32, channels=3, z_dim=16, ngf=8, ndf=8, spectral_norm_d=True, seed=4)
+    with swiftgan.GAN(**options) as gan:
+        rng = np.random.default_rng(0)
+        for _ in range(3):  # moves the BN running statistics and spectral norm's vectors away from their start
+            gan.train_step(rng.uniform(-1, 1, (8, 3, 32, 32)).astype(np.float32))
+        gan.save(str(tmp_path / "ckpt"))
+        z = rng.standard_normal((5, 16)).astype(np.float32)
+        ours = gan.generate(z)
+    weights = load_file(str(tmp_path / "ckpt" / "weights.safetensors"))
+    G, D = ref.dcgan_pair(32, 3, 16, 8, 8, spectral_norm_d=True)
+    for prefix, net in (("G.", G), ("D.", D)):
+        result = net.load_state_dict({k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}, strict=False)
+        assert not result.unexpected_keys
+        assert all(key.endswith("num_batches_tracked") for key in result.missing_keys), result.missing_keys
+    G.eval()
+    with torch.no_grad():
+        theirs = G(torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
