@@ -119,33 +119,36 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(dataset, tmp_path):
     assert_same_run(whole, resumed)
 
 
-def test_a_run_that_crashed_resumes_from_its_last_checkpoint_and_drops_later_rows(dataset, tmp_path, monkeypatch):
-    options = dict(dataset=dataset, iters=23, morph=False, tensorboard=False, **TINY)
-    whole = swiftgan.train(str(tmp_path / "whole"), **options)
-    draws = {"n": 0}
-    original = BatchSampler.next
+def train_failing_at(monkeypatch, draw, error, out, **options):
+    """`swiftgan.train(out, **options)` with the data sampler raising `error` at its `draw`-th batch: a crash (or
+    Ctrl-C) after draw − 1 completed iterations. Returns the run folder it left."""
+    original, draws = BatchSampler.next, {"n": 0}
 
     def failing_next(self):
         draws["n"] += 1
-        if draws["n"] == 18:  # after the checkpoint of iteration 15, rows and a grid for 16 and 17 are written
-            raise OSError("disk vanished")
+        if draws["n"] == draw:
+            raise error
         return original(self)
 
     monkeypatch.setattr(BatchSampler, "next", failing_next)
-    with pytest.raises(OSError, match="disk vanished"):
-        swiftgan.train(str(tmp_path / "crashed"), **options)
-    monkeypatch.setattr(BatchSampler, "next", original)
-    crashed = swiftgan.load_run(str(tmp_path / "crashed"))
-    assert crashed.iteration == 15 and crashed.metrics["iteration"][-1] == 17
-    resumed = swiftgan.train(resume=crashed.path, progress=False)
-    assert_same_run(whole, resumed)
+    try:
+        with pytest.raises(type(error)):
+            swiftgan.train(out, **options)
+    finally:
+        monkeypatch.setattr(BatchSampler, "next", original)
+    return swiftgan.load_run(out)
 
-    draws["n"] = 0  # a run that stops before its first checkpoint starts over when resumed
-    monkeypatch.setattr(BatchSampler, "next", failing_next)
-    with pytest.raises(OSError, match="disk vanished"):
-        swiftgan.train(str(tmp_path / "early"), **{**options, "save_every": 50})
-    monkeypatch.setattr(BatchSampler, "next", original)
-    early = swiftgan.load_run(str(tmp_path / "early"))
+
+def test_a_run_that_crashed_resumes_from_its_last_checkpoint_and_drops_later_rows(dataset, tmp_path, monkeypatch):
+    options = dict(dataset=dataset, iters=23, morph=False, tensorboard=False, **TINY)
+    whole = swiftgan.train(str(tmp_path / "whole"), **options)
+    # after the checkpoint of iteration 15, rows and a grid for 16 and 17 are written
+    crashed = train_failing_at(monkeypatch, 18, OSError("disk vanished"), str(tmp_path / "crashed"), **options)
+    assert crashed.iteration == 15 and crashed.metrics["iteration"][-1] == 17
+    assert_same_run(whole, swiftgan.train(resume=crashed.path, progress=False))
+    # a run that stops before its first checkpoint starts over when resumed
+    early = train_failing_at(monkeypatch, 18, OSError("disk vanished"), str(tmp_path / "early"),
+                             **{**options, "save_every": 50})
     assert early.iteration == 0 and early.metrics["iteration"][-1] == 17
     assert_same_run(whole, swiftgan.train(resume=early.path, progress=False))
 
@@ -153,20 +156,7 @@ def test_a_run_that_crashed_resumes_from_its_last_checkpoint_and_drops_later_row
 def test_an_interrupted_run_saves_a_checkpoint_first(dataset, tmp_path, monkeypatch):
     options = dict(dataset=dataset, iters=14, morph=False, tensorboard=False, **TINY)
     whole = swiftgan.train(str(tmp_path / "whole"), **options)
-    draws = {"n": 0}
-    original = BatchSampler.next
-
-    def interrupted_next(self):
-        draws["n"] += 1
-        if draws["n"] == 9:
-            raise KeyboardInterrupt
-        return original(self)
-
-    monkeypatch.setattr(BatchSampler, "next", interrupted_next)
-    with pytest.raises(KeyboardInterrupt):
-        swiftgan.train(str(tmp_path / "stopped"), **options)
-    monkeypatch.setattr(BatchSampler, "next", original)
-    stopped = swiftgan.load_run(str(tmp_path / "stopped"))
+    stopped = train_failing_at(monkeypatch, 9, KeyboardInterrupt(), str(tmp_path / "stopped"), **options)
     assert stopped.iteration == 8  # not 5, the last scheduled checkpoint: no completed iteration is lost
     assert_same_run(whole, swiftgan.train(resume=stopped.path, progress=False))
 
