@@ -325,6 +325,11 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
         latents = np.load(os.path.join(path, "fixed_latents.npy"))
     else:  # a new run, or one stopped before its first checkpoint: (re)start from iteration 0
         gan = GAN(**gan_options)
+        if gan.sample_shape != tuple(images.shape[1:]):
+            gan.close()
+            raise ValueError(f"arch {gan_options.get('arch')!r} generates samples of shape {list(gan.sample_shape)}, "
+                             f"the dataset holds images of {list(images.shape[1:])}: train the MLP on points from "
+                             "Python (swiftgan.toy), or choose an image architecture")
         os.makedirs(samples_dir, exist_ok=True)
         for _, grid in sample_grids(samples_dir):
             os.remove(grid)

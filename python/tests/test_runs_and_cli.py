@@ -166,6 +166,9 @@ def test_train_refuses_bad_options_and_never_overwrites_a_run(dataset, tmp_path)
         swiftgan.train(str(tmp_path / "a"), dataset=dataset, lr_dd=1e-3)
     with pytest.raises(ValueError, match="iters must be a positive int, got 0"):
         swiftgan.train(str(tmp_path / "a"), dataset=dataset, iters=0)
+    with pytest.raises(ValueError, match=r"arch 'mlp' generates samples of shape \[1\], the dataset holds images"):
+        swiftgan.train(str(tmp_path / "a"), dataset=dataset, arch="mlp")
+    assert not os.path.exists(tmp_path / "a")
     with pytest.raises(FileNotFoundError, match="no such file or folder"):
         swiftgan.train(str(tmp_path / "a"), dataset=str(tmp_path / "missing"))
     run = swiftgan.train(str(tmp_path / "b"), dataset=dataset, iters=2, morph=False, **TINY)
