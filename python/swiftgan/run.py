@@ -278,6 +278,8 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
     """
     given = normalise_options(options, "train()")
     if resume is not None:
+        if out is not None and os.path.abspath(out) != os.path.abspath(resume):
+            raise ValueError(f"out ({out}) and resume ({resume}) differ: a resumed run continues in its own folder")
         run = Run(resume)
         changed = {k: v for k, v in given.items() if k not in RESUMABLE and v != run.config.get(k)}
         if changed:

@@ -35,3 +35,19 @@ def mode_statistics(samples: np.ndarray, modes: int = 8, radius: float = 2.0, st
     nearest, close = distances.argmin(axis=1), distances.min(axis=1) < 3 * std
     counts = np.bincount(nearest[close], minlength=modes)
     return {"modes_covered": int((counts >= min_share * len(samples)).sum()), "high_quality": float(close.mean())}
+
+
+def train_on_ring(loss: str, iterations: int = 2000, batch_size: int = 512, data_seed: int = 0,
+                  n_samples: int = 2000, **options) -> Dict[str, float]:
+    """Trains `GAN(loss=loss, arch="mlp", channels=2, **options)` on the ring of 8 Gaussians for `iterations`
+    (one fresh batch of `batch_size` points per critic step, drawn with `data_seed`) and returns
+    `mode_statistics` of `n_samples` samples of the trained generator (its moving average, with `ema_decay`)."""
+    from .gan import GAN
+
+    rng = np.random.default_rng(data_seed)
+    with GAN(loss=loss, arch="mlp", channels=2, **options) as gan:
+        k = gan.n_critic
+        for _ in range(iterations):
+            points = ring_of_gaussians(batch_size * k, rng)
+            gan.train_step(points if k == 1 else points.reshape(k, batch_size, 2))
+        return mode_statistics(gan.sample(n_samples))

@@ -178,6 +178,8 @@ def test_train_refuses_bad_options_and_never_overwrites_a_run(dataset, tmp_path)
     assert open(os.path.join(run.path, "metrics.csv")).read() == before
     with pytest.raises(ValueError, match=r"cannot change loss, lr_d when resuming .*: only iters, sample_every"):
         swiftgan.train(resume=run.path, loss="WGAN-GP", lr_d=1e-3)
+    with pytest.raises(ValueError, match=r"out \(elsewhere\) and resume \(.*\) differ"):
+        swiftgan.train("elsewhere", resume=run.path)
     with pytest.raises(FileNotFoundError, match="no SwiftGAN run at .*missing config.yaml"):
         swiftgan.load_run(str(tmp_path))
 

@@ -1,57 +1,85 @@
 """Every loss learns the ring of 8 Gaussians: a sign error in any objective or penalty fails here.
 
-Each loss trains the MLP pair for at most 2,000 iterations on samples of 8 Gaussians (σ = 0.02) on a
-circle of radius 2, then 2,000 samples of G's moving average must cover at least 6 of the 8 modes, and
-at least half of them must lie within 3σ of a mode's centre (`swiftgan.toy.mode_statistics`).
+Each loss trains the MLP pair for 2,000 iterations on samples of 8 Gaussians (σ = 0.02) on a circle of
+radius 2 (`swiftgan.toy.train_on_ring`), then 2,000 samples of G's moving average must cover at least 6 of
+the 8 modes, and at least half of them must lie within 3σ of a mode's centre (`swiftgan.toy.mode_statistics`).
 
 The toy settings (widths 128, batch 512, moving average 0.99; 2-D latents and Adam lr 5e-4 with betas
-(0.5, 0.9)) apply to every loss but the least-squares family, which trains with 4-D latents and Adam
-lr 2e-4, betas (0.5, 0.999): measured, each family covers the ring at its own setting and misses it at
-the other's. A loss's own preset (WGAN's clipping, RMSprop and 5 critic steps; WGAN-GP's and WGAN-LP's
-Adam betas and 5 critic steps) stays in force. DRAGAN's weight is 1 instead of 10 and its clip to
-[-1, 1] is off: both are calibrated for images, and the ring spans [-2, 2].
+(0.5, 0.9)) apply to every loss but those below, each measured over several data seeds:
+- the least-squares family trains with 4-D latents and Adam lr 2e-4, betas (0.5, 0.999) (each family covers
+  the ring at its own setting and misses it at the other's);
+- DRAGAN's weight is 1 instead of 10 and its clip to [-1, 1] is off: both are calibrated for images, and the
+  ring spans [-2, 2];
+- EBGAN's margin is 0.5 and its pull-away weight 1 (the image defaults, 1 and 0.1, cover 4-5 modes);
+- WGAN clips at ±0.05 and its generator learns at 2e-3 (with ±0.01, calibrated for DCGAN's critic, the MLP's
+  output barely moves; at ±0.05 and one learning rate the samples sharpen too slowly: 48% within 3σ).
+A loss's own preset otherwise stays in force (WGAN's RMSprop and 5 critic steps; WGAN-GP's and WGAN-LP's
+Adam betas and 5 critic steps). The losses train in parallel processes, one per core.
 """
+import concurrent.futures
+import multiprocessing
 import os
 
 import numpy as np
 import pytest
 
 import swiftgan
-from swiftgan.toy import mode_statistics, ring_of_gaussians
+from swiftgan.toy import mode_statistics, ring_of_gaussians, train_on_ring
 
-ITERATIONS = 2000
-BATCH = 512
-TOY = dict(arch="mlp", channels=2, z_dim=2, ngf=128, ndf=128, lr_d=5e-4, lr_g=5e-4, ema_decay=0.99, seed=1)
+TOY = dict(z_dim=2, ngf=128, ndf=128, lr_d=5e-4, lr_g=5e-4, ema_decay=0.99, seed=1)
 LEAST_SQUARES = dict(z_dim=4, lr_d=2e-4, lr_g=2e-4, betas=(0.5, 0.999))
 LOSS_SETTINGS = {
     "DRAGAN": dict(dragan_weight=1.0, dragan_clip=False),
     "RaDRAGAN": dict(dragan_weight=1.0, dragan_clip=False),
+    "EBGAN": dict(ebgan_margin=0.5, pt_weight=1.0),
+    "WGAN": dict(clip=0.05, lr_g=2e-3),
     **{name: LEAST_SQUARES for name in ("LSGAN", "RLSGAN", "RaLSGAN", "RcLSGAN", "RpLSGAN-avg")},
 }
 PRESET_LOSSES = {"WGAN", "WGAN-GP", "WGAN-LP"}  # their optimizer settings come from the preset
+# Measured misses (modes covered / share within 3σ, over data seeds), kept visible as strict expected failures:
+# a loss that starts to pass makes its entry fail, so that it is removed here.
+KNOWN_MISSES = {
+    "BEGAN": "collapses to 1 mode at every setting tried (γ 0.5-3, λ_k 0.001-10, codes 1-32, lr 1e-4-1e-3): with "
+             "2-D data k stays near 0, so D never raises the fakes' energy and G gathers at one low-energy point",
+    "RpLSGAN-avg": "5 modes at data seed 0 (3-7 over seeds and settings: lr 1e-4-3e-4, betas 0.9/0.999, z 2-8, "
+                   "n_critic 1-2, ndf 256, uniform latents); its expected loss is RLSGAN's, whose run it follows "
+                   "step for step and which covers 6: the least-squares family sits at the threshold",
+}
 
 
 def all_losses():
     return list(swiftgan.losses()) + ["WGAN-GP", "WGAN-LP"]
 
 
-@pytest.mark.skipif(os.environ.get("SWIFTGAN_TOY_TEST") != "1",
-                    reason="about 12 minutes, and not yet passing for every loss (measured: RpLSGAN-avg covers 5 "
-                           "modes, WGAN 4-5, EBGAN and BEGAN 0-1 at the least-squares settings); part of the "
-                           "GAN-zoo issue still open; run with SWIFTGAN_TOY_TEST=1")
-@pytest.mark.parametrize("loss", all_losses())
-def test_every_loss_covers_the_ring_of_gaussians(loss):
+def settings_for(loss):
     settings = {**TOY, **LOSS_SETTINGS.get(loss, {})}
     if loss not in PRESET_LOSSES:
         settings.setdefault("betas", (0.5, 0.9))
-    rng = np.random.default_rng(0)
-    with swiftgan.GAN(loss=loss, **settings) as gan:
-        k = gan.n_critic
-        for _ in range(ITERATIONS):
-            batch = ring_of_gaussians(BATCH * k, rng)
-            gan.train_step(batch if k == 1 else batch.reshape(k, BATCH, 2))
-        stats = mode_statistics(gan.sample(2000))
-    assert stats["modes_covered"] >= 6 and stats["high_quality"] >= 0.5, f"{loss}: {stats}"
+    return settings
+
+
+@pytest.fixture(scope="module")
+def ring_results():
+    """Every loss trained on the ring, in parallel processes (each with one OpenBLAS thread)."""
+    previous = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read by the spawned workers as they load OpenBLAS
+    try:
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context) as pool:
+            futures = {loss: pool.submit(train_on_ring, loss, **settings_for(loss)) for loss in all_losses()}
+            return {loss: future.result() for loss, future in futures.items()}
+    finally:
+        if previous is None:
+            os.environ.pop("OPENBLAS_NUM_THREADS", None)
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = previous
+
+
+@pytest.mark.parametrize("loss", [pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_MISSES[name], strict=True))
+                                  if name in KNOWN_MISSES else name for name in all_losses()])
+def test_every_loss_covers_the_ring_of_gaussians(loss, ring_results):
+    stats = ring_results[loss]
+    assert stats["modes_covered"] >= 6 and stats["high_quality"] >= 0.5, f"{loss} with {settings_for(loss)}: {stats}"
 
 
 def test_mode_statistics_recognise_coverage_and_quality():
