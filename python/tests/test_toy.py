@@ -4,17 +4,22 @@ Each loss trains the MLP pair for 2,000 iterations on samples of 8 Gaussians (σ
 radius 2 (`swiftgan.toy.train_on_ring`), then 2,000 samples of G's moving average must cover at least 6 of
 the 8 modes, and at least half of them must lie within 3σ of a mode's centre (`swiftgan.toy.mode_statistics`).
 
-The toy settings (widths 128, batch 512, moving average 0.99; 2-D latents and Adam lr 5e-4 with betas
-(0.5, 0.9)) apply to every loss but those below, each measured over several data seeds:
-- the least-squares family trains with 4-D latents and Adam lr 2e-4, betas (0.5, 0.999) (each family covers
-  the ring at its own setting and misses it at the other's);
+The toy settings (widths 128, batch 512, moving average 0.99; 4-D latents and Adam lr 7e-4 with betas (0.5, 0.9))
+apply to every loss but those below. Outcomes on the ring are chaotic: the same loss covers 8 modes at one data
+seed and 2 at the next, or after a change in float rounding (thread count, BLAS kernel). So every setting here
+was measured over several data seeds (`benchmarks/toy_ring.py`, tables in README.md) and chosen where the loss
+passed on each seed measured:
+- RLSGAN and DRAGAN learn at lr 1e-3 (4 of 4 seeds; at 7e-4, 2 of 3);
+- RaSGAN and RcHingeGAN, and WGAN, WGAN-GP and WGAN-LP, train with 2-D latents at lr 5e-4 (3 of 3 seeds;
+  RaSGAN covers 1-2 modes at two of three seeds at the common setting);
 - DRAGAN's weight is 1 instead of 10 and its clip to [-1, 1] is off: both are calibrated for images, and the
   ring spans [-2, 2];
 - EBGAN's margin is 0.5 and its pull-away weight 1 (the image defaults, 1 and 0.1, cover 4-5 modes);
 - WGAN clips at ±0.05 and its generator learns at 2e-3 (with ±0.01, calibrated for DCGAN's critic, the MLP's
   output barely moves; at ±0.05 and one learning rate the samples sharpen too slowly: 48% within 3σ).
 A loss's own preset otherwise stays in force (WGAN's RMSprop and 5 critic steps; WGAN-GP's and WGAN-LP's
-Adam betas and 5 critic steps). The losses train in parallel processes, one per core.
+Adam betas and 5 critic steps). The losses train in parallel processes, one per core, each with one
+OpenBLAS thread; the test uses data seed 0.
 """
 import concurrent.futures
 import multiprocessing
@@ -26,24 +31,27 @@ import pytest
 import swiftgan
 from swiftgan.toy import mode_statistics, ring_of_gaussians, train_on_ring
 
-TOY = dict(z_dim=2, ngf=128, ndf=128, lr_d=5e-4, lr_g=5e-4, ema_decay=0.99, seed=1)
-LEAST_SQUARES = dict(z_dim=4, lr_d=2e-4, lr_g=2e-4, betas=(0.5, 0.999))
+TOY = dict(z_dim=4, ngf=128, ndf=128, lr_d=7e-4, lr_g=7e-4, ema_decay=0.99, seed=1)
+SLOWER = dict(z_dim=2, lr_d=5e-4, lr_g=5e-4)
+FASTER = dict(lr_d=1e-3, lr_g=1e-3)
+DRAGAN_ON_POINTS = dict(dragan_weight=1.0, dragan_clip=False)
 LOSS_SETTINGS = {
-    "DRAGAN": dict(dragan_weight=1.0, dragan_clip=False),
-    "RaDRAGAN": dict(dragan_weight=1.0, dragan_clip=False),
+    "RLSGAN": FASTER,
+    "DRAGAN": {**FASTER, **DRAGAN_ON_POINTS},
+    "RaDRAGAN": DRAGAN_ON_POINTS,
+    "RaSGAN": SLOWER,
+    "RcHingeGAN": SLOWER,
     "EBGAN": dict(ebgan_margin=0.5, pt_weight=1.0),
-    "WGAN": dict(clip=0.05, lr_g=2e-3),
-    **{name: LEAST_SQUARES for name in ("LSGAN", "RLSGAN", "RaLSGAN", "RcLSGAN", "RpLSGAN-avg")},
+    "WGAN": {**SLOWER, "clip": 0.05, "lr_g": 2e-3},
+    "WGAN-GP": SLOWER,
+    "WGAN-LP": SLOWER,
 }
 PRESET_LOSSES = {"WGAN", "WGAN-GP", "WGAN-LP"}  # their optimizer settings come from the preset
 # Measured misses (modes covered / share within 3σ, over data seeds), kept visible as strict expected failures:
 # a loss that starts to pass makes its entry fail, so that it is removed here.
 KNOWN_MISSES = {
-    "BEGAN": "collapses to 1 mode at every setting tried (γ 0.5-3, λ_k 0.001-10, codes 1-32, lr 1e-4-1e-3): with "
-             "2-D data k stays near 0, so D never raises the fakes' energy and G gathers at one low-energy point",
-    "RpLSGAN-avg": "5 modes at data seed 0 (3-7 over seeds and settings: lr 1e-4-3e-4, betas 0.9/0.999, z 2-8, "
-                   "n_critic 1-2, ndf 256, uniform latents); its expected loss is RLSGAN's, whose run it follows "
-                   "step for step and which covers 6: the least-squares family sits at the threshold",
+    "BEGAN": "collapses to 1 mode at every setting tried (γ 0.5-3, λ_k 0.001-10, codes 1-32, lr 1e-4-1e-3, z 2-8): "
+             "with 2-D data k stays near 0, so D never raises the fakes' energy and G gathers at one low-energy point",
 }
 
 
