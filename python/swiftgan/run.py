@@ -13,11 +13,15 @@ A run folder holds:
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import inspect
+import json
 import os
 import re
+import signal
+import threading
 import time
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional
@@ -137,8 +141,6 @@ class Run:
     @property
     def iteration(self) -> int:
         """The iteration of the last checkpoint (0 before the first)."""
-        import json
-
         try:
             with open(os.path.join(self.checkpoint, "trainer.json")) as f:
                 return int(json.load(f)["iteration"])
@@ -254,6 +256,30 @@ def _save_grid(gan: GAN, latents: np.ndarray, folder: str, it: int, board: _Tens
     return path
 
 
+@contextlib.contextmanager
+def _deferred_interrupt():
+    """Within it, a first Ctrl-C (SIGINT) only sets `["requested"]`, so that the training step running and its
+    metrics row complete together before the loop stops; a second Ctrl-C raises at once. Outside the main
+    thread (where signal handlers cannot be set) interrupts are not deferred."""
+    state = {"requested": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def request_stop(signum, frame):
+        if state["requested"]:
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        state["requested"] = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Optional[str] = None,
           progress: bool = True, **options) -> Run:
     """Runs a whole experiment into a run folder and returns the `Run`.
@@ -268,8 +294,8 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
             iters, sample_every, save_every, n_samples, seed, tensorboard, morph) and any `GAN(...)` option
             (loss, arch, lr_d, lr_g, betas, n_critic, z_dim, ...).
 
-    Interrupted (Ctrl-C), it saves a checkpoint of the last completed iteration before re-raising, so
-    `resume` continues from there.
+    Interrupted (Ctrl-C), it completes the iteration under way, saves a checkpoint and raises
+    KeyboardInterrupt, so `resume` continues from there (a second Ctrl-C stops at once).
 
     Raises:
         ValueError: for an unknown or invalid option, or an option `resume` cannot change.
@@ -291,10 +317,9 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
         path = run.path
     else:
         settings = {**RUN_DEFAULTS, **(read_config(config) if config else {}), **given}
-        path = os.path.abspath(out or settings.pop("out", None) or _default_out(settings))
+        path = os.path.abspath(out or _default_out(settings))
         if os.path.exists(os.path.join(path, "config.yaml")) or os.path.exists(os.path.join(path, "checkpoint")):
             raise FileExistsError(f"{path} already holds a run: resume it (--resume {path}) or choose another folder")
-    settings.pop("out", None)
     _check_positive(settings, ("batch_size", "iters", "sample_every", "save_every", "n_samples"))
     if settings["batch_size"] < 2:
         raise ValueError(f"batch_size must be at least 2, got {settings['batch_size']}")
@@ -366,21 +391,24 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
         it = start
         resumed_at = time.perf_counter() - elapsed
         try:
-            while it < iters:
-                real = sampler.next() if k == 1 else np.stack([sampler.next() for _ in range(k)])
-                stats = gan.train_step(real)
-                it += 1
-                elapsed = time.perf_counter() - resumed_at
-                writer.writerow([it] + [repr(float(stats[name])) for name in _STAT_NAMES] + [f"{elapsed:.3f}"])
-                board.scalars(it, stats)
-                if it % int(settings["sample_every"]) == 0 or it == iters:
-                    _save_grid(gan, latents, samples_dir, it, board)
-                if it % int(settings["save_every"]) == 0 or it == iters:
-                    checkpoint()
-                bar.update(1)
-                if it % 10 == 0 or it == iters:
-                    bar.set_postfix(d_loss=f"{stats['d_loss']:.3f}", g_loss=f"{stats['g_loss']:.3f}",
-                                    real=f"{stats['d_real']:+.2f}", fake=f"{stats['d_fake']:+.2f}", refresh=False)
+            with _deferred_interrupt() as interrupt:
+                while it < iters and not interrupt["requested"]:
+                    real = sampler.next() if k == 1 else np.stack([sampler.next() for _ in range(k)])
+                    stats = gan.train_step(real)
+                    it += 1
+                    elapsed = time.perf_counter() - resumed_at
+                    writer.writerow([it] + [repr(float(stats[name])) for name in _STAT_NAMES] + [f"{elapsed:.3f}"])
+                    board.scalars(it, stats)
+                    if it % int(settings["sample_every"]) == 0 or it == iters:
+                        _save_grid(gan, latents, samples_dir, it, board)
+                    if it % int(settings["save_every"]) == 0 or it == iters:
+                        checkpoint()
+                    bar.update(1)
+                    if it % 10 == 0 or it == iters:
+                        bar.set_postfix(d_loss=f"{stats['d_loss']:.3f}", g_loss=f"{stats['g_loss']:.3f}",
+                                        real=f"{stats['d_real']:+.2f}", fake=f"{stats['d_fake']:+.2f}", refresh=False)
+                if interrupt["requested"] and it < iters:
+                    raise KeyboardInterrupt
         except KeyboardInterrupt:
             if gan.iteration != Run(path).iteration:
                 checkpoint()

@@ -161,6 +161,31 @@ def test_an_interrupted_run_saves_a_checkpoint_first(dataset, tmp_path, monkeypa
     assert_same_run(whole, swiftgan.train(resume=stopped.path, progress=False))
 
 
+def test_ctrl_c_completes_the_iteration_under_way_with_its_metrics_row(dataset, tmp_path, monkeypatch):
+    """A SIGINT arriving mid-iteration (here while its batch is drawn) lets that iteration's step and metrics
+    row finish before the checkpoint: no step is saved without its row."""
+    import signal
+
+    options = dict(dataset=dataset, iters=14, morph=False, tensorboard=False, **TINY)
+    whole = swiftgan.train(str(tmp_path / "whole"), **options)
+    original, draws = BatchSampler.next, {"n": 0}
+
+    def next_with_sigint(self):
+        draws["n"] += 1
+        if draws["n"] == 9:
+            signal.raise_signal(signal.SIGINT)
+        return original(self)
+
+    monkeypatch.setattr(BatchSampler, "next", next_with_sigint)
+    with pytest.raises(KeyboardInterrupt):
+        swiftgan.train(str(tmp_path / "stopped"), **options)
+    monkeypatch.setattr(BatchSampler, "next", original)
+    stopped = swiftgan.load_run(str(tmp_path / "stopped"))
+    assert stopped.iteration == 9 and list(stopped.metrics["iteration"]) == list(range(1, 10))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    assert_same_run(whole, swiftgan.train(resume=stopped.path, progress=False))
+
+
 def test_train_refuses_bad_options_and_never_overwrites_a_run(dataset, tmp_path):
     with pytest.raises(ValueError, match=r"train\(\): unknown option 'lr_dd'; did you mean lr_d"):
         swiftgan.train(str(tmp_path / "a"), dataset=dataset, lr_dd=1e-3)
