@@ -389,16 +389,7 @@ def generator_loss(base: str, cr: Optional[torch.Tensor], cf: torch.Tensor, lsga
         return ((cf - lsgan[2]) ** 2).mean()
     if base in ("HingeGAN", "WGAN"):
         return -cf.mean()
-    kind, stem = _relativistic(base)
-    f1, f2 = FUNCTIONS[stem]
-    if kind == "R":
-        return f1(cf - cr).mean()
-    if kind == "Ra":
-        return (f2(cr - cf.mean()).mean() + f1(cf - cr.mean()).mean()) * 0.5
-    if kind == "Rc":
-        m = (cr.mean() + cf.mean()) * 0.5
-        return (f2(cr - m).mean() + f1(cf - m).mean()) * 0.5
-    return f1(cf[None, :] - cr[:, None]).mean()
+    return discriminator_loss(base, cf, cr)  # every relativistic form: D's loss with real and fake exchanged
 
 
 # ---- penalties (double backprop, create_graph=True) ----------------------------------

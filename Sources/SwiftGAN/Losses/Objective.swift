@@ -72,7 +72,8 @@ public enum AdversarialObjective: Equatable {
     case hinge
     /// WGAN: D: E C_f − E C_r; G: −E C_f.
     case wasserstein
-    /// A relativistic objective with function (f₁, f₂), see `Relativism`:
+    /// A relativistic objective with function (f₁, f₂), see `Relativism`; in each form G's loss is D's with
+    /// C_r and C_f exchanged:
     /// paired D: E f₁(C_r − C_f), G: E f₁(C_f − C_r);
     /// average D: ½[E f₁(C_r − E C_f) + E f₂(C_f − E C_r)], G: ½[E f₂(C_r − E C_f) + E f₁(C_f − E C_r)];
     /// centered, with m = (E C_r + E C_f)/2: D: ½[E f₁(C_r − m) + E f₂(C_f − m)], G: ½[E f₂(C_r − m) + E f₁(C_f − m)];
@@ -129,16 +130,10 @@ public enum AdversarialObjective: Equatable {
         case .standard(let minimax): return minimax ? -softplus(fake).mean() : softplus(-fake).mean()
         case .leastSquares(_, _, let c): return square(fake - c).mean()
         case .hinge, .wasserstein: return -fake.mean()
-        case .relativistic(let f, let r):
+        case .relativistic:
+            // Every relativistic form is symmetric: G's loss is D's with real and fake exchanged.
             guard let real else { preconditionFailure("a relativistic generator loss needs C(x_r)") }
-            switch r {
-            case .paired: return f.up(fake - real).mean()
-            case .average: return (f.down(real - fake.mean()).mean() + f.up(fake - real.mean()).mean()) * 0.5
-            case .centered:
-                let m = (real.mean() + fake.mean()) * 0.5
-                return (f.down(real - m).mean() + f.up(fake - m).mean()) * 0.5
-            case .allPairs: return f.up(pairwiseDifferences(fake, real)).mean()
-            }
+            return discriminatorLoss(real: fake, fake: real)
         }
     }
 
