@@ -2,13 +2,15 @@
 
     /opt/torchref/bin/python reference/make_fixtures.py  [--out python/tests/fixtures]
 
-For each configuration (DCGAN 32×32×1 and 64×64×3, narrow widths, small batches) it draws
+For each configuration (DCGAN 32×32×1 and 64×64×3, and the MLP pair on 2-D points; narrow widths, small
+batches) it draws
 initial weights and every random input of 3 iterations once (real batches; for up to 2
 critic steps the D noise, GP/LP mixing coefficients and DRAGAN's α and ε; the G noise).
 Each run then trains one loss for 3 iterations from that start, once per optimizer, in float64
 (PyTorch's exact result for the float32 start), and records the losses of every iteration, the
-SGD run's first-iteration gradients and the final weights, as float32. The runs cover every objective and every penalty on DCGAN 32×32×1, and the
-six losses of the first parity issue on both sizes.
+SGD run's first-iteration gradients and the final weights, as float32. The runs cover every objective and every
+penalty on DCGAN 32×32×1, every architecture with RaSGAN (the auto-encoders with EBGAN and BEGAN), and the six
+losses of the first parity issue on both sizes.
 """
 import argparse
 import json
@@ -24,6 +26,7 @@ import swiftgan_reference as ref  # noqa: E402
 CONFIGS = {
     "dcgan32x1": dict(image_size=32, channels=1, z_dim=16, ngf=4, ndf=4, batch=8),
     "dcgan64x3": dict(image_size=64, channels=3, z_dim=16, ngf=2, ndf=2, batch=4),
+    "mlp2": dict(arch="mlp", image_size=64, channels=2, z_dim=4, ngf=16, ndf=16, batch=16),  # image_size unused
 }
 ITERATIONS = 3
 MAX_CRITIC_STEPS = 2
@@ -58,7 +61,11 @@ ARCHITECTURES = {  # DCGAN options, each trained with RaSGAN (and spectral norm 
     "EBGAN": dict(arch="autoencoder"),
     "BEGAN": dict(arch="autoencoder", began_lambda_k=0.1),
     "RaSGAN-GP-resnet-ln": dict(arch="resnet", layer_norm_d=True),
+    "RaSGAN-mlp": dict(arch="mlp"),
+    "EBGAN-mlp": dict(arch="mlp", ae_code=8),
+    "BEGAN-mlp": dict(arch="mlp", ae_code=8, began_lambda_k=0.1),
 }
+MLP_RUNS = ["RaSGAN-mlp", "EBGAN-mlp", "BEGAN-mlp"]  # on 2-D points (config mlp2)
 # Not a run: RaSGAN-GP on PatchGAN. The penalty of a critic that sums a patch map is badly scaled at
 # these rates (D's loss 27 → 139 → 187 in 3 iterations): measured against float64, PyTorch's own float32
 # first-iteration G gradients are off by 8e-6 of a tensor's largest entry, so two correct float32 codes
@@ -68,19 +75,27 @@ ARCHITECTURES = {  # DCGAN options, each trained with RaSGAN (and spectral norm 
 SPECIAL.update({name: (options, ["sgd"]) for name, options in ARCHITECTURES.items()})
 ARCH_KEYS = ("arch", "ae_code", "layer_norm_d", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d", "spectral_norm_g")
 EXTRA = ["WGAN-GP", "WGAN-LP", "RaLSGAN-R1", "DRAGAN", "RaDRAGAN", "SGAN-minimax", "LSGAN-targets"]
-RUNS = ([("dcgan32x1", loss) for loss in OBJECTIVES + ["RaSGAN-GP"] + EXTRA + list(ARCHITECTURES)]
-        + [("dcgan64x3", loss) for loss in FIRST_ISSUE + ["RaSGAN-resnet"]])
+RUNS = ([("dcgan32x1", loss) for loss in OBJECTIVES + ["RaSGAN-GP"] + EXTRA
+         + [name for name in ARCHITECTURES if name not in MLP_RUNS]]
+        + [("dcgan64x3", loss) for loss in FIRST_ISSUE + ["RaSGAN-resnet"]]
+        + [("mlp2", loss) for loss in MLP_RUNS])
 
 
-def make_pair(cfg, options=None):
-    arch = {k: v for k, v in (options or {}).items() if k in ARCH_KEYS}
-    return ref.dcgan_pair(cfg["image_size"], cfg["channels"], cfg["z_dim"], cfg["ngf"], cfg["ndf"], **arch)
+def make_pair(cfg, options=None, loss="RaSGAN"):
+    arch = {k: v for k, v in {**cfg, **(options or {})}.items() if k in ARCH_KEYS}
+    return ref.dcgan_pair(cfg["image_size"], cfg["channels"], cfg["z_dim"], cfg["ngf"], cfg["ndf"],
+                          energy_based=loss in ("EBGAN", "BEGAN"), **arch)
 
 
-def draw_weights(cfg, options, seed):
-    """Initial weights of the pair `options` describe (DCGAN initialisation)."""
+def sample_shape(cfg):
+    """[C] for the MLP pair's points, [C, S, S] for images."""
+    return (cfg["channels"],) if cfg.get("arch") == "mlp" else (cfg["channels"], cfg["image_size"], cfg["image_size"])
+
+
+def draw_weights(cfg, options, seed, loss="RaSGAN"):
+    """Initial weights of the pair `options` describe (each architecture's own initialisation)."""
     torch.manual_seed(seed)
-    G, D = make_pair(cfg, options)
+    G, D = make_pair(cfg, options, loss)
     ref.init_pair(G, D)
     return ref.state_dict(G, D)
 
@@ -91,14 +106,14 @@ def draw_inputs(cfg, seed):
     G, D = make_pair(cfg)
     ref.dcgan_init(G)
     ref.dcgan_init(D)
-    b, s, c, z, k = cfg["batch"], cfg["image_size"], cfg["channels"], cfg["z_dim"], MAX_CRITIC_STEPS
+    b, shape, z, k = cfg["batch"], sample_shape(cfg), cfg["z_dim"], MAX_CRITIC_STEPS
     inputs = {
-        "real": torch.rand(ITERATIONS, b, c, s, s) * 2 - 1,
+        "real": torch.rand(ITERATIONS, b, *shape) * 2 - 1,
         "z_d": torch.randn(ITERATIONS, k, b, z),
         "z_g": torch.randn(ITERATIONS, b, z),
         "u": torch.rand(ITERATIONS, k, b),
         "dragan_alpha": torch.rand(ITERATIONS, k, b) * 2 - 1,
-        "dragan_noise": torch.rand(ITERATIONS, k, b, c, s, s),
+        "dragan_noise": torch.rand(ITERATIONS, k, b, *shape),
     }
     return ref.state_dict(G, D), inputs
 
@@ -107,8 +122,8 @@ def run_options(name):
     """(SwiftGAN loss name, SwiftGAN options, optimizers) of a run."""
     options, optimizers = SPECIAL.get(name, ({}, ["sgd", "adam"]))
     loss = {"SGAN-minimax": "SGAN", "LSGAN-targets": "LSGAN"}.get(name, name)
-    if name in ARCHITECTURES and name not in ("EBGAN", "BEGAN"):
-        loss = "RaSGAN-GP" if name.startswith("RaSGAN-GP") else "RaSGAN"
+    if name in ARCHITECTURES:
+        loss = next(base for base in ("RaSGAN-GP", "RaSGAN", "EBGAN", "BEGAN") if name.startswith(base))
     return loss, dict(options), optimizers
 
 
@@ -135,7 +150,7 @@ def inert_dependent_state(cfg, name, init, inputs, inert):
 def run(cfg, name, optimizer, init, inputs, dtype=torch.float32, iterations=ITERATIONS):
     """`iterations` iterations from `init`; returns per-iteration stats, first-iteration grads, final state."""
     loss, options, _ = run_options(name)
-    G, D = make_pair(cfg, options)
+    G, D = make_pair(cfg, options, loss)
     ref.load_state_dict(G, D, init)
     G, D = G.to(dtype), D.to(dtype)
     inputs = {k: v.to(dtype) for k, v in inputs.items()}
@@ -180,7 +195,7 @@ def main():
             out = {}
             start = init
             if any(k in ARCH_KEYS for k in options):  # another pair: its own initial weights
-                start = draw_weights(cfg, options, seed=4321)
+                start = draw_weights(cfg, options, seed=4321, loss=loss)
                 out.update({f"init/{k}": v.numpy() for k, v in start.items()})
             # References are computed in float64 (from the same float32 weights and inputs) and stored as
             # float32: a float32 reference would carry PyTorch's own rounding, which in ill-conditioned spots is

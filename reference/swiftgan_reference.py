@@ -233,6 +233,19 @@ class ConvAutoEncoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+class MLPAutoEncoder(nn.Module):
+    """encoder: Linear(d, ndf) ReLU Linear(ndf, h); decoder: ReLU Linear(h, ndf) ReLU Linear(ndf, d)
+    (PyTorch's default init)."""
+
+    def __init__(self, inputs: int, hidden: int, code: int):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, code))
+        self.decoder = nn.Sequential(nn.ReLU(), nn.Linear(code, hidden), nn.ReLU(), nn.Linear(hidden, inputs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
 def energy(loss: str, x: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
     """Per-sample reconstruction energy: mean squared error (EBGAN) or mean absolute error (BEGAN)."""
     d = x - reconstruction
@@ -259,7 +272,8 @@ def wgan_init(module: nn.Module, he: bool) -> None:
 
 
 def init_pair(G: nn.Module, D: nn.Module) -> None:
-    """Each architecture's own initialisation: the WGAN-GP code's for the ResNet pair, DCGAN's otherwise."""
+    """Each architecture's own initialisation: the WGAN-GP code's for the ResNet pair, DCGAN's otherwise
+    (which leaves Linear layers, and so the MLP pair, at PyTorch's default)."""
     if isinstance(G, ResNetGenerator):
         wgan_init(G.blocks, he=True)
         wgan_init(G.dense, he=False)
@@ -271,8 +285,13 @@ def init_pair(G: nn.Module, D: nn.Module) -> None:
         dcgan_init(D)
 
 
-def dcgan_pair(image_size: int, channels: int, z_dim: int, ngf: int, ndf: int, **options):
-    """The twins of SwiftGAN's pair for `arch` ("dcgan", "cnn" or "patchgan") with its options (SwiftGAN's names)."""
+def dcgan_pair(image_size: int, channels: int, z_dim: int, ngf: int, ndf: int, energy_based: bool = False, **options):
+    """The twins of SwiftGAN's pair for `arch` with its options (SwiftGAN's names); `energy_based` (EBGAN, BEGAN)
+    gives the "mlp" pair its auto-encoder critic."""
+    if options.get("arch", "dcgan") == "mlp":
+        critic = (MLPAutoEncoder(channels, ndf, options.get("ae_code", 32)) if energy_based
+                  else MLP(channels, ndf, 1, squeeze=True))
+        return MLP(z_dim, ngf, channels, squeeze=False), critic
     if options.get("arch", "dcgan") == "autoencoder":
         G, _ = dcgan_pair(image_size, channels, z_dim, ngf, ndf, **{**options, "arch": "dcgan"})
         return G, ConvAutoEncoder(image_size, channels, ndf, options.get("ae_code", 32))

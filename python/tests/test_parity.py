@@ -87,7 +87,7 @@ def test_training_matches_pytorch_fixture(run):
                   {k: inputs[k] for k in inputs.files}, expected)
 
 
-def test_fixtures_cover_every_objective_penalty_and_dcgan_option():
+def test_fixtures_cover_every_objective_penalty_architecture_and_dcgan_option():
     names = {r["loss"] for r in MANIFEST["runs"] if r["config"] == "dcgan32x1"}
     for objective in swiftgan.losses():
         assert objective in names, objective
@@ -95,6 +95,11 @@ def test_fixtures_cover_every_objective_penalty_and_dcgan_option():
         assert any(n.endswith(suffix) or suffix == "-DRAGAN" and "DRAGAN" in n for n in names), suffix
     options = {k for r in MANIFEST["runs"] for k in r["options"]}
     assert {"selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d", "spectral_norm_g"} <= options
+    architectures = {(r["options"].get("arch", "dcgan"), r["loss"]) for r in MANIFEST["runs"]}
+    for arch in swiftgan.architectures():
+        critic_losses = ("EBGAN", "BEGAN") if arch == "autoencoder" else ("RaSGAN", "RaSGAN-GP")
+        assert any((arch, loss) in architectures for loss in critic_losses), arch
+    assert {("mlp", "EBGAN"), ("mlp", "BEGAN")} <= architectures  # the MLP auto-encoder critic
     first_issue = {"SGAN", "RSGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN", "RaSGAN-GP"}
     assert first_issue <= {r["loss"] for r in MANIFEST["runs"] if r["config"] == "dcgan64x3"}
 
@@ -115,7 +120,7 @@ def test_training_matches_live_pytorch_on_fresh_weights(loss):
     init, inputs = make_fixtures.draw_inputs(cfg, seed=seed)
     name, options, optimizers = make_fixtures.run_options(loss)
     if any(k in make_fixtures.ARCH_KEYS for k in options):
-        init = make_fixtures.draw_weights(cfg, options, seed=seed + 1)
+        init = make_fixtures.draw_weights(cfg, options, seed=seed + 1, loss=name)
     expected = {}
     for opt in optimizers:
         stats, grads, final = make_fixtures.run(cfg, loss, opt, init, inputs, dtype=torch.float64)
