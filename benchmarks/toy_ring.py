@@ -2,9 +2,11 @@
 share of samples within 3σ of a mode, with the settings of python/tests/test_toy.py.
 
     python benchmarks/toy_ring.py [--seeds 0 1 2] [--iters 2000] [--losses RaSGAN WGAN ...] [--workers 2]
-                                  [--set z_dim=4 lr_d=1e-4 betas=[0.5,0.999] ...]
+                                  [--set z_dim=4 lr_d=1e-4 betas=[0.5,0.999] ...] [--engine pytorch]
 
-Each (loss, seed) trains in its own process with one OpenBLAS thread. Outcomes near the test's threshold move
+Each (loss, seed) trains in its own process with one OpenBLAS thread. `--engine pytorch` (run with a Python that
+has torch and swiftgan) trains the PyTorch twin instead, through reference/toy.py with the options SwiftGAN
+resolves, one torch thread per process: the same table for the reference implementation. Outcomes near the test's threshold move
 with the data seed and with float rounding (thread count, OpenBLAS kernel), which is what this table shows.
 """
 import argparse
@@ -15,7 +17,9 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "python", "tests"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "python", "tests"))
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 
 
 def main():
@@ -27,6 +31,7 @@ def main():
     parser.add_argument("--iters", type=int, default=2000)
     parser.add_argument("--losses", nargs="+", default=None)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--engine", choices=["swiftgan", "pytorch"], default="swiftgan")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override a GAN option for every loss (values in JSON: 4, 1e-4, [0.5,0.999], true)")
     args = parser.parse_args()
@@ -38,7 +43,10 @@ def main():
             overrides[key] = tuple(overrides[key])
     losses = args.losses or all_losses()
 
+    if args.engine == "pytorch":
+        from toy import train_on_ring  # noqa: F811 (reference/toy.py: the PyTorch twin)
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    os.environ["OMP_NUM_THREADS"] = "1"  # torch's intra-op threads in the workers
     start = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=args.workers, mp_context=context) as pool:
@@ -56,7 +64,7 @@ def main():
             cells.append(f"  {r['modes_covered']}/8 {r['high_quality']:.2f}{' ' if ok else '*'}   ")
         print(f"{loss:<16}" + "".join(cells) + f"  {passes}/{len(args.seeds)}")
     print(f"(modes covered / share within 3σ; * misses the test's bar of 6 modes and 0.5; {overrides or ''} "
-          f"{args.iters} iterations; {time.perf_counter() - start:.0f} s)")
+          f"{args.iters} iterations; {args.engine}; {time.perf_counter() - start:.0f} s)")
 
 
 if __name__ == "__main__":

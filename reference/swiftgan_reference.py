@@ -426,9 +426,9 @@ def _per_sample(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def penalty(kind: str, weight: float, D: nn.Module, real: torch.Tensor, fake: torch.Tensor,
             u: Optional[torch.Tensor] = None, alpha: Optional[torch.Tensor] = None,
-            noise: Optional[torch.Tensor] = None) -> torch.Tensor:
+            noise: Optional[torch.Tensor] = None, dragan_clip: bool = True) -> torch.Tensor:
     """GP: λE(‖∇C(x̂)‖−1)², LP: λE max(0,‖∇C(x̂)‖−1)², x̂ = u·x_r + (1−u)·x_f; R1: (γ/2)E‖∇C(x_r)‖²;
-    DRAGAN: λE(‖∇C(x̂)‖−1)², x̂ = clip(x_r + α·(ε·0.5·std(x_r)), −1, 1)."""
+    DRAGAN: λE(‖∇C(x̂)‖−1)², x̂ = clip(x_r + α·(ε·0.5·std(x_r)), −1, 1) (unclipped without `dragan_clip`)."""
     if kind in ("GP", "LP"):
         uu = _per_sample(u, real)
         excess = _gradient_norms(D, real * uu + fake * (1 - uu)) - 1
@@ -436,7 +436,8 @@ def penalty(kind: str, weight: float, D: nn.Module, real: torch.Tensor, fake: to
     if kind == "R1":
         return (weight / 2) * (_gradient_norms(D, real) ** 2).mean()
     std = real.std()
-    perturbed = torch.clamp(real + _per_sample(alpha, real) * (noise * (0.5 * std)), -1, 1)
+    perturbed = real + _per_sample(alpha, real) * (noise * (0.5 * std))
+    perturbed = torch.clamp(perturbed, -1, 1) if dragan_clip else perturbed
     return weight * ((_gradient_norms(D, perturbed) - 1) ** 2).mean()
 
 
@@ -454,7 +455,7 @@ def train_iteration(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, op
                     grads: Optional[Dict[str, torch.Tensor]] = None, dragan_alpha=None, dragan_noise=None,
                     weights: Optional[Dict[str, float]] = None, clip: float = 0.0, lsgan=(0.0, 1.0, 1.0),
                     minimax: bool = False, state: Optional[Dict[str, float]] = None,
-                    energy_options: Optional[Dict[str, float]] = None) -> Dict[str, float]:
+                    energy_options: Optional[Dict[str, float]] = None, dragan_clip: bool = True) -> Dict[str, float]:
     """len(z_d) D steps then one G step, exactly as SwiftGAN's trainer (fresh noise for the G step).
 
     D step k: fake = G(z_d[k]) without gradient; C_r = D(x), C_f = D(fake); loss + penalties (each on
@@ -488,7 +489,7 @@ def train_iteration(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, op
         for kind in penalties:
             term = penalty(kind, weights[kind], D, x, fake, u=u[k] if u is not None else None,
                            alpha=dragan_alpha[k] if dragan_alpha is not None else None,
-                           noise=dragan_noise[k] if dragan_noise is not None else None)
+                           noise=dragan_noise[k] if dragan_noise is not None else None, dragan_clip=dragan_clip)
             total = total + term.detach()
             loss_d = loss_d + term
         params = list(D.parameters())

@@ -51,8 +51,10 @@ PRESET_LOSSES = {"WGAN", "WGAN-GP", "WGAN-LP"}  # their optimizer settings come 
 # a loss that starts to pass makes its entry fail, so that it is removed here.
 KNOWN_MISSES = {
     "BEGAN": "collapses to 1 mode (or none) at every setting tried (a sweep of 72: γ 0.3-1 × λ_k 0.01-1 × codes 2, "
-             "8, 32 × lr 2e-4, 7e-4; and γ up to 3, λ_k up to 10, code 1, z 2-8): "
-             "with 2-D data k stays near 0, so D never raises the fakes' energy and G gathers at one low-energy point",
+             "8, 32 × lr 2e-4, 7e-4; and γ up to 3, λ_k up to 10, code 1, z 2-8), and so does the PyTorch twin "
+             "(reference/toy.py): G descends |x - D(x)|, which pulls each fake towards its reconstruction, and "
+             "nothing sends the reconstructions of off-data points to different modes, so the fakes travel as one "
+             "cloud to one mode; there L(G(z)) ≈ L(x) > γ·L(x), k falls to 0 and D stops pushing them away",
 }
 
 
