@@ -24,7 +24,6 @@ sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 
 def main():
     from test_toy import all_losses, settings_for
-    from swiftgan.toy import train_on_ring
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -44,7 +43,9 @@ def main():
     losses = args.losses or all_losses()
 
     if args.engine == "pytorch":
-        from toy import train_on_ring  # noqa: F811 (reference/toy.py: the PyTorch twin)
+        from toy import train_on_ring  # reference/toy.py: the PyTorch twin
+    else:
+        from swiftgan.toy import train_on_ring
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
     os.environ["OMP_NUM_THREADS"] = "1"  # torch's intra-op threads in the workers
     start = time.perf_counter()
