@@ -105,7 +105,8 @@ def test_fixtures_cover_every_objective_penalty_architecture_and_dcgan_option():
 
 
 @pytest.mark.parametrize("loss", ["RaSGAN", "RcLSGAN", "RaHingeGAN-GP", "WGAN", "RaSGAN-GP-sn_d", "RaSGAN-sn_g-upsample",
-                                  "RaSGAN-cnn", "RaSGAN-resnet", "RaSGAN-patchgan", "EBGAN"])
+                                  "RaSGAN-cnn", "RaSGAN-resnet", "RaSGAN-patchgan", "EBGAN", "RaSGAN-mlp",
+                                  "EBGAN-mlp"])
 def test_training_matches_live_pytorch_on_fresh_weights(loss):
     """The fixture checks on freshly drawn weights and inputs (references in float64). A hinge, ReLU or clamp
     decision within rounding of zero can flip in any float32 code and send the iterations after it down another
@@ -115,7 +116,8 @@ def test_training_matches_live_pytorch_on_fresh_weights(loss):
     sys.path.insert(0, REFERENCE)
     import make_fixtures
 
-    cfg = dict(image_size=32, channels=3, z_dim=12, ngf=8, ndf=8, batch=6)
+    cfg = (dict(arch="mlp", image_size=64, channels=2, z_dim=3, ngf=12, ndf=12, batch=10) if loss.endswith("-mlp")
+           else dict(image_size=32, channels=3, z_dim=12, ngf=8, ndf=8, batch=6))
     seed = int.from_bytes(os.urandom(4), "little")
     init, inputs = make_fixtures.draw_inputs(cfg, seed=seed)
     name, options, optimizers = make_fixtures.run_options(loss)
