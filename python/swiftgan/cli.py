@@ -98,8 +98,8 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    options = {k: v for k, v in vars(args).items()
-               if k in runs.option_names()}
+    known = set(runs.option_names())
+    options = {k: v for k, v in vars(args).items() if k in known}
     run = runs.train(out=args.out, resume=args.resume, config=args.config, progress=not args.no_progress, **options)
     metrics = run.metrics
     last = {k: float(v[-1]) for k, v in metrics.items() if len(v)}

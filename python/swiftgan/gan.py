@@ -271,12 +271,9 @@ class GAN:
 
             scatter_figure(self.generate(self.latents(2000))).savefig(buffer, format="png")
         else:
-            from PIL import Image
+            from .images import make_grid, write_png
 
-            from .images import make_grid
-
-            grid = make_grid(self.generate(self.latents(64)), nrow=8)
-            Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid).save(buffer, format="png")
+            write_png(make_grid(self.generate(self.latents(64)), nrow=8), buffer)
         return buffer.getvalue()
 
     @property

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Optional
+from typing import BinaryIO, Optional, Union
 
 import numpy as np
 
@@ -28,11 +28,15 @@ def make_grid(images: np.ndarray, nrow: Optional[int] = None, padding: int = 2) 
     return grid
 
 
-def save_grid(images: np.ndarray, path: str, nrow: Optional[int] = None, padding: int = 2) -> str:
-    """Writes `make_grid(images)` as a PNG to `path` and returns the path."""
+def write_png(grid: np.ndarray, target: Union[str, BinaryIO]) -> None:
+    """Writes a uint8 image [H, W, C] (C = 1 or 3, as `make_grid` returns) as a PNG to a path or binary file."""
     from PIL import Image
 
-    grid = make_grid(images, nrow, padding)
+    Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid).save(target, format="png")
+
+
+def save_grid(images: np.ndarray, path: str, nrow: Optional[int] = None, padding: int = 2) -> str:
+    """Writes `make_grid(images)` as a PNG to `path` and returns the path."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid).save(path)
+    write_png(make_grid(images, nrow, padding), path)
     return path

@@ -31,7 +31,7 @@ import numpy as np
 from .animations import evolution, morph, sample_grids
 from .datasets import BatchSampler, load_dataset
 from .gan import GAN, _STAT_NAMES
-from .images import save_grid
+from .images import make_grid, write_png
 from .plots import plot_losses
 
 RUN_FORMAT = "swiftgan-run-1"
@@ -247,13 +247,11 @@ class _TensorBoard:
             self.writer.close()
 
 
-def _save_grid(gan: GAN, latents: np.ndarray, folder: str, it: int, board: _TensorBoard) -> str:
-    from .images import make_grid
-
-    images = gan.generate(latents)
-    path = save_grid(images, os.path.join(folder, f"iter_{it:06d}.png"))
-    board.image(it, make_grid(images))
-    return path
+def _save_grid(gan: GAN, latents: np.ndarray, folder: str, it: int, board: _TensorBoard) -> None:
+    """The grid of `latents` at iteration `it`: samples/iter_NNNNNN.png and TensorBoard's image."""
+    grid = make_grid(gan.generate(latents))
+    write_png(grid, os.path.join(folder, f"iter_{it:06d}.png"))
+    board.image(it, grid)
 
 
 @contextlib.contextmanager
@@ -371,13 +369,17 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
         elapsed, start = 0.0, 0
 
     iters, k = int(settings["iters"]), gan.n_critic
+    sample_every, save_every = int(settings["sample_every"]), int(settings["save_every"])
+    saved_iteration = start  # the iteration of the checkpoint on disk
     board = _TensorBoard(os.path.join(path, "tensorboard"), bool(settings["tensorboard"]),
                          start + 1 if resume is not None else None, gan.loss)
 
     def checkpoint() -> None:
+        nonlocal saved_iteration
         metrics_file.flush()
         gan.save(os.path.join(path, "checkpoint"),
                  extra={"format": RUN_FORMAT, "sampler": sampler.state_dict(), "elapsed": elapsed})
+        saved_iteration = gan.iteration
 
     from tqdm.auto import tqdm
 
@@ -399,9 +401,9 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
                     elapsed = time.perf_counter() - resumed_at
                     writer.writerow([it] + [repr(float(stats[name])) for name in _STAT_NAMES] + [f"{elapsed:.3f}"])
                     board.scalars(it, stats)
-                    if it % int(settings["sample_every"]) == 0 or it == iters:
+                    if it % sample_every == 0 or it == iters:
                         _save_grid(gan, latents, samples_dir, it, board)
-                    if it % int(settings["save_every"]) == 0 or it == iters:
+                    if it % save_every == 0 or it == iters:
                         checkpoint()
                     bar.update(1)
                     if it % 10 == 0 or it == iters:
@@ -410,7 +412,7 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
                 if interrupt["requested"] and it < iters:
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
-            if gan.iteration != Run(path).iteration:
+            if gan.iteration != saved_iteration:
                 checkpoint()
             bar.write(f"interrupted at iteration {it}: checkpoint saved; continue with --resume {path}")
             raise

@@ -237,6 +237,7 @@ def test_the_command_line_end_to_end(dataset, tmp_path):
     assert done.returncode == 0, done.stderr
     assert Image.open(tmp_path / "grid.png").size == (5 * 34 + 2, 2 * 34 + 2)
     done = swiftgan_command("sample", "runs/cli", "--n", 3, "--out", "s.npy", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
     samples = np.load(tmp_path / "s.npy")
     assert samples.shape == (3, 1, 32, 32) and samples.dtype == np.float32 and np.abs(samples).max() <= 1
 
