@@ -83,7 +83,7 @@ RUNS = ([("dcgan32x1", loss) for loss in OBJECTIVES + ["RaSGAN-GP"] + EXTRA
 
 def make_pair(cfg, options=None, loss="RaSGAN"):
     arch = {k: v for k, v in {**cfg, **(options or {})}.items() if k in ARCH_KEYS}
-    return ref.dcgan_pair(cfg["image_size"], cfg["channels"], cfg["z_dim"], cfg["ngf"], cfg["ndf"],
+    return ref.model_pair(cfg["image_size"], cfg["channels"], cfg["z_dim"], cfg["ngf"], cfg["ndf"],
                           energy_based=loss in ("EBGAN", "BEGAN"), **arch)
 
 

@@ -285,7 +285,7 @@ def init_pair(G: nn.Module, D: nn.Module) -> None:
         dcgan_init(D)
 
 
-def dcgan_pair(image_size: int, channels: int, z_dim: int, ngf: int, ndf: int, energy_based: bool = False, **options):
+def model_pair(image_size: int, channels: int, z_dim: int, ngf: int, ndf: int, energy_based: bool = False, **options):
     """The twins of SwiftGAN's pair for `arch` with its options (SwiftGAN's names); `energy_based` (EBGAN, BEGAN)
     gives the "mlp" pair its auto-encoder critic."""
     if options.get("arch", "dcgan") == "mlp":
@@ -293,13 +293,13 @@ def dcgan_pair(image_size: int, channels: int, z_dim: int, ngf: int, ndf: int, e
                   else MLP(channels, ndf, 1, squeeze=True))
         return MLP(z_dim, ngf, channels, squeeze=False), critic
     if options.get("arch", "dcgan") == "autoencoder":
-        G, _ = dcgan_pair(image_size, channels, z_dim, ngf, ndf, **{**options, "arch": "dcgan"})
+        G, _ = model_pair(image_size, channels, z_dim, ngf, ndf, **{**options, "arch": "dcgan"})
         return G, ConvAutoEncoder(image_size, channels, ndf, options.get("ae_code", 32))
     if options.get("arch", "dcgan") == "resnet":
         return (ResNetGenerator(image_size, channels, z_dim, ngf),
                 ResNetDiscriminator(image_size, channels, ndf, options.get("layer_norm_d", False)))
     if options.get("arch", "dcgan") == "patchgan":
-        G, _ = dcgan_pair(image_size, channels, z_dim, ngf, ndf, **{**options, "arch": "dcgan"})
+        G, _ = model_pair(image_size, channels, z_dim, ngf, ndf, **{**options, "arch": "dcgan"})
         return G, PatchGANDiscriminator(channels, ndf, options.get("spectral_norm_d", False))
     if options.get("arch", "dcgan") == "cnn":
         return (StandardCNNGenerator(channels, z_dim, ngf, options.get("batch_norm_g", True),

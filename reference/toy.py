@@ -4,7 +4,7 @@
     train_on_ring("BEGAN", z_dim=4, ngf=128, ndf=128, lr_d=7e-4, lr_g=7e-4, betas=(0.5, 0.9), ema_decay=0.99)
 
 The options are resolved by SwiftGAN itself (`GAN(...).options`, so each loss's preset applies exactly as in
-SwiftGAN); the twin pair (`dcgan_pair(arch="mlp")`), its initialisation (PyTorch's default), the iteration
+SwiftGAN); the twin pair (`model_pair(arch="mlp")`), its initialisation (PyTorch's default), the iteration
 (`train_iteration`), the optimizers, the moving average of G and the ring's batches (drawn with `data_seed`, as
 SwiftGAN's) follow. Weights and noise are PyTorch's own draws: an outcome is comparable with SwiftGAN's as a
 distribution over seeds, not number for number (`benchmarks/toy_ring.py --engine pytorch` tables it).
@@ -44,7 +44,7 @@ def train_on_ring(loss: str, iterations: int = 2000, batch_size: int = 512, data
     if o["reuse_fake"] or o["lr_schedule"] != "constant":
         raise ValueError("the PyTorch ring runner supports neither reuse_fake nor a learning-rate schedule")
     torch.manual_seed(o["seed"])
-    G, D = ref.dcgan_pair(o["image_size"], 2, o["z_dim"], o["ngf"], o["ndf"], energy_based=loss in ("EBGAN", "BEGAN"),
+    G, D = ref.model_pair(o["image_size"], 2, o["z_dim"], o["ngf"], o["ndf"], energy_based=loss in ("EBGAN", "BEGAN"),
                           arch="mlp", ae_code=o["ae_code"])
     average = copy.deepcopy(G) if o["ema_decay"] > 0 else G
     opt_d, opt_g = _optimizer(D.parameters(), o, "d"), _optimizer(G.parameters(), o, "g")

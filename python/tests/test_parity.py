@@ -153,7 +153,7 @@ def test_a_checkpoint_loads_into_the_pytorch_twin_and_generates_the_same_images(
         z = rng.standard_normal((5, 16)).astype(np.float32)
         ours = gan.generate(z)
     weights = load_file(str(tmp_path / "ckpt" / "weights.safetensors"))
-    G, D = ref.dcgan_pair(32, 3, 16, 8, 8, spectral_norm_d=True)
+    G, D = ref.model_pair(32, 3, 16, 8, 8, spectral_norm_d=True)
     for prefix, net in (("G.", G), ("D.", D)):
         result = net.load_state_dict({k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}, strict=False)
         assert not result.unexpected_keys
