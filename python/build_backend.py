@@ -3,7 +3,7 @@
 `pip install .` loads this module (pyproject.toml: build-backend, backend-path). Its `BuildWithSwift`
 command runs `swift build -c release --product swiftgan`, puts libswiftgan.so into the package and links
 the CPython extension declared in pyproject.toml against it with an $ORIGIN rpath. Needs the Swift
-toolchain (`swift` on PATH, or $SWIFT), Debian's libopenblas-dev and python3-dev.
+toolchain (`swift` on PATH, or $SWIFT), Debian's libdnnl-dev, libopenblas-openmp-dev and python3-dev.
 """
 import os
 import shutil

@@ -127,6 +127,20 @@ def run_options(name):
     return loss, dict(options), optimizers
 
 
+def float32_agrees(cfg, name, start, inputs, final64):
+    """Whether PyTorch's own float32 run of `name` ends within the parity tolerance (rtol 1e-4, atol 1e-6) of
+    the float64 reference `final64` (the SGD run's final weights).
+
+    The learning rates are chosen so that it does (see OPTIMIZERS), but a draw can still put an activation's
+    input within float32 rounding of its kink (a ReLU input of 9e-8 where the layer's largest is 2, at the
+    last iteration of RaSGAN on the 64×64 ResNet with seed 4321): whichever branch a float32 code takes is
+    then luck, and PyTorch's float32 run itself misses the reference. Such a draw is no parity test.
+    BEGAN is exempt: its L1 energy has a kink at every pixel, which the tests handle (`kinked`)."""
+    _, _, final32 = run(cfg, name, "sgd", start, inputs, dtype=torch.float32)
+    return all(bool(((final32[k].double() - final64[k].double()).abs()
+                     <= 1e-4 * final64[k].double().abs() + 1e-6).all()) for k in final64)
+
+
 def inert_parameters(cfg, name, init, inputs):
     """Parameters whose first-iteration gradient vanishes in exact arithmetic (a bias right before batch
     norm; a relativistic critic's output bias), found in float64: below 1e-12 × their network's largest."""
@@ -194,8 +208,18 @@ def main():
             loss, options, optimizers = run_options(run_name)
             out = {}
             start = init
-            if any(k in ARCH_KEYS for k in options):  # another pair: its own initial weights
+            own_weights = any(k in ARCH_KEYS for k in options)  # another pair: its own initial weights
+            if own_weights:
                 start = draw_weights(cfg, options, seed=4321, loss=loss)
+            for seed in range(4322, 4332):  # a draw PyTorch's own float32 run can match (float32_agrees)
+                if loss == "BEGAN" or float32_agrees(cfg, run_name, start, inputs,
+                                                     run(cfg, run_name, "sgd", start, inputs, dtype=torch.float64)[2]):
+                    break
+                print(f"{name} {run_name}: PyTorch's float32 run misses its float64 run; new weights (seed {seed})")
+                start, own_weights = draw_weights(cfg, options, seed=seed, loss=loss), True
+            else:
+                raise RuntimeError(f"{name} {run_name}: no draw of 10 is well-conditioned in float32")
+            if own_weights:
                 out.update({f"init/{k}": v.numpy() for k, v in start.items()})
             # References are computed in float64 (from the same float32 weights and inputs) and stored as
             # float32: a float32 reference would carry PyTorch's own rounding, which in ill-conditioned spots is

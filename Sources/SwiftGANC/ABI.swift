@@ -4,7 +4,7 @@ import SwiftGAN
 // The C ABI declared in swiftgan.h. Each function converts its arguments,
 // calls the core under the handle's lock, and turns a thrown error into a status.
 
-let abiVersion: Int32 = 5
+let abiVersion: Int32 = 6
 let statusOK: Int32 = 0, statusInvalidArgument: Int32 = 1, statusEngineError: Int32 = 2
 let counterCount = 11, statCount = 7
 
@@ -18,6 +18,8 @@ final class GANHandle {
     let gradientNames: [UnsafeMutablePointer<CChar>]
     /// Random inputs given with sg_gan_set_input for the next step.
     var staged: [String: [Float]] = [:]
+    /// Threads every call on this handle uses (sg_gan_set_threads).
+    var threads = Threads.available
 
     init(trainer: GANTrainer) {
         self.trainer = trainer
@@ -35,6 +37,7 @@ final class GANHandle {
     func locked<R>(_ body: () throws(SwiftGANError) -> R) throws(SwiftGANError) -> R {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
+        Threads.use(threads)
         return try body()
     }
 }
@@ -307,6 +310,14 @@ public func sg_gan_tensor_write(_ gan: OpaquePointer?, _ which: Int32, _ index: 
 @_cdecl("sg_gan_set_retain_gradients")
 public func sg_gan_set_retain_gradients(_ gan: OpaquePointer?, _ on: Int32) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in h.trainer.retainGradients = on != 0 }
+}
+
+@_cdecl("sg_gan_set_threads")
+public func sg_gan_set_threads(_ gan: OpaquePointer?, _ threads: Int32) -> Int32 {
+    call(gan) { (h) throws(SwiftGANError) in
+        try require(threads >= 0 && threads <= 1024, "threads must be in [1, 1024] (0: the cores available), got \(threads)")
+        h.threads = threads == 0 ? Threads.available : Int(threads)
+    }
 }
 
 @_cdecl("sg_gan_counters_read")

@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 5
+#define SG_ABI_VERSION 6
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -112,6 +112,11 @@ sg_status sg_gan_tensor_write(sg_gan *gan, int32_t which, int64_t index, const f
 
 /* Keeps (on != 0) or stops keeping copies of each step's gradients (SG_TENSORS_GRADIENTS). */
 sg_status sg_gan_set_retain_gradients(sg_gan *gan, int32_t on);
+
+/* Runs this GAN's work on `threads` threads (1 to 1024; 0: the cores available, the default). The
+ * setting belongs to the handle: every call on it uses that many threads of the one OpenMP team that
+ * oneDNN, OpenBLAS and the core share. Results are bit-identical for the same thread count. */
+sg_status sg_gan_set_threads(sg_gan *gan, int32_t threads);
 
 /* Reads / writes the SG_COUNTER_COUNT integer counters (count must equal it). */
 sg_status sg_gan_counters_read(sg_gan *gan, uint64_t *out, int32_t count);

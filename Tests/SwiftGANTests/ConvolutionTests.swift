@@ -2,7 +2,7 @@ import XCTest
 @testable import SwiftGAN
 
 final class ConvolutionTests: XCTestCase {
-    /// A direct 7-loop cross-correlation to compare the im2col/GEMM path with.
+    /// A direct 7-loop cross-correlation to compare the oneDNN and GEMM paths with.
     func naiveConv2d(_ x: Tensor, _ w: Tensor, stride s: Int, padding p: Int) -> [Float] {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, kh, kw) = (w.shape[0], w.shape[2], w.shape[3])
@@ -22,12 +22,40 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testConv2dForwardMatchesDirectLoops() {
-        for (s, p, k) in [(1, 0, 3), (2, 1, 4), (1, 1, 3), (2, 0, 3), (3, 2, 5)] {
-            let x = randomTensor([2, 3, 9, 7], seed: 1), w = randomTensor([4, 3, k, k], seed: 2)
-            let y = conv2d(x, weight: w, stride: s, padding: p)
-            let expected = naiveConv2d(x, w, stride: s, padding: p)
-            XCTAssertEqual(y.count, expected.count)
-            for (a, e) in zip(y.scalars, expected) { XCTAssertEqual(a, e, accuracy: 1e-4, "stride \(s) pad \(p) k \(k)") }
+        // Odd sizes whose last window stops short of the edge (8 with k 3, s 2: the right padding is −1),
+        // the plain layout beside 3-channel images and the blocked layout with 16 and 32 channels.
+        for (inC, outC) in [(3, 4), (16, 32)] {
+            for (h, w) in [(9, 7), (8, 8)] {
+                for (s, p, k) in [(1, 0, 3), (2, 1, 4), (1, 1, 3), (2, 0, 3), (3, 2, 5)] {
+                    let x = randomTensor([2, inC, h, w], seed: 1), wt = randomTensor([outC, inC, k, k], seed: 2)
+                    let y = conv2d(x, weight: wt, stride: s, padding: p)
+                    let expected = naiveConv2d(x, wt, stride: s, padding: p)
+                    XCTAssertEqual(y.count, expected.count)
+                    let scale = expected.map(Swift.abs).max()!
+                    for (a, e) in zip(y.scalars, expected) {
+                        XCTAssertEqual(a, e, accuracy: 1e-5 * scale, "\(inC)→\(outC) \(h)×\(w) stride \(s) pad \(p) k \(k)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testConvolutionPassesAreAdjointOnBothLayouts() {
+        // ⟨conv(x, w), y⟩ = ⟨convᵀ(y, w), x⟩ = ⟨∂_w, w⟩ for the blocked (many channels) and plain layouts.
+        // The last case is dense (one window over the whole image: a matrix product).
+        for (inC, outC, h, s, p) in [(16, 32, 9, 2, 1), (3, 16, 8, 2, 1), (32, 1, 6, 2, 1), (32, 5, 4, 1, 0)] {
+            let x = randomTensor([3, inC, h, h], seed: 20), w = randomTensor([outC, inC, 4, 4], seed: 21)
+            let g = ConvGeometry(batch: 3, channels: inC, height: h, width: h, kernelHeight: 4, kernelWidth: 4,
+                                 stride: s, padding: p)
+            XCTAssertEqual(g.isDense, h == 4)
+            let y = randomTensor([3, outC, g.outputHeight, g.outputWidth], seed: 22)
+            let forward = (conv2d(x, weight: w, stride: s, padding: p) * y).sum().scalar
+            let direct = zip(naiveConv2d(x, w, stride: s, padding: p), y.scalars).map { $0 * $1 }.reduce(0, +)
+            XCTAssertEqual(forward, direct, accuracy: 1e-4 * Swift.abs(direct) + 1e-3, "\(inC)→\(outC)")
+            let adjoint = (convolutionInputAdjoint(y, w, g) * x).sum().scalar
+            let weightGradient = (convolutionWeightGradient(y, x, g) * w).sum().scalar
+            XCTAssertEqual(adjoint, forward, accuracy: 1e-4 * Swift.abs(forward) + 1e-3, "\(inC)→\(outC)")
+            XCTAssertEqual(weightGradient, forward, accuracy: 1e-4 * Swift.abs(forward) + 1e-3, "\(inC)→\(outC)")
         }
     }
 
@@ -43,8 +71,8 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testConv2dGradientsMatchFiniteDifferencesToSecondOrder() {
-        for (s, p) in [(2, 1), (1, 0)] {
-            let x = randomTensor([2, 2, 6, 6], seed: 8), w = randomTensor([3, 2, 4, 4], seed: 9)
+        for (s, p, h) in [(2, 1, 6), (1, 0, 6), (1, 0, 4)] {  // the last is dense
+            let x = randomTensor([2, 2, h, h], seed: 8), w = randomTensor([3, 2, 4, 4], seed: 9)
             checkFirstOrder("conv2d s\(s)p\(p)", [x, w]) { conv2d($0[0], weight: $0[1], stride: s, padding: p) }
             checkSecondOrder("conv2d s\(s)p\(p)", [x, w]) { square(conv2d($0[0], weight: $0[1], stride: s, padding: p)) }
         }

@@ -231,6 +231,15 @@ static PyObject *Handle_set_retain_gradients(Handle *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *Handle_set_threads(Handle *self, PyObject *args) {
+    int threads;
+    if (!PyArg_ParseTuple(args, "i", &threads)) return NULL;
+    if (check_open(self)) return NULL;
+    sg_status st = sg_gan_set_threads(self->gan, threads);
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Handle_counters(Handle *self, PyObject *unused) {
     if (check_open(self)) return NULL;
     uint64_t values[SG_COUNTER_COUNT];
@@ -276,6 +285,7 @@ static PyMethodDef Handle_methods[] = {
     {"tensor_read", (PyCFunction)Handle_tensor_read, METH_VARARGS, "Copies a state tensor into out."},
     {"tensor_write", (PyCFunction)Handle_tensor_write, METH_VARARGS, "Overwrites a state tensor."},
     {"set_retain_gradients", (PyCFunction)Handle_set_retain_gradients, METH_VARARGS, "Keeps each step's gradients."},
+    {"set_threads", (PyCFunction)Handle_set_threads, METH_VARARGS, "Threads this GAN's calls use (0: the cores)."},
     {"counters", (PyCFunction)Handle_counters, METH_NOARGS, "The integer state (iteration, steps, RNG words)."},
     {"set_counters", (PyCFunction)Handle_set_counters, METH_VARARGS, "Restores the integer state."},
     {NULL, NULL, 0, NULL},

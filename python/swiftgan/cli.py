@@ -33,6 +33,7 @@ RUN_HELP = {
     "seed": "seeds the weights, the random stream, the data order and the fixed latents (default 1)",
     "tensorboard": "write TensorBoard event files (default on)",
     "morph": "write morph.gif when training ends (default on)",
+    "threads": "threads to compute on (default: the cores available); results are bit-identical for the same count",
 }
 
 
@@ -67,7 +68,7 @@ def _option_kind(name: str) -> str:
         default = runs.RUN_DEFAULTS[name]
         if isinstance(default, bool):
             return "bool"
-        return {"class_name": "str", "channels": "int", "dataset": "str"}.get(name, type(default).__name__)
+        return {"class_name": "str", "channels": "int", "dataset": "str", "threads": "int"}.get(name, type(default).__name__)
     annotation = str(inspect.signature(GAN.__init__).parameters[name].annotation)
     for kind in ("Tuple[float, float, float]", "Tuple[float, float]", "bool", "int", "float", "str"):
         if kind in annotation:

@@ -173,6 +173,8 @@ class GAN:
             of the official relativistic GAN code (see `architectures()`).
         layer_norm_d: layer normalisation in the ResNet critic's blocks.
         seed: seeds the weights and the engine's random stream.
+        threads: threads this GAN computes on (default: the cores available); not part of the experiment, so
+            it can be changed at any time (`gan.threads = n`). Results are bit-identical for the same count.
 
     Options left as None take the loss's preset (`WGAN`: clip 0.01, RMSprop, lr 5e-5,
     n_critic 5; `WGAN-GP`/`WGAN-LP`: Adam lr 1e-4, betas (0, 0.9), n_critic 5), else the
@@ -197,7 +199,7 @@ class GAN:
                  batch_norm_g: Optional[bool] = None, batch_norm_d: Optional[bool] = None,
                  upsample_conv: Optional[bool] = None, spectral_norm_d: Optional[bool] = None,
                  spectral_norm_g: Optional[bool] = None, layer_norm_d: Optional[bool] = None, seed: int = 1,
-                 _config_text: Optional[str] = None):
+                 threads: Optional[int] = None, _config_text: Optional[str] = None):
         if _config_text is None:
             _config_text = _config_lines(locals())
         self._handle = _native.create(_config_text)
@@ -205,6 +207,9 @@ class GAN:
         self._names = [self._handle.tensor_info(_FULL, i)[0] for i in range(self._handle.tensor_count(_FULL))]
         self._model_count = self._handle.tensor_count(_MODEL)
         self._retain_gradients = False
+        self._threads = 0
+        if threads is not None:
+            self.threads = threads
         self.checkpoint_extra: Dict[str, object] = {}  # the `extra` state of the checkpoint this GAN was loaded from
 
     # ---- description -----------------------------------------------------
@@ -279,6 +284,21 @@ class GAN:
     @property
     def loss(self) -> str:
         return self._config["loss"]
+
+    @property
+    def threads(self) -> int:
+        """Threads this GAN computes on (set it to change; 0 or None: the cores available)."""
+        return self._threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+    @threads.setter
+    def threads(self, count: Optional[int]) -> None:
+        count = 0 if count is None else count
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
+            raise TypeError(f"threads must be an int, got {type(count).__name__}")
+        if not 0 <= count <= 1024:
+            raise ValueError(f"threads must be in [1, 1024] (0 or None: the cores available), got {count}")
+        self._handle.set_threads(int(count))
+        self._threads = int(count)
 
     @property
     def sample_shape(self) -> Tuple[int, ...]:

@@ -50,9 +50,10 @@ RUN_DEFAULTS: "OrderedDict[str, object]" = OrderedDict([
     ("seed", 1),                   # the GAN's weights and random stream, the data order, the fixed latents
     ("tensorboard", True),
     ("morph", True),               # write morph.gif when training ends
+    ("threads", None),             # None: the cores available (also a GAN option; not part of the experiment)
 ])
 # What `resume` may change: how long to train and what to write, never the experiment itself.
-RESUMABLE = ("iters", "sample_every", "save_every", "tensorboard", "morph")
+RESUMABLE = ("iters", "sample_every", "save_every", "tensorboard", "morph", "threads")
 METRIC_COLUMNS = ("iteration",) + _STAT_NAMES + ("time",)
 
 
@@ -285,11 +286,12 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
     Args:
         out: the run folder (default `runs/<loss>-<dataset>-<time>`); it must not hold a run already.
         resume: a run folder to continue from its last checkpoint, exactly as if it had not stopped; only
-            `iters`, `sample_every`, `save_every`, `tensorboard` and `morph` may be given again (to train longer).
+            `iters`, `sample_every`, `save_every`, `tensorboard`, `morph` and `threads` may be given again (to train
+            longer).
         config: a YAML file of options; keyword arguments override it.
         progress: show a progress bar (tqdm; a notebook widget in Jupyter).
         options: the run's options (`RUN_DEFAULTS`: dataset, class_name, image_size, channels, batch_size,
-            iters, sample_every, save_every, n_samples, seed, tensorboard, morph) and any `GAN(...)` option
+            iters, sample_every, save_every, n_samples, seed, tensorboard, morph, threads) and any `GAN(...)` option
             (loss, arch, lr_d, lr_g, betas, n_critic, z_dim, ...).
 
     Interrupted (Ctrl-C), it completes the iteration under way, saves a checkpoint and raises
@@ -336,6 +338,7 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
     continuing = resume is not None and os.path.isfile(os.path.join(path, "checkpoint", "trainer.json"))
     if continuing:
         gan = GAN.load(os.path.join(path, "checkpoint"))
+        gan.threads = settings.get("threads")
         extra = gan.checkpoint_extra
         if extra.get("format") != RUN_FORMAT:
             gan.close()

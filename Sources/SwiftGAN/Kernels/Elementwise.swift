@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 
 // MARK: - Broadcasting plan
@@ -151,14 +150,14 @@ func sumToKernel(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Floa
         }
     }
 
-    let chunks = (targetCount <= 1 << 14 && rows >= 2 && rows * inner >= 1 << 16) ? min(parallelWidth, rows) : 1
+    let chunks = (targetCount <= 1 << 14 && rows >= 2 && rows * inner >= 1 << 16) ? min(Threads.count, rows) : 1
     let partial = UnsafeMutablePointer<Double>.allocate(capacity: chunks * targetCount)
     partial.initialize(repeating: 0, count: chunks * targetCount)
     defer { partial.deallocate() }
     if chunks == 1 {
         accumulate(0..<rows, partial)
     } else {
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        parallelFor(chunks) { c in
             accumulate((rows * c / chunks)..<(rows * (c + 1) / chunks), partial + c * targetCount)
         }
     }

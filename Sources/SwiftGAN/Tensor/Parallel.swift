@@ -1,36 +1,80 @@
-import Dispatch
+import COpenMP
 
-// MARK: - Parallel loops outside BLAS
+// MARK: - The one thread pool
 
-/// Number of worker chunks used by element-wise and data-movement loops.
-let parallelWidth = max(1, min(System.activeProcessorCount, 8))
+/// The threads of the core: GNU OpenMP's team, shared by oneDNN's convolutions, OpenBLAS (its
+/// OpenMP build) and the core's own parallel loops, so that no two thread pools spin and yield
+/// against each other on the same cores.
+///
+/// The count is OpenMP's `nthreads` setting of the calling thread (`OMP_NUM_THREADS`, default: the
+/// cores available); oneDNN and OpenBLAS read the same setting at every call.
+public enum Threads {
+    /// Threads used by parallel work started from the calling thread.
+    public static var count: Int { Int(omp_get_max_threads()) }
 
-enum System {
-    static var activeProcessorCount: Int {
-        let n = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        return n > 0 ? n : 1
+    /// The cores available to this process.
+    public static var available: Int { max(1, Int(omp_get_num_procs())) }
+
+    /// Uses `count` threads (at least 1) for parallel work started from the calling thread.
+    public static func use(_ count: Int) {
+        let n = Int32(clamping: max(1, count))
+        if omp_get_max_threads() != n { omp_set_num_threads(n) }
     }
 }
+
+// MARK: - Parallel loops
 
 /// Work (elements × cost) below which a loop runs on the calling thread: waking workers costs
 /// more than it saves under about 10⁵ simple element operations.
 let parallelThreshold = 1 << 17
 
-/// Runs `body(range)` over `0..<count` split into contiguous chunks on all cores,
-/// or inline when the work (`count * costPerItem`) is too small to share.
-@inline(__always)
-func parallelChunks(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
-    let work = count * costPerItem
-    if parallelWidth == 1 || work < parallelThreshold || count < 2 {
-        if count > 0 { body(0..<count) }
+/// A loop body and its iteration count, handed to the OpenMP team through a raw pointer.
+private struct ParallelLoop {
+    let iterations: Int
+    let body: (Int) -> Void
+}
+
+/// Runs on every thread of the team: thread t of T takes iterations [n·t/T, n·(t+1)/T).
+private let runTeamShare: @convention(c) (UnsafeMutableRawPointer?) -> Void = { raw in
+    let loop = raw!.assumingMemoryBound(to: ParallelLoop.self)
+    let t = Int(omp_get_thread_num()), team = Int(omp_get_num_threads())
+    let n = loop.pointee.iterations
+    for i in (n * t / team)..<(n * (t + 1) / team) { loop.pointee.body(i) }
+}
+
+/// Runs `body(i)` for `i` in `0..<iterations` on the OpenMP team (at most `Threads.count` threads),
+/// each thread taking a contiguous share; returns when all are done.
+func parallelFor(_ iterations: Int, _ body: (Int) -> Void) {
+    if iterations <= 1 {
+        if iterations == 1 { body(0) }
         return
     }
-    let chunks = min(parallelWidth, count)
-    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-        let start = count * chunk / chunks
-        let end = count * (chunk + 1) / chunks
-        if start < end { body(start..<end) }
+    withoutActuallyEscaping(body) { body in
+        var loop = ParallelLoop(iterations: iterations, body: body)
+        withUnsafeMutablePointer(to: &loop) { pointer in
+            GOMP_parallel(runTeamShare, pointer, UInt32(min(iterations, Threads.count)), 0)
+        }
     }
 }
 
-import Glibc
+/// The number of chunks a loop over `count` items of `costPerItem` is split into: one per thread,
+/// or 1 when the work (`count * costPerItem`) is too small to share.
+@inline(__always)
+func parallelChunkCount(_ count: Int, costPerItem: Int = 1) -> Int {
+    count * costPerItem < parallelThreshold || count < 2 ? 1 : min(Threads.count, count)
+}
+
+/// Runs `body(range)` over `0..<count` split into contiguous chunks on the thread pool,
+/// or inline when the work (`count * costPerItem`) is too small to share.
+@inline(__always)
+func parallelChunks(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+    let chunks = parallelChunkCount(count, costPerItem: costPerItem)
+    if chunks == 1 {
+        if count > 0 { body(0..<count) }
+        return
+    }
+    parallelFor(chunks) { chunk in
+        let start = count * chunk / chunks, end = count * (chunk + 1) / chunks
+        if start < end { body(start..<end) }
+    }
+}

@@ -1,0 +1,249 @@
+import CDNNL
+import Glibc
+
+// The one place that calls oneDNN: convolution primitives (forward, backward-data,
+// backward-weights), created once per shape and reused, run on the OpenMP team that
+// `Threads` sets. Tensors stay NCHW; a primitive that prefers a blocked layout gets its
+// operands reordered into pooled buffers around the call.
+
+// MARK: - Engine
+
+/// oneDNN's CPU engine, created on first use.
+private let engine: dnnl_engine_t = {
+    var engine: dnnl_engine_t?
+    check(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine")
+    return engine!
+}()
+
+/// Stops on a oneDNN failure: every call here is made with shapes the core has already checked.
+@inline(__always)
+private func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
+    precondition(status == dnnl_success, "oneDNN failed (status \(status.rawValue)) in \(what())")
+}
+
+// MARK: - Memory descriptors
+
+/// A 4-D f32 memory descriptor in `tag`'s layout (`dnnl_nchw`, `dnnl_oihw` or `dnnl_format_tag_any`).
+private func descriptor(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+    var md = dnnl_memory_desc_t()
+    var d = dims.map { dnnl_dim_t($0) }
+    check(dnnl_memory_desc_init_by_tag(&md, 4, &d, dnnl_f32, tag), "memory descriptor \(dims)")
+    return md
+}
+
+/// Floats needed to hold a memory descriptor's bytes.
+private func floatCount(_ md: dnnl_memory_desc_t) -> Int {
+    var md = md
+    return (dnnl_memory_desc_get_size(&md) + 3) / 4
+}
+
+// MARK: - Operands
+
+/// One tensor argument of a primitive: its NCHW descriptor, the layout the primitive chose, and the
+/// reorder between the two when they differ.
+private struct Operand {
+    let argument: Int32
+    var plain: dnnl_memory_desc_t
+    var chosen: dnnl_memory_desc_t
+    /// NCHW → chosen layout (inputs) or chosen → NCHW (the output); nil when the layouts agree.
+    let reorder: dnnl_primitive_t?
+
+    init(argument: Int32, plain: dnnl_memory_desc_t, chosenBy pd: dnnl_primitive_desc_t, query: dnnl_query_t,
+         isOutput: Bool) {
+        self.argument = argument
+        self.plain = plain
+        self.chosen = dnnl_primitive_desc_query_md(pd, query, 0)!.pointee
+        var a = plain, b = chosen
+        if dnnl_memory_desc_equal(&a, &b) != 0 {
+            reorder = nil
+        } else {
+            var rpd: dnnl_primitive_desc_t?
+            if isOutput {
+                check(dnnl_reorder_primitive_desc_create(&rpd, &b, engine, &a, engine, nil), "reorder")
+            } else {
+                check(dnnl_reorder_primitive_desc_create(&rpd, &a, engine, &b, engine, nil), "reorder")
+            }
+            var r: dnnl_primitive_t?
+            check(dnnl_primitive_create(&r, rpd), "reorder primitive")
+            dnnl_primitive_desc_destroy(rpd)
+            reorder = r
+        }
+    }
+}
+
+/// A memory object over `pointer` with descriptor `md`, destroyed by the caller.
+private func memory(_ md: dnnl_memory_desc_t, _ pointer: UnsafeMutableRawPointer) -> dnnl_memory_t {
+    var md = md
+    var m: dnnl_memory_t?
+    check(dnnl_memory_create(&m, &md, engine, pointer), "memory")
+    return m!
+}
+
+private func execute(_ primitive: dnnl_primitive_t, _ stream: dnnl_stream_t, _ args: [(Int32, dnnl_memory_t)]) {
+    var list = args.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1) }
+    check(dnnl_primitive_execute(primitive, stream, Int32(list.count), &list), "execute")
+}
+
+// MARK: - Convolution primitives
+
+/// Which pass of a convolution a primitive computes.
+enum ConvolutionPass: Hashable {
+    /// `y = conv(x, w)`: operands x (src), w (weights) → y (dst).
+    case forward
+    /// `x = convᵀ(y, w)`: operands y (diff_dst), w (weights) → x (diff_src).
+    case backwardData
+    /// `gw = ∂⟨gy, conv(x, w)⟩/∂w`: operands gy (diff_dst), x (src) → gw (diff_weights).
+    case backwardWeights
+}
+
+/// A convolution primitive for one pass and shape, with its operands' reorders.
+private final class ConvolutionPrimitive {
+    let primitive: dnnl_primitive_t
+    let inputs: [Operand]  // in the order the pass takes them
+    let output: Operand
+    let scratchpad: dnnl_memory_desc_t
+
+    init(_ pass: ConvolutionPass, outChannels o: Int, _ g: ConvGeometry) {
+        let src = [g.batch, g.channels, g.height, g.width]
+        let weights = [o, g.channels, g.kernelHeight, g.kernelWidth]
+        let dst = [g.batch, o, g.outputHeight, g.outputWidth]
+        // Layouts, measured on DCGAN-64 at batch 64: oneDNN's blocked layout (its choice, "any") everywhere
+        // except beside a 1- to 4-channel image, where its blocked kernels are slow. There the image stays
+        // plain NCHW, with the other side blocked for the forward pass and the weight gradient (2× and 4×
+        // faster than all plain), and everything plain for the backward-data pass (its fastest).
+        let imageSide = min(g.channels, o) <= 4
+        let imageIsSource = imageSide && (g.channels <= 4 || pass == .backwardData)
+        let allPlain = imageSide && (g.channels > 4 || pass == .backwardData)
+        var srcAny = descriptor(src, imageIsSource ? dnnl_nchw : dnnl_format_tag_any)
+        var weightsAny = descriptor(weights, allPlain ? dnnl_oihw : dnnl_format_tag_any)
+        var dstAny = descriptor(dst, allPlain ? dnnl_nchw : dnnl_format_tag_any)
+        var strides: [dnnl_dim_t] = [dnnl_dim_t(g.stride), dnnl_dim_t(g.stride)]
+        var padLeft: [dnnl_dim_t] = [dnnl_dim_t(g.padding), dnnl_dim_t(g.padding)]
+        // Rows and columns past the last window (or missing from it) on the bottom/right.
+        var padRight: [dnnl_dim_t] = [
+            dnnl_dim_t((g.outputHeight - 1) * g.stride + g.kernelHeight - g.height - g.padding),
+            dnnl_dim_t((g.outputWidth - 1) * g.stride + g.kernelWidth - g.width - g.padding)]
+
+        var attr: dnnl_primitive_attr_t?
+        check(dnnl_primitive_attr_create(&attr), "attributes")
+        defer { dnnl_primitive_attr_destroy(attr) }
+        check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode")
+
+        var forwardDesc = dnnl_convolution_desc_t()
+        check(dnnl_convolution_forward_desc_init(&forwardDesc, dnnl_forward_training, dnnl_convolution_direct,
+                                                 &srcAny, &weightsAny, nil, &dstAny, &strides, &padLeft, &padRight),
+              "convolution forward \(g)")
+        var forwardPD: dnnl_primitive_desc_t?
+        check(dnnl_primitive_desc_create(&forwardPD, &forwardDesc, attr, engine, nil), "convolution forward \(g)")
+        defer { dnnl_primitive_desc_destroy(forwardPD) }
+
+        var pd: dnnl_primitive_desc_t?
+        switch pass {
+        case .forward:
+            check(dnnl_primitive_desc_clone(&pd, forwardPD), "clone")
+        case .backwardData:
+            var desc = dnnl_convolution_desc_t()
+            check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &srcAny, &weightsAny, &dstAny,
+                                                           &strides, &padLeft, &padRight), "convolution backward data \(g)")
+            check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, forwardPD), "convolution backward data \(g)")
+        case .backwardWeights:
+            var desc = dnnl_convolution_desc_t()
+            check(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &srcAny, &weightsAny, nil,
+                                                              &dstAny, &strides, &padLeft, &padRight),
+                  "convolution backward weights \(g)")
+            check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, forwardPD), "convolution backward weights \(g)")
+        }
+        defer { dnnl_primitive_desc_destroy(pd) }
+
+        let plainSrc = descriptor(src, dnnl_nchw), plainWeights = descriptor(weights, dnnl_oihw)
+        let plainDst = descriptor(dst, dnnl_nchw)
+        switch pass {
+        case .forward:
+            inputs = [Operand(argument: DNNL_ARG_SRC, plain: plainSrc, chosenBy: pd!, query: dnnl_query_src_md, isOutput: false),
+                      Operand(argument: DNNL_ARG_WEIGHTS, plain: plainWeights, chosenBy: pd!, query: dnnl_query_weights_md, isOutput: false)]
+            output = Operand(argument: DNNL_ARG_DST, plain: plainDst, chosenBy: pd!, query: dnnl_query_dst_md, isOutput: true)
+        case .backwardData:
+            inputs = [Operand(argument: DNNL_ARG_DIFF_DST, plain: plainDst, chosenBy: pd!, query: dnnl_query_diff_dst_md, isOutput: false),
+                      Operand(argument: DNNL_ARG_WEIGHTS, plain: plainWeights, chosenBy: pd!, query: dnnl_query_weights_md, isOutput: false)]
+            output = Operand(argument: DNNL_ARG_DIFF_SRC, plain: plainSrc, chosenBy: pd!, query: dnnl_query_diff_src_md, isOutput: true)
+        case .backwardWeights:
+            inputs = [Operand(argument: DNNL_ARG_DIFF_DST, plain: plainDst, chosenBy: pd!, query: dnnl_query_diff_dst_md, isOutput: false),
+                      Operand(argument: DNNL_ARG_SRC, plain: plainSrc, chosenBy: pd!, query: dnnl_query_src_md, isOutput: false)]
+            output = Operand(argument: DNNL_ARG_DIFF_WEIGHTS, plain: plainWeights, chosenBy: pd!, query: dnnl_query_diff_weights_md, isOutput: true)
+        }
+        scratchpad = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)!.pointee
+        var p: dnnl_primitive_t?
+        check(dnnl_primitive_create(&p, pd), "convolution primitive \(g)")
+        primitive = p!
+    }
+
+    /// Runs the pass: `out` (NCHW/OIHW) from `a` and `b` (NCHW/OIHW), in the order of `ConvolutionPass`.
+    func run(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>) {
+        var stream: dnnl_stream_t?
+        check(dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)), "stream")
+        defer { dnnl_stream_destroy(stream) }
+        var held: [Storage] = []  // pooled buffers of blocked operands and the scratchpad, alive until the end
+        var memories: [dnnl_memory_t] = []
+        defer { for m in memories { dnnl_memory_destroy(m) } }
+        func wrap(_ md: dnnl_memory_desc_t, _ pointer: UnsafeMutableRawPointer) -> dnnl_memory_t {
+            let m = memory(md, pointer)
+            memories.append(m)
+            return m
+        }
+        func buffer(_ md: dnnl_memory_desc_t) -> UnsafeMutableRawPointer {
+            let s = Storage(count: max(floatCount(md), 1))
+            held.append(s)
+            return UnsafeMutableRawPointer(s.pointer)
+        }
+
+        var args: [(Int32, dnnl_memory_t)] = []
+        for (operand, pointer) in zip(inputs, [a, b]) {
+            let user = wrap(operand.plain, UnsafeMutableRawPointer(mutating: pointer))
+            if let reorder = operand.reorder {
+                let blocked = wrap(operand.chosen, buffer(operand.chosen))
+                execute(reorder, stream!, [(DNNL_ARG_FROM, user), (DNNL_ARG_TO, blocked)])
+                args.append((operand.argument, blocked))
+            } else {
+                args.append((operand.argument, user))
+            }
+        }
+        let user = wrap(output.plain, UnsafeMutableRawPointer(out))
+        let result = output.reorder == nil ? user : wrap(output.chosen, buffer(output.chosen))
+        args.append((output.argument, result))
+        if floatCount(scratchpad) > 0 { args.append((DNNL_ARG_SCRATCHPAD, wrap(scratchpad, buffer(scratchpad)))) }
+        execute(primitive, stream!, args)
+        if let reorder = output.reorder { execute(reorder, stream!, [(DNNL_ARG_FROM, result), (DNNL_ARG_TO, user)]) }
+        check(dnnl_stream_wait(stream), "wait")
+    }
+}
+
+// MARK: - The primitive cache
+
+/// The primitives made so far, by pass, output channels, geometry and thread count (a primitive divides
+/// its work among the threads there were when it was made); a training step reuses them.
+private final class PrimitiveCache: @unchecked Sendable {
+    static let shared = PrimitiveCache()
+    private struct Key: Hashable {
+        let pass: ConvolutionPass, outChannels: Int, geometry: ConvGeometry, threads: Int
+    }
+    private var primitives: [Key: ConvolutionPrimitive] = [:]
+    private var mutex = pthread_mutex_t()
+    private init() { pthread_mutex_init(&mutex, nil) }
+
+    func primitive(_ pass: ConvolutionPass, outChannels: Int, _ g: ConvGeometry) -> ConvolutionPrimitive {
+        let key = Key(pass: pass, outChannels: outChannels, geometry: g, threads: Threads.count)
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        if let p = primitives[key] { return p }
+        let p = ConvolutionPrimitive(pass, outChannels: outChannels, g)
+        primitives[key] = p
+        return p
+    }
+}
+
+/// Runs one pass of the convolution of geometry `g` with `outChannels` output channels on oneDNN.
+/// Operands as `ConvolutionPass` lists them, all NCHW (weights `[O, C, KH, KW]`).
+func dnnlConvolution(_ pass: ConvolutionPass, _ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
+                     _ b: UnsafePointer<Float>, outChannels: Int, _ g: ConvGeometry) {
+    PrimitiveCache.shared.primitive(pass, outChannels: outChannels, g).run(out, a, b)
+}
