@@ -4,7 +4,7 @@ share of samples within 3σ of a mode, with the settings of python/tests/test_to
     python benchmarks/toy_ring.py [--seeds 0 1 2] [--iters 2000] [--losses RaSGAN WGAN ...] [--workers 2]
                                   [--set z_dim=4 lr_d=1e-4 betas=[0.5,0.999] ...] [--engine pytorch]
 
-Each (loss, seed) trains in its own process with one OpenBLAS thread. `--engine pytorch` (run with a Python that
+Each (loss, seed) trains in its own process with one thread. `--engine pytorch` (run with a Python that
 has torch and swiftgan) trains the PyTorch twin instead, through reference/toy.py with the options SwiftGAN
 resolves, one torch thread per process: the same table for the reference implementation. Outcomes near the test's threshold move
 with the data seed and with float rounding (thread count, OpenBLAS kernel), which is what this table shows.
@@ -47,7 +47,7 @@ def main():
     else:
         from swiftgan.toy import train_on_ring
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
-    os.environ["OMP_NUM_THREADS"] = "1"  # torch's intra-op threads in the workers
+    os.environ["OMP_NUM_THREADS"] = "1"  # one thread per worker: SwiftGAN's default and torch's intra-op threads
     start = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=args.workers, mp_context=context) as pool:

@@ -19,7 +19,7 @@ final class GANHandle {
     /// Random inputs given with sg_gan_set_input for the next step.
     var staged: [String: [Float]] = [:]
     /// Threads every call on this handle uses (sg_gan_set_threads).
-    var threads = Threads.available
+    var threads = Threads.initial
 
     init(trainer: GANTrainer) {
         self.trainer = trainer
@@ -64,7 +64,9 @@ private func call(_ gan: OpaquePointer?, _ body: (GANHandle) throws(SwiftGANErro
         return statusInvalidArgument
     }
     let handle = Unmanaged<GANHandle>.fromOpaque(UnsafeRawPointer(gan)).takeUnretainedValue()
-    return guarded { () throws(SwiftGANError) in try handle.locked { () throws(SwiftGANError) in try body(handle) } }
+    return guarded { () throws(SwiftGANError) in
+        try handle.locked { () throws(SwiftGANError) in try Profile.timeCall { () throws(SwiftGANError) in try body(handle) } }
+    }
 }
 
 private func guarded(_ body: () throws(SwiftGANError) -> Void) -> Int32 {
@@ -147,6 +149,21 @@ public func sg_catalogue(_ what: Int32, _ buffer: UnsafeMutablePointer<CChar>?, 
         try writeText(entries.map { "\($0.0)\t\($0.1)\n" }.joined(), buffer, capacity, needed)
     }
 }
+
+// MARK: - Profile
+
+@_cdecl("sg_profile_set_enabled")
+public func sg_profile_set_enabled(_ on: Int32) { Profile.isEnabled = on != 0 }
+
+@_cdecl("sg_profile_read")
+public func sg_profile_read(_ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64, _ needed: UnsafeMutablePointer<Int64>?) -> Int32 {
+    guarded { () throws(SwiftGANError) in
+        try writeText(Profile.report.map { "\($0.0)\t\($0.1)\n" }.joined(), buffer, capacity, needed)
+    }
+}
+
+@_cdecl("sg_profile_reset")
+public func sg_profile_reset() { Profile.reset() }
 
 // MARK: - Training and sampling
 
@@ -315,8 +332,16 @@ public func sg_gan_set_retain_gradients(_ gan: OpaquePointer?, _ on: Int32) -> I
 @_cdecl("sg_gan_set_threads")
 public func sg_gan_set_threads(_ gan: OpaquePointer?, _ threads: Int32) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
-        try require(threads >= 0 && threads <= 1024, "threads must be in [1, 1024] (0: the cores available), got \(threads)")
-        h.threads = threads == 0 ? Threads.available : Int(threads)
+        try require(threads >= 0 && threads <= 1024, "threads must be in [1, 1024] (0: the default), got \(threads)")
+        h.threads = threads == 0 ? Threads.initial : Int(threads)
+    }
+}
+
+@_cdecl("sg_gan_get_threads")
+public func sg_gan_get_threads(_ gan: OpaquePointer?, _ threads: UnsafeMutablePointer<Int32>?) -> Int32 {
+    call(gan) { (h) throws(SwiftGANError) in
+        try require(threads != nil, "threads is NULL")
+        threads!.pointee = Int32(h.threads)
     }
 }
 

@@ -113,14 +113,24 @@ sg_status sg_gan_tensor_write(sg_gan *gan, int32_t which, int64_t index, const f
 /* Keeps (on != 0) or stops keeping copies of each step's gradients (SG_TENSORS_GRADIENTS). */
 sg_status sg_gan_set_retain_gradients(sg_gan *gan, int32_t on);
 
-/* Runs this GAN's work on `threads` threads (1 to 1024; 0: the cores available, the default). The
- * setting belongs to the handle: every call on it uses that many threads of the one OpenMP team that
- * oneDNN, OpenBLAS and the core share. Results are bit-identical for the same thread count. */
+/* Runs this GAN's work on `threads` threads (1 to 1024; 0: the default, OMP_NUM_THREADS when the
+ * environment sets it, else the cores available). The setting belongs to the handle: every call on it
+ * uses that many threads of the one OpenMP team that oneDNN, OpenBLAS and the core share. Results are
+ * bit-identical for the same thread count. sg_gan_get_threads reads the setting. */
 sg_status sg_gan_set_threads(sg_gan *gan, int32_t threads);
+sg_status sg_gan_get_threads(sg_gan *gan, int32_t *threads);
 
 /* Reads / writes the SG_COUNTER_COUNT integer counters (count must equal it). */
 sg_status sg_gan_counters_read(sg_gan *gan, uint64_t *out, int32_t count);
 sg_status sg_gan_counters_write(sg_gan *gan, const uint64_t *values, int32_t count);
+
+/* Profiling (also switched on by SWIFTGAN_PROFILE=1 in the environment): while enabled, every call
+ * into the core adds its duration to a process-wide total, and each kernel kind its own. sg_profile_read
+ * writes "name\tseconds\n" lines (the kernel kinds, then other_core: the calls' time outside the kernels,
+ * then core: the calls' total) like sg_catalogue; sg_profile_reset zeroes them. */
+void sg_profile_set_enabled(int32_t on);
+sg_status sg_profile_read(char *buffer, int64_t capacity, int64_t *needed);
+void sg_profile_reset(void);
 
 /* The catalogue: "name\tdescription\n" lines of every loss (`what` 0), penalty suffix (1)
  * or architecture (2), NUL-terminated, into buffer (capacity bytes); *needed receives the

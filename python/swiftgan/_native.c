@@ -240,6 +240,14 @@ static PyObject *Handle_set_threads(Handle *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *Handle_threads(Handle *self, PyObject *unused) {
+    if (check_open(self)) return NULL;
+    int32_t threads = 0;
+    sg_status st = sg_gan_get_threads(self->gan, &threads);
+    if (st != SG_OK) return raise_status(st);
+    return PyLong_FromLong(threads);
+}
+
 static PyObject *Handle_counters(Handle *self, PyObject *unused) {
     if (check_open(self)) return NULL;
     uint64_t values[SG_COUNTER_COUNT];
@@ -285,7 +293,8 @@ static PyMethodDef Handle_methods[] = {
     {"tensor_read", (PyCFunction)Handle_tensor_read, METH_VARARGS, "Copies a state tensor into out."},
     {"tensor_write", (PyCFunction)Handle_tensor_write, METH_VARARGS, "Overwrites a state tensor."},
     {"set_retain_gradients", (PyCFunction)Handle_set_retain_gradients, METH_VARARGS, "Keeps each step's gradients."},
-    {"set_threads", (PyCFunction)Handle_set_threads, METH_VARARGS, "Threads this GAN's calls use (0: the cores)."},
+    {"set_threads", (PyCFunction)Handle_set_threads, METH_VARARGS, "Threads this GAN's calls use (0: the default)."},
+    {"threads", (PyCFunction)Handle_threads, METH_NOARGS, "Threads this GAN's calls use."},
     {"counters", (PyCFunction)Handle_counters, METH_NOARGS, "The integer state (iteration, steps, RNG words)."},
     {"set_counters", (PyCFunction)Handle_set_counters, METH_VARARGS, "Restores the integer state."},
     {NULL, NULL, 0, NULL},
@@ -342,10 +351,38 @@ static PyObject *native_catalogue(PyObject *module, PyObject *args) {
     return result;
 }
 
+static PyObject *native_profile_read(PyObject *module, PyObject *unused) {
+    int64_t needed = 0;
+    char small[1];
+    sg_status st = sg_profile_read(small, 0, &needed);
+    if (st != SG_OK && needed == 0) return raise_status(st);
+    char *text = PyMem_Malloc((size_t)needed);
+    if (!text) return PyErr_NoMemory();
+    st = sg_profile_read(text, needed, &needed);
+    PyObject *result = st == SG_OK ? PyUnicode_FromString(text) : raise_status(st);
+    PyMem_Free(text);
+    return result;
+}
+
+static PyObject *native_profile_set_enabled(PyObject *module, PyObject *args) {
+    int on;
+    if (!PyArg_ParseTuple(args, "p", &on)) return NULL;
+    sg_profile_set_enabled(on);
+    Py_RETURN_NONE;
+}
+
+static PyObject *native_profile_reset(PyObject *module, PyObject *unused) {
+    sg_profile_reset();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"create", native_create, METH_VARARGS, "Creates an engine from key=value configuration lines."},
     {"abi_version", native_abi_version, METH_NOARGS, "The loaded library's ABI version."},
     {"catalogue", native_catalogue, METH_VARARGS, "name\\tdescription lines: losses (0), penalties (1), architectures (2)."},
+    {"profile_read", native_profile_read, METH_NOARGS, "name\\tseconds lines: time per kernel kind, other_core, core."},
+    {"profile_set_enabled", native_profile_set_enabled, METH_VARARGS, "Switches kernel timing on or off."},
+    {"profile_reset", native_profile_reset, METH_NOARGS, "Zeroes the kernel times."},
     {NULL, NULL, 0, NULL},
 };
 

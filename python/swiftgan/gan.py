@@ -17,6 +17,23 @@ def _catalogue(what: int) -> "OrderedDict[str, str]":
     return OrderedDict(line.split("\t", 1) for line in _native.catalogue(what).splitlines() if line)
 
 
+def profile(enable: Optional[bool] = None, reset: bool = False) -> Dict[str, float]:
+    """Seconds the core spent per kind of kernel since profiling started (or the last reset): convolution,
+    convolution_backward_data (also the transposed convolutions' forward pass), convolution_backward_weights,
+    matrix_product, batch_norm, elementwise, optimizer; other_core (the tape, allocation and copies: calls'
+    time outside kernels) and core (the calls' total). The rest of a step's wall time is Python and the ABI.
+
+    Profiling is off unless SWIFTGAN_PROFILE=1 is set in the environment or `enable=True` is passed (each
+    kernel then reads a clock twice); `reset=True` zeroes the times after reading them.
+    """
+    if enable is not None:
+        _native.profile_set_enabled(bool(enable))
+    times = {name: float(seconds) for name, seconds in (line.split("\t") for line in _native.profile_read().splitlines())}
+    if reset:
+        _native.profile_reset()
+    return times
+
+
 def losses() -> "OrderedDict[str, str]":
     """Every objective `GAN(loss=...)` accepts, with its formula. Any of them takes penalty
     suffixes (see `penalties()`), e.g. "RaLSGAN-GP" or "RpSGAN-avg-R1"."""
@@ -173,8 +190,9 @@ class GAN:
             of the official relativistic GAN code (see `architectures()`).
         layer_norm_d: layer normalisation in the ResNet critic's blocks.
         seed: seeds the weights and the engine's random stream.
-        threads: threads this GAN computes on (default: the cores available); not part of the experiment, so
-            it can be changed at any time (`gan.threads = n`). Results are bit-identical for the same count.
+        threads: threads this GAN computes on (default: OMP_NUM_THREADS if the environment sets it, else the
+            cores available); not part of the experiment, so it can be changed at any time (`gan.threads = n`).
+            Results are bit-identical for the same count.
 
     Options left as None take the loss's preset (`WGAN`: clip 0.01, RMSprop, lr 5e-5,
     n_critic 5; `WGAN-GP`/`WGAN-LP`: Adam lr 1e-4, betas (0, 0.9), n_critic 5), else the
@@ -207,7 +225,6 @@ class GAN:
         self._names = [self._handle.tensor_info(_FULL, i)[0] for i in range(self._handle.tensor_count(_FULL))]
         self._model_count = self._handle.tensor_count(_MODEL)
         self._retain_gradients = False
-        self._threads = 0
         if threads is not None:
             self.threads = threads
         self.checkpoint_extra: Dict[str, object] = {}  # the `extra` state of the checkpoint this GAN was loaded from
@@ -287,8 +304,9 @@ class GAN:
 
     @property
     def threads(self) -> int:
-        """Threads this GAN computes on (set it to change; 0 or None: the cores available)."""
-        return self._threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        """Threads this GAN computes on (set it to change; 0 or None: the default, OMP_NUM_THREADS if the
+        environment sets it, else the cores available)."""
+        return self._handle.threads()
 
     @threads.setter
     def threads(self, count: Optional[int]) -> None:
@@ -296,9 +314,8 @@ class GAN:
         if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
             raise TypeError(f"threads must be an int, got {type(count).__name__}")
         if not 0 <= count <= 1024:
-            raise ValueError(f"threads must be in [1, 1024] (0 or None: the cores available), got {count}")
+            raise ValueError(f"threads must be in [1, 1024] (0 or None: the default), got {count}")
         self._handle.set_threads(int(count))
-        self._threads = int(count)
 
     @property
     def sample_shape(self) -> Tuple[int, ...]:

@@ -18,8 +18,8 @@ passed on each seed measured:
 - WGAN clips at ±0.05 and its generator learns at 2e-3 (with ±0.01, calibrated for DCGAN's critic, the MLP's
   output barely moves; at ±0.05 and one learning rate the samples sharpen too slowly: 48% within 3σ).
 A loss's own preset otherwise stays in force (WGAN's RMSprop and 5 critic steps; WGAN-GP's and WGAN-LP's
-Adam betas and 5 critic steps). The losses train in parallel processes, one per core, each with one
-OpenBLAS thread; the test uses data seed 0.
+Adam betas and 5 critic steps). The losses train in parallel processes, one per core, each on one
+thread (`threads=1`); the test uses data seed 0.
 """
 import concurrent.futures
 import multiprocessing
@@ -71,19 +71,11 @@ def settings_for(loss):
 
 @pytest.fixture(scope="module")
 def ring_results():
-    """Every loss trained on the ring, in parallel processes (each with one OpenBLAS thread)."""
-    previous = os.environ.get("OPENBLAS_NUM_THREADS")
-    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read by the spawned workers as they load OpenBLAS
-    try:
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context) as pool:
-            futures = {loss: pool.submit(train_on_ring, loss, **settings_for(loss)) for loss in all_losses()}
-            return {loss: future.result() for loss, future in futures.items()}
-    finally:
-        if previous is None:
-            os.environ.pop("OPENBLAS_NUM_THREADS", None)
-        else:
-            os.environ["OPENBLAS_NUM_THREADS"] = previous
+    """Every loss trained on the ring, in parallel processes (one thread each)."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context) as pool:
+        futures = {loss: pool.submit(train_on_ring, loss, threads=1, **settings_for(loss)) for loss in all_losses()}
+        return {loss: future.result() for loss, future in futures.items()}
 
 
 @pytest.mark.parametrize("loss", [pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_MISSES[name], strict=True))

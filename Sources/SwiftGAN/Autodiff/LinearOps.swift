@@ -12,7 +12,9 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     let kb = transposeB ? b.shape[1] : b.shape[0], n = transposeB ? b.shape[0] : b.shape[1]
     precondition(k == kb, "matmul: inner sizes \(a.shape) and \(b.shape) differ")
     let c = Tensor(uninitialized: [m, n])
-    sgemm(c.pointer, a.pointer, b.pointer, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
+    Profile.time(.matrixProduct) {
+        sgemm(c.pointer, a.pointer, b.pointer, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
+    }
     return record(c, [a, b]) { g, needed in
         let ga: Tensor? = !needed[0] ? nil
             : transposeA ? matmul(b, g, transposeA: transposeB, transposeB: true)

@@ -10,25 +10,27 @@ func batchNormTrainingForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, S]
                               _ x: UnsafePointer<Float>,  // [N, C, S]
                               _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,  // [C]
                               batch: Int, channels: Int, spatial: Int, eps: Float) {
-    let m = Double(batch * spatial)
-    parallelChunks(channels, costPerItem: batch * spatial * 3) { cs in
-        for c in cs {
-            var sum = 0.0
-            for n in 0..<batch { sum += rowSum(x + (n * channels + c) * spatial, spatial) }
-            let mu = sum / m
-            let muF = Float(mu)
-            var sq = 0.0
-            for n in 0..<batch { sq += rowSquaredDeviations(x + (n * channels + c) * spatial, spatial, mean: muF) }
-            let v = sq / m
-            let inv = 1 / (v + Double(eps)).squareRoot()
-            mean[c] = muF
-            invStd[c] = Float(inv)
-            variance[c] = Float(v)
-            let scale = Float(inv) * gamma[c]
-            let shift = beta[c] - muF * scale
-            for n in 0..<batch {
-                let p = x + (n * channels + c) * spatial, q = y + (n * channels + c) * spatial
-                for i in 0..<spatial { q[i] = p[i] * scale + shift }
+    Profile.time(.batchNorm) {
+        let m = Double(batch * spatial)
+        parallelChunks(channels, costPerItem: batch * spatial * 3) { cs in
+            for c in cs {
+                var sum = 0.0
+                for n in 0..<batch { sum += rowSum(x + (n * channels + c) * spatial, spatial) }
+                let mu = sum / m
+                let muF = Float(mu)
+                var sq = 0.0
+                for n in 0..<batch { sq += rowSquaredDeviations(x + (n * channels + c) * spatial, spatial, mean: muF) }
+                let v = sq / m
+                let inv = 1 / (v + Double(eps)).squareRoot()
+                mean[c] = muF
+                invStd[c] = Float(inv)
+                variance[c] = Float(v)
+                let scale = Float(inv) * gamma[c]
+                let shift = beta[c] - muF * scale
+                for n in 0..<batch {
+                    let p = x + (n * channels + c) * spatial, q = y + (n * channels + c) * spatial
+                    for i in 0..<spatial { q[i] = p[i] * scale + shift }
+                }
             }
         }
     }
@@ -42,27 +44,29 @@ func batchNormTrainingBackward(gradInput: UnsafeMutablePointer<Float>?,  // [N, 
                                _ gy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,  // [N, C, S]
                                mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,  // [C]
                                batch: Int, channels: Int, spatial: Int) {
-    let m = Float(batch * spatial)
-    parallelChunks(channels, costPerItem: batch * spatial * 3) { cs in
-        for c in cs {
-            let mu = mean[c], inv = invStd[c]
-            var sumG = 0.0, sumGX = 0.0
-            for n in 0..<batch {
-                let off = (n * channels + c) * spatial
-                let (s, sx) = rowSumAndCenteredDot(gy + off, x + off, spatial, mean: mu)
-                sumG += s
-                sumGX += sx
-            }
-            let sumGXhat = Float(sumGX) * inv
-            gradGamma?[c] = sumGXhat
-            gradBeta?[c] = Float(sumG)
-            guard let gx = gradInput else { continue }
-            let k = gamma[c] * inv
-            let meanG = Float(sumG) / m
-            let coef = sumGXhat / m * inv  // multiplies (x − μ)
-            for n in 0..<batch {
-                let off = (n * channels + c) * spatial
-                for i in 0..<spatial { gx[off + i] = k * (gy[off + i] - meanG - (x[off + i] - mu) * coef) }
+    Profile.time(.batchNorm) {
+        let m = Float(batch * spatial)
+        parallelChunks(channels, costPerItem: batch * spatial * 3) { cs in
+            for c in cs {
+                let mu = mean[c], inv = invStd[c]
+                var sumG = 0.0, sumGX = 0.0
+                for n in 0..<batch {
+                    let off = (n * channels + c) * spatial
+                    let (s, sx) = rowSumAndCenteredDot(gy + off, x + off, spatial, mean: mu)
+                    sumG += s
+                    sumGX += sx
+                }
+                let sumGXhat = Float(sumGX) * inv
+                gradGamma?[c] = sumGXhat
+                gradBeta?[c] = Float(sumG)
+                guard let gx = gradInput else { continue }
+                let k = gamma[c] * inv
+                let meanG = Float(sumG) / m
+                let coef = sumGXhat / m * inv  // multiplies (x − μ)
+                for n in 0..<batch {
+                    let off = (n * channels + c) * spatial
+                    for i in 0..<spatial { gx[off + i] = k * (gy[off + i] - meanG - (x[off + i] - mu) * coef) }
+                }
             }
         }
     }

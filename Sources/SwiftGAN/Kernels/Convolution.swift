@@ -49,10 +49,12 @@ func conv2dForward(_ y: UnsafeMutablePointer<Float>,  // [N, O, OH, OW]
                    _ x: UnsafePointer<Float>,  // [N, C, H, W]
                    _ w: UnsafePointer<Float>,  // [O, C, KH, KW]
                    outChannels: Int, _ g: ConvGeometry) {
-    if g.isDense {
-        sgemm(y, x, w, m: g.batch, n: outChannels, k: g.patchSize, transposeB: true)  // [N, O] = [N, CKK]·[O, CKK]ᵀ
-    } else {
-        dnnlConvolution(.forward, y, x, w, outChannels: outChannels, g)
+    Profile.time(.convolution) {
+        if g.isDense {
+            sgemm(y, x, w, m: g.batch, n: outChannels, k: g.patchSize, transposeB: true)  // [N, O] = [N, CKK]·[O, CKK]ᵀ
+        } else {
+            dnnlConvolution(.forward, y, x, w, outChannels: outChannels, g)
+        }
     }
 }
 
@@ -62,10 +64,12 @@ func conv2dBackwardInput(_ x: UnsafeMutablePointer<Float>,  // [N, C, H, W]
                          _ y: UnsafePointer<Float>,  // [N, O, OH, OW]
                          _ w: UnsafePointer<Float>,  // [O, C, KH, KW]
                          outChannels: Int, _ g: ConvGeometry) {
-    if g.isDense {
-        sgemm(x, y, w, m: g.batch, n: g.patchSize, k: outChannels)  // [N, CKK] = [N, O]·[O, CKK]
-    } else {
-        dnnlConvolution(.backwardData, x, y, w, outChannels: outChannels, g)
+    Profile.time(.convolutionBackwardData) {
+        if g.isDense {
+            sgemm(x, y, w, m: g.batch, n: g.patchSize, k: outChannels)  // [N, CKK] = [N, O]·[O, CKK]
+        } else {
+            dnnlConvolution(.backwardData, x, y, w, outChannels: outChannels, g)
+        }
     }
 }
 
@@ -74,9 +78,11 @@ func conv2dBackwardWeight(_ gw: UnsafeMutablePointer<Float>,  // [O, C, KH, KW]
                           _ gy: UnsafePointer<Float>,  // [N, O, OH, OW]
                           _ x: UnsafePointer<Float>,  // [N, C, H, W]
                           outChannels: Int, _ g: ConvGeometry) {
-    if g.isDense {
-        sgemm(gw, gy, x, m: outChannels, n: g.patchSize, k: g.batch, transposeA: true)  // [O, CKK] = [N, O]ᵀ·[N, CKK]
-    } else {
-        dnnlConvolution(.backwardWeights, gw, gy, x, outChannels: outChannels, g)
+    Profile.time(.convolutionBackwardWeights) {
+        if g.isDense {
+            sgemm(gw, gy, x, m: outChannels, n: g.patchSize, k: g.batch, transposeA: true)  // [O, CKK] = [N, O]ᵀ·[N, CKK]
+        } else {
+            dnnlConvolution(.backwardWeights, gw, gy, x, outChannels: outChannels, g)
+        }
     }
 }

@@ -81,30 +81,32 @@ enum BinaryOp { case add, subtract, multiply, divide }
 /// `out = a op b` with broadcasting. `out` has the plan's output shape.
 func binaryForward(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                    _ op: BinaryOp, _ plan: BroadcastPlan) {
-    plan.forEachRow { o, ao, bo, n, sa, sb in
-        let po = out + o, pa = a + ao, pb = b + bo
-        switch (op, sa, sb) {
-        case (.add, 1, 1): for i in 0..<n { po[i] = pa[i] + pb[i] }
-        case (.add, 1, 0): let v = pb[0]; for i in 0..<n { po[i] = pa[i] + v }
-        case (.add, 0, 1): let v = pa[0]; for i in 0..<n { po[i] = v + pb[i] }
-        case (.subtract, 1, 1): for i in 0..<n { po[i] = pa[i] - pb[i] }
-        case (.subtract, 1, 0): let v = pb[0]; for i in 0..<n { po[i] = pa[i] - v }
-        case (.subtract, 0, 1): let v = pa[0]; for i in 0..<n { po[i] = v - pb[i] }
-        case (.multiply, 1, 1): for i in 0..<n { po[i] = pa[i] * pb[i] }
-        case (.multiply, 1, 0): let v = pb[0]; for i in 0..<n { po[i] = pa[i] * v }
-        case (.multiply, 0, 1): let v = pa[0]; for i in 0..<n { po[i] = v * pb[i] }
-        case (.divide, 1, 1): for i in 0..<n { po[i] = pa[i] / pb[i] }
-        case (.divide, 1, 0): let v = pb[0]; for i in 0..<n { po[i] = pa[i] / v }
-        case (.divide, 0, 1): let v = pa[0]; for i in 0..<n { po[i] = v / pb[i] }
-        default:  // both broadcast along the row: a constant row
-            let v: Float
-            switch op {
-            case .add: v = pa[0] + pb[0]
-            case .subtract: v = pa[0] - pb[0]
-            case .multiply: v = pa[0] * pb[0]
-            case .divide: v = pa[0] / pb[0]
+    Profile.time(.elementwise) {
+        plan.forEachRow { o, ao, bo, n, sa, sb in
+            let po = out + o, pa = a + ao, pb = b + bo
+            switch (op, sa, sb) {
+            case (.add, 1, 1): for i in 0..<n { po[i] = pa[i] + pb[i] }
+            case (.add, 1, 0): let v = pb[0]; for i in 0..<n { po[i] = pa[i] + v }
+            case (.add, 0, 1): let v = pa[0]; for i in 0..<n { po[i] = v + pb[i] }
+            case (.subtract, 1, 1): for i in 0..<n { po[i] = pa[i] - pb[i] }
+            case (.subtract, 1, 0): let v = pb[0]; for i in 0..<n { po[i] = pa[i] - v }
+            case (.subtract, 0, 1): let v = pa[0]; for i in 0..<n { po[i] = v - pb[i] }
+            case (.multiply, 1, 1): for i in 0..<n { po[i] = pa[i] * pb[i] }
+            case (.multiply, 1, 0): let v = pb[0]; for i in 0..<n { po[i] = pa[i] * v }
+            case (.multiply, 0, 1): let v = pa[0]; for i in 0..<n { po[i] = v * pb[i] }
+            case (.divide, 1, 1): for i in 0..<n { po[i] = pa[i] / pb[i] }
+            case (.divide, 1, 0): let v = pb[0]; for i in 0..<n { po[i] = pa[i] / v }
+            case (.divide, 0, 1): let v = pa[0]; for i in 0..<n { po[i] = v / pb[i] }
+            default:  // both broadcast along the row: a constant row
+                let v: Float
+                switch op {
+                case .add: v = pa[0] + pb[0]
+                case .subtract: v = pa[0] - pb[0]
+                case .multiply: v = pa[0] * pb[0]
+                case .divide: v = pa[0] / pb[0]
+                }
+                for i in 0..<n { po[i] = v }
             }
-            for i in 0..<n { po[i] = v }
         }
     }
 }
@@ -115,56 +117,58 @@ func binaryForward(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>
 /// accumulated in double precision. `targetShape` must broadcast to `inputShape`.
 func sumToKernel(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,
                  inputShape: [Int], targetShape: [Int]) {
-    let rank = inputShape.count
-    let pt = Array(repeating: 1, count: rank - targetShape.count) + targetShape
-    var tStrides = [Int](repeating: 0, count: rank)
-    var inStrides = [Int](repeating: 0, count: rank)
-    var acc = 1, accIn = 1
-    for i in stride(from: rank - 1, through: 0, by: -1) {
-        tStrides[i] = pt[i] == 1 ? 0 : acc
-        acc *= pt[i]
-        inStrides[i] = accIn
-        accIn *= inputShape[i]
-    }
-    let targetCount = acc
-    let (dims, inS, tS) = BroadcastPlan.coalesce(inputShape, [inStrides, tStrides])
-    let inner = dims.last!, tStep = tS.last!
-    let outer = Array(dims.dropLast())
-    let rows = outer.reduce(1, *)
+    Profile.time(.elementwise) {
+        let rank = inputShape.count
+        let pt = Array(repeating: 1, count: rank - targetShape.count) + targetShape
+        var tStrides = [Int](repeating: 0, count: rank)
+        var inStrides = [Int](repeating: 0, count: rank)
+        var acc = 1, accIn = 1
+        for i in stride(from: rank - 1, through: 0, by: -1) {
+            tStrides[i] = pt[i] == 1 ? 0 : acc
+            acc *= pt[i]
+            inStrides[i] = accIn
+            accIn *= inputShape[i]
+        }
+        let targetCount = acc
+        let (dims, inS, tS) = BroadcastPlan.coalesce(inputShape, [inStrides, tStrides])
+        let inner = dims.last!, tStep = tS.last!
+        let outer = Array(dims.dropLast())
+        let rows = outer.reduce(1, *)
 
-    func accumulate(_ range: Range<Int>, _ sums: UnsafeMutablePointer<Double>) {
-        for row in range {
-            var rest = row, io = 0, to = 0
-            for d in stride(from: outer.count - 1, through: 0, by: -1) {
-                let idx = rest % outer[d]
-                rest /= outer[d]
-                io += idx * inS[d]
-                to += idx * tS[d]
-            }
-            let p = input + io
-            if tStep == 0 {
-                sums[to] += rowSum(p, inner)
-            } else {
-                for i in 0..<inner { sums[to + i] += Double(p[i]) }
+        func accumulate(_ range: Range<Int>, _ sums: UnsafeMutablePointer<Double>) {
+            for row in range {
+                var rest = row, io = 0, to = 0
+                for d in stride(from: outer.count - 1, through: 0, by: -1) {
+                    let idx = rest % outer[d]
+                    rest /= outer[d]
+                    io += idx * inS[d]
+                    to += idx * tS[d]
+                }
+                let p = input + io
+                if tStep == 0 {
+                    sums[to] += rowSum(p, inner)
+                } else {
+                    for i in 0..<inner { sums[to + i] += Double(p[i]) }
+                }
             }
         }
-    }
 
-    let chunks = (targetCount <= 1 << 14 && rows >= 2 && rows * inner >= 1 << 16) ? min(Threads.count, rows) : 1
-    let partial = UnsafeMutablePointer<Double>.allocate(capacity: chunks * targetCount)
-    partial.initialize(repeating: 0, count: chunks * targetCount)
-    defer { partial.deallocate() }
-    if chunks == 1 {
-        accumulate(0..<rows, partial)
-    } else {
-        parallelFor(chunks) { c in
-            accumulate((rows * c / chunks)..<(rows * (c + 1) / chunks), partial + c * targetCount)
+        let chunks = (targetCount <= 1 << 14 && rows >= 2 && rows * inner >= 1 << 16) ? min(Threads.count, rows) : 1
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: chunks * targetCount)
+        partial.initialize(repeating: 0, count: chunks * targetCount)
+        defer { partial.deallocate() }
+        if chunks == 1 {
+            accumulate(0..<rows, partial)
+        } else {
+            parallelFor(chunks) { c in
+                accumulate((rows * c / chunks)..<(rows * (c + 1) / chunks), partial + c * targetCount)
+            }
         }
-    }
-    for j in 0..<targetCount {
-        var s = 0.0
-        for c in 0..<chunks { s += partial[c * targetCount + j] }
-        out[j] = Float(s)
+        for j in 0..<targetCount {
+            var s = 0.0
+            for c in 0..<chunks { s += partial[c * targetCount + j] }
+            out[j] = Float(s)
+        }
     }
 }
 
@@ -227,13 +231,15 @@ enum UnaryOp: Equatable {
 
 /// `out[i] = op(x[i])`.
 func unaryForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int, _ op: UnaryOp) {
-    parallelChunks(count) { r in
-        switch op {
-        case .relu: for i in r { out[i] = x[i] > 0 ? x[i] : 0 }
-        case .leakyRelu(let s): for i in r { let v = x[i]; out[i] = v > 0 ? v : v * s }
-        case .affine(let a, let b): for i in r { out[i] = x[i] * a + b }
-        case .square: for i in r { out[i] = x[i] * x[i] }
-        default: for i in r { out[i] = op.apply(x[i]) }
+    Profile.time(.elementwise) {
+        parallelChunks(count) { r in
+            switch op {
+            case .relu: for i in r { out[i] = x[i] > 0 ? x[i] : 0 }
+            case .leakyRelu(let s): for i in r { let v = x[i]; out[i] = v > 0 ? v : v * s }
+            case .affine(let a, let b): for i in r { out[i] = x[i] * a + b }
+            case .square: for i in r { out[i] = x[i] * x[i] }
+            default: for i in r { out[i] = op.apply(x[i]) }
+            }
         }
     }
 }
@@ -241,12 +247,14 @@ func unaryForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
 /// `gradInput[i] = gradOutput[i] · op'(x[i])` in one pass (`y` is op's output).
 func unaryBackward(_ gradInput: UnsafeMutablePointer<Float>, _ gradOutput: UnsafePointer<Float>,
                    _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ count: Int, _ op: UnaryOp) {
-    parallelChunks(count) { r in
-        switch op {
-        case .relu: for i in r { gradInput[i] = x[i] > 0 ? gradOutput[i] : 0 }
-        case .leakyRelu(let s): for i in r { gradInput[i] = x[i] > 0 ? gradOutput[i] : gradOutput[i] * s }
-        case .tanh: for i in r { gradInput[i] = gradOutput[i] * (1 - y[i] * y[i]) }
-        default: for i in r { gradInput[i] = gradOutput[i] * op.derivative(x[i], y[i]) }
+    Profile.time(.elementwise) {
+        parallelChunks(count) { r in
+            switch op {
+            case .relu: for i in r { gradInput[i] = x[i] > 0 ? gradOutput[i] : 0 }
+            case .leakyRelu(let s): for i in r { gradInput[i] = x[i] > 0 ? gradOutput[i] : gradOutput[i] * s }
+            case .tanh: for i in r { gradInput[i] = gradOutput[i] * (1 - y[i] * y[i]) }
+            default: for i in r { gradInput[i] = gradOutput[i] * op.derivative(x[i], y[i]) }
+            }
         }
     }
 }
@@ -256,7 +264,9 @@ func unaryBackward(_ gradInput: UnsafeMutablePointer<Float>, _ gradOutput: Unsaf
 
 /// `out = x` broadcast to `plan.outputShape` (the plan was built as `(outputShape, x.shape)`).
 func broadcastKernel(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ plan: BroadcastPlan) {
-    plan.forEachRow { o, _, xo, n, _, step in
-        if step == 1 { (out + o).update(from: x + xo, count: n) } else { (out + o).update(repeating: x[xo], count: n) }
+    Profile.time(.elementwise) {
+        plan.forEachRow { o, _, xo, n, _, step in
+            if step == 1 { (out + o).update(from: x + xo, count: n) } else { (out + o).update(repeating: x[xo], count: n) }
+        }
     }
 }

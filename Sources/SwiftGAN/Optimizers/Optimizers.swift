@@ -31,20 +31,22 @@ public final class Adam: Optimizer {
     }
 
     public func step(_ parameters: [Tensor], _ gradients: [Tensor]) {
-        stepCount += 1
-        let t = Double(stepCount)
-        let bias1 = 1 - pow(Double(beta1), t), bias2 = 1 - pow(Double(beta2), t)
-        let stepSize = Float(Double(learningRate) / bias1)
-        let bias2Sqrt = Float(bias2.squareRoot())
-        let b1 = beta1, b2 = beta2, eps = eps
-        for (i, p) in parameters.enumerated() {
-            let g = gradients[i].pointer, m = firstMoments[i].pointer, v = secondMoments[i].pointer, w = p.pointer
-            parallelChunks(p.count, costPerItem: 8) { r in
-                for j in r {
-                    let gj = g[j]
-                    m[j] += (gj - m[j]) * (1 - b1)
-                    v[j] = v[j] * b2 + (1 - b2) * gj * gj
-                    w[j] -= stepSize * m[j] / (v[j].squareRoot() / bias2Sqrt + eps)
+        Profile.time(.optimizer) {
+            stepCount += 1
+            let t = Double(stepCount)
+            let bias1 = 1 - pow(Double(beta1), t), bias2 = 1 - pow(Double(beta2), t)
+            let stepSize = Float(Double(learningRate) / bias1)
+            let bias2Sqrt = Float(bias2.squareRoot())
+            let b1 = beta1, b2 = beta2, eps = eps
+            for (i, p) in parameters.enumerated() {
+                let g = gradients[i].pointer, m = firstMoments[i].pointer, v = secondMoments[i].pointer, w = p.pointer
+                parallelChunks(p.count, costPerItem: 8) { r in
+                    for j in r {
+                        let gj = g[j]
+                        m[j] += (gj - m[j]) * (1 - b1)
+                        v[j] = v[j] * b2 + (1 - b2) * gj * gj
+                        w[j] -= stepSize * m[j] / (v[j].squareRoot() / bias2Sqrt + eps)
+                    }
                 }
             }
         }
@@ -74,14 +76,16 @@ public final class RMSprop: Optimizer {
     }
 
     public func step(_ parameters: [Tensor], _ gradients: [Tensor]) {
-        stepCount += 1
-        let lr = learningRate, a = alpha, eps = eps
-        for (i, p) in parameters.enumerated() {
-            let g = gradients[i].pointer, v = squareAverages[i].pointer, w = p.pointer
-            for j in 0..<p.count {
-                let gj = g[j]
-                v[j] = v[j] * a + (1 - a) * gj * gj
-                w[j] -= lr * gj / (v[j].squareRoot() + eps)
+        Profile.time(.optimizer) {
+            stepCount += 1
+            let lr = learningRate, a = alpha, eps = eps
+            for (i, p) in parameters.enumerated() {
+                let g = gradients[i].pointer, v = squareAverages[i].pointer, w = p.pointer
+                for j in 0..<p.count {
+                    let gj = g[j]
+                    v[j] = v[j] * a + (1 - a) * gj * gj
+                    w[j] -= lr * gj / (v[j].squareRoot() + eps)
+                }
             }
         }
     }
@@ -99,11 +103,13 @@ public final class SGD: Optimizer {
     public init(learningRate: Float) { self.learningRate = learningRate }
 
     public func step(_ parameters: [Tensor], _ gradients: [Tensor]) {
-        stepCount += 1
-        let lr = learningRate
-        for (i, p) in parameters.enumerated() {
-            let g = gradients[i].pointer, w = p.pointer
-            for j in 0..<p.count { w[j] -= lr * g[j] }
+        Profile.time(.optimizer) {
+            stepCount += 1
+            let lr = learningRate
+            for (i, p) in parameters.enumerated() {
+                let g = gradients[i].pointer, w = p.pointer
+                for j in 0..<p.count { w[j] -= lr * g[j] }
+            }
         }
     }
 

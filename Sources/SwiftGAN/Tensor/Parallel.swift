@@ -15,6 +15,10 @@ public enum Threads {
     /// The cores available to this process.
     public static var available: Int { max(1, Int(omp_get_num_procs())) }
 
+    /// The default thread count: `OMP_NUM_THREADS` when the environment sets it, else the cores available
+    /// (OpenMP's initial setting, read once).
+    public static let initial = max(1, Int(omp_get_max_threads()))
+
     /// Uses `count` threads (at least 1) for parallel work started from the calling thread.
     public static func use(_ count: Int) {
         let n = Int32(clamping: max(1, count))
