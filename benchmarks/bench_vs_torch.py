@@ -13,7 +13,8 @@ fresh batch, RaSGAN's losses as the paper's code writes them, WGAN-GP's penalty 
 For each training configuration it reports the median milliseconds per iteration of each engine, their
 ratio (above 1: SwiftGAN is faster), the peak RSS of each and their ratio, SwiftGAN's achieved GFLOP/s
 (an analytic count of its convolutions' multiply-adds, element-wise work left out) as a fraction of the
-machine's FP32 peak (`--peak-gflops`) and of a large sgemm's rate measured in this run (NumPy's OpenBLAS).
+machine's FP32 peak (`--peak-gflops`) and of a large sgemm's rate measured in this run (PyTorch's 4096²
+`torch.mm`, the fastest GEMM on the machine).
 Then sampling 10,000 images (SwiftGAN's `sample`, PyTorch's generator under `torch.no_grad()` in eval
 mode, in batches of 500 as a user fills an FID folder) and `import swiftgan` against `import torch`.
 
@@ -47,9 +48,13 @@ COMMON = dict(z_dim=100, ngf=64, ndf=64, lr=2e-4, betas=(0.5, 0.999))
 # MARK: - Workers (each runs in its own process)
 
 def _peak_rss_mb():
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident set (VmHWM; getrusage's ru_maxrss would also count the parent's
+    resident set at the fork that started it)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def worker_import(engine):
@@ -185,6 +190,8 @@ def run_worker(args):
     kind, engine = spec["kind"], spec["engine"]
     if kind == "import":
         out = worker_import(engine)
+    elif kind == "sgemm":
+        out = worker_torch_sgemm(spec["threads"])
     elif kind == "train":
         out = (worker_torch_train(spec["cfg"], spec["iters"], spec["warmup"], spec["threads"]) if engine == "torch"
                else worker_swiftgan_train(spec["cfg"], spec["iters"], spec["warmup"], spec["threads"], spec["profile"]))
@@ -250,31 +257,20 @@ def step_flops(cfg):
     return 2 * macs
 
 
-def sgemm_gflops(threads):
-    """A large float32 matrix product's rate (NumPy's OpenBLAS), in GFLOP/s."""
-    import numpy as np
+def worker_torch_sgemm(threads):
+    """A large float32 matrix product's rate in PyTorch (its AVX-512 GEMM), in GFLOP/s: the best of 3."""
+    import torch
 
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        threadpool_limits = None
+    torch.set_num_threads(threads)
     n = 4096
-    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-    b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
-    limit = threadpool_limits(threads) if threadpool_limits else None
-    try:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
         a @ b
-        best = min(_timed(lambda: a @ b) for _ in range(3))
-    finally:
-        if limit is not None:
-            limit.unregister() if hasattr(limit, "unregister") else limit.restore_original_limits()
-    return 2 * n ** 3 / best / 1e9
-
-
-def _timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+        best = min(best, time.perf_counter() - start)
+    return {"gflops": 2 * n ** 3 / best / 1e9}
 
 
 def median_ms(results):
@@ -304,9 +300,9 @@ def main():
     def wanted(name):
         return not args.only or any(part in name for part in args.only)
 
-    sgemm = sgemm_gflops(args.threads)
+    sgemm = spawn(args.torch_python, dict(kind="sgemm", engine="torch", threads=args.threads))["gflops"]
     rows, records, profiles = [], [], {}
-    print(f"threads {args.threads}; a 4096² sgemm runs at {sgemm:.0f} GFLOP/s (NumPy's OpenBLAS); "
+    print(f"threads {args.threads}; a 4096² sgemm runs at {sgemm:.0f} GFLOP/s (PyTorch); "
           f"FP32 peak taken as {args.peak_gflops:.0f} GFLOP/s", flush=True)
     header = (f"| configuration | SwiftGAN ms | PyTorch ms | speed (PyTorch/SwiftGAN) | to 1.5× | SwiftGAN MB | "
               f"PyTorch MB | RSS ratio | SwiftGAN GFLOP/s | of peak | of sgemm |")

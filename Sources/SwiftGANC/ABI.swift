@@ -231,7 +231,7 @@ public func sg_gan_generate(_ gan: OpaquePointer?, _ z: UnsafePointer<Float>?, _
     call(gan) { (h) throws(SwiftGANError) in
         try require(z != nil && out != nil, "z and out must not be NULL")
         try require(n >= 1 && n <= 1 << 20, "n must be in [1, 2^20], got \(n)")
-        try h.trainer.generate(tensor(z!, [Int(n), h.trainer.config.zDim])).write(to: out!)
+        try h.trainer.generate(tensor(z!, [Int(n), h.trainer.config.zDim]), into: out!)
     }
 }
 
@@ -240,7 +240,7 @@ public func sg_gan_sample(_ gan: OpaquePointer?, _ n: Int64, _ out: UnsafeMutabl
     call(gan) { (h) throws(SwiftGANError) in
         try require(out != nil, "out is NULL")
         try require(n >= 1 && n <= 1 << 20, "n must be in [1, 2^20], got \(n)")
-        try h.trainer.sample(Int(n)).write(to: out!)
+        try h.trainer.sample(Int(n), into: out!)
     }
 }
 

@@ -51,4 +51,26 @@ final class NormalizationTests: XCTestCase {
             XCTAssertEqual(y.pointer[n * 2 + 1], (x.pointer[n * 2 + 1] + 0.5) * 3 / (9 + 1e-5).squareRoot() - 1, accuracy: 1e-6)
         }
     }
+
+    func testEvaluationBatchNormAndActivationFuseOffTheTapeToTheComposedResult() {
+        for activation in [ReLU() as Module, LeakyReLU(0.2), Tanh()] {
+            let bn = BatchNorm2d(3)
+            bn.weight.assign(from: randomTensor([3], seed: 5, low: 0.5, high: 1.5).pointer)
+            bn.bias.assign(from: randomTensor([3], seed: 6).pointer)
+            bn.runningMean.assign(from: randomTensor([3], seed: 7).pointer)
+            bn.runningVar.assign(from: randomTensor([3], seed: 8, low: 0.5, high: 2).pointer)
+            bn.setTraining(false)
+            let net = Sequential([bn, activation]), x = randomTensor([2, 3, 4, 5], seed: 9)
+            let fused = withoutGradients { net(x) }  // one pass
+            x.requiresGrad = true
+            let composed = activation(bn(x))  // on the tape: the differentiable ops, layer by layer
+            for i in 0..<x.count {
+                let xi = Double(x.pointer[i]), c = (i / 20) % 3
+                let normalized = (xi - Double(bn.runningMean.pointer[c])) / (Double(bn.runningVar.pointer[c]) + 1e-5).squareRoot()
+                    * Double(bn.weight.pointer[c]) + Double(bn.bias.pointer[c])
+                XCTAssertEqual(fused.pointer[i], composed.pointer[i], accuracy: 1e-6, "\(type(of: activation))")
+                if activation is ReLU { XCTAssertEqual(Double(fused.pointer[i]), max(normalized, 0), accuracy: 1e-5) }
+            }
+        }
+    }
 }

@@ -54,10 +54,28 @@ func batchNormTrainingGradientGraph(_ gy: Tensor, _ x: Tensor, _ gamma: Tensor, 
 }
 
 /// Evaluation-mode batch normalisation with the running statistics:
-/// `y = (x − r_μ) · γ / √(r_var + eps) + β`.
+/// `y = (x − r_μ) · γ / √(r_var + eps) + β`, then the activation of negative slope `slope` (0: ReLU; 1, the
+/// default: none). Off the tape (sampling) it is one pass over x; on the tape it is written with
+/// differentiable ops.
 public func batchNorm2dInference(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
-                                 eps: Float = 1e-5) -> Tensor {
+                                 eps: Float = 1e-5, slope: Float = 1) -> Tensor {
     let c = x.shape[1]
+    if !GradMode.isEnabled || ![x, gamma, beta].contains(where: { $0.isDifferentiable }) {
+        let scale = Tensor(uninitialized: [c]), shift = Tensor(uninitialized: [c])
+        for i in 0..<c {
+            let a = gamma.pointer[i] / (runningVar.pointer[i] + eps).squareRoot()
+            scale.pointer[i] = a
+            shift.pointer[i] = beta.pointer[i] - runningMean.pointer[i] * a
+        }
+        let y = Tensor(uninitialized: x.shape)
+        batchNormInferenceForward(y.pointer, x.pointer, scale: scale.pointer, shift: shift.pointer, slope: slope,
+                                  batch: x.shape[0], channels: c, spatial: x.count / max(x.shape[0] * c, 1))
+        return y
+    }
+    if slope != 1 {
+        let normalized = batchNorm2dInference(x, gamma: gamma, beta: beta, runningMean: runningMean, runningVar: runningVar, eps: eps)
+        return slope == 0 ? relu(normalized) : leakyRelu(normalized, slope: slope)
+    }
     let scale = gamma.reshaped([1, c, 1, 1]) / sqrt(runningVar.detached().reshaped([1, c, 1, 1]) + eps)
     return (x - runningMean.detached().reshaped([1, c, 1, 1])) * scale + beta.reshaped([1, c, 1, 1])
 }

@@ -71,3 +71,25 @@ func batchNormTrainingBackward(gradInput: UnsafeMutablePointer<Float>?,  // [N, 
         }
     }
 }
+
+/// Evaluation-mode batch normalisation with the running statistics folded into one per-channel affine map,
+/// then an optional activation, in one pass: `y = act(x · scale_c + shift_c)`, `scale = γ/√(r_var + eps)`,
+/// `shift = β − r_μ · scale`. `slope` is the activation's negative slope (0: ReLU, 1: none).
+func batchNormInferenceForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, S]
+                               _ x: UnsafePointer<Float>,  // [N, C, S]
+                               scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,  // [C]
+                               slope: Float, batch: Int, channels: Int, spatial: Int) {
+    Profile.time(.batchNorm) {
+        parallelChunks(batch * channels, costPerItem: spatial) { rows in
+            for row in rows {
+                let c = row % channels, a = scale[c], b = shift[c]
+                let p = x + row * spatial, q = y + row * spatial
+                if slope == 1 {
+                    for i in 0..<spatial { q[i] = p[i] * a + b }
+                } else {
+                    for i in 0..<spatial { let v = p[i] * a + b; q[i] = v > 0 ? v : v * slope }
+                }
+            }
+        }
+    }
+}

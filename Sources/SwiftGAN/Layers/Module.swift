@@ -29,7 +29,29 @@ public final class Sequential: Module {
 
     public init(_ layers: [Module]) { self.layers = layers }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { layers.reduce(x) { $1($0) } }
+    /// Applies the layers in order. Off the tape, an evaluation-mode BatchNorm2d followed by ReLU or LeakyReLU
+    /// runs as one pass (sampling).
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        var y = x, i = 0
+        while i < layers.count {
+            if !GradMode.isEnabled, i + 1 < layers.count, let bn = layers[i] as? BatchNorm2d, !bn.isTraining,
+               let slope = negativeSlope(of: layers[i + 1]) {
+                y = batchNorm2dInference(y, gamma: bn.weight, beta: bn.bias, runningMean: bn.runningMean,
+                                         runningVar: bn.runningVar, eps: bn.eps, slope: slope)
+                i += 2
+            } else {
+                y = layers[i](y)
+                i += 1
+            }
+        }
+        return y
+    }
+
+    private func negativeSlope(of layer: Module) -> Float? {
+        if layer is ReLU { return 0 }
+        if let leaky = layer as? LeakyReLU { return leaky.slope }
+        return nil
+    }
 
     public var namedParameters: [(String, Tensor)] {
         layers.enumerated().flatMap { i, l in l.namedParameters.map { ("\(i).\($0.0)", $0.1) } }

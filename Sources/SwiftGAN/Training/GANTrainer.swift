@@ -271,9 +271,20 @@ public final class GANTrainer {
 
     // MARK: Sampling
 
+    /// Latents G turns into samples at a time: memory stays that of one such batch however many samples
+    /// are asked for (a fixed size, so the same latents always give the same samples).
+    public static let generationBatch = 256
+
     /// Samples from explicit latents `[N, z]`, with G in evaluation mode (running BN statistics)
     /// and, when `ema_decay` > 0, with the moving average of its weights.
     public func generate(_ z: Tensor) throws(SwiftGANError) -> Tensor {
+        let out = Tensor(uninitialized: [z.shape.first ?? 0] + sampleShape)
+        try generate(z, into: out.pointer)
+        return out
+    }
+
+    /// `generate(z)` written into `out` (`N · sampleShape` floats), `generationBatch` latents at a time.
+    public func generate(_ z: Tensor, into out: UnsafeMutablePointer<Float>) throws(SwiftGANError) {
         guard z.shape.count == 2, z.shape[1] == config.zDim, z.shape[0] >= 1 else {
             throw SwiftGANError("z: expected shape [N, \(config.zDim)], got \(z.shape)")
         }
@@ -285,13 +296,27 @@ public final class GANTrainer {
             generator.setTraining(true)
             for (t, original) in zip(state, saved) { t.assign(from: original.pointer) }
         }
-        return withoutGradients { generator(z) }.reshaped([z.shape[0]] + sampleShape)
+        let n = z.shape[0], sampleCount = sampleShape.reduce(1, *)
+        var start = 0
+        while start < n {
+            let rows = min(Self.generationBatch, n - start)
+            let latents = Tensor(uninitialized: [rows, config.zDim])
+            latents.assign(from: z.pointer + start * config.zDim)
+            withoutGradients { generator(latents) }.write(to: out + start * sampleCount)
+            start += rows
+        }
     }
 
     /// `n` samples from latents drawn with the trainer's stream.
     public func sample(_ n: Int) throws(SwiftGANError) -> Tensor {
         guard n >= 1 else { throw SwiftGANError("n must be at least 1, got \(n)") }
         return try generate(drawLatents(n))
+    }
+
+    /// `sample(n)` written into `out` (`n · sampleShape` floats).
+    public func sample(_ n: Int, into out: UnsafeMutablePointer<Float>) throws(SwiftGANError) {
+        guard n >= 1 else { throw SwiftGANError("n must be at least 1, got \(n)") }
+        try generate(drawLatents(n), into: out)
     }
 
     // MARK: State
