@@ -73,4 +73,25 @@ final class NormalizationTests: XCTestCase {
             }
         }
     }
+
+    func testBatchNormFusedWithItsActivationMatchesTheComposedOpsAndFiniteDifferences() {
+        for slope: Float in [0, 0.2] {
+            let inputs = [randomTensor([3, 3, 2, 2], seed: 10), randomTensor([3], seed: 11, low: 0.5, high: 1.5),
+                          randomTensor([3], seed: 12)]
+            func fused(_ xs: [Tensor]) -> Tensor {
+                batchNorm2dTraining(xs[0], gamma: xs[1], beta: xs[2], runningMean: .zeros([3]), runningVar: .ones([3]), slope: slope)
+            }
+            func composed(_ xs: [Tensor]) -> Tensor { slope == 0 ? relu(bn(xs)) : leakyRelu(bn(xs), slope: slope) }
+            for t in inputs { t.requiresGrad = true }
+            let seed = randomTensor([3, 3, 2, 2], seed: 13)
+            let a = fused(inputs), b = composed(inputs)
+            XCTAssertEqual(a.scalars, b.scalars, "forward, slope \(slope)")
+            let ga = gradients(of: a, wrt: inputs, seed: seed), gb = gradients(of: b, wrt: inputs, seed: seed)
+            for (x, y) in zip(ga, gb) {
+                for (u, v) in zip(x.scalars, y.scalars) { XCTAssertEqual(u, v, accuracy: 1e-6, "gradient, slope \(slope)") }
+            }
+            checkFirstOrder("batchNorm+activation \(slope)", inputs, eps: 1e-3) { fused($0) }
+            checkSecondOrder("batchNorm+activation \(slope)", inputs, eps: 1e-3, rtol: 5e-2, atol: 5e-3) { square(fused($0)) }
+        }
+    }
 }

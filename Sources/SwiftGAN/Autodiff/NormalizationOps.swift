@@ -1,22 +1,25 @@
 // MARK: - Batch normalisation
 
-/// Training-mode 2-D batch normalisation as `torch.nn.functional.batch_norm(training=True)`.
+/// Training-mode 2-D batch normalisation as `torch.nn.functional.batch_norm(training=True)`, optionally
+/// followed by a ReLU (`slope` 0) or leaky ReLU (`slope` > 0) in the same pass (`slope` 1: none).
 ///
 /// Normalises each channel with the batch's mean and biased variance, then
 /// updates the running statistics in place with PyTorch's rule
-/// (`r ← (1 − momentum)·r + momentum·stat`, unbiased variance for `runningVar`).
+/// (`r ← (1 − momentum)·r + momentum·stat`, unbiased variance for `runningVar`). With an activation, the
+/// normalised values are not kept: the backward pass reads the activation's branch off the output.
 ///
 /// - Parameters:
 ///   - x: `[N, C, H, W]`.
 ///   - gamma, beta: `[C]`.
 ///   - runningMean, runningVar: `[C]`, updated off the tape.
 public func batchNorm2dTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
-                                momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
+                                momentum: Float = 0.1, eps: Float = 1e-5, slope: Float = 1) -> Tensor {
     let n = x.shape[0], c = x.shape[1], s = x.count / max(n * c, 1)
     let y = Tensor(uninitialized: x.shape)
     let mean = Tensor(uninitialized: [c]), invStd = Tensor(uninitialized: [c]), variance = Tensor(uninitialized: [c])
     batchNormTrainingForward(y.pointer, mean: mean.pointer, invStd: invStd.pointer, variance: variance.pointer,
-                             x.pointer, gamma.pointer, beta.pointer, batch: n, channels: c, spatial: s, eps: eps)
+                             x.pointer, gamma.pointer, beta.pointer, slope: slope, batch: n, channels: c, spatial: s, eps: eps)
+    let output = y.detached()  // the values only: capturing `y` itself would make a cycle
     let m = Float(n * s)
     let unbias = m > 1 ? m / (m - 1) : 1
     for i in 0..<c {
@@ -25,14 +28,21 @@ public func batchNorm2dTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, runnin
     }
     return record(y, [x, gamma, beta]) { gy, needed in
         if GradMode.isEnabled {
-            return batchNormTrainingGradientGraph(gy, x, gamma, eps: eps, needed: needed)
+            var upstream = gy
+            if slope != 1 {  // the activation's derivative: a constant mask read off the output
+                let mask = Tensor(uninitialized: x.shape)
+                for i in 0..<x.count { mask.pointer[i] = output.pointer[i] > 0 ? 1 : slope }
+                upstream = gy * mask
+            }
+            return batchNormTrainingGradientGraph(upstream, x, gamma, eps: eps, needed: needed)
         }
         let gx = needed[0] ? Tensor(uninitialized: x.shape) : nil
         let gg = needed[1] ? Tensor(uninitialized: [c]) : nil
         let gb = needed[2] ? Tensor(uninitialized: [c]) : nil
         batchNormTrainingBackward(gradInput: gx?.pointer, gradGamma: gg?.pointer, gradBeta: gb?.pointer,
                                   gy.pointer, x.pointer, mean: mean.pointer, invStd: invStd.pointer,
-                                  gamma: gamma.pointer, batch: n, channels: c, spatial: s)
+                                  gamma: gamma.pointer, activated: slope == 1 ? nil : output.pointer, slope: slope,
+                                  batch: n, channels: c, spatial: s)
         return [gx, gg, gb]
     }
 }

@@ -1,15 +1,15 @@
 // MARK: - Batch normalisation kernels (training mode, per channel over N·H·W)
 
-/// Normalises with batch statistics: `y = (x − μ_c) · σ̂_c⁻¹ · γ_c + β_c`, with
-/// `σ̂_c = √(var_c + eps)` (biased variance). Writes the statistics for the
-/// backward pass and the running-statistics update.
+/// Normalises with batch statistics: `y = act((x − μ_c) · σ̂_c⁻¹ · γ_c + β_c)`, with
+/// `σ̂_c = √(var_c + eps)` (biased variance) and `act` the activation of negative slope `slope`
+/// (0: ReLU; 1: none). Writes the statistics for the backward pass and the running-statistics update.
 func batchNormTrainingForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, S]
                               mean: UnsafeMutablePointer<Float>,  // [C]
                               invStd: UnsafeMutablePointer<Float>,  // [C]
                               variance: UnsafeMutablePointer<Float>,  // [C], biased
                               _ x: UnsafePointer<Float>,  // [N, C, S]
                               _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,  // [C]
-                              batch: Int, channels: Int, spatial: Int, eps: Float) {
+                              slope: Float = 1, batch: Int, channels: Int, spatial: Int, eps: Float) {
     Profile.time(.batchNorm) {
         let m = Double(batch * spatial)
         parallelChunks(channels, costPerItem: batch * spatial * 3) { cs in
@@ -29,7 +29,11 @@ func batchNormTrainingForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, S]
                 let shift = beta[c] - muF * scale
                 for n in 0..<batch {
                     let p = x + (n * channels + c) * spatial, q = y + (n * channels + c) * spatial
-                    for i in 0..<spatial { q[i] = p[i] * scale + shift }
+                    if slope == 1 {
+                        for i in 0..<spatial { q[i] = p[i] * scale + shift }
+                    } else {
+                        for i in 0..<spatial { let v = p[i] * scale + shift; q[i] = v > 0 ? v : v * slope }
+                    }
                 }
             }
         }
@@ -37,22 +41,32 @@ func batchNormTrainingForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, S]
 }
 
 /// The gradients of `batchNormTrainingForward`: with `x̂ = (x − μ)·σ̂⁻¹` and M = N·S,
-/// `gx = γ σ̂⁻¹ (gy − Σgy/M − x̂ Σ(gy x̂)/M)`, `gγ = Σ gy x̂`, `gβ = Σ gy`.
-/// Pass nil for a gradient that is not needed.
+/// `gx = γ σ̂⁻¹ (g − Σg/M − x̂ Σ(g x̂)/M)`, `gγ = Σ g x̂`, `gβ = Σ g`, where g is `gy`, or with an
+/// activation (`activated` = the forward's output, of negative slope `slope`) `gy` where the output is
+/// positive and `slope · gy` elsewhere. Pass nil for a gradient that is not needed.
 func batchNormTrainingBackward(gradInput: UnsafeMutablePointer<Float>?,  // [N, C, S]
                                gradGamma: UnsafeMutablePointer<Float>?, gradBeta: UnsafeMutablePointer<Float>?,  // [C]
                                _ gy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,  // [N, C, S]
                                mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,  // [C]
+                               activated: UnsafePointer<Float>? = nil, slope: Float = 1,  // [N, C, S]
                                batch: Int, channels: Int, spatial: Int) {
     Profile.time(.batchNorm) {
         let m = Float(batch * spatial)
         parallelChunks(channels, costPerItem: batch * spatial * 3) { cs in
+            // The activation's gradient of one row, when there is an activation.
+            let row = activated == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: spatial)
+            defer { row?.deallocate() }
+            @inline(__always) func upstream(_ off: Int) -> UnsafePointer<Float> {
+                guard let row, let y = activated else { return gy + off }
+                for i in 0..<spatial { row[i] = y[off + i] > 0 ? gy[off + i] : gy[off + i] * slope }
+                return UnsafePointer(row)
+            }
             for c in cs {
                 let mu = mean[c], inv = invStd[c]
                 var sumG = 0.0, sumGX = 0.0
                 for n in 0..<batch {
                     let off = (n * channels + c) * spatial
-                    let (s, sx) = rowSumAndCenteredDot(gy + off, x + off, spatial, mean: mu)
+                    let (s, sx) = rowSumAndCenteredDot(upstream(off), x + off, spatial, mean: mu)
                     sumG += s
                     sumGX += sx
                 }
@@ -65,7 +79,8 @@ func batchNormTrainingBackward(gradInput: UnsafeMutablePointer<Float>?,  // [N, 
                 let coef = sumGXhat / m * inv  // multiplies (x − μ)
                 for n in 0..<batch {
                     let off = (n * channels + c) * spatial
-                    for i in 0..<spatial { gx[off + i] = k * (gy[off + i] - meanG - (x[off + i] - mu) * coef) }
+                    let g = upstream(off)
+                    for i in 0..<spatial { gx[off + i] = k * (g[i] - meanG - (x[off + i] - mu) * coef) }
                 }
             }
         }

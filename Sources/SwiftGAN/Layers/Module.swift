@@ -29,15 +29,13 @@ public final class Sequential: Module {
 
     public init(_ layers: [Module]) { self.layers = layers }
 
-    /// Applies the layers in order. Off the tape, an evaluation-mode BatchNorm2d followed by ReLU or LeakyReLU
-    /// runs as one pass (sampling).
+    /// Applies the layers in order; a BatchNorm2d followed by ReLU or LeakyReLU runs as one op (one pass
+    /// over the data forward and one backward, and one tensor fewer kept for the backward pass).
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var y = x, i = 0
         while i < layers.count {
-            if !GradMode.isEnabled, i + 1 < layers.count, let bn = layers[i] as? BatchNorm2d, !bn.isTraining,
-               let slope = negativeSlope(of: layers[i + 1]) {
-                y = batchNorm2dInference(y, gamma: bn.weight, beta: bn.bias, runningMean: bn.runningMean,
-                                         runningVar: bn.runningVar, eps: bn.eps, slope: slope)
+            if i + 1 < layers.count, let bn = layers[i] as? BatchNorm2d, let slope = negativeSlope(of: layers[i + 1]) {
+                y = bn(y, activationSlope: slope)
                 i += 2
             } else {
                 y = layers[i](y)

@@ -17,11 +17,16 @@ public final class BatchNorm2d: Module {
         self.eps = eps
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public func callAsFunction(_ x: Tensor) -> Tensor { self(x, activationSlope: 1) }
+
+    /// The normalisation followed by the activation of negative slope `activationSlope` (0: ReLU; 1: none),
+    /// fused (see `batchNorm2dTraining` and `batchNorm2dInference`).
+    public func callAsFunction(_ x: Tensor, activationSlope slope: Float) -> Tensor {
         isTraining
             ? batchNorm2dTraining(x, gamma: weight, beta: bias, runningMean: runningMean, runningVar: runningVar,
-                                  momentum: momentum, eps: eps)
-            : batchNorm2dInference(x, gamma: weight, beta: bias, runningMean: runningMean, runningVar: runningVar, eps: eps)
+                                  momentum: momentum, eps: eps, slope: slope)
+            : batchNorm2dInference(x, gamma: weight, beta: bias, runningMean: runningMean, runningVar: runningVar,
+                                   eps: eps, slope: slope)
     }
 
     public var namedParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
