@@ -262,6 +262,61 @@ def test_engine_errors_are_runtime_errors():
     assert issubclass(swiftgan.SwiftGANError, RuntimeError)
 
 
+def test_threads_is_a_setting_of_the_gan_with_bit_identical_results_per_count():
+    z = np.random.default_rng(5).standard_normal((2, 4, 8)).astype(np.float32)
+    runs = {}
+    for threads in (1, 2, 1):
+        with GAN(loss="RaSGAN", threads=threads, **SMALL) as g:
+            assert g.threads == threads
+            for i in range(2):
+                g.train_step(real_batch(seed=i), z=z[i])
+            runs.setdefault(threads, []).append(g.state_dict())
+    for a, b in zip(*[runs[1][0].values(), runs[1][1].values()]):
+        np.testing.assert_array_equal(a, b)  # same count, same bits
+    for a, b in zip(runs[1][0].values(), runs[2][0].values()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)  # another count: the same within rounding
+    with GAN(**SMALL) as g:
+        default = g.threads
+        assert default >= 1
+        g.threads = 1
+        assert g.threads == 1
+        g.threads = None
+        assert g.threads == default
+        with pytest.raises(TypeError, match="threads must be an int, got str"):
+            g.threads = "2"
+        with pytest.raises(TypeError, match="threads must be an int, got bool"):
+            g.threads = True
+        with pytest.raises(ValueError, match=r"threads must be in \[1, 1024\] \(0 or None: the default\), got -1"):
+            g.threads = -1
+        with pytest.raises(ValueError, match=r"threads must be in \[1, 1024\].*got 2000"):
+            GAN(threads=2000, **SMALL)
+
+
+def test_threads_default_to_omp_num_threads():
+    code = "import swiftgan; g = swiftgan.GAN(image_size=32, channels=1, ngf=4, ndf=4); print(g.threads)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"
+
+
+def test_profile_times_each_kernel_kind_inside_the_core_calls(gan):
+    swiftgan.profile(enable=True, reset=True)
+    try:
+        gan.train_step(real_batch())
+        times = swiftgan.profile()
+    finally:
+        swiftgan.profile(enable=False, reset=True)
+    assert list(times) == ["convolution", "convolution_backward_data", "convolution_backward_weights", "matrix_product",
+                           "batch_norm", "elementwise", "optimizer", "other_core", "core"]
+    for kind in ("convolution", "convolution_backward_data", "convolution_backward_weights", "batch_norm", "optimizer"):
+        assert times[kind] > 0, kind
+    kernels = sum(v for k, v in times.items() if k not in ("other_core", "core"))
+    assert kernels <= times["core"] and times["other_core"] == pytest.approx(times["core"] - kernels, abs=1e-9)
+    gan.train_step(real_batch())  # profiling off: nothing more is added
+    assert swiftgan.profile()["core"] == 0
+
+
 def test_handles_train_in_parallel_threads():
     results = {}
 

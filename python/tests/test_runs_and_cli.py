@@ -203,6 +203,8 @@ def test_train_refuses_bad_options_and_never_overwrites_a_run(dataset, tmp_path)
     assert open(os.path.join(run.path, "metrics.csv")).read() == before
     with pytest.raises(ValueError, match=r"cannot change loss, lr_d when resuming .*: only iters, sample_every"):
         swiftgan.train(resume=run.path, loss="WGAN-GP", lr_d=1e-3)
+    resumed = swiftgan.train(resume=run.path, iters=3, threads=1, progress=False)  # not part of the experiment
+    assert resumed.iteration == 3
     with pytest.raises(ValueError, match=r"out \(elsewhere\) and resume \(.*\) differ"):
         swiftgan.train("elsewhere", resume=run.path)
     with pytest.raises(FileNotFoundError, match="no SwiftGAN run at .*missing config.yaml"):
@@ -229,7 +231,7 @@ def test_the_command_line_end_to_end(dataset, tmp_path):
     assert run.iteration == 6 and run.config["loss"] == "RaHingeGAN" and run.config["lr_d"] == 0.0004
     assert run.config["iters"] == 6 and run.config["betas_g"] == [0.0, 0.9]  # command line over the file
 
-    done = swiftgan_command("train", "--resume", "runs/cli", "--iters", 9, "--no-progress", cwd=tmp_path)
+    done = swiftgan_command("train", "--resume", "runs/cli", "--iters", 9, "--threads", 1, "--no-progress", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert swiftgan.load_run(run.path).iteration == 9
 
