@@ -82,6 +82,21 @@ final class OpGradientTests: XCTestCase {
         checkFirstOrder("matmul Aᵀ", [randomTensor([4, 3], seed: 10), b]) { matmul($0[0], $0[1], transposeA: true) }
         checkSecondOrder("linear", [a, bt, randomTensor([5], seed: 11)]) { square(linear($0[0], weight: $0[1], bias: $0[2])) }
     }
-}
 
-import Foundation
+    func testReleasingTheGraphGivesTheSameGradientsAndFreesTheSavedTensorsOnTheWay() {
+        let w = randomTensor([3, 2, 3, 3], seed: 30), x = randomTensor([2, 2, 5, 5], seed: 31)
+        w.requiresGrad = true
+        let kept = gradients(of: square(relu(conv2d(x, weight: w, padding: 1))).sum(), wrt: [w])[0]
+        weak var hidden: Tensor?
+        let y: Tensor = {
+            let h = relu(conv2d(x, weight: w, padding: 1))
+            hidden = h
+            return square(h).sum()
+        }()
+        XCTAssertNotNil(hidden, "the graph holds its intermediate tensors")
+        let released = gradients(of: y, wrt: [w], retainGraph: false)[0]
+        XCTAssertNil(hidden, "released with the graph")
+        XCTAssertNil(y.gradFn)
+        XCTAssertEqual(kept.scalars, released.scalars)
+    }
+}

@@ -70,10 +70,14 @@ func record(_ output: Tensor, _ inputs: [Tensor], _ backward: @escaping (Tensor,
 ///   - seed: the gradient of the output, shaped as `y`.
 ///   - createGraph: record the backward pass so the returned gradients can be
 ///     differentiated again (exact double backprop).
+///   - retainGraph: keep the graph for another call (as PyTorch's `retain_graph`); false releases each
+///     node once its gradient is passed on, so the tensors it saved are freed during the backward pass
+///     rather than after it. Without `createGraph` only.
 /// - Returns: one gradient per `wrt` entry; zeros where `y` does not depend on it.
-public func gradients(of y: Tensor, wrt: [Tensor], seed: Tensor? = nil, createGraph: Bool = false) -> [Tensor] {
+public func gradients(of y: Tensor, wrt: [Tensor], seed: Tensor? = nil, createGraph: Bool = false,
+                      retainGraph: Bool = true) -> [Tensor] {
     // Topological order of the tensors reachable from y (inputs before users).
-    var order: [Tensor] = []
+    var order: [Tensor?] = []
     var visited = Set<ObjectIdentifier>()
     var stack: [(Tensor, Int)] = [(y, 0)]
     visited.insert(ObjectIdentifier(y))
@@ -93,19 +97,23 @@ public func gradients(of y: Tensor, wrt: [Tensor], seed: Tensor? = nil, createGr
     // Which tensors lie on a path to a requested one.
     let targets = Set(wrt.map(ObjectIdentifier.init))
     var reaches = Set<ObjectIdentifier>()
-    for t in order {
+    for case let t? in order {
         let id = ObjectIdentifier(t)
         if targets.contains(id) || (t.gradFn?.inputs.contains { reaches.contains(ObjectIdentifier($0)) } ?? false) {
             reaches.insert(id)
         }
     }
+    let release = !retainGraph && !createGraph
 
     var grads: [ObjectIdentifier: Tensor] = [:]
     GradMode.with(enabled: createGraph) {
         grads[ObjectIdentifier(y)] = seed ?? Tensor.ones(y.shape)
-        for t in order.reversed() {
+        for index in order.indices.reversed() {
+            guard let t = order[index] else { continue }
+            if release { order[index] = nil }  // the graph's last reference to t, unless a user's node holds it
             let id = ObjectIdentifier(t)
             guard reaches.contains(id), let node = t.gradFn, let g = grads[id] else { continue }
+            if release { t.gradFn = nil }  // its saved tensors go once this rule has run
             if !targets.contains(id) { grads[id] = nil }  // free as soon as it is consumed
             let needed = node.inputs.map { reaches.contains(ObjectIdentifier($0)) }
             let inputGrads = node.backward(g, needed)

@@ -174,7 +174,7 @@ public final class GANTrainer {
         } else {
             lossG = objective.generatorLoss(real: criticReal, fake: critic(fake))
         }
-        let gradsG = gradients(of: lossG, wrt: parametersG)
+        let gradsG = gradients(of: lossG, wrt: parametersG, retainGraph: false)
         retain(gradsG, names: parameterNames.suffix(parametersG.count))
         optimizerG.step(parametersG, gradsG)
         updateMovingAverage()
@@ -213,7 +213,7 @@ public final class GANTrainer {
             penaltyTotal += term.scalar
             loss = loss + term
         }
-        let gradsD = gradients(of: loss, wrt: parametersD)
+        let gradsD = gradients(of: loss, wrt: parametersD, retainGraph: false)
         retain(gradsD, names: parameterNames.prefix(parametersD.count))
         optimizerD.step(parametersD, gradsD)
         if config.clip > 0 {
