@@ -14,7 +14,7 @@ final class BufferPool: @unchecked Sendable {
     private var cachedElements = 0
     private var mutex = pthread_mutex_t()
     /// Upper bound on cached floats (1 GiB); beyond it returned buffers are freed.
-    private let maxCachedElements = getenv("SG_POOL").map { Int(String(cString: $0))! } ?? (1 << 28)
+    private let maxCachedElements = 1 << 28
 
     private init() { pthread_mutex_init(&mutex, nil) }
 
