@@ -55,30 +55,10 @@ func unary(_ x: Tensor, _ op: UnaryOp) -> Tensor {
     let out = Tensor(uninitialized: x.shape)
     unaryForward(out.pointer, x.pointer, x.count, op)
     let y = out.detached()  // the values only: capturing `out` itself would make a cycle
-    if case .relu = op { return activation(out, input: x, output: y, slope: 0) }
-    if case .leakyRelu(let slope) = op, slope > 0 { return activation(out, input: x, output: y, slope: slope) }
     return record(out, [x]) { g, _ in
         if GradMode.isEnabled { return [unaryDerivativeGraph(op, x, g)] }
         let gi = Tensor(uninitialized: x.shape)
         unaryBackward(gi.pointer, g.pointer, x.pointer, y.pointer, x.count, op)
-        return [gi]
-    }
-}
-
-/// Records a ReLU (`slope` 0) or leaky ReLU (`slope` > 0) whose backward pass reads the branch off the
-/// output (`y > 0` exactly where `x > 0`), so that the tape does not keep the input alive.
-private func activation(_ out: Tensor, input x: Tensor, output y: Tensor, slope: Float) -> Tensor {
-    record(out, [x]) { g, _ in
-        let gi = Tensor(uninitialized: y.shape)
-        if GradMode.isEnabled {  // the derivative is a constant mask
-            for i in 0..<y.count { gi.pointer[i] = y.pointer[i] > 0 ? 1 : slope }
-            return [g * gi]
-        }
-        Profile.time(.elementwise) {
-            parallelChunks(y.count) { r in
-                for i in r { gi.pointer[i] = y.pointer[i] > 0 ? g.pointer[i] : g.pointer[i] * slope }
-            }
-        }
         return [gi]
     }
 }
