@@ -1,5 +1,16 @@
 // MARK: - Batch normalisation kernels (training mode, per channel over N·H·W)
 
+/// `q = act(p · scale + shift)` over one row of `count`, `act` of negative slope `slope` (0: ReLU; 1: none).
+@inline(__always)
+func affineActivation(_ q: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ count: Int,
+                      scale: Float, shift: Float, slope: Float) {
+    if slope == 1 {
+        for i in 0..<count { q[i] = p[i] * scale + shift }
+    } else {
+        for i in 0..<count { let v = p[i] * scale + shift; q[i] = v > 0 ? v : v * slope }
+    }
+}
+
 /// Normalises with batch statistics: `y = act((x − μ_c) · σ̂_c⁻¹ · γ_c + β_c)`, with
 /// `σ̂_c = √(var_c + eps)` (biased variance) and `act` the activation of negative slope `slope`
 /// (0: ReLU; 1: none). Writes the statistics for the backward pass and the running-statistics update.
@@ -28,12 +39,8 @@ func batchNormTrainingForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, S]
                 let scale = Float(inv) * gamma[c]
                 let shift = beta[c] - muF * scale
                 for n in 0..<batch {
-                    let p = x + (n * channels + c) * spatial, q = y + (n * channels + c) * spatial
-                    if slope == 1 {
-                        for i in 0..<spatial { q[i] = p[i] * scale + shift }
-                    } else {
-                        for i in 0..<spatial { let v = p[i] * scale + shift; q[i] = v > 0 ? v : v * slope }
-                    }
+                    let row = (n * channels + c) * spatial
+                    affineActivation(y + row, x + row, spatial, scale: scale, shift: shift, slope: slope)
                 }
             }
         }
@@ -97,13 +104,8 @@ func batchNormInferenceForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, S]
     Profile.time(.batchNorm) {
         parallelChunks(batch * channels, costPerItem: spatial) { rows in
             for row in rows {
-                let c = row % channels, a = scale[c], b = shift[c]
-                let p = x + row * spatial, q = y + row * spatial
-                if slope == 1 {
-                    for i in 0..<spatial { q[i] = p[i] * a + b }
-                } else {
-                    for i in 0..<spatial { let v = p[i] * a + b; q[i] = v > 0 ? v : v * slope }
-                }
+                let c = row % channels
+                affineActivation(y + row * spatial, x + row * spatial, spatial, scale: scale[c], shift: shift[c], slope: slope)
             }
         }
     }
