@@ -202,25 +202,31 @@ public final class GANTrainer {
     }
 
     /// One critic update on a real and a (constant) fake batch, then weight clipping if configured.
+    ///
+    /// The loss is the adversarial term plus the penalties; its gradient is taken term by term (the gradient
+    /// of a sum, summed), each term's graph freed before the next is built, so the step holds one term's
+    /// graph at a time rather than all of them.
     func discriminatorStep(real: Tensor, fake: Tensor, penaltyInputs: PenaltyInputs) -> StepStats {
         let criticReal = critic(real)
         let criticFake = critic(fake)
-        var loss = objective.discriminatorLoss(real: criticReal, fake: criticFake, k: equilibriumK)
+        let adversarial = objective.discriminatorLoss(real: criticReal, fake: criticFake, k: equilibriumK)
+        var gradsD = gradients(of: adversarial, wrt: parametersD, retainGraph: false)
         var penaltyTotal: Float = 0
         for kind in config.loss.penalties {
             let term = penalty(kind, weight: config.penaltyWeights[kind]!, critic: { self.discriminator($0) },
                                real: real, fake: fake, inputs: penaltyInputs)
             penaltyTotal += term.scalar
-            loss = loss + term
+            let termGrads = gradients(of: term, wrt: parametersD, retainGraph: false)
+            gradsD = zip(gradsD, termGrads).map { $0 + $1 }
         }
-        let gradsD = gradients(of: loss, wrt: parametersD, retainGraph: false)
+        let loss = adversarial.scalar + penaltyTotal
         retain(gradsD, names: parameterNames.prefix(parametersD.count))
         optimizerD.step(parametersD, gradsD)
         if config.clip > 0 {
             let c = config.clip
             for p in parametersD { for j in 0..<p.count { p.pointer[j] = Swift.min(Swift.max(p.pointer[j], -c), c) } }
         }
-        return StepStats(discriminatorLoss: loss.scalar, generatorLoss: 0,
+        return StepStats(discriminatorLoss: loss, generatorLoss: 0,
                          criticReal: criticReal.mean().scalar, criticFake: criticFake.mean().scalar, penalty: penaltyTotal)
     }
 
