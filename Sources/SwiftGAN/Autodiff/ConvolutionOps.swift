@@ -46,8 +46,9 @@ func convolution(_ x: Tensor, _ w: Tensor, _ g: ConvGeometry) -> Tensor {
     let y = Tensor(uninitialized: [g.batch, o, g.outputHeight, g.outputWidth])
     conv2dForward(y.pointer, x.pointer, w.pointer, outChannels: o, g)
     return record(y, [x, w]) { gy, needed in
-        [needed[0] ? convolutionInputAdjoint(gy, w, g) : nil,
-         needed[1] ? convolutionWeightGradient(gy, x, g) : nil]
+        // The weight gradient first: its working copies are freed before the input gradient is allocated.
+        let gw = needed[1] ? convolutionWeightGradient(gy, x, g) : nil
+        return [needed[0] ? convolutionInputAdjoint(gy, w, g) : nil, gw]
     }
 }
 
@@ -56,8 +57,8 @@ func convolutionInputAdjoint(_ y: Tensor, _ w: Tensor, _ g: ConvGeometry) -> Ten
     let x = Tensor(uninitialized: [g.batch, g.channels, g.height, g.width])
     conv2dBackwardInput(x.pointer, y.pointer, w.pointer, outChannels: w.shape[0], g)
     return record(x, [y, w]) { gx, needed in
-        [needed[0] ? convolution(gx, w, g) : nil,
-         needed[1] ? convolutionWeightGradient(y, gx, g) : nil]
+        let gw = needed[1] ? convolutionWeightGradient(y, gx, g) : nil  // first, as in `convolution`
+        return [needed[0] ? convolution(gx, w, g) : nil, gw]
     }
 }
 

@@ -11,12 +11,22 @@ func binary(_ a: Tensor, _ b: Tensor, _ op: BinaryOp) -> Tensor {
     let plan = broadcastPlan(a, b)
     let out = Tensor(uninitialized: plan.outputShape)
     binaryForward(out.pointer, a.pointer, b.pointer, op, plan)
+    let shapes = (a.shape, b.shape)
+    switch op {  // a sum's rule reads the shapes only, so the tape does not keep its inputs' values
+    case .add:
+        return record(out, [a, b]) { g, needed in
+            [needed[0] ? g.sum(to: shapes.0) : nil, needed[1] ? g.sum(to: shapes.1) : nil]
+        }
+    case .subtract:
+        return record(out, [a, b]) { g, needed in
+            [needed[0] ? g.sum(to: shapes.0) : nil, needed[1] ? (-g).sum(to: shapes.1) : nil]
+        }
+    default: break
+    }
     return record(out, [a, b]) { g, needed in
         switch op {
-        case .add:
-            return [needed[0] ? g.sum(to: a.shape) : nil, needed[1] ? g.sum(to: b.shape) : nil]
-        case .subtract:
-            return [needed[0] ? g.sum(to: a.shape) : nil, needed[1] ? (-g).sum(to: b.shape) : nil]
+        case .add, .subtract:
+            preconditionFailure("recorded above")
         case .multiply:
             return [needed[0] ? (g * b).sum(to: a.shape) : nil, needed[1] ? (g * a).sum(to: b.shape) : nil]
         case .divide:
@@ -54,13 +64,25 @@ public func / (s: Float, x: Tensor) -> Tensor { Tensor(scalar: s) / x }
 func unary(_ x: Tensor, _ op: UnaryOp) -> Tensor {
     let out = Tensor(uninitialized: x.shape)
     unaryForward(out.pointer, x.pointer, x.count, op)
-    let y = out.detached()  // the values only: capturing `out` itself would make a cycle
+    if case .affine(let a, _) = op { return record(out, [x]) { g, _ in [g * a] } }  // reads neither x nor y
+    // The output's values (not `out` itself: its node would hold it, a cycle) for the ops whose derivative
+    // reads them; the others keep x only.
+    let y: Tensor?
+    switch op {
+    case .sqrt, .exp, .tanh, .sigmoid: y = out.detached()
+    default: y = nil
+    }
     return record(out, [x]) { g, _ in
         if GradMode.isEnabled { return [unaryDerivativeGraph(op, x, g)] }
         let gi = Tensor(uninitialized: x.shape)
-        unaryBackward(gi.pointer, g.pointer, x.pointer, y.pointer, x.count, op)
+        unaryBackward(gi.pointer, g.pointer, x.pointer, (y ?? x).pointer, x.count, op)
         return [gi]
     }
+}
+
+/// `unary(x, op)`, with `refill`, which writes the same output again from x (for `recomputingIntermediate`).
+func unaryRecomputable(_ x: Tensor, _ op: UnaryOp) -> (output: Tensor, refill: (UnsafeMutablePointer<Float>) -> Void) {
+    (unary(x, op), { unaryForward($0, x.pointer, x.count, op) })
 }
 
 /// `g · op'(x)` written with differentiable ops (used when the backward pass is recorded).
@@ -80,11 +102,17 @@ func unaryDerivativeGraph(_ op: UnaryOp, _ x: Tensor, _ g: Tensor) -> Tensor {
         for i in 0..<x.count { positive.pointer[i] = x.pointer[i] > 0 ? 1 : 0 }
         return g * (positive * UnaryOp.seluScale + (1 - positive) * exp(x) * (UnaryOp.seluScale * UnaryOp.seluAlpha))
     case .abs, .relu, .leakyRelu, .clamp:
-        // Piecewise-linear: the derivative is a constant mask.
-        let mask = Tensor(uninitialized: x.shape)
-        for i in 0..<x.count { mask.pointer[i] = op.derivative(x.pointer[i], 0) }
-        return g * mask
+        return piecewiseLinearGradient(g, x, op)
     }
+}
+
+/// `g · op'(x)` for a piecewise-linear op (abs, ReLU, leaky ReLU, clamp), whose derivative is a mask
+/// constant in x: one pass, and the node keeps no mask tensor (x, which the op's own node keeps, is read
+/// again). Linear in g, so differentiable to any order.
+func piecewiseLinearGradient(_ g: Tensor, _ x: Tensor, _ op: UnaryOp) -> Tensor {
+    let out = Tensor(uninitialized: g.shape)
+    unaryBackward(out.pointer, g.pointer, x.pointer, x.pointer, g.count, op)
+    return record(out, [g]) { gg, _ in [piecewiseLinearGradient(gg, x, op)] }
 }
 
 /// x² element-wise.

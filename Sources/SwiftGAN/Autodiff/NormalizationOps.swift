@@ -14,36 +14,98 @@
 ///   - runningMean, runningVar: `[C]`, updated off the tape.
 public func batchNorm2dTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
                                 momentum: Float = 0.1, eps: Float = 1e-5, slope: Float = 1) -> Tensor {
+    batchNorm2dTrainingRecomputable(x, gamma: gamma, beta: beta, runningMean: runningMean, runningVar: runningVar,
+                                    momentum: momentum, eps: eps, slope: slope).output
+}
+
+/// `batchNorm2dTraining`, with `refill`, which writes the same output again (bit for bit) from x and the
+/// batch's statistics: for `recomputingIntermediate`, which frees the output and recomputes it in the
+/// backward pass (γ and β must be unchanged by then, as they are until the optimizer step).
+func batchNorm2dTrainingRecomputable(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
+                                     momentum: Float, eps: Float, slope: Float)
+    -> (output: Tensor, refill: (UnsafeMutablePointer<Float>) -> Void) {
     let n = x.shape[0], c = x.shape[1], s = x.count / max(n * c, 1)
     let y = Tensor(uninitialized: x.shape)
     let mean = Tensor(uninitialized: [c]), invStd = Tensor(uninitialized: [c]), variance = Tensor(uninitialized: [c])
     batchNormTrainingForward(y.pointer, mean: mean.pointer, invStd: invStd.pointer, variance: variance.pointer,
                              x.pointer, gamma.pointer, beta.pointer, slope: slope, batch: n, channels: c, spatial: s, eps: eps)
-    let output = y.detached()  // the values only: capturing `y` itself would make a cycle
     let m = Float(n * s)
     let unbias = m > 1 ? m / (m - 1) : 1
     for i in 0..<c {
         runningMean.pointer[i] = (1 - momentum) * runningMean.pointer[i] + momentum * mean.pointer[i]
         runningVar.pointer[i] = (1 - momentum) * runningVar.pointer[i] + momentum * variance.pointer[i] * unbias
     }
-    return record(y, [x, gamma, beta]) { gy, needed in
+    let refill = { (out: UnsafeMutablePointer<Float>) in
+        batchNormApply(out, x.pointer, mean: mean.pointer, invStd: invStd.pointer, gamma.pointer, beta.pointer,
+                       slope: slope, batch: n, channels: c, spatial: s)
+    }
+    // The rule reads x and the statistics, never the output (the activation's branch is recomputed from x).
+    let output = record(y, [x, gamma, beta]) { gy, needed in
         if GradMode.isEnabled {
-            var upstream = gy
-            if slope != 1 {  // the activation's derivative: a constant mask read off the output
-                let mask = Tensor(uninitialized: x.shape)
-                for i in 0..<x.count { mask.pointer[i] = output.pointer[i] > 0 ? 1 : slope }
-                upstream = gy * mask
+            // The input gradient alone (a penalty's gradient in x): one op that keeps no intermediates.
+            guard needed != [true, false, false] else {
+                return [batchNormInputGradient(gy, x, gamma, beta, mean: mean, invStd: invStd, slope: slope, eps: eps), nil, nil]
             }
-            return batchNormTrainingGradientGraph(upstream, x, gamma, eps: eps, needed: needed)
+            return batchNormGradientGraph(gy, x, gamma, beta, mean: mean, invStd: invStd, slope: slope, eps: eps, needed: needed)
         }
         let gx = needed[0] ? Tensor(uninitialized: x.shape) : nil
         let gg = needed[1] ? Tensor(uninitialized: [c]) : nil
         let gb = needed[2] ? Tensor(uninitialized: [c]) : nil
         batchNormTrainingBackward(gradInput: gx?.pointer, gradGamma: gg?.pointer, gradBeta: gb?.pointer,
                                   gy.pointer, x.pointer, mean: mean.pointer, invStd: invStd.pointer,
-                                  gamma: gamma.pointer, activated: slope == 1 ? nil : output.pointer, slope: slope,
+                                  gamma: gamma.pointer, beta: beta.pointer, slope: slope,
                                   batch: n, channels: c, spatial: s)
         return [gx, gg, gb]
+    }
+    return (output, refill)
+}
+
+/// The batch-norm gradients, after the activation's of negative slope `slope` (a mask constant in x, its
+/// branch recomputed from x and the forward's statistics), written with differentiable ops.
+func batchNormGradientGraph(_ gy: Tensor, _ x: Tensor, _ gamma: Tensor, _ beta: Tensor, mean: Tensor, invStd: Tensor,
+                            slope: Float, eps: Float, needed: [Bool]) -> [Tensor?] {
+    let upstream = slope == 1 ? gy : batchNormActivationGradient(gy, x, gamma, beta, mean: mean, invStd: invStd, slope: slope)
+    return batchNormTrainingGradientGraph(upstream, x, gamma, eps: eps, needed: needed)
+}
+
+/// `gy` times the derivative of the activation after batch norm, at the normalised value of x (`activationMask`):
+/// a mask constant in x, so the op is linear in gy and its rule is itself.
+func batchNormActivationGradient(_ gy: Tensor, _ x: Tensor, _ gamma: Tensor, _ beta: Tensor, mean: Tensor, invStd: Tensor,
+                                 slope: Float) -> Tensor {
+    let n = x.shape[0], c = x.shape[1], s = x.count / max(n * c, 1)
+    let out = Tensor(uninitialized: x.shape)
+    batchNormActivationMask(out.pointer, gy.pointer, x.pointer, mean: mean.pointer, invStd: invStd.pointer,
+                            gamma.pointer, beta.pointer, slope: slope, batch: n, channels: c, spatial: s)
+    return record(out, [gy]) { g, _ in
+        [batchNormActivationGradient(g, x, gamma, beta, mean: mean, invStd: invStd, slope: slope)]
+    }
+}
+
+/// Training batch norm's input gradient `gx(gy, x, γ)` (after the activation's of negative slope `slope`) as
+/// one op: the node keeps gy, x and γ, which the tape holds anyway, and its rule is a fused kernel
+/// (`batchNormInputGradientBackward`); a third order goes through `batchNormGradientGraph`.
+func batchNormInputGradient(_ gy: Tensor, _ x: Tensor, _ gamma: Tensor, _ beta: Tensor, mean: Tensor, invStd: Tensor,
+                            slope: Float, eps: Float) -> Tensor {
+    let n = x.shape[0], c = x.shape[1], s = x.count / max(n * c, 1)
+    let gx = Tensor(uninitialized: x.shape)
+    batchNormTrainingBackward(gradInput: gx.pointer, gradGamma: nil, gradBeta: nil, gy.pointer, x.pointer,
+                              mean: mean.pointer, invStd: invStd.pointer, gamma: gamma.pointer,
+                              beta: beta.pointer, slope: slope, batch: n, channels: c, spatial: s)
+    return record(gx, [gy, x, gamma]) { v, needed in
+        if GradMode.isEnabled {
+            return recomputedGradients([gy, x, gamma], needed: needed, seed: v) {
+                batchNormGradientGraph($0[0], $0[1], $0[2], beta, mean: mean, invStd: invStd, slope: slope, eps: eps,
+                                       needed: [true, false, false])[0]!
+            }
+        }
+        let ggy = needed[0] ? Tensor(uninitialized: x.shape) : nil
+        let ggx = needed[1] ? Tensor(uninitialized: x.shape) : nil
+        let ggamma = needed[2] ? Tensor(uninitialized: [c]) : nil
+        batchNormInputGradientBackward(gradUpstream: ggy?.pointer, gradInput: ggx?.pointer, gradGamma: ggamma?.pointer,
+                                       v.pointer, gy.pointer, x.pointer, mean: mean.pointer, invStd: invStd.pointer,
+                                       gamma: gamma.pointer, beta: beta.pointer, slope: slope,
+                                       batch: n, channels: c, spatial: s)
+        return [ggy, ggx, ggamma]
     }
 }
 

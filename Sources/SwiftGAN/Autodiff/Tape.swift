@@ -33,15 +33,41 @@ public func withoutGradients<R>(_ body: () throws -> R) rethrows -> R {
 
 // MARK: - Tape node
 
-/// One recorded op: its inputs and the rule mapping the output's gradient to
-/// the inputs' gradients. The rule receives which inputs need a gradient and
-/// returns `nil` for the others; it is written with differentiable ops.
-final class Node {
-    let inputs: [Tensor]
-    let backward: (_ gradOutput: Tensor, _ needed: [Bool]) -> [Tensor?]
+/// Where an op's input sends its gradient: the node that produced it, or the leaf itself (a tensor that
+/// gradients can be asked for), or nowhere (a constant).
+///
+/// The tape links nodes, not tensors: an input's values stay alive only if the rule that needs them
+/// captures the tensor. An intermediate that no rule reads (the input of an addition, of a transposed
+/// convolution in its data, of a mask) is freed as soon as the forward pass is done with it.
+enum Edge {
+    case node(Node)
+    case leaf(Tensor)
+    case constant
 
-    init(inputs: [Tensor], backward: @escaping (Tensor, [Bool]) -> [Tensor?]) {
-        self.inputs = inputs
+    init(_ t: Tensor) {
+        if let node = t.gradFn { self = .node(node) } else if t.requiresGrad { self = .leaf(t) } else { self = .constant }
+    }
+
+    /// The key of the gradient that flows along this edge (a node's or a leaf's identity).
+    var key: ObjectIdentifier? {
+        switch self {
+        case .node(let n): return ObjectIdentifier(n)
+        case .leaf(let t): return ObjectIdentifier(t)
+        case .constant: return nil
+        }
+    }
+}
+
+/// One recorded op: where its inputs' gradients go and the rule mapping the output's gradient to them.
+/// The rule receives which inputs need a gradient and returns `nil` for the others; it is written with
+/// differentiable ops, and captures the tensors whose values it reads.
+final class Node {
+    let edges: [Edge]
+    /// Nil once a backward pass that does not retain the graph has run it (its saved tensors freed).
+    var backward: ((_ gradOutput: Tensor, _ needed: [Bool]) -> [Tensor?])?
+
+    init(edges: [Edge], backward: @escaping (Tensor, [Bool]) -> [Tensor?]) {
+        self.edges = edges
         self.backward = backward
     }
 }
@@ -50,9 +76,14 @@ final class Node {
 @inline(__always)
 func record(_ output: Tensor, _ inputs: [Tensor], _ backward: @escaping (Tensor, [Bool]) -> [Tensor?]) -> Tensor {
     if GradMode.isEnabled, inputs.contains(where: { $0.isDifferentiable }) {
-        output.gradFn = Node(inputs: inputs, backward: backward)
+        output.gradFn = Node(edges: inputs.map(Edge.init), backward: backward)
     }
     return output
+}
+
+extension Tensor {
+    /// The key its gradient is kept under: its node's identity, or its own for a leaf.
+    var gradientKey: ObjectIdentifier { gradFn.map(ObjectIdentifier.init) ?? ObjectIdentifier(self) }
 }
 
 // MARK: - Gradients
@@ -71,58 +102,67 @@ func record(_ output: Tensor, _ inputs: [Tensor], _ backward: @escaping (Tensor,
 ///   - createGraph: record the backward pass so the returned gradients can be
 ///     differentiated again (exact double backprop).
 ///   - retainGraph: keep the graph for another call (as PyTorch's `retain_graph`); false releases each
-///     node once its gradient is passed on, so the tensors it saved are freed during the backward pass
-///     rather than after it. Without `createGraph` only.
+///     node's rule once it has run, so the tensors it saved are freed during the backward pass rather than
+///     after it. Without `createGraph` only.
 /// - Returns: one gradient per `wrt` entry; zeros where `y` does not depend on it.
 public func gradients(of y: Tensor, wrt: [Tensor], seed: Tensor? = nil, createGraph: Bool = false,
                       retainGraph: Bool = true) -> [Tensor] {
-    // Topological order of the tensors reachable from y (inputs before users).
-    var order: [Tensor?] = []
-    var visited = Set<ObjectIdentifier>()
-    var stack: [(Tensor, Int)] = [(y, 0)]
-    visited.insert(ObjectIdentifier(y))
-    while let (t, next) = stack.popLast() {
-        let inputs = t.gradFn?.inputs ?? []
-        if next < inputs.count {
-            stack.append((t, next + 1))
-            let input = inputs[next]
-            if input.isDifferentiable, visited.insert(ObjectIdentifier(input)).inserted {
-                stack.append((input, 0))
-            }
+    gradients(of: y, wrt: wrt, seed: seed, createGraph: createGraph, retainGraph: retainGraph, partial: false)
+}
+
+/// `gradients(of:wrt:...)`; with `partial`, the partial derivatives in `wrt` taken as independent inputs:
+/// the walk stops at them, so no gradient flows through one requested tensor into another (the local
+/// rule of an op whose own graph is inside it, `recomputingIntermediate`).
+func gradients(of y: Tensor, wrt: [Tensor], seed: Tensor?, createGraph: Bool, retainGraph: Bool,
+               partial: Bool) -> [Tensor] {
+    let targets = Set(wrt.map(\.gradientKey))
+    var grads: [ObjectIdentifier: Tensor] = [y.gradientKey: seed ?? Tensor.ones(y.shape)]
+    guard let root = y.gradFn else {  // a leaf or a constant: its own gradient is the seed
+        return wrt.map { $0 === y && y.requiresGrad ? grads[y.gradientKey]! : Tensor.zeros($0.shape) }
+    }
+
+    // Topological order of the nodes reachable from y (inputs before users).
+    var order: [Node] = []
+    var visited: Set<ObjectIdentifier> = [ObjectIdentifier(root)]
+    var stack: [(Node, Int)] = [(root, 0)]
+    while let (n, next) = stack.popLast() {
+        let edges = partial && targets.contains(ObjectIdentifier(n)) ? [] : n.edges
+        if next < edges.count {
+            stack.append((n, next + 1))
+            if case .node(let m) = edges[next], visited.insert(ObjectIdentifier(m)).inserted { stack.append((m, 0)) }
         } else {
-            order.append(t)
+            order.append(n)
         }
     }
 
-    // Which tensors lie on a path to a requested one.
-    let targets = Set(wrt.map(ObjectIdentifier.init))
+    // Which nodes lie on a path to a requested tensor.
     var reaches = Set<ObjectIdentifier>()
-    for case let t? in order {
-        let id = ObjectIdentifier(t)
-        if targets.contains(id) || (t.gradFn?.inputs.contains { reaches.contains(ObjectIdentifier($0)) } ?? false) {
-            reaches.insert(id)
+    func leadsToTarget(_ e: Edge) -> Bool {
+        switch e {
+        case .node(let m): return reaches.contains(ObjectIdentifier(m))
+        case .leaf(let t): return targets.contains(ObjectIdentifier(t))
+        case .constant: return false
         }
+    }
+    for n in order where targets.contains(ObjectIdentifier(n)) || n.edges.contains(where: leadsToTarget) {
+        reaches.insert(ObjectIdentifier(n))
     }
     let release = !retainGraph && !createGraph
 
-    var grads: [ObjectIdentifier: Tensor] = [:]
     GradMode.with(enabled: createGraph) {
-        grads[ObjectIdentifier(y)] = seed ?? Tensor.ones(y.shape)
-        for index in order.indices.reversed() {
-            guard let t = order[index] else { continue }
-            if release { order[index] = nil }  // the graph's last reference to t, unless a user's node holds it
-            let id = ObjectIdentifier(t)
-            guard reaches.contains(id), let node = t.gradFn, let g = grads[id] else { continue }
-            if release { t.gradFn = nil }  // its saved tensors go once this rule has run
+        for n in order.reversed() {
+            let id = ObjectIdentifier(n)
+            guard let rule = n.backward else { continue }
+            if release { n.backward = nil }  // its saved tensors go once this rule has run
+            guard reaches.contains(id), let g = grads[id], !(partial && targets.contains(id)) else { continue }
             if !targets.contains(id) { grads[id] = nil }  // free as soon as it is consumed
-            let needed = node.inputs.map { reaches.contains(ObjectIdentifier($0)) }
-            let inputGrads = node.backward(g, needed)
-            for (i, input) in node.inputs.enumerated() where needed[i] {
-                guard let gi = inputGrads[i] else { continue }
-                let key = ObjectIdentifier(input)
+            let needed = n.edges.map(leadsToTarget)
+            let inputGrads = rule(g, needed)
+            for (i, edge) in n.edges.enumerated() where needed[i] {
+                guard let gi = inputGrads[i], let key = edge.key else { continue }
                 grads[key] = grads[key].map { $0 + gi } ?? gi
             }
         }
     }
-    return wrt.map { grads[ObjectIdentifier($0)] ?? Tensor.zeros($0.shape) }
+    return wrt.map { grads[$0.gradientKey] ?? Tensor.zeros($0.shape) }
 }

@@ -29,12 +29,28 @@ public final class Sequential: Module {
 
     public init(_ layers: [Module]) { self.layers = layers }
 
-    /// Applies the layers in order; a BatchNorm2d followed by ReLU or LeakyReLU runs as one op (one pass
-    /// over the data forward and one backward, and one tensor fewer kept for the backward pass).
+    /// Applies the layers in order. A BatchNorm2d followed by ReLU or LeakyReLU runs as one op (one pass
+    /// over the data forward and one backward, and one tensor fewer kept for the backward pass). In
+    /// training, when such a pair, or a lone ReLU or LeakyReLU, feeds a convolution, its output is not kept
+    /// for the backward pass but recomputed there (`recomputingIntermediate`): one activation-sized tensor
+    /// fewer per layer on the tape.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var y = x, i = 0
         while i < layers.count {
-            if i + 1 < layers.count, let bn = layers[i] as? BatchNorm2d, let slope = negativeSlope(of: layers[i + 1]) {
+            let bn = layers[i] as? BatchNorm2d
+            let activation = bn == nil ? i : i + 1
+            guard activation < layers.count, let slope = negativeSlope(of: layers[activation]) else {
+                y = layers[i](y)
+                i += 1
+                continue
+            }
+            if GradMode.isEnabled, activation + 1 < layers.count, let conv = layers[activation + 1] as? ConvolutionLayer,
+               bn?.isTraining ?? true {
+                y = recomputingIntermediate(y, pre: { x in
+                    bn?.recomputable(x, activationSlope: slope) ?? unaryRecomputable(x, slope == 0 ? .relu : .leakyRelu(slope: slope))
+                }, layer: conv.callAsFunction)
+                i = activation + 2
+            } else if let bn {
                 y = bn(y, activationSlope: slope)
                 i += 2
             } else {

@@ -29,6 +29,13 @@ public final class BatchNorm2d: Module {
                                    eps: eps, slope: slope)
     }
 
+    /// Training-mode `self(x, activationSlope:)` with the closure that writes its output again
+    /// (`batchNorm2dTrainingRecomputable`).
+    func recomputable(_ x: Tensor, activationSlope slope: Float) -> (output: Tensor, refill: (UnsafeMutablePointer<Float>) -> Void) {
+        batchNorm2dTrainingRecomputable(x, gamma: weight, beta: bias, runningMean: runningMean, runningVar: runningVar,
+                                        momentum: momentum, eps: eps, slope: slope)
+    }
+
     public var namedParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
     public var namedBuffers: [(String, Tensor)] { [("running_mean", runningMean), ("running_var", runningVar)] }
     public func setTraining(_ training: Bool) { isTraining = training }

@@ -10,7 +10,9 @@ public final class Tensor {
     public let shape: [Int]
     /// The number of elements.
     public let count: Int
-    let storage: Storage
+    /// The values. Replaced only by `dropValues` and `restoreValues` (an intermediate whose values a
+    /// backward pass recomputes rather than keeps); unchecked, as reading it is every kernel's first step.
+    @exclusivity(unchecked) private(set) var storage: Storage
     /// The tape node that produced this tensor, if it was recorded.
     var gradFn: Node?
     /// Marks a leaf whose gradient can be requested.
@@ -76,6 +78,20 @@ public final class Tensor {
 
     /// Overwrites the values from `source` (same count), off the tape.
     public func assign(from source: UnsafePointer<Float>) { pointer.update(from: source, count: count) }
+
+    /// Frees the values while the tensor stays on the tape with its shape and node: for an intermediate
+    /// that the backward pass recomputes (`recomputingIntermediate`). Reading it before `restoreValues` is
+    /// an error.
+    func dropValues() { storage = Storage.placeholder }
+
+    /// Whether the tensor holds its values (false between `dropValues` and `restoreValues`).
+    var hasValues: Bool { storage !== Storage.placeholder }
+
+    /// Gives a tensor whose values were dropped a fresh buffer filled by `fill`.
+    func restoreValues(_ fill: (UnsafeMutablePointer<Float>) -> Void) {
+        storage = Storage(count: count)
+        fill(storage.pointer)
+    }
 
     /// Copies the values into `destination` (`count` floats).
     public func write(to destination: UnsafeMutablePointer<Float>) { destination.update(from: pointer, count: count) }

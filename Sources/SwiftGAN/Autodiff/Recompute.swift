@@ -1,0 +1,88 @@
+// MARK: - Intermediates recomputed in the backward pass
+
+/// `layer(y)` for an intermediate `y = pre(x)` whose values are not kept for the backward pass.
+///
+/// A batch norm and activation in front of a convolution would keep two activation-sized tensors per
+/// layer: the norm's input x and its output y, the convolution's input. This op keeps x and frees y once
+/// `layer` has run; the backward pass writes y again with `refill` (the same arithmetic as `pre`, so the
+/// same values bit for bit, at the cost of one element-wise pass) for the layer's rule, and frees it before
+/// running pre's rule, which must not read y (batch norm's and the activations' rules read x).
+///
+/// The op's node takes the inner graph's frontier as inputs (x and the leaves that `pre` and `layer` use,
+/// such as γ, β and the weight), and its rule walks the inner graph (`pre`'s and `layer`'s own nodes) back to
+/// them, so it is exact to any order. When a recorded backward pass (double backprop) takes the layer's
+/// weight gradient, y keeps its values once recomputed, since that gradient's graph reads them; a penalty's
+/// gradient in the critic's input alone never recomputes y.
+///
+/// - Parameters:
+///   - x: the input.
+///   - pre: a recorded op on x returning y and the closure that fills a buffer with y's values again.
+///   - layer: the differentiable layer applied to y, affine in y (a convolution): its gradient in y must
+///     not read y.
+func recomputingIntermediate(_ x: Tensor, pre: (Tensor) -> (output: Tensor, refill: (UnsafeMutablePointer<Float>) -> Void),
+                             layer: (Tensor) -> Tensor) -> Tensor {
+    let (y, refill) = pre(x)
+    let z = layer(y)
+    guard GradMode.isEnabled, z.gradFn != nil else { return z }
+    let preFrontier = graphFrontier(of: y, stoppingAt: x)
+    let layerFrontier = graphFrontier(of: z, stoppingAt: y).filter { $0 !== y }
+    let frontier = preFrontier + layerFrontier
+    y.dropValues()
+    var keepValues = false
+    return record(z.detached(), frontier) { gz, needed in
+        let createGraph = GradMode.isEnabled
+        var grads: [ObjectIdentifier: Tensor] = [:]
+        func collect(_ tensors: [Tensor], _ values: [Tensor]) {
+            for (t, g) in zip(tensors, values) { grads[ObjectIdentifier(t)] = grads[ObjectIdentifier(t)].map { $0 + g } ?? g }
+        }
+        let wanted = Set(zip(frontier, needed).filter { $0.1 }.map { ObjectIdentifier($0.0) })
+        let preWanted = preFrontier.filter { wanted.contains(ObjectIdentifier($0)) }
+        let layerWanted = layerFrontier.filter { wanted.contains(ObjectIdentifier($0)) }
+        // The layer's own leaves first: only their gradients read y. Then y is freed again before the gradient
+        // in y (the layer is affine in y, so that does not read it) and pre's rule (which reads x, not y);
+        // unless the leaves' gradients were recorded (double backprop), as their graph reads y.
+        if !layerWanted.isEmpty {
+            if !y.hasValues { y.restoreValues(refill) }
+            collect(layerWanted, gradients(of: z, wrt: layerWanted, seed: gz, createGraph: createGraph, retainGraph: true,
+                                           partial: true))
+            if createGraph { keepValues = true }
+            if !keepValues { y.dropValues() }
+        }
+        if !preWanted.isEmpty {
+            let gy = gradients(of: z, wrt: [y], seed: gz, createGraph: createGraph, retainGraph: true, partial: true)[0]
+            collect(preWanted, gradients(of: y, wrt: preWanted, seed: gy, createGraph: createGraph, retainGraph: true,
+                                         partial: true))
+        }
+        return zip(frontier, needed).map { $0.1 ? grads[ObjectIdentifier($0.0)] : nil }
+    }
+}
+
+/// The tensors `y`'s graph starts from: `stop` (if differentiable) and the leaves the walk reaches without
+/// passing through `stop`, each once, in walk order.
+private func graphFrontier(of y: Tensor, stoppingAt stop: Tensor) -> [Tensor] {
+    var frontier: [Tensor] = stop.isDifferentiable ? [stop] : []
+    var seen: Set<ObjectIdentifier> = [stop.gradientKey]
+    var stack: [Node] = y.gradFn.map { [$0] } ?? []
+    while let n = stack.popLast() {
+        for edge in n.edges {
+            guard let key = edge.key, seen.insert(key).inserted else { continue }
+            switch edge {
+            case .node(let m): stack.append(m)
+            case .leaf(let t): frontier.append(t)
+            case .constant: break
+            }
+        }
+    }
+    return frontier
+}
+
+/// The gradients of `body` at `inputs` against `seed`, for the inputs `needed`: `body` run again, recorded,
+/// and its graph walked back to the inputs (held as independent). For the rule of a fused op when its
+/// backward pass is itself recorded (higher orders), where a composite of differentiable ops is simplest.
+func recomputedGradients(_ inputs: [Tensor], needed: [Bool], seed: Tensor, _ body: ([Tensor]) -> Tensor) -> [Tensor?] {
+    let again = GradMode.with(enabled: true) { body(inputs) }
+    let wanted = zip(inputs, needed).filter { $0.1 }.map { $0.0 }
+    var grads = gradients(of: again, wrt: wanted, seed: seed, createGraph: GradMode.isEnabled, retainGraph: false,
+                          partial: true).makeIterator()
+    return needed.map { $0 ? grads.next() : nil }
+}

@@ -1,0 +1,140 @@
+import XCTest
+@testable import SwiftGAN
+
+/// The ops that keep less on the tape: an intermediate recomputed in the backward pass, batch norm's input
+/// gradient as one op under double backprop, and a piecewise-linear gradient without a mask tensor.
+final class RecomputeTests: XCTestCase {
+    private func batchNormInputs(seed: UInt64) -> [Tensor] {
+        [randomTensor([3, 3, 3, 3], seed: seed), randomTensor([3], seed: seed + 1, low: 0.5, high: 1.5),
+         randomTensor([3], seed: seed + 2)]
+    }
+
+    /// The gradient-penalty shape: `h = ⟨∇ₓ f(x), v⟩` with the gradient taken in x alone (batch norm's fused
+    /// input-gradient op), then ∇h in x, γ and β against finite differences, and against the composed graph.
+    func testBatchNormInputGradientAloneIsExactToSecondOrder() {
+        for slope: Float in [1, 0, 0.2] {
+            let inputs = batchNormInputs(seed: 20)
+            inputs.forEach { $0.requiresGrad = true }
+            let weights = randomTensor([3, 3, 3, 3], seed: 23), direction = randomTensor([3, 3, 3, 3], seed: 24)
+            func h(_ xs: [Tensor], fused: Bool) -> Tensor {
+                let y = fused
+                    ? batchNorm2dTraining(xs[0], gamma: xs[1], beta: xs[2], runningMean: .zeros([3]), runningVar: .ones([3]),
+                                          slope: slope)
+                    : {
+                        let n = batchNorm2dTraining(xs[0], gamma: xs[1], beta: xs[2], runningMean: .zeros([3]),
+                                                    runningVar: .ones([3]))
+                        return slope == 1 ? n : slope == 0 ? relu(n) : leakyRelu(n, slope: slope)
+                    }()
+                let gx = gradients(of: (square(y) * weights).sum(), wrt: [xs[0]], createGraph: GradMode.isEnabled)[0]
+                return (gx * direction).sum()
+            }
+            let analytic = gradients(of: h(inputs, fused: true), wrt: inputs)
+            let composed = gradients(of: h(inputs, fused: false), wrt: inputs)
+            let numeric = numericGradients({ h($0, fused: true) }, inputs, eps: 1e-3)
+            for i in inputs.indices {
+                assertClose(analytic[i].scalars, numeric[i], rtol: 5e-2, atol: 5e-3, "slope \(slope) ∂²/∂input\(i)")
+                assertClose(analytic[i].scalars, composed[i].scalars, rtol: 1e-4, atol: 1e-5, "slope \(slope) against the composed ops")
+            }
+        }
+    }
+
+    /// A third order falls back to the composed graph: ∇ of a sum of second-order gradients still matches
+    /// finite differences.
+    func testBatchNormInputGradientDifferentiatesToThirdOrder() {
+        let inputs = batchNormInputs(seed: 30)
+        inputs.forEach { $0.requiresGrad = true }
+        let weights = randomTensor([3, 3, 3, 3], seed: 33)
+        func second(_ xs: [Tensor]) -> Tensor {
+            let enabled = GradMode.isEnabled
+            let y = batchNorm2dTraining(xs[0], gamma: xs[1], beta: xs[2], runningMean: .zeros([3]), runningVar: .ones([3]),
+                                        slope: 0.2)
+            let gx = GradMode.with(enabled: true) {
+                gradients(of: (square(y) * weights).sum(), wrt: [xs[0]], createGraph: true)[0]
+            }
+            let gg = GradMode.with(enabled: true) {
+                gradients(of: square(gx).sum(), wrt: [xs[1]], createGraph: enabled)[0]
+            }
+            return gg.sum()
+        }
+        let analytic = gradients(of: second(inputs), wrt: [inputs[1]])[0]
+        let numeric = numericGradients(second, inputs, eps: 1e-3)[1]
+        assertClose(analytic.scalars, numeric, rtol: 5e-2, atol: 5e-3, "∂³/∂γ")
+    }
+
+    /// `Sequential` runs [BatchNorm2d, LeakyReLU, Conv2d] and [ReLU, ConvTranspose2d] with the activation
+    /// recomputed in the backward pass: the same outputs, running statistics, and first- and second-order
+    /// gradients as the layers applied one at a time.
+    func testRecomputedActivationsGiveTheLayerByLayerResults() {
+        var rng = RandomGenerator(seed: 5)
+        let makeLayers: [(inout RandomGenerator) -> [Module]] = [
+            { [BatchNorm2d(4), LeakyReLU(0.2), Conv2d(4, 3, kernelSize: 3, stride: 2, padding: 1, rng: &$0)] },
+            { [ReLU(), ConvTranspose2d(4, 2, kernelSize: 4, stride: 2, padding: 1, bias: false, rng: &$0)] },
+        ]
+        for make in makeLayers {
+            var copy = rng
+            let layers = make(&rng), twins = make(&copy)
+            let sequential = Sequential(layers)
+            let parameters = sequential.namedParameters.map { $0.1 }, twinParameters = Sequential(twins).namedParameters.map { $0.1 }
+            let x = randomTensor([2, 4, 6, 6], seed: 40, margin: 0.05)
+            x.requiresGrad = true
+            var seed: Tensor!
+            func run(_ f: (Tensor) -> Tensor, _ params: [Tensor]) -> (Tensor, [Tensor], [Tensor]) {
+                let y = f(x)
+                seed = seed ?? randomTensor(y.shape, seed: 41)
+                let first = gradients(of: y, wrt: [x] + params, seed: seed)
+                // A penalty's double backprop: the input gradient recorded, then differentiated in the parameters.
+                let gx = gradients(of: (y * seed).sum(), wrt: [x], createGraph: true)[0]
+                let second = gradients(of: square(gx).sum(), wrt: params)
+                return (y, first, second)
+            }
+            let (y, first, second) = run(sequential.callAsFunction, parameters)
+            let (yTwin, firstTwin, secondTwin) = run({ x in twins.reduce(x) { $1($0) } }, twinParameters)
+            XCTAssertEqual(y.scalars, yTwin.scalars, "forward of \(layers.map { type(of: $0) })")
+            for (a, b) in zip(first + second, firstTwin + secondTwin) {
+                assertClose(a.scalars, b.scalars, rtol: 1e-4, atol: 1e-6, "gradients of \(layers.map { type(of: $0) })")
+            }
+            for (a, b) in zip(sequential.namedBuffers, Sequential(twins).namedBuffers) {
+                XCTAssertEqual(a.1.scalars, b.1.scalars, "running statistics \(a.0) updated once per forward pass")
+            }
+        }
+    }
+
+    /// The recomputed intermediate's values are freed after the forward pass and again after a first-order
+    /// backward pass; a recorded backward pass that takes the weight gradient keeps them (its graph reads
+    /// them), one in the input alone (a penalty's) never recomputes them.
+    func testTheRecomputedIntermediateHoldsValuesOnlyWhileNeeded() {
+        var rng = RandomGenerator(seed: 6)
+        let conv = Conv2d(3, 2, kernelSize: 3, padding: 1, rng: &rng)
+        let x = randomTensor([2, 3, 4, 4], seed: 50)
+        x.requiresGrad = true
+        for (createGraph, wrt, kept) in [(false, [x, conv.weight], false), (true, [x], false), (true, [x, conv.weight], true)] {
+            var intermediate: Tensor?
+            let y = recomputingIntermediate(x, pre: { x in
+                let r = unaryRecomputable(x, .leakyRelu(slope: 0.2))
+                intermediate = r.output
+                return r
+            }, layer: conv.callAsFunction)
+            XCTAssertEqual(intermediate?.hasValues, false, "freed after the forward pass")
+            let grads = gradients(of: square(y).sum(), wrt: wrt, createGraph: createGraph)
+            XCTAssertEqual(intermediate?.hasValues, kept, "createGraph \(createGraph), \(wrt.count) targets")
+            if createGraph {  // the recorded gradients differentiate again, reading y where they need it
+                let again = gradients(of: grads.map { square($0).sum() }.reduce(Tensor(scalar: 0), +), wrt: [conv.weight])[0]
+                XCTAssertTrue(again.scalars.allSatisfy { $0.isFinite } && again.scalars.contains { $0 != 0 })
+            }
+        }
+    }
+}
+
+final class BufferPoolTests: XCTestCase {
+    /// Small buffers keep their size; from 64 KiB up capacities are powers of two, so a buffer freed by one
+    /// size serves the next request of a nearby size.
+    func testLargeBuffersComeInPowerOfTwoCapacitiesAndServeNearbySizes() {
+        XCTAssertEqual([1, 1000, 16384, 16385, 786_432, 819_200, 1 << 20].map(BufferPool.capacity(for:)),
+                       [1, 1000, 16384, 32768, 1 << 20, 1 << 20, 1 << 20])
+        let p = BufferPool.shared.take(786_432)
+        BufferPool.shared.give(p, 786_432)
+        let q = BufferPool.shared.take(819_200)
+        XCTAssertEqual(p, q, "the cached buffer is reused")
+        BufferPool.shared.give(q, 819_200)
+    }
+}
