@@ -23,7 +23,7 @@ final class GANHandle {
 
     init(trainer: GANTrainer) {
         self.trainer = trainer
-        names = trainer.fullState.map { strdup($0.0)! }
+        names = trainer.fullStateInfo.map { strdup($0.name)! }
         gradientNames = trainer.parameterNames.map { strdup($0)! }
         pthread_mutex_init(&mutex, nil)
     }
@@ -251,9 +251,11 @@ let tensorsModel: Int32 = 0, tensorsFull: Int32 = 1, tensorsGradients: Int32 = 2
 /// The tensors of set `which` with their C names.
 private func tensorSet(_ h: GANHandle, _ which: Int32) throws(SwiftGANError) -> [(UnsafeMutablePointer<CChar>, () throws(SwiftGANError) -> Tensor)] {
     switch which {
-    case tensorsModel, tensorsFull:
-        let state = which == tensorsModel ? h.trainer.modelState : h.trainer.fullState
-        return zip(h.names, state).map { name, entry in (name, { () throws(SwiftGANError) in entry.1 }) }
+    case tensorsModel:
+        return zip(h.names, h.trainer.modelState).map { name, entry in (name, { () throws(SwiftGANError) in entry.1 }) }
+    case tensorsFull:  // optimizer state is created only when one of its tensors is read
+        let t = h.trainer
+        return h.names.enumerated().map { i, name in (name, { () throws(SwiftGANError) in t.fullState[i].1 }) }
     case tensorsGradients:
         let t = h.trainer
         return zip(h.gradientNames, t.parameterNames).map { cName, name in
@@ -290,14 +292,16 @@ public func sg_gan_tensor_info(_ gan: OpaquePointer?, _ which: Int32, _ index: I
     call(gan) { (h) throws(SwiftGANError) in
         let set = try tensorSet(h, which)
         try require(index >= 0 && index < Int64(set.count), "index must be in [0, \(set.count)), got \(index)")
-        // The shape of a gradient is its parameter's shape, known before any gradient is retained.
-        let shapeSource = which == tensorsGradients
-            ? h.trainer.fullState.first { $0.0 == h.trainer.parameterNames[Int(index)] }!.1
-            : try set[Int(index)].1()
-        try require(shapeSource.shape.count <= 8, "tensor rank \(shapeSource.shape.count) exceeds 8")
+        // Shapes without reading the tensors: a gradient has its parameter's shape, known before any gradient
+        // is retained, and optimizer state is not created by asking for its shape.
+        let info = h.trainer.fullStateInfo
+        let dims = which == tensorsGradients
+            ? info.first { $0.name == h.trainer.parameterNames[Int(index)] }!.shape
+            : info[Int(index)].shape  // the model's tensors come first in the full set
+        try require(dims.count <= 8, "tensor rank \(dims.count) exceeds 8")
         name?.pointee = UnsafePointer(set[Int(index)].0)
-        ndim?.pointee = Int32(shapeSource.shape.count)
-        for (i, d) in shapeSource.shape.enumerated() { shape?[i] = Int64(d) }
+        ndim?.pointee = Int32(dims.count)
+        for (i, d) in dims.enumerated() { shape?[i] = Int64(d) }
     }
 }
 

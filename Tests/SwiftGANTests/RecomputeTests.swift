@@ -125,6 +125,29 @@ final class RecomputeTests: XCTestCase {
     }
 }
 
+final class InferenceInPlaceTests: XCTestCase {
+    /// Off the tape, an evaluation batch norm after a convolution writes over the convolution's output: the
+    /// result is the layer-by-layer one, and the input is untouched.
+    func testEvaluationBatchNormAfterAConvolutionWritesOverItsOutputOnly() {
+        var rng = RandomGenerator(seed: 8)
+        let conv = ConvTranspose2d(3, 4, kernelSize: 4, stride: 2, padding: 1, bias: false, rng: &rng)
+        let bn = BatchNorm2d(4)
+        for i in 0..<4 {
+            bn.runningMean.pointer[i] = Float(i) * 0.1
+            bn.runningVar.pointer[i] = 1 + Float(i) * 0.2
+            bn.weight.pointer[i] = 0.5 + Float(i) * 0.3
+            bn.bias.pointer[i] = Float(i) * -0.1
+        }
+        let model = Sequential([conv, bn, LeakyReLU(0.2)])
+        model.setTraining(false)
+        let x = randomTensor([2, 3, 5, 5], seed: 60), before = x.scalars
+        let fused = withoutGradients { model(x) }
+        let layered = leakyRelu(bn(conv(x)), slope: 0.2)
+        for (a, b) in zip(fused.scalars, layered.scalars) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        XCTAssertEqual(x.scalars, before, "the input is not written")
+    }
+}
+
 final class BufferPoolTests: XCTestCase {
     /// Small buffers keep their size; from 64 KiB up capacities are powers of two, so a buffer freed by one
     /// size serves the next request of a nearby size.

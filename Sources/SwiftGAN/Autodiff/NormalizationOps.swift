@@ -127,10 +127,11 @@ func batchNormTrainingGradientGraph(_ gy: Tensor, _ x: Tensor, _ gamma: Tensor, 
 
 /// Evaluation-mode batch normalisation with the running statistics:
 /// `y = (x − r_μ) · γ / √(r_var + eps) + β`, then the activation of negative slope `slope` (0: ReLU; 1, the
-/// default: none). Off the tape (sampling) it is one pass over x; on the tape it is written with
-/// differentiable ops.
+/// default: none). Off the tape (sampling) it is one pass over x, written over x itself with
+/// `overwritingInput` (for an input nothing else reads, such as a convolution's fresh output); on the tape
+/// it is written with differentiable ops.
 public func batchNorm2dInference(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
-                                 eps: Float = 1e-5, slope: Float = 1) -> Tensor {
+                                 eps: Float = 1e-5, slope: Float = 1, overwritingInput: Bool = false) -> Tensor {
     let c = x.shape[1]
     if !GradMode.isEnabled || ![x, gamma, beta].contains(where: { $0.isDifferentiable }) {
         let scale = Tensor(uninitialized: [c]), shift = Tensor(uninitialized: [c])
@@ -139,7 +140,7 @@ public func batchNorm2dInference(_ x: Tensor, gamma: Tensor, beta: Tensor, runni
             scale.pointer[i] = a
             shift.pointer[i] = beta.pointer[i] - runningMean.pointer[i] * a
         }
-        let y = Tensor(uninitialized: x.shape)
+        let y = overwritingInput ? x : Tensor(uninitialized: x.shape)
         batchNormInferenceForward(y.pointer, x.pointer, scale: scale.pointer, shift: shift.pointer, slope: slope,
                                   batch: x.shape[0], channels: c, spatial: x.count / max(x.shape[0] * c, 1))
         return y

@@ -33,10 +33,12 @@ public final class Sequential: Module {
     /// over the data forward and one backward, and one tensor fewer kept for the backward pass). In
     /// training, when such a pair, or a lone ReLU or LeakyReLU, feeds a convolution, its output is not kept
     /// for the backward pass but recomputed there (`recomputingIntermediate`): one activation-sized tensor
-    /// fewer per layer on the tape.
+    /// fewer per layer on the tape. Off the tape (sampling), an evaluation-mode batch norm after a convolution
+    /// writes over the convolution's output, which nothing else holds.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var y = x, i = 0
         while i < layers.count {
+            let fresh = i > 0 && layers[i - 1] is ConvolutionLayer && !GradMode.isEnabled
             let bn = layers[i] as? BatchNorm2d
             let activation = bn == nil ? i : i + 1
             guard activation < layers.count, let slope = negativeSlope(of: layers[activation]) else {
@@ -51,7 +53,7 @@ public final class Sequential: Module {
                 }, layer: conv.callAsFunction)
                 i = activation + 2
             } else if let bn {
-                y = bn(y, activationSlope: slope)
+                y = bn(y, activationSlope: slope, overwritingInput: fresh && !bn.isTraining)
                 i += 2
             } else {
                 y = layers[i](y)

@@ -20,13 +20,13 @@ public final class BatchNorm2d: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor { self(x, activationSlope: 1) }
 
     /// The normalisation followed by the activation of negative slope `activationSlope` (0: ReLU; 1: none),
-    /// fused (see `batchNorm2dTraining` and `batchNorm2dInference`).
-    public func callAsFunction(_ x: Tensor, activationSlope slope: Float) -> Tensor {
+    /// fused (see `batchNorm2dTraining` and `batchNorm2dInference`; `overwritingInput` is the latter's).
+    public func callAsFunction(_ x: Tensor, activationSlope slope: Float, overwritingInput: Bool = false) -> Tensor {
         isTraining
             ? batchNorm2dTraining(x, gamma: weight, beta: bias, runningMean: runningMean, runningVar: runningVar,
                                   momentum: momentum, eps: eps, slope: slope)
             : batchNorm2dInference(x, gamma: weight, beta: bias, runningMean: runningMean, runningVar: runningVar,
-                                   eps: eps, slope: slope)
+                                   eps: eps, slope: slope, overwritingInput: overwritingInput)
     }
 
     /// Training-mode `self(x, activationSlope:)` with the closure that writes its output again

@@ -7,7 +7,9 @@ public protocol Optimizer: AnyObject {
     /// Number of updates applied.
     var stepCount: Int { get set }
     /// Per-parameter state tensors for checkpoints, named `<kind>.<parameter index>`.
-    var namedState: [(String, Tensor)] { get }
+var namedState: [(String, Tensor)] { get }
+    /// The names and shapes of `namedState`, without creating state that does not exist yet.
+    var stateInfo: [(name: String, shape: [Int])] { get }
     /// The learning rate.
     var learningRate: Float { get set }
 }
@@ -21,13 +23,16 @@ public final class Adam: Optimizer {
     public var learningRate: Float
     public let beta1: Float, beta2: Float, eps: Float
     public var stepCount = 0
-    let firstMoments: [Tensor], secondMoments: [Tensor]
+    let shapes: [[Int]]
+    /// The moment estimates, zeros until first used (as PyTorch, whose state appears at the first step):
+    /// a process that only samples from a trained G never holds them.
+    lazy var firstMoments: [Tensor] = shapes.map { .zeros($0) }
+    lazy var secondMoments: [Tensor] = shapes.map { .zeros($0) }
 
     public init(parameters: [Tensor], learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8) {
         self.learningRate = learningRate
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps
-        firstMoments = parameters.map { .zeros($0.shape) }
-        secondMoments = parameters.map { .zeros($0.shape) }
+        shapes = parameters.map(\.shape)
     }
 
     public func step(_ parameters: [Tensor], _ gradients: [Tensor]) {
@@ -52,9 +57,9 @@ public final class Adam: Optimizer {
         }
     }
 
-    public var namedState: [(String, Tensor)] {
-        firstMoments.enumerated().map { ("exp_avg.\($0.offset)", $0.element) }
-            + secondMoments.enumerated().map { ("exp_avg_sq.\($0.offset)", $0.element) }
+    public var namedState: [(String, Tensor)] { Array(zip(stateInfo.map(\.name), firstMoments + secondMoments)) }
+    public var stateInfo: [(name: String, shape: [Int])] {
+        shapes.enumerated().map { ("exp_avg.\($0.offset)", $0.element) } + shapes.enumerated().map { ("exp_avg_sq.\($0.offset)", $0.element) }
     }
 }
 
@@ -66,13 +71,15 @@ public final class RMSprop: Optimizer {
     public var learningRate: Float
     public let alpha: Float, eps: Float
     public var stepCount = 0
-    let squareAverages: [Tensor]
+    let shapes: [[Int]]
+    /// Zeros until first used (see `Adam.firstMoments`).
+    lazy var squareAverages: [Tensor] = shapes.map { .zeros($0) }
 
     public init(parameters: [Tensor], learningRate: Float, alpha: Float = 0.99, eps: Float = 1e-8) {
         self.learningRate = learningRate
         self.alpha = alpha
         self.eps = eps
-        squareAverages = parameters.map { .zeros($0.shape) }
+        shapes = parameters.map(\.shape)
     }
 
     public func step(_ parameters: [Tensor], _ gradients: [Tensor]) {
@@ -90,7 +97,8 @@ public final class RMSprop: Optimizer {
         }
     }
 
-    public var namedState: [(String, Tensor)] { squareAverages.enumerated().map { ("square_avg.\($0.offset)", $0.element) } }
+    public var namedState: [(String, Tensor)] { Array(zip(stateInfo.map(\.name), squareAverages)) }
+    public var stateInfo: [(name: String, shape: [Int])] { shapes.enumerated().map { ("square_avg.\($0.offset)", $0.element) } }
 }
 
 // MARK: - SGD
@@ -114,6 +122,7 @@ public final class SGD: Optimizer {
     }
 
     public var namedState: [(String, Tensor)] { [] }
+    public var stateInfo: [(name: String, shape: [Int])] { [] }
 }
 
 import Glibc
