@@ -61,21 +61,24 @@ final class RecomputeTests: XCTestCase {
         assertClose(analytic.scalars, numeric, rtol: 5e-2, atol: 5e-3, "∂³/∂γ")
     }
 
-    /// `Sequential` runs [BatchNorm2d, LeakyReLU, Conv2d] and [ReLU, ConvTranspose2d] with the activation
-    /// recomputed in the backward pass: the same outputs, running statistics, and first- and second-order
-    /// gradients as the layers applied one at a time.
+    /// `Sequential` runs [BatchNorm2d, LeakyReLU, Conv2d], [ReLU, ConvTranspose2d] and [Conv2d on 3 channels,
+    /// LeakyReLU, Conv2d] with the activation (and in the last, the first convolution's output) recomputed in
+    /// the backward pass: the same outputs, running statistics, and first- and second-order gradients as the
+    /// layers applied one at a time.
     func testRecomputedActivationsGiveTheLayerByLayerResults() {
         var rng = RandomGenerator(seed: 5)
-        let makeLayers: [(inout RandomGenerator) -> [Module]] = [
-            { [BatchNorm2d(4), LeakyReLU(0.2), Conv2d(4, 3, kernelSize: 3, stride: 2, padding: 1, rng: &$0)] },
-            { [ReLU(), ConvTranspose2d(4, 2, kernelSize: 4, stride: 2, padding: 1, bias: false, rng: &$0)] },
+        let makeLayers: [([Int], (inout RandomGenerator) -> [Module])] = [
+            ([2, 4, 6, 6], { [BatchNorm2d(4), LeakyReLU(0.2), Conv2d(4, 3, kernelSize: 3, stride: 2, padding: 1, rng: &$0)] }),
+            ([2, 4, 6, 6], { [ReLU(), ConvTranspose2d(4, 2, kernelSize: 4, stride: 2, padding: 1, bias: false, rng: &$0)] }),
+            ([2, 3, 8, 8], { [Conv2d(3, 4, kernelSize: 4, stride: 2, padding: 1, rng: &$0), LeakyReLU(0.2),
+                              Conv2d(4, 2, kernelSize: 3, padding: 1, bias: false, rng: &$0)] }),
         ]
-        for make in makeLayers {
+        for (shape, make) in makeLayers {
             var copy = rng
             let layers = make(&rng), twins = make(&copy)
             let sequential = Sequential(layers)
             let parameters = sequential.namedParameters.map { $0.1 }, twinParameters = Sequential(twins).namedParameters.map { $0.1 }
-            let x = randomTensor([2, 4, 6, 6], seed: 40, margin: 0.05)
+            let x = randomTensor(shape, seed: 40, margin: 0.05)
             x.requiresGrad = true
             var seed: Tensor!
             func run(_ f: (Tensor) -> Tensor, _ params: [Tensor]) -> (Tensor, [Tensor], [Tensor]) {

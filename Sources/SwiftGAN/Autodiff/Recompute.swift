@@ -14,21 +14,35 @@
 /// weight gradient, y keeps its values once recomputed, since that gradient's graph reads them; a penalty's
 /// gradient in the critic's input alone never recomputes y.
 ///
+/// With `recomputeInput`, x itself is freed too and computed again from before it when this op's rule runs
+/// (for x the output of a layer that is cheap to run again for the memory it holds, such as a first
+/// convolution on the image's few channels): only this op reads x, the layer that made it reads its own
+/// input.
+///
 /// - Parameters:
 ///   - x: the input.
+///   - recomputeInput: x's values again (off the tape, bit for bit), or nil to keep x.
 ///   - pre: a recorded op on x returning y and the closure that fills a buffer with y's values again.
 ///   - layer: the differentiable layer applied to y, affine in y (a convolution): its gradient in y must
 ///     not read y.
-func recomputingIntermediate(_ x: Tensor, pre: (Tensor) -> (output: Tensor, refill: (UnsafeMutablePointer<Float>) -> Void),
+func recomputingIntermediate(_ x: Tensor, recomputeInput: (() -> Tensor)? = nil,
+                             pre: (Tensor) -> (output: Tensor, refill: (UnsafeMutablePointer<Float>) -> Void),
                              layer: (Tensor) -> Tensor) -> Tensor {
     let (y, refill) = pre(x)
+    let recording = GradMode.isEnabled && y.gradFn != nil
+    if recording, recomputeInput != nil { x.dropValues() }  // before the layer runs: its working copies come next
     let z = layer(y)
-    guard GradMode.isEnabled, z.gradFn != nil else { return z }
+    guard recording || (GradMode.isEnabled && z.gradFn != nil) else { return z }
     let preFrontier = graphFrontier(of: y, stoppingAt: x)
     let layerFrontier = graphFrontier(of: z, stoppingAt: y).filter { $0 !== y }
     let frontier = preFrontier + layerFrontier
     y.dropValues()
-    var keepValues = false
+    if recomputeInput != nil { x.dropValues() }
+    var keepValues = false, keepInput = false
+    /// x's values, computed again if they were freed.
+    func restoreInput() {
+        if let recomputeInput, !x.hasValues { x.restoreValues(from: recomputeInput()) }
+    }
     return record(z.detached(), frontier) { gz, needed in
         let createGraph = GradMode.isEnabled
         var grads: [ObjectIdentifier: Tensor] = [:]
@@ -42,6 +56,7 @@ func recomputingIntermediate(_ x: Tensor, pre: (Tensor) -> (output: Tensor, refi
         // in y (the layer is affine in y, so that does not read it) and pre's rule (which reads x, not y);
         // unless the leaves' gradients were recorded (double backprop), as their graph reads y.
         if !layerWanted.isEmpty {
+            restoreInput()
             if !y.hasValues { y.restoreValues(refill) }
             collect(layerWanted, gradients(of: z, wrt: layerWanted, seed: gz, createGraph: createGraph, retainGraph: true,
                                            partial: true))
@@ -50,9 +65,12 @@ func recomputingIntermediate(_ x: Tensor, pre: (Tensor) -> (output: Tensor, refi
         }
         if !preWanted.isEmpty {
             let gy = gradients(of: z, wrt: [y], seed: gz, createGraph: createGraph, retainGraph: true, partial: true)[0]
+            restoreInput()
             collect(preWanted, gradients(of: y, wrt: preWanted, seed: gy, createGraph: createGraph, retainGraph: true,
                                          partial: true))
         }
+        if createGraph { keepInput = true }  // the recorded rules of pre read x
+        if recomputeInput != nil, !keepInput { x.dropValues() }
         return zip(frontier, needed).map { $0.1 ? grads[ObjectIdentifier($0.0)] : nil }
     }
 }

@@ -22,6 +22,13 @@ public class ConvolutionLayer: Module {
             ? SpectralNorm(weightShape: weightShape, outputsOnSecondAxis: outputsOnSecondAxis, rng: &rng) : nil
     }
 
+    /// Whether running the layer again costs little for the memory its output holds: a convolution of at most
+    /// 64 multiply-adds per output value (on an image's 3 channels with a 4×4 kernel: 48), without state that
+    /// the forward pass changes (spectral normalisation's power iteration), so a second run gives the same values.
+    var isCheapToRecompute: Bool {
+        spectralNorm == nil && self is Conv2d && weight.shape[1] * weight.shape[2] * weight.shape[3] <= 64
+    }
+
     /// The convolution with an effective weight `w`.
     func convolve(_ x: Tensor, _ w: Tensor) -> Tensor { preconditionFailure("implemented by subclasses") }
 

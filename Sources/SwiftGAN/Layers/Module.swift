@@ -33,7 +33,8 @@ public final class Sequential: Module {
     /// over the data forward and one backward, and one tensor fewer kept for the backward pass). In
     /// training, when such a pair, or a lone ReLU or LeakyReLU, feeds a convolution, its output is not kept
     /// for the backward pass but recomputed there (`recomputingIntermediate`): one activation-sized tensor
-    /// fewer per layer on the tape. Off the tape (sampling), an evaluation-mode batch norm after a convolution
+    /// fewer per layer on the tape; when that convolution is the first layer's and cheap to run again
+    /// (`isCheapToRecompute`), its output is recomputed too. Off the tape (sampling), an evaluation-mode batch norm after a convolution
     /// writes over the convolution's output, which nothing else holds.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var y = x, i = 0
@@ -48,7 +49,12 @@ public final class Sequential: Module {
             }
             if GradMode.isEnabled, activation + 1 < layers.count, let conv = layers[activation + 1] as? ConvolutionLayer,
                bn?.isTraining ?? true {
-                y = recomputingIntermediate(y, pre: { x in
+                // The output of a first convolution on an image's few channels is cheap to compute again.
+                let first = i == 1 ? layers[0] as? ConvolutionLayer : nil
+                let recomputeInput: (() -> Tensor)? = if let first, first.isCheapToRecompute {
+                    { withoutGradients { first(x) } }
+                } else { nil }
+                y = recomputingIntermediate(y, recomputeInput: recomputeInput, pre: { x in
                     bn?.recomputable(x, activationSlope: slope) ?? unaryRecomputable(x, slope == 0 ? .relu : .leakyRelu(slope: slope))
                 }, layer: conv.callAsFunction)
                 i = activation + 2

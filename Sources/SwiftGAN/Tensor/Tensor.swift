@@ -87,6 +87,12 @@ public final class Tensor {
     /// Whether the tensor holds its values (false between `dropValues` and `restoreValues`).
     var hasValues: Bool { storage !== Storage.placeholder }
 
+    /// Gives a tensor whose values were dropped those of `source` (same count; shared, not copied).
+    func restoreValues(from source: Tensor) {
+        precondition(source.count == count, "restoreValues: \(source.count) values for a tensor of \(count)")
+        storage = source.storage
+    }
+
     /// Gives a tensor whose values were dropped a fresh buffer filled by `fill`.
     func restoreValues(_ fill: (UnsafeMutablePointer<Float>) -> Void) {
         storage = Storage(count: count)
