@@ -327,7 +327,7 @@ def main():
         records.append(record)
         row = (f"| {cfg['name']} | {a:.1f} | {b:.1f} | **{b / a:.2f}×** | {1.5 * a / b:.2f}× faster needed"
                if b / a < 1.5 else f"| {cfg['name']} | {a:.1f} | {b:.1f} | **{b / a:.2f}×** | reached")
-        row += (f" | {rss_a:.0f} | {rss_b:.0f} | {rss_a / rss_b:.2f} | {gflops:.0f} | {gflops / args.peak_gflops:.0%} | "
+        row += (f" | {rss_a:.0f} | {rss_b:.0f} | {rss_a / rss_b:.3f} | {gflops:.0f} | {gflops / args.peak_gflops:.0%} | "
                 f"{gflops / sgemm:.0%} |")
         rows.append(row)
         print(row, flush=True)
@@ -353,7 +353,7 @@ def main():
                          f"them SwiftGAN's peak is {rss_a - result_mb:.0f} MB and PyTorch's {rss_b - result_mb:.0f} MB "
                          f"(ratio {beyond['beyond_result_ratio']:.2f}).")
         row = (f"| {cfg['name']} | {a:.0f} | {b:.0f} | **{b / a:.2f}×** | | {rss_a:.0f} | {rss_b:.0f} | "
-               f"{rss_a / rss_b:.2f} | | | |")
+               f"{rss_a / rss_b:.3f} | | | |")
         rows.append(row)
         print(row, flush=True)
     if wanted("import"):
@@ -367,7 +367,7 @@ def main():
                             swiftgan_rss_mb=max(r["rss_mb"] for r in ours), torch_rss_mb=max(r["rss_mb"] for r in theirs)))
         row = (f"| `import swiftgan` / `import torch` | {a:.0f} | {b:.0f} | **{b / a:.1f}×** | | "
                f"{records[-1]['swiftgan_rss_mb']:.0f} | {records[-1]['torch_rss_mb']:.0f} | "
-               f"{records[-1]['swiftgan_rss_mb'] / records[-1]['torch_rss_mb']:.2f} | | | |")
+               f"{records[-1]['swiftgan_rss_mb'] / records[-1]['torch_rss_mb']:.3f} | | | |")
         rows.append(row)
         print(row, flush=True)
     note = (f"torch {torch_version}; {args.threads} threads each; medians of {args.rounds} alternating rounds × {args.iters} iterations "
