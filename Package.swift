@@ -19,11 +19,13 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "COpenMP", path: "Sources/COpenMP"),
+        // swiftgan.h, the C ABI's one source of its types and constants, imported into SwiftGANC.
+        .systemLibrary(name: "CSwiftGAN", path: "Sources/CSwiftGAN"),
         .target(
             name: "SwiftGAN", dependencies: ["COpenBLAS", "CDNNL", "COpenMP"], swiftSettings: optimize,
             linkerSettings: [.unsafeFlags(["-L\(openBLASOpenMP)", "-Xlinker", "-rpath=\(openBLASOpenMP)"])]),
         .target(
-            name: "SwiftGANC", dependencies: ["SwiftGAN"], exclude: ["swiftgan.h"], swiftSettings: optimize,
+            name: "SwiftGANC", dependencies: ["SwiftGAN", "CSwiftGAN"], exclude: ["swiftgan.h"], swiftSettings: optimize,
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .testTarget(name: "SwiftGANTests", dependencies: ["SwiftGAN"]),
     ]

@@ -1,12 +1,12 @@
+import CSwiftGAN
 import Glibc
 import SwiftGAN
 
-// The C ABI declared in swiftgan.h. Each function converts its arguments,
-// calls the core under the handle's lock, and turns a thrown error into a status.
+// The C ABI declared in swiftgan.h (imported as CSwiftGAN: its types and constants are the header's).
+// Each function converts its arguments, calls the core under the handle's lock, and turns a thrown error
+// into a status; shapes and their messages are the core's.
 
-let abiVersion: Int32 = 6
-let statusOK: Int32 = 0, statusInvalidArgument: Int32 = 1, statusEngineError: Int32 = 2
-let counterCount = 11, statCount = 7
+let counterCount = Int(SG_COUNTER_COUNT), statCount = Int(SG_STAT_COUNT)
 
 // MARK: - Handle
 
@@ -16,8 +16,6 @@ final class GANHandle {
     var mutex = pthread_mutex_t()
     let names: [UnsafeMutablePointer<CChar>]
     let gradientNames: [UnsafeMutablePointer<CChar>]
-    /// Random inputs given with sg_gan_set_input for the next step.
-    var staged: [String: [Float]] = [:]
     /// Threads every call on this handle uses (sg_gan_set_threads).
     var threads = Threads.initial
 
@@ -61,7 +59,7 @@ private func setLastError(_ message: String) {
 private func call(_ gan: OpaquePointer?, _ body: (GANHandle) throws(SwiftGANError) -> Void) -> Int32 {
     guard let gan else {
         setLastError("the GAN handle is NULL (closed?)")
-        return statusInvalidArgument
+        return SG_INVALID_ARGUMENT
     }
     let handle = Unmanaged<GANHandle>.fromOpaque(UnsafeRawPointer(gan)).takeUnretainedValue()
     return guarded { () throws(SwiftGANError) in
@@ -72,10 +70,10 @@ private func call(_ gan: OpaquePointer?, _ body: (GANHandle) throws(SwiftGANErro
 private func guarded(_ body: () throws(SwiftGANError) -> Void) -> Int32 {
     do {
         try body()
-        return statusOK
+        return SG_OK
     } catch {
         setLastError(error.message)
-        return error.isInvalidArgument ? statusInvalidArgument : statusEngineError
+        return error.isInvalidArgument ? SG_INVALID_ARGUMENT : SG_ENGINE_ERROR
     }
 }
 
@@ -83,16 +81,32 @@ private func require(_ condition: Bool, _ message: @autoclosure () -> String) th
     if !condition { throw SwiftGANError(message()) }
 }
 
-private func tensor(_ p: UnsafePointer<Float>, _ shape: [Int]) -> Tensor {
-    let t = Tensor(repeating: 0, shape: shape)
-    t.assign(from: p)
-    return t
+/// The caller's array `a` (named `name` in messages) as a tensor, or nil when its values are NULL.
+private func tensor(_ a: sg_array, _ name: String) throws(SwiftGANError) -> Tensor? {
+    guard let values = a.values else {
+        try require(a.count == 0, "\(name): values is NULL but count is \(a.count)")
+        return nil
+    }
+    try require(a.ndim >= 0 && a.ndim <= SG_MAX_DIMS, "\(name): ndim must be in [0, \(SG_MAX_DIMS)], got \(a.ndim)")
+    let shape = withUnsafeBytes(of: a.shape) { Array($0.bindMemory(to: Int64.self).prefix(Int(a.ndim))) }
+    try require(shape.allSatisfy { $0 >= 0 && $0 <= 1 << 31 }, "\(name): dimensions must be in [0, 2^31], got \(shape)")
+    let product = shape.reduce(Int64(1)) { $0.multipliedReportingOverflow(by: $1).overflow ? Int64.max : $0 * $1 }
+    try require(product <= 1 << 32 && a.count == product,
+                "\(name): count must be the product of shape \(shape) (\(product)), got \(a.count)")
+    return Tensor(copying: values, shape: shape.map(Int.init))
+}
+
+/// A caller's output buffer of `count` floats.
+private func output(_ p: UnsafeMutablePointer<Float>?, _ count: Int64) throws(SwiftGANError) -> UnsafeMutableBufferPointer<Float> {
+    try require(p != nil, "out is NULL")
+    try require(count >= 0 && count <= 1 << 36, "out: count must be in [0, 2^36], got \(count)")
+    return UnsafeMutableBufferPointer(start: p, count: Int(count))
 }
 
 // MARK: - Library
 
 @_cdecl("sg_abi_version")
-public func sg_abi_version() -> Int32 { abiVersion }
+public func sg_abi_version() -> Int32 { SG_ABI_VERSION }
 
 @_cdecl("sg_last_error")
 public func sg_last_error() -> UnsafePointer<CChar> {
@@ -167,80 +181,39 @@ public func sg_profile_reset() { Profile.reset() }
 
 // MARK: - Training and sampling
 
-/// The random inputs `sg_gan_set_input` accepts, with the shape of one critic step's entry
-/// (`nil` count: a whole real batch) and whether there is one per critic step.
-private func inputLayout(_ name: String, _ t: GANTrainer, batch b: Int) -> (perStep: [Int], perCritic: Bool)? {
-    switch name {
-    case "z": return ([b, t.config.zDim], true)
-    case "z_g": return ([b, t.config.zDim], false)
-    case "u", "dragan_alpha": return ([b], true)
-    case "dragan_noise": return ([b] + t.sampleShape, true)
-    default: return nil
-    }
-}
-
-let inputNames = ["z", "z_g", "u", "dragan_alpha", "dragan_noise"]
-
-@_cdecl("sg_gan_set_input")
-public func sg_gan_set_input(_ gan: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ values: UnsafePointer<Float>?,
-                             _ count: Int64) -> Int32 {
-    call(gan) { (h) throws(SwiftGANError) in
-        try require(name != nil && values != nil, "name and values must not be NULL")
-        let key = String(cString: name!)
-        try require(inputNames.contains(key), "unknown input '\(key)'; known inputs: \(inputNames.joined(separator: ", "))")
-        try require(count >= 0 && count <= 1 << 32, "count must be in [0, 2^32], got \(count)")
-        h.staged[key] = Array(UnsafeBufferPointer(start: values!, count: Int(count)))
-    }
-}
-
 @_cdecl("sg_gan_train_step")
-public func sg_gan_train_step(_ gan: OpaquePointer?, _ real: UnsafePointer<Float>?, _ realBatches: Int64, _ batch: Int64,
+public func sg_gan_train_step(_ gan: OpaquePointer?, _ inputs: UnsafePointer<sg_step_inputs>?,
                               _ stats: UnsafeMutablePointer<Double>?, _ statsCapacity: Int32) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
-        let staged = h.staged
-        h.staged = [:]  // staged inputs serve one step, even a failed one
-        let t = h.trainer, k = t.config.criticSteps
-        try require(real != nil, "real is NULL")
-        try require(batch >= 1 && batch <= 1 << 20, "batch must be in [1, 2^20], got \(batch)")
-        try require(realBatches == 1 || realBatches == Int64(k), "real must hold 1 or n_critic=\(k) batches, got \(realBatches)")
-        let b = Int(batch)
-        let sample = [b] + t.sampleShape, sampleCount = sample.reduce(1, *)
-        var inputs = StepInputs(real: (0..<Int(realBatches)).map { tensor(real! + $0 * sampleCount, sample) })
-        var lists: [String: [Tensor]] = [:]
-        for (name, values) in staged {
-            let layout = inputLayout(name, t, batch: b)!
-            let entries = layout.perCritic ? k : 1, size = layout.perStep.reduce(1, *)
-            try require(values.count == entries * size,
-                        "\(name) must hold \(entries * size) values (\(entries) × \(layout.perStep)), got \(values.count)")
-            lists[name] = values.withUnsafeBufferPointer { p in (0..<entries).map { tensor(p.baseAddress! + $0 * size, layout.perStep) } }
-        }
-        inputs.noiseD = lists["z"]
-        inputs.noiseG = lists["z_g"]?.first
-        inputs.mixing = lists["u"]
-        inputs.draganAlpha = lists["dragan_alpha"]
-        inputs.draganNoise = lists["dragan_noise"]
-        let result = try t.trainStep(inputs)
+        try require(inputs != nil, "inputs is NULL")
+        try require(statsCapacity >= 0 && (stats != nil || statsCapacity == 0), "stats is NULL with capacity \(statsCapacity)")
+        let i = inputs!.pointee
+        guard let real = try tensor(i.real, "real") else { throw SwiftGANError("real is required (its values are NULL)") }
+        let result = try h.trainer.trainStep(
+            h.trainer.stepInputs(real: real, noiseD: try tensor(i.z, "z"), noiseG: try tensor(i.z_g, "z_g"),
+                                 mixing: try tensor(i.u, "u"), draganAlpha: try tensor(i.dragan_alpha, "dragan_alpha"),
+                                 draganNoise: try tensor(i.dragan_noise, "dragan_noise")))
         let values = [result.discriminatorLoss, result.generatorLoss, result.criticReal, result.criticFake, result.penalty,
                       result.k, result.mGlobal]
-        for i in 0..<min(Int(statsCapacity), statCount) { stats?[i] = Double(values[i]) }
+        for i in 0..<min(Int(statsCapacity), statCount) { stats![i] = Double(values[i]) }
     }
 }
 
 @_cdecl("sg_gan_generate")
-public func sg_gan_generate(_ gan: OpaquePointer?, _ z: UnsafePointer<Float>?, _ n: Int64, _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+public func sg_gan_generate(_ gan: OpaquePointer?, _ z: UnsafePointer<sg_array>?, _ out: UnsafeMutablePointer<Float>?,
+                            _ outCount: Int64) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
-        try require(z != nil && out != nil, "z and out must not be NULL")
-        try require(n >= 1 && n <= 1 << 20, "n must be in [1, 2^20], got \(n)")
-        try h.trainer.generate(tensor(z!, [Int(n), h.trainer.config.zDim]), into: out!)
+        try require(z != nil, "z is NULL")
+        guard let latents = try tensor(z!.pointee, "z") else { throw SwiftGANError("z: values is NULL") }
+        try h.trainer.generate(latents, into: try output(out, outCount))
     }
 }
 
 @_cdecl("sg_gan_sample")
-public func sg_gan_sample(_ gan: OpaquePointer?, _ n: Int64, _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+public func sg_gan_sample(_ gan: OpaquePointer?, _ n: Int64, _ out: UnsafeMutablePointer<Float>?, _ outCount: Int64) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
-        try require(out != nil, "out is NULL")
         try require(n >= 1 && n <= 1 << 20, "n must be in [1, 2^20], got \(n)")
-        try h.trainer.sample(Int(n), into: out!)
+        try h.trainer.sample(Int(n), into: try output(out, outCount))
     }
 }
 

@@ -7,9 +7,13 @@
  *  - Handles are opaque, created through an out-parameter, freed by sg_gan_free
  *    (which accepts NULL). Calls on one handle are serialised by a lock inside it;
  *    different handles may run in parallel.
- *  - Bulk data is caller-allocated float32, C-contiguous, with explicit sizes.
- *    The library never keeps a pointer it was given past the call.
+ *  - Bulk data is caller-allocated float32, C-contiguous, and every buffer comes with its
+ *    element count, which the library checks before touching it. The library never keeps a
+ *    pointer it was given past the call, and never frees one.
  *  - Strings returned by the library are owned by the library (see each function).
+ *  - No argument crashes the library: a NULL pointer, a wrong count or shape, a value out of
+ *    range gives SG_INVALID_ARGUMENT and a message (a pointer to fewer elements than its count
+ *    says is the one thing it cannot detect).
  */
 #ifndef SWIFTGAN_H
 #define SWIFTGAN_H
@@ -21,7 +25,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 6
+#define SG_ABI_VERSION 7
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -71,30 +75,41 @@ void sg_gan_free(sg_gan *gan);
  * Fails with SG_INVALID_ARGUMENT (writing nothing) when capacity is too small. */
 sg_status sg_gan_config(sg_gan *gan, char *buffer, int64_t capacity, int64_t *needed);
 
-/* Stages a random input for the next sg_gan_train_step, which consumes every staged
- * input (also when it fails). Inputs not staged are drawn from the GAN's own stream.
- * name (with B the batch size of that step, k = n_critic):
- *   "z"            k × B × z_dim    latents of the D steps
- *   "z_g"          B × z_dim        latents of the G step
- *   "u"            k × B            GP / LP mixing coefficients
- *   "dragan_alpha" k × B            DRAGAN's per-sample α
- *   "dragan_noise" k × B × sample   DRAGAN's per-element ε
- * The values are copied; sizes are checked by sg_gan_train_step. */
-sg_status sg_gan_set_input(sg_gan *gan, const char *name, const float *values, int64_t count);
+/* A caller's float32 array: `count` values at `values` (the product of shape[0..ndim)), C order. */
+#define SG_MAX_DIMS 8
+typedef struct {
+    const float *values; /* NULL: not given */
+    int64_t count;
+    int32_t ndim;        /* 0 to SG_MAX_DIMS */
+    int64_t shape[SG_MAX_DIMS];
+} sg_array;
 
-/* One training iteration (n_critic D steps, then one G step).
- *  real:  real_batches × batch × sample floats (sample = C × S × S for images, channels
- *         for the MLP); real_batches is 1 (reused by every critic step) or n_critic.
- *  stats: receives min(stats_capacity, SG_STAT_COUNT) doubles (SG_STAT_*). */
-sg_status sg_gan_train_step(sg_gan *gan, const float *real, int64_t real_batches, int64_t batch, double *stats,
-                            int32_t stats_capacity);
+/* The inputs of one training iteration. With B the batch size, k = n_critic and `sample` the
+ * sample shape (C × S × S for images, the width for the MLP):
+ *   real          [B, sample] (every critic step) or [k, B, sample] (one batch per step); required
+ *   z             [B, z_dim] (k = 1) or [k, B, z_dim]   latents of the D steps
+ *   z_g           [B, z_dim]                              latents of the G step
+ *   u             [B] (k = 1) or [k, B]                   GP / LP mixing coefficients
+ *   dragan_alpha  [B] (k = 1) or [k, B]                   DRAGAN's per-sample α
+ *   dragan_noise  [B, sample] (k = 1) or [k, B, sample]   DRAGAN's per-element ε
+ * An input whose values are NULL is drawn from the GAN's own random stream. The library reads
+ * the arrays during the call only. */
+typedef struct {
+    sg_array real, z, z_g, u, dragan_alpha, dragan_noise;
+} sg_step_inputs;
 
-/* Generates n samples (n × sample floats into out) from latents z (n × z_dim),
- * with the generator in evaluation mode. */
-sg_status sg_gan_generate(sg_gan *gan, const float *z, int64_t n, float *out);
+/* One training iteration (n_critic D steps, then one G step) on `inputs`. Shapes are checked
+ * first: a wrong one fails with SG_INVALID_ARGUMENT and nothing changes.
+ *  stats: receives min(stats_capacity, SG_STAT_COUNT) doubles (SG_STAT_*); NULL with capacity 0. */
+sg_status sg_gan_train_step(sg_gan *gan, const sg_step_inputs *inputs, double *stats, int32_t stats_capacity);
 
-/* Generates n samples from latents drawn with the GAN's own random stream. */
-sg_status sg_gan_sample(sg_gan *gan, int64_t n, float *out);
+/* Generates n samples from latents z of shape [n, z_dim] into out (out_count floats, which must be
+ * n × sample), with the generator in evaluation mode. */
+sg_status sg_gan_generate(sg_gan *gan, const sg_array *z, float *out, int64_t out_count);
+
+/* Generates n samples from latents drawn with the GAN's own random stream into out (out_count
+ * floats, which must be n × sample). */
+sg_status sg_gan_sample(sg_gan *gan, int64_t n, float *out, int64_t out_count);
 
 /* Number of tensors in the set `which` (SG_TENSORS_*). */
 sg_status sg_gan_tensor_count(sg_gan *gan, int32_t which, int64_t *count);

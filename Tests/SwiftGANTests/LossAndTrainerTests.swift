@@ -261,14 +261,28 @@ final class TrainerTests: XCTestCase {
     func testBadShapesAreRejectedWithTheArgumentsName() throws {
         let t = try GANTrainer(config: config("RaSGAN-GP"))
         XCTAssertThrowsError(try t.trainStep(real: [randomTensor([4, 3, 32, 32], seed: 1)])) {
-            XCTAssertEqual(($0 as! SwiftGANError).message, "real: expected batches of shape [4, 1, 32, 32], got [4, 3, 32, 32]")
+            XCTAssertEqual(($0 as! SwiftGANError).message, "real must have shape [N, 1, 32, 32], got [4, 3, 32, 32]")
         }
         XCTAssertThrowsError(try t.trainStep(real: [randomTensor([4, 1, 32, 32], seed: 1)], mixing: [.zeros([3])])) {
-            XCTAssertEqual(($0 as! SwiftGANError).message, "u: expected entries of shape [4], got [3]")
+            XCTAssertEqual(($0 as! SwiftGANError).message, "u must have shape [4], got [3]")
         }
         XCTAssertThrowsError(try t.generate(.zeros([2, 5]))) {
-            XCTAssertEqual(($0 as! SwiftGANError).message, "z: expected shape [N, 8], got [2, 5]")
+            XCTAssertEqual(($0 as! SwiftGANError).message, "z must have shape [N, 8], got [2, 5]")
         }
+        // The API's arrays (as the C ABI passes them), split per critic step: one message form for every input.
+        XCTAssertThrowsError(try t.trainStep(t.stepInputs(real: .zeros([4, 1, 32, 32]), mixing: .zeros([2, 4])))) {
+            XCTAssertEqual(($0 as! SwiftGANError).message, "u must have shape [4], got [2, 4]")
+        }
+        var twoCritic = config("RaSGAN-GP")
+        try twoCritic.set("n_critic", "2")
+        let twice = try GANTrainer(config: twoCritic)
+        XCTAssertThrowsError(try twice.trainStep(twice.stepInputs(real: .zeros([3, 4, 1, 32, 32])))) {
+            XCTAssertEqual(($0 as! SwiftGANError).message, "real must have shape [N, 1, 32, 32] or [2, N, 1, 32, 32], got [3, 4, 1, 32, 32]")
+        }
+        XCTAssertThrowsError(try twice.trainStep(twice.stepInputs(real: .zeros([4, 1, 32, 32]), noiseD: .zeros([4, 8])))) {
+            XCTAssertEqual(($0 as! SwiftGANError).message, "z must have shape [2, 4, 8], got [4, 8]")
+        }
+        XCTAssertNoThrow(try twice.trainStep(twice.stepInputs(real: .zeros([2, 4, 1, 32, 32]), noiseD: .zeros([2, 4, 8]))))
         XCTAssertThrowsError(try GANTrainer(config: GANConfig(text: "image_size=48"))) {
             XCTAssertEqual(($0 as! SwiftGANError).message, "image_size must be one of [32, 64, 128, 256] for arch 'dcgan', got 48")
         }

@@ -47,6 +47,48 @@ static void release(Py_buffer *view) {
     if (view->obj) PyBuffer_Release(view);
 }
 
+/* Fills `array` from obj, a C-contiguous float32 buffer of any shape, or None (values NULL).
+ * Returns 0 on success, -1 with an exception set. The shape is the core's to check. */
+static int get_array(PyObject *obj, Py_buffer *view, sg_array *array, const char *name) {
+    memset(array, 0, sizeof *array);
+    if (obj == Py_None) return 0;
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous float32 buffer", name);
+        return -1;
+    }
+    if (view->itemsize != 4 || view->format == NULL || strcmp(view->format, "f") != 0) {
+        PyErr_Format(PyExc_TypeError, "%s must hold float32 values (format 'f'), got format '%s'", name,
+                     view->format ? view->format : "B");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    if (view->ndim > SG_MAX_DIMS) {
+        PyErr_Format(PyExc_ValueError, "%s has %d dimensions, at most %d are supported", name, view->ndim, SG_MAX_DIMS);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    array->values = view->buf;
+    array->count = view->len / 4;
+    array->ndim = view->ndim;
+    for (int i = 0; i < view->ndim; i++) array->shape[i] = view->shape[i];
+    return 0;
+}
+
+/* A writable C-contiguous float32 buffer of any size (its element count goes to the library). */
+static int get_output(PyObject *obj, Py_buffer *view, const char *name) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0) {
+        PyErr_Format(PyExc_TypeError, "%s must be a writable C-contiguous float32 buffer", name);
+        return -1;
+    }
+    if (view->itemsize != 4 || view->format == NULL || strcmp(view->format, "f") != 0) {
+        PyErr_Format(PyExc_TypeError, "%s must hold float32 values (format 'f'), got format '%s'", name,
+                     view->format ? view->format : "B");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- Handle type -------------------------------------------------------- */
 
 typedef struct {
@@ -93,56 +135,49 @@ static PyObject *Handle_config(Handle *self, PyObject *unused) {
     return result;
 }
 
-/* set_input(name, values, count) */
-static PyObject *Handle_set_input(Handle *self, PyObject *args) {
-    const char *name;
-    PyObject *values;
-    Py_ssize_t count;
-    if (!PyArg_ParseTuple(args, "sOn", &name, &values, &count)) return NULL;
-    if (check_open(self)) return NULL;
-    Py_buffer view = {0};
-    if (get_floats(values, &view, count, 0, name)) return NULL;
-    sg_status st = sg_gan_set_input(self->gan, name, view.buf, count);
-    release(&view);
-    if (st != SG_OK) return raise_status(st);
-    Py_RETURN_NONE;
-}
-
-/* train_step(real, real_batches, batch, real_count) */
+/* train_step(real, z, z_g, u, dragan_alpha, dragan_noise): arrays, None for the inputs to draw */
 static PyObject *Handle_train_step(Handle *self, PyObject *args) {
-    PyObject *real;
-    Py_ssize_t real_batches, batch, real_count;
-    if (!PyArg_ParseTuple(args, "Onnn", &real, &real_batches, &batch, &real_count)) return NULL;
+    static const char *names[6] = {"real", "z", "z_g", "u", "dragan_alpha", "dragan_noise"};
+    PyObject *objs[6];
+    if (!PyArg_ParseTuple(args, "OOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5])) return NULL;
     if (check_open(self)) return NULL;
-    Py_buffer vr = {0};
-    if (get_floats(real, &vr, real_count, 0, "real")) return NULL;
+    Py_buffer views[6] = {{0}};
+    sg_step_inputs inputs;
+    sg_array *arrays[6] = {&inputs.real, &inputs.z, &inputs.z_g, &inputs.u, &inputs.dragan_alpha, &inputs.dragan_noise};
+    for (int i = 0; i < 6; i++) {
+        if (get_array(objs[i], &views[i], arrays[i], names[i])) {
+            for (int j = 0; j < i; j++) release(&views[j]);
+            return NULL;
+        }
+    }
     double stats[SG_STAT_COUNT] = {0};
     sg_status st;
     self->busy++;
     Py_BEGIN_ALLOW_THREADS
-    st = sg_gan_train_step(self->gan, vr.buf, real_batches, batch, stats, SG_STAT_COUNT);
+    st = sg_gan_train_step(self->gan, &inputs, stats, SG_STAT_COUNT);
     Py_END_ALLOW_THREADS
     self->busy--;
-    release(&vr);
+    for (int i = 0; i < 6; i++) release(&views[i]);
     if (st != SG_OK) return raise_status(st);
     return Py_BuildValue("(ddddddd)", stats[0], stats[1], stats[2], stats[3], stats[4], stats[5], stats[6]);
 }
 
-/* generate(z, n, out, out_count) */
+/* generate(z, out) */
 static PyObject *Handle_generate(Handle *self, PyObject *args) {
     PyObject *z, *out;
-    Py_ssize_t n, z_count, out_count;
-    if (!PyArg_ParseTuple(args, "OnnOn", &z, &n, &z_count, &out, &out_count)) return NULL;
+    if (!PyArg_ParseTuple(args, "OO", &z, &out)) return NULL;
     if (check_open(self)) return NULL;
     Py_buffer vz = {0}, vo = {0};
-    if (get_floats(z, &vz, z_count, 0, "z") || get_floats(out, &vo, out_count, 1, "out")) {
-        release(&vz); release(&vo);
+    sg_array latents;
+    if (get_array(z, &vz, &latents, "z")) return NULL;
+    if (get_output(out, &vo, "out")) {
+        release(&vz);
         return NULL;
     }
     sg_status st;
     self->busy++;
     Py_BEGIN_ALLOW_THREADS
-    st = sg_gan_generate(self->gan, vz.buf, n, vo.buf);
+    st = sg_gan_generate(self->gan, &latents, vo.buf, vo.len / 4);
     Py_END_ALLOW_THREADS
     self->busy--;
     release(&vz); release(&vo);
@@ -150,18 +185,18 @@ static PyObject *Handle_generate(Handle *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* sample(n, out, out_count) */
+/* sample(n, out) */
 static PyObject *Handle_sample(Handle *self, PyObject *args) {
     PyObject *out;
-    Py_ssize_t n, out_count;
-    if (!PyArg_ParseTuple(args, "nOn", &n, &out, &out_count)) return NULL;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "nO", &n, &out)) return NULL;
     if (check_open(self)) return NULL;
     Py_buffer vo = {0};
-    if (get_floats(out, &vo, out_count, 1, "out")) return NULL;
+    if (get_output(out, &vo, "out")) return NULL;
     sg_status st;
     self->busy++;
     Py_BEGIN_ALLOW_THREADS
-    st = sg_gan_sample(self->gan, n, vo.buf);
+    st = sg_gan_sample(self->gan, n, vo.buf, vo.len / 4);
     Py_END_ALLOW_THREADS
     self->busy--;
     release(&vo);
@@ -284,8 +319,7 @@ static PyObject *Handle_set_counters(Handle *self, PyObject *args) {
 static PyMethodDef Handle_methods[] = {
     {"close", (PyCFunction)Handle_close, METH_NOARGS, "Frees the engine; further calls raise ValueError."},
     {"config", (PyCFunction)Handle_config, METH_NOARGS, "The resolved configuration as key=value lines."},
-    {"set_input", (PyCFunction)Handle_set_input, METH_VARARGS, "Stages a random input for the next step."},
-    {"train_step", (PyCFunction)Handle_train_step, METH_VARARGS, "One training iteration; returns the 7 statistics."},
+    {"train_step", (PyCFunction)Handle_train_step, METH_VARARGS, "One training iteration on (real, z, z_g, u, dragan_alpha, dragan_noise); returns the 7 statistics."},
     {"generate", (PyCFunction)Handle_generate, METH_VARARGS, "Images from explicit latents into out."},
     {"sample", (PyCFunction)Handle_sample, METH_VARARGS, "Images from the engine's own latents into out."},
     {"tensor_count", (PyCFunction)Handle_tensor_count, METH_VARARGS, "Number of model (0), all (1) or gradient (2) tensors."},

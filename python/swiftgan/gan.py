@@ -7,7 +7,7 @@ import shutil
 import struct
 import tempfile
 from collections import OrderedDict
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -146,13 +146,6 @@ def _float32_array(value, name: str) -> np.ndarray:
     if value.dtype != np.float32:
         raise TypeError(f"{name} must have dtype float32, got {value.dtype}")
     return np.ascontiguousarray(value)
-
-
-def _check_shape(array: np.ndarray, expected: Sequence[Optional[int]], name: str) -> None:
-    ok = array.ndim == len(expected) and all(e is None or e == a for e, a in zip(expected, array.shape))
-    if not ok:
-        want = "[" + ", ".join("N" if e is None else str(e) for e in expected) + "]"
-        raise ValueError(f"{name} must have shape {want}, got {list(array.shape)}")
 
 
 class GAN:
@@ -384,33 +377,10 @@ class GAN:
             (penalties included), the generator's loss, the mean critic outputs on real and fake data
             (reconstruction energies for EBGAN and BEGAN), the penalties, and BEGAN's k and M_global (0 otherwise).
         """
-        real = _float32_array(real, "real")
-        k = self.n_critic
-        sample = self.sample_shape
-        if real.ndim == len(sample) + 2:
-            _check_shape(real, (k, None) + sample, "real")
-            batches, b = k, real.shape[1]
-        else:
-            _check_shape(real, (None,) + sample, "real")
-            batches, b = 1, real.shape[0]
-        if b < 2:
-            raise ValueError(f"real must hold at least 2 samples per batch, got {b}")
-
-        staged = []
-        for name, value, one, per_critic in (("z", z, (b, self.z_dim), True), ("z_g", z_g, (b, self.z_dim), False),
-                                             ("u", u, (b,), True), ("dragan_alpha", dragan_alpha, (b,), True),
-                                             ("dragan_noise", dragan_noise, (b,) + sample, True)):
-            if value is None:
-                continue
-            arr = _float32_array(value, name)
-            if per_critic and (k > 1 or arr.ndim == len(one) + 1):
-                _check_shape(arr, (k,) + one, name)
-            else:
-                _check_shape(arr, one, name)
-            staged.append((name, arr))
-        for name, arr in staged:
-            self._handle.set_input(name, arr, arr.size)
-        stats = self._handle.train_step(real, batches, b, real.size)
+        arrays = [_float32_array(real, "real")] + [None if v is None else _float32_array(v, name) for name, v in
+                                                    (("z", z), ("z_g", z_g), ("u", u), ("dragan_alpha", dragan_alpha),
+                                                     ("dragan_noise", dragan_noise))]
+        stats = self._handle.train_step(*arrays)  # the core checks every shape
         return dict(zip(_STAT_NAMES, stats))
 
     # ---- sampling ----------------------------------------------------------
@@ -418,11 +388,8 @@ class GAN:
     def generate(self, z: np.ndarray) -> np.ndarray:
         """Samples float32 [N, *sample_shape] from latents float32 [N, z_dim] (G in eval mode)."""
         z = _float32_array(z, "z")
-        _check_shape(z, (None, self.z_dim), "z")
-        if z.shape[0] < 1:
-            raise ValueError("z must hold at least one latent, got 0")
-        out = np.empty((z.shape[0],) + self.sample_shape, dtype=np.float32)
-        self._handle.generate(z, z.shape[0], z.size, out, out.size)
+        out = np.empty((z.shape[0] if z.ndim == 2 else 0,) + self.sample_shape, dtype=np.float32)
+        self._handle.generate(z, out)  # the core checks z's shape and out's size
         return out
 
     def sample(self, n: int) -> np.ndarray:
@@ -432,7 +399,7 @@ class GAN:
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
         out = np.empty((int(n),) + self.sample_shape, dtype=np.float32)
-        self._handle.sample(int(n), out, out.size)
+        self._handle.sample(int(n), out)
         return out
 
     # ---- state -------------------------------------------------------------

@@ -48,6 +48,12 @@ public final class Tensor {
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
     }
 
+    /// A tensor holding a copy of the `shape.reduce(1, *)` values at `values` (row-major).
+    public convenience init(copying values: UnsafePointer<Float>, shape: [Int]) {
+        self.init(uninitialized: shape)
+        pointer.update(from: values, count: count)
+    }
+
     /// A scalar tensor (shape `[]`).
     public convenience init(scalar: Float) { self.init([scalar], shape: []) }
 

@@ -112,24 +112,46 @@ public final class GANTrainer {
         try trainStep(StepInputs(real: real, noiseD: noiseD, noiseG: noiseG, mixing: mixing))
     }
 
+    /// A step's inputs from arrays in the API's shapes, as the C ABI and Python pass them: `real`
+    /// `[B, ...sample]` (every critic step) or `[n_critic, B, ...sample]`; each random input shaped as one
+    /// critic step's entry, or with a leading `n_critic` axis (`z` `[B, z_dim]` or `[n_critic, B, z_dim]`).
+    /// The arrays are split per critic step; `trainStep` checks every shape.
+    public func stepInputs(real: Tensor, noiseD: Tensor? = nil, noiseG: Tensor? = nil, mixing: Tensor? = nil,
+                           draganAlpha: Tensor? = nil, draganNoise: Tensor? = nil) -> StepInputs {
+        func perStep(_ t: Tensor?, entryRank: Int) -> [Tensor]? {
+            guard let t else { return nil }
+            guard t.shape.count == entryRank + 1 else { return [t] }
+            let entry = Array(t.shape.dropFirst()), size = entry.reduce(1, *)
+            return (0..<t.shape[0]).map { i in
+                let e = Tensor(uninitialized: entry)
+                e.assign(from: t.pointer + i * size)
+                return e
+            }
+        }
+        let sampleRank = sampleShape.count
+        return StepInputs(real: perStep(real, entryRank: sampleRank + 1)!, noiseD: perStep(noiseD, entryRank: 2),
+                          noiseG: noiseG, mixing: perStep(mixing, entryRank: 1), draganAlpha: perStep(draganAlpha, entryRank: 1),
+                          draganNoise: perStep(draganNoise, entryRank: sampleRank + 1))
+    }
+
     /// Runs one iteration: `criticSteps` discriminator steps, then one generator step.
     ///
     /// - Throws: `SwiftGANError` naming the input when a shape does not fit the configuration
     ///   or an input is given that the configuration does not use. Nothing changes then.
     public func trainStep(_ inputs: StepInputs) throws(SwiftGANError) -> StepStats {
         let k = config.criticSteps, real = inputs.real
-        guard real.count == 1 || real.count == k else {
-            throw SwiftGANError("real must hold 1 or n_critic=\(k) batches, got \(real.count)")
+        let batchShape = "[N, \(sampleShape.map(String.init).joined(separator: ", "))]"
+        let expected = k > 1 ? "\(batchShape) or [\(k), N, \(sampleShape.map(String.init).joined(separator: ", "))]" : batchShape
+        guard real.count == 1 || real.count == k, let b = real[0].shape.first, real.allSatisfy({ $0.shape == [b] + sampleShape })
+        else {
+            let given = real.count == 1 ? real[0].shape : [real.count] + (real.first?.shape ?? [])
+            throw SwiftGANError("real must have shape \(expected), got \(given)")
         }
-        let b = real[0].shape.first ?? 0
-        guard b >= 2 else { throw SwiftGANError("real: a batch needs at least 2 samples, got \(b)") }
-        for r in real where r.shape != [b] + sampleShape {
-            throw SwiftGANError("real: expected batches of shape \([b] + sampleShape), got \(r.shape)")
-        }
+        guard b >= 2 else { throw SwiftGANError("real must hold at least 2 samples per batch, got \(b)") }
         let penalties = config.loss.penalties
         try checkList(inputs.noiseD, "z", count: k, shape: [b, config.zDim])
         if let z = inputs.noiseG {
-            guard z.shape == [b, config.zDim] else { throw SwiftGANError("z_g: expected shape \([b, config.zDim]), got \(z.shape)") }
+            guard z.shape == [b, config.zDim] else { throw SwiftGANError("z_g must have shape \([b, config.zDim]), got \(z.shape)") }
             guard !config.reuseFake else {
                 throw SwiftGANError("z_g cannot be given when reuse_fake is set (the G step reuses the D step's fake batch)")
             }
@@ -269,9 +291,10 @@ public final class GANTrainer {
                            what: String = "") throws(SwiftGANError) {
         guard let list else { return }
         guard used else { throw SwiftGANError("\(name) is only used with a \(what), and loss \(config.loss.name) has none") }
-        guard list.count == count else { throw SwiftGANError("\(name): expected \(count) entries (one per critic step), got \(list.count)") }
-        for t in list where t.shape != shape {
-            throw SwiftGANError("\(name): expected entries of shape \(shape), got \(t.shape)")
+        let expected = count == 1 ? shape : [count] + shape  // one entry per critic step
+        guard list.count == count, list.allSatisfy({ $0.shape == shape }) else {
+            let given = list.count == 1 ? list[0].shape : [list.count] + (list.first?.shape ?? [])
+            throw SwiftGANError("\(name) must have shape \(expected), got \(given)")
         }
     }
 
@@ -285,16 +308,24 @@ public final class GANTrainer {
     /// Samples from explicit latents `[N, z]`, with G in evaluation mode (running BN statistics)
     /// and, when `ema_decay` > 0, with the moving average of its weights.
     public func generate(_ z: Tensor) throws(SwiftGANError) -> Tensor {
-        let out = Tensor(uninitialized: [z.shape.first ?? 0] + sampleShape)
-        try generate(z, into: out.pointer)
+        try checkLatents(z)
+        let out = Tensor(uninitialized: [z.shape[0]] + sampleShape)
+        try generate(z, into: UnsafeMutableBufferPointer(start: out.pointer, count: out.count))
         return out
     }
 
-    /// `generate(z)` written into `out` (`N · sampleShape` floats), `generationBatch` latents at a time.
-    public func generate(_ z: Tensor, into out: UnsafeMutablePointer<Float>) throws(SwiftGANError) {
-        guard z.shape.count == 2, z.shape[1] == config.zDim, z.shape[0] >= 1 else {
-            throw SwiftGANError("z: expected shape [N, \(config.zDim)], got \(z.shape)")
+    private func checkLatents(_ z: Tensor) throws(SwiftGANError) {
+        guard z.shape.count == 2, z.shape[1] == config.zDim else {
+            throw SwiftGANError("z must have shape [N, \(config.zDim)], got \(z.shape)")
         }
+        guard z.shape[0] >= 1 else { throw SwiftGANError("z must hold at least one latent, got 0") }
+    }
+
+    /// `generate(z)` written into `out` (`N · sampleShape` floats), `generationBatch` latents at a time.
+    public func generate(_ z: Tensor, into out: UnsafeMutableBufferPointer<Float>) throws(SwiftGANError) {
+        try checkLatents(z)
+        try checkOutput(out, samples: z.shape[0])
+        let out = out.baseAddress!
         let state = generator.namedState.map { $0.1 }
         let saved = emaState.isEmpty ? [] : state.map { $0.copy() }
         for (t, (_, average)) in zip(state, emaState) { t.assign(from: average.pointer) }
@@ -321,9 +352,17 @@ public final class GANTrainer {
     }
 
     /// `sample(n)` written into `out` (`n · sampleShape` floats).
-    public func sample(_ n: Int, into out: UnsafeMutablePointer<Float>) throws(SwiftGANError) {
+    public func sample(_ n: Int, into out: UnsafeMutableBufferPointer<Float>) throws(SwiftGANError) {
         guard n >= 1 else { throw SwiftGANError("n must be at least 1, got \(n)") }
+        try checkOutput(out, samples: n)
         try generate(drawLatents(n), into: out)
+    }
+
+    private func checkOutput(_ out: UnsafeMutableBufferPointer<Float>, samples n: Int) throws(SwiftGANError) {
+        let size = sampleShape.reduce(1, *)
+        guard out.baseAddress != nil, out.count == n * size else {
+            throw SwiftGANError("out must hold \(n) × \(size) = \(n * size) floats for \(n) samples of shape \(sampleShape), got \(out.count)")
+        }
     }
 
     // MARK: State

@@ -1,0 +1,128 @@
+"""The C ABI from C and from the extension: usable from any language, and no input crashes the process."""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import swiftgan
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+LIBRARY_DIR = os.path.dirname(os.path.abspath(swiftgan.__file__))  # libswiftgan.so ships beside the extension
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_the_c_example_trains_saves_reloads_and_gets_errors_not_crashes(tmp_path):
+    program = tmp_path / "train_and_reload"
+    subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "-I", os.path.join(ROOT, "Sources", "SwiftGANC"),
+                    os.path.join(ROOT, "Tests", "CExample", "train_and_reload.c"), "-o", str(program),
+                    "-L", LIBRARY_DIR, "-lswiftgan", f"-Wl,-rpath,{LIBRARY_DIR}", "-lm"], check=True)
+    done = subprocess.run([str(program), str(tmp_path / "state.bin")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok: the reloaded GAN takes the same step" in done.stdout
+    assert done.stdout.count("ok: ") >= 20 and done.stdout.rstrip().endswith("all checks passed")
+
+
+# Each call gets a wrong argument; the child process prints what it raised. A crash ends the child with a
+# signal, which the test reports with the calls that ran.
+FUZZ = textwrap.dedent("""
+    import numpy as np
+    from swiftgan import _native
+    h = _native.create("loss=RaSGAN-GP\\narch=dcgan\\nimage_size=32\\nchannels=1\\nz_dim=8\\nngf=8\\nndf=8")
+    f32 = lambda *shape: np.zeros(shape, np.float32)
+    real = f32(4, 1, 32, 32)
+    read_only = f32(1024)
+    read_only.flags.writeable = False
+    calls = [
+        ("sample: out too small", lambda: h.sample(200000, f32(2))),
+        ("sample: n negative", lambda: h.sample(-1, f32(2))),
+        ("sample: out read-only", lambda: h.sample(1, read_only)),
+        ("sample: out float64", lambda: h.sample(1, np.zeros(1024))),
+        ("generate: z too wide", lambda: h.generate(f32(2, 9), f32(2, 1, 32, 32))),
+        ("generate: out too small", lambda: h.generate(f32(2, 8), f32(1))),
+        ("generate: z empty", lambda: h.generate(f32(0, 8), f32(0))),
+        ("generate: z None", lambda: h.generate(None, f32(2))),
+        ("train_step: real None", lambda: h.train_step(None, None, None, None, None, None)),
+        ("train_step: real 1-D", lambda: h.train_step(f32(5), None, None, None, None, None)),
+        ("train_step: real 9-D", lambda: h.train_step(f32(*[1] * 9), None, None, None, None, None)),
+        ("train_step: real of 1 sample", lambda: h.train_step(f32(1, 1, 32, 32), None, None, None, None, None)),
+        ("train_step: z wrong", lambda: h.train_step(real, f32(3, 8), None, None, None, None)),
+        ("train_step: z_g wrong", lambda: h.train_step(real, None, f32(4), None, None, None)),
+        ("train_step: u 3-D", lambda: h.train_step(real, None, None, f32(1, 1, 4), None, None)),
+        ("train_step: DRAGAN input on GP", lambda: h.train_step(real, None, None, None, f32(4), None)),
+        ("train_step: int array", lambda: h.train_step(np.zeros((4, 1, 32, 32), np.int32), None, None, None, None, None)),
+        ("train_step: str", lambda: h.train_step("real", None, None, None, None, None)),
+        ("tensor_read: index", lambda: h.tensor_read(1, 10 ** 9, f32(1), 1)),
+        ("tensor_read: count", lambda: h.tensor_read(1, 0, f32(1), 1)),
+        ("tensor_read: which", lambda: h.tensor_read(7, 0, f32(1), 1)),
+        ("tensor_write: gradients", lambda: h.tensor_write(2, 0, f32(1), 1)),
+        ("tensor_info: negative index", lambda: h.tensor_info(1, -1)),
+        ("set_counters: short", lambda: h.set_counters([1, 2])),
+        ("set_threads: too many", lambda: h.set_threads(5000)),
+        ("create: bad option", lambda: _native.create("image_size=-3")),
+        ("create: not key=value", lambda: _native.create("nonsense")),
+        ("catalogue: which", lambda: _native.catalogue(9)),
+    ]
+    for name, call in calls:
+        try:
+            call()
+            print(name, "-> no error")
+        except Exception as e:
+            print(name, "->", type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+    h.train_step(real, None, None, None, None, None)
+    print("a step after the refused calls: ok")
+    h.close()
+    for name, call in [("closed: sample", lambda: h.sample(1, f32(1024))),
+                       ("closed: train_step", lambda: h.train_step(real, None, None, None, None, None)),
+                       ("closed: tensor_count", lambda: h.tensor_count(0)), ("closed: close again", h.close)]:
+        try:
+            call()
+            print(name, "-> no error")
+        except Exception as e:
+            print(name, "->", type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+""")
+
+
+def test_wrong_counts_null_buffers_and_closed_handles_raise_and_never_crash():
+    done = subprocess.run([sys.executable, "-c", FUZZ], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"the process died ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    lines = dict(line.split(" -> ", 1) for line in done.stdout.splitlines() if " -> " in line)
+    assert "a step after the refused calls: ok" in done.stdout
+    expected = {
+        "sample: out too small": "ValueError out must hold 200000 × 1024 = 204800000 floats",
+        "sample: n negative": "ValueError n must be in [1, 2^20], got -1",
+        "sample: out float64": "TypeError out must hold float32 values",
+        "sample: out read-only": "TypeError out must be a writable C-contiguous float32 buffer",
+        "generate: z too wide": "ValueError z must have shape [N, 8], got [2, 9]",
+        "generate: out too small": "ValueError out must hold 2 × 1024 = 2048 floats",
+        "generate: z empty": "ValueError z must hold at least one latent, got 0",
+        "generate: z None": "ValueError z: values is NULL",
+        "train_step: real None": "ValueError real is required",
+        "train_step: real 1-D": "ValueError real must have shape [N, 1, 32, 32], got [5]",
+        "train_step: real 9-D": "ValueError real has 9 dimensions, at most 8 are supported",
+        "train_step: real of 1 sample": "ValueError real must hold at least 2 samples per batch, got 1",
+        "train_step: z wrong": "ValueError z must have shape [4, 8], got [3, 8]",
+        "train_step: z_g wrong": "ValueError z_g must have shape [4, 8], got [4]",
+        "train_step: u 3-D": "ValueError u must have shape [4], got [1, 1, 4]",
+        "train_step: DRAGAN input on GP": "ValueError dragan_alpha is only used with a DRAGAN penalty",
+        "train_step: int array": "TypeError real must hold float32 values",
+        "train_step: str": "TypeError real must be a C-contiguous float32 buffer",
+        "tensor_read: index": "ValueError index must be in [0,",
+        "tensor_read: count": "ValueError count must be",
+        "tensor_read: which": "ValueError which must be SG_TENSORS_MODEL",
+        "tensor_write: gradients": "ValueError gradients are read-only",
+        "tensor_info: negative index": "ValueError index must be in [0,",
+        "set_counters: short": "ValueError",
+        "set_threads: too many": "ValueError threads must be in [1, 1024]",
+        "create: bad option": "ValueError image_size must be an integer",
+        "create: not key=value": "ValueError config line 'nonsense' is not of the form key=value",
+        "catalogue: which": "ValueError what must be 0",
+        "closed: sample": "ValueError the GAN is closed",
+        "closed: train_step": "ValueError the GAN is closed",
+        "closed: tensor_count": "ValueError the GAN is closed",
+    }
+    for name, start in expected.items():
+        assert lines.get(name, "").startswith(start), f"{name}: {lines.get(name)!r}, expected {start!r}"
+    assert lines["closed: close again"] == "no error"
