@@ -67,6 +67,13 @@ const char *sg_last_error(void);
  * receives a handle the caller frees with sg_gan_free. */
 sg_status sg_gan_create(const char *config, sg_gan **out);
 
+/* The option table: one "name\tkind\tdefault\tvalues\thelp\n" line per option sg_gan_create accepts,
+ * in the order sg_gan_config lists them, NUL-terminated, into buffer (capacity bytes); *needed receives
+ * the size required including the NUL. kind is int, float, bool, choice, loss or seed; values is the
+ * allowed range or set ("1..1000", "positive", "[0, 1)", "adam|rmsprop|sgd"); default is the value
+ * before any loss preset. Fails with SG_INVALID_ARGUMENT when capacity is too small. */
+sg_status sg_options(char *buffer, int64_t capacity, int64_t *needed);
+
 /* Frees a handle; NULL is accepted. */
 void sg_gan_free(sg_gan *gan);
 

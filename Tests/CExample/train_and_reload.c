@@ -76,6 +76,7 @@ static void save(sg_gan *gan, const char *path) {
         if (sg_gan_tensor_info(gan, SG_TENSORS_FULL, i, &name, &ndim, shape) != SG_OK) fail("tensor_info");
         for (int d = 0; d < ndim; d++) size *= shape[d];
         float *values = malloc((size_t)size * sizeof(float));
+        if (!values) fail("allocating a tensor's buffer");
         if (sg_gan_tensor_read(gan, SG_TENSORS_FULL, i, values, size) != SG_OK) fail(name);
         fwrite(&size, sizeof size, 1, f);
         fwrite(values, sizeof(float), (size_t)size, f);
@@ -97,6 +98,7 @@ static void load(sg_gan *gan, const char *path) {
         int64_t size;
         if (fread(&size, sizeof size, 1, f) != 1) fail("reading a tensor's size");
         float *values = malloc((size_t)size * sizeof(float));
+        if (!values) fail("allocating a tensor's buffer");
         if (fread(values, sizeof(float), (size_t)size, f) != (size_t)size) fail("reading a tensor");
         if (sg_gan_tensor_write(gan, SG_TENSORS_FULL, i, values, size) != SG_OK) fail("tensor_write");
         free(values);

@@ -6,14 +6,14 @@
     images = gan.sample(64)
 """
 from ._native import SwiftGANError
-from .gan import GAN, losses, penalties, architectures, profile
+from .gan import GAN, losses, penalties, architectures, profile, option_table
 from .images import save_grid, make_grid
 from .datasets import BatchSampler, load_dataset, load_idx_images
 from .run import Run, load_run, train
 from .animations import morph
 from .plots import plot_losses
 
-__all__ = ["GAN", "SwiftGANError", "losses", "penalties", "architectures", "profile", "save_grid", "make_grid", "load_idx_images", "load_dataset", "BatchSampler",
+__all__ = ["GAN", "SwiftGANError", "losses", "penalties", "architectures", "profile", "option_table", "save_grid", "make_grid", "load_idx_images", "load_dataset", "BatchSampler",
            "train", "load_run", "Run", "morph", "plot_losses",
            "__version__"]
 __version__ = "0.1.0"

@@ -21,12 +21,12 @@ static PyObject *raise_status(sg_status status) {
     return NULL;
 }
 
-/* Gets a float32 C-contiguous buffer of exactly `count` floats from obj
- * (writable when asked). Returns 0 on success, -1 with an exception set. */
-static int get_floats(PyObject *obj, Py_buffer *view, Py_ssize_t count, int writable, const char *name) {
+/* Gets obj's buffer as C-contiguous float32 (writable when asked), of any shape.
+ * Returns 0 on success, -1 with an exception set. */
+static int get_float32(PyObject *obj, Py_buffer *view, int writable, const char *name) {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) != 0) {
-        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous float32 buffer%s", name, writable ? " (writable)" : "");
+        PyErr_Format(PyExc_TypeError, "%s must be a %sC-contiguous float32 buffer", name, writable ? "writable " : "");
         return -1;
     }
     if (view->itemsize != 4 || view->format == NULL || strcmp(view->format, "f") != 0) {
@@ -35,6 +35,12 @@ static int get_floats(PyObject *obj, Py_buffer *view, Py_ssize_t count, int writ
         PyBuffer_Release(view);
         return -1;
     }
+    return 0;
+}
+
+/* get_float32 of exactly `count` floats. */
+static int get_floats(PyObject *obj, Py_buffer *view, Py_ssize_t count, int writable, const char *name) {
+    if (get_float32(obj, view, writable, name)) return -1;
     if (view->len != count * 4) {
         PyErr_Format(PyExc_ValueError, "%s must hold %zd floats, got %zd", name, count, view->len / 4);
         PyBuffer_Release(view);
@@ -47,21 +53,12 @@ static void release(Py_buffer *view) {
     if (view->obj) PyBuffer_Release(view);
 }
 
-/* Fills `array` from obj, a C-contiguous float32 buffer of any shape, or None (values NULL).
+/* Fills `array` from obj, a float32 buffer of any shape, or None (values NULL).
  * Returns 0 on success, -1 with an exception set. The shape is the core's to check. */
 static int get_array(PyObject *obj, Py_buffer *view, sg_array *array, const char *name) {
     memset(array, 0, sizeof *array);
     if (obj == Py_None) return 0;
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
-        PyErr_Format(PyExc_TypeError, "%s must be a C-contiguous float32 buffer", name);
-        return -1;
-    }
-    if (view->itemsize != 4 || view->format == NULL || strcmp(view->format, "f") != 0) {
-        PyErr_Format(PyExc_TypeError, "%s must hold float32 values (format 'f'), got format '%s'", name,
-                     view->format ? view->format : "B");
-        PyBuffer_Release(view);
-        return -1;
-    }
+    if (get_float32(obj, view, 0, name)) return -1;
     if (view->ndim > SG_MAX_DIMS) {
         PyErr_Format(PyExc_ValueError, "%s has %d dimensions, at most %d are supported", name, view->ndim, SG_MAX_DIMS);
         PyBuffer_Release(view);
@@ -71,21 +68,6 @@ static int get_array(PyObject *obj, Py_buffer *view, sg_array *array, const char
     array->count = view->len / 4;
     array->ndim = view->ndim;
     for (int i = 0; i < view->ndim; i++) array->shape[i] = view->shape[i];
-    return 0;
-}
-
-/* A writable C-contiguous float32 buffer of any size (its element count goes to the library). */
-static int get_output(PyObject *obj, Py_buffer *view, const char *name) {
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) != 0) {
-        PyErr_Format(PyExc_TypeError, "%s must be a writable C-contiguous float32 buffer", name);
-        return -1;
-    }
-    if (view->itemsize != 4 || view->format == NULL || strcmp(view->format, "f") != 0) {
-        PyErr_Format(PyExc_TypeError, "%s must hold float32 values (format 'f'), got format '%s'", name,
-                     view->format ? view->format : "B");
-        PyBuffer_Release(view);
-        return -1;
-    }
     return 0;
 }
 
@@ -170,7 +152,7 @@ static PyObject *Handle_generate(Handle *self, PyObject *args) {
     Py_buffer vz = {0}, vo = {0};
     sg_array latents;
     if (get_array(z, &vz, &latents, "z")) return NULL;
-    if (get_output(out, &vo, "out")) {
+    if (get_float32(out, &vo, 1, "out")) {
         release(&vz);
         return NULL;
     }
@@ -192,7 +174,7 @@ static PyObject *Handle_sample(Handle *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "nO", &n, &out)) return NULL;
     if (check_open(self)) return NULL;
     Py_buffer vo = {0};
-    if (get_output(out, &vo, "out")) return NULL;
+    if (get_float32(out, &vo, 1, "out")) return NULL;
     sg_status st;
     self->busy++;
     Py_BEGIN_ALLOW_THREADS
@@ -370,33 +352,41 @@ static PyObject *native_create(PyObject *module, PyObject *args) {
 
 static PyObject *native_abi_version(PyObject *module, PyObject *unused) { return PyLong_FromLong(sg_abi_version()); }
 
-static PyObject *native_catalogue(PyObject *module, PyObject *args) {
-    int what;
-    if (!PyArg_ParseTuple(args, "i", &what)) return NULL;
+/* A library text (sg_catalogue, sg_profile_read, sg_options): its size asked first, then read. */
+typedef sg_status (*text_reader)(int32_t what, char *buffer, int64_t capacity, int64_t *needed);
+
+static PyObject *read_text(text_reader read, int32_t what) {
     int64_t needed = 0;
     char small[1];
-    sg_status st = sg_catalogue(what, small, 0, &needed);
+    sg_status st = read(what, small, 0, &needed);
     if (st != SG_OK && needed == 0) return raise_status(st);
     char *text = PyMem_Malloc((size_t)needed);
     if (!text) return PyErr_NoMemory();
-    st = sg_catalogue(what, text, needed, &needed);
+    st = read(what, text, needed, &needed);
     PyObject *result = st == SG_OK ? PyUnicode_FromString(text) : raise_status(st);
     PyMem_Free(text);
     return result;
 }
 
-static PyObject *native_profile_read(PyObject *module, PyObject *unused) {
-    int64_t needed = 0;
-    char small[1];
-    sg_status st = sg_profile_read(small, 0, &needed);
-    if (st != SG_OK && needed == 0) return raise_status(st);
-    char *text = PyMem_Malloc((size_t)needed);
-    if (!text) return PyErr_NoMemory();
-    st = sg_profile_read(text, needed, &needed);
-    PyObject *result = st == SG_OK ? PyUnicode_FromString(text) : raise_status(st);
-    PyMem_Free(text);
-    return result;
+static sg_status profile_text(int32_t what, char *buffer, int64_t capacity, int64_t *needed) {
+    (void)what;
+    return sg_profile_read(buffer, capacity, needed);
 }
+
+static sg_status options_text(int32_t what, char *buffer, int64_t capacity, int64_t *needed) {
+    (void)what;
+    return sg_options(buffer, capacity, needed);
+}
+
+static PyObject *native_catalogue(PyObject *module, PyObject *args) {
+    int what;
+    if (!PyArg_ParseTuple(args, "i", &what)) return NULL;
+    return read_text(sg_catalogue, what);
+}
+
+static PyObject *native_options(PyObject *module, PyObject *unused) { return read_text(options_text, 0); }
+
+static PyObject *native_profile_read(PyObject *module, PyObject *unused) { return read_text(profile_text, 0); }
 
 static PyObject *native_profile_set_enabled(PyObject *module, PyObject *args) {
     int on;
@@ -414,6 +404,7 @@ static PyMethodDef module_methods[] = {
     {"create", native_create, METH_VARARGS, "Creates an engine from key=value configuration lines."},
     {"abi_version", native_abi_version, METH_NOARGS, "The loaded library's ABI version."},
     {"catalogue", native_catalogue, METH_VARARGS, "name\\tdescription lines: losses (0), penalties (1), architectures (2)."},
+    {"options", native_options, METH_NOARGS, "name\\tkind\\tdefault\\tvalues\\thelp lines: the option table."},
     {"profile_read", native_profile_read, METH_NOARGS, "name\\tseconds lines: time per kernel kind, other_core, core."},
     {"profile_set_enabled", native_profile_set_enabled, METH_VARARGS, "Switches kernel timing on or off."},
     {"profile_reset", native_profile_reset, METH_NOARGS, "Zeroes the kernel times."},

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import re
 import sys
@@ -18,7 +17,7 @@ from typing import Dict, List, Optional
 
 from . import run as runs
 
-# Help for the run's own options; the GAN's options take theirs from `GAN`'s docstring.
+# Help for the run's own options; the GAN's options take theirs, and their types, from the core's option table.
 RUN_HELP = {
     "dataset": "'fashion-mnist' or a path: IDX file or folder, CIFAR batch or folder, image folder, .npy/.npz "
                "(default fashion-mnist)",
@@ -37,47 +36,21 @@ RUN_HELP = {
 }
 
 
-def _gan_option_help() -> Dict[str, str]:
-    """`GAN`'s docstring, Args section: {option: help}."""
-    from .gan import GAN
+def _gan_flag(name: str) -> Dict[str, object]:
+    """argparse keywords (type or action, nargs, help) of a GAN option or shorthand, from the option table."""
+    from .gan import OPTION_SHORTHANDS, _PYTHON_TYPES, option_table
 
-    doc = inspect.getdoc(GAN) or ""
-    body = doc.split("Args:", 1)[1] if "Args:" in doc else ""
-    helps: Dict[str, str] = {}
-    names: List[str] = []
-    for line in body.splitlines():
-        match = re.match(r"^    ([a-z_0-9]+(?:, [a-z_0-9]+)*): (.*)$", line)
-        if match:
-            names = match.group(1).split(", ")
-            for name in names:
-                helps[name] = match.group(2)
-        elif line.startswith("        ") and names:
-            for name in names:
-                helps[name] += " " + line.strip()
-        elif not line.strip():
-            names = []
-        else:
-            break
-    return {k: v.replace("%", "%%") for k, v in helps.items()}
-
-
-def _option_kind(name: str) -> str:
-    from .gan import GAN
-
-    if name in runs.RUN_DEFAULTS:
-        default = runs.RUN_DEFAULTS[name]
-        if isinstance(default, bool):
-            return "bool"
-        return {"class_name": "str", "channels": "int", "dataset": "str", "threads": "int"}.get(name, type(default).__name__)
-    annotation = str(inspect.signature(GAN.__init__).parameters[name].annotation)
-    for kind in ("Tuple[float, float, float]", "Tuple[float, float]", "bool", "int", "float", "str"):
-        if kind in annotation:
-            return kind
-    raise AssertionError(f"no command-line type for GAN option {name}: {annotation}")
+    if name in OPTION_SHORTHANDS:
+        targets, text = OPTION_SHORTHANDS[name]
+        return dict(type=float, nargs=2 if name.startswith("betas") else len(targets), metavar="X", help=text)
+    row = option_table()[name]
+    text = f"{row.help} ({row.values}; default {row.default}, or the loss's preset)".replace("%", "%%")
+    if row.kind == "bool":
+        return dict(action=argparse.BooleanOptionalAction, help=text)
+    return dict(type=_PYTHON_TYPES[row.kind], help=text)
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
-    gan_help = _gan_option_help()
     parser.add_argument("--out", help="the run folder (default runs/<loss>-<dataset>-<time>)")
     parser.add_argument("--resume", metavar="RUN", help="continue this run from its last checkpoint, exactly")
     parser.add_argument("--config", metavar="FILE.yaml", help="options from a YAML file; command-line options override it")
@@ -85,17 +58,15 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     run_group = parser.add_argument_group("run")
     gan_group = parser.add_argument_group("GAN (see `swiftgan list` for losses and architectures)")
     for name in runs.option_names():
-        group = run_group if name in runs.RUN_DEFAULTS else gan_group
         flag = "--class" if name == "class_name" else "--" + name.replace("_", "-")
-        help_text = RUN_HELP.get(name) or gan_help.get(name, "")
-        kind = _option_kind(name)
-        common = dict(dest=name, default=argparse.SUPPRESS, help=help_text)  # SUPPRESS: only given options override
-        if kind == "bool":
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, **common)
-        elif kind.startswith("Tuple"):
-            group.add_argument(flag, type=float, nargs=kind.count("float"), metavar="X", **common)
+        if name in runs.RUN_DEFAULTS:
+            default = runs.RUN_DEFAULTS[name]
+            kind = {"class_name": str, "channels": int, "dataset": str, "threads": int}.get(name, type(default))
+            spec = dict(action=argparse.BooleanOptionalAction) if kind is bool else dict(type=kind)
+            group, spec["help"] = run_group, RUN_HELP.get(name, "")
         else:
-            group.add_argument(flag, type={"int": int, "float": float, "str": str}[kind], **common)
+            group, spec = gan_group, _gan_flag(name)
+        group.add_argument(flag, dest=name, default=argparse.SUPPRESS, **spec)  # SUPPRESS: only given options override
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -1,13 +1,14 @@
 """The `GAN` object: a Swift training engine behind a NumPy interface."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import struct
 import tempfile
 from collections import OrderedDict
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -55,47 +56,83 @@ _MODEL, _FULL, _GRADIENTS = 0, 1, 2
 _STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "penalty", "k", "m_global")
 
 
-def _config_lines(args: Dict[str, object]) -> str:
+class Option(NamedTuple):
+    """One row of the core's option table (`option_table()`)."""
+    name: str
+    kind: str  # int, float, bool, choice, loss or seed
+    default: object  # the value before any loss preset
+    values: str  # the allowed range or set: "1..1000", "positive", "adam|rmsprop|sgd"
+    help: str
+
+
+_PYTHON_TYPES = {"int": int, "seed": int, "float": float, "bool": bool, "choice": str, "loss": str}
+
+
+def _typed(kind: str, text: str) -> object:
+    """An option's text form (as the core writes it) as its Python value."""
+    return text == "true" if kind == "bool" else _PYTHON_TYPES[kind](text)
+
+
+@functools.lru_cache(maxsize=None)
+def _option_rows() -> Tuple[Option, ...]:
+    rows = (line.split("\t") for line in _native.options().splitlines() if line)
+    return tuple(Option(name, kind, _typed(kind, default), values, text) for name, kind, default, values, text in rows)
+
+
+def option_table() -> "OrderedDict[str, Option]":
+    """The core's table of every option `GAN(...)` takes (name, kind, default, allowed values, help), in the
+    order `config` lists them: the one description that `GAN`'s validation, its typed `config` and the
+    `swiftgan train` flags are built from. `GAN` also takes the shorthands in `OPTION_SHORTHANDS`."""
+    return OrderedDict((row.name, row) for row in _option_rows())
+
+
+# Shorthands `GAN(...)` takes for several options at once: name -> (the options it sets, help). `betas` is
+# applied before `betas_d` and `betas_g`, which override it per net.
+OPTION_SHORTHANDS: "OrderedDict[str, Tuple[Tuple[str, ...], str]]" = OrderedDict([
+    ("betas", (("beta1_d", "beta2_d", "beta1_g", "beta2_g"), "Adam's (β1, β2) of both nets")),
+    ("betas_d", (("beta1_d", "beta2_d"), "D's Adam (β1, β2)")),
+    ("betas_g", (("beta1_g", "beta2_g"), "G's Adam (β1, β2)")),
+    ("lsgan_targets", (("lsgan_a", "lsgan_b", "lsgan_c"), "LSGAN's targets (a, b, c)")),
+])
+
+
+def _option_text(option: Option, value: object) -> str:
+    """`value` of `option` as the core reads it; TypeError for a value of the wrong Python type."""
+    want = _PYTHON_TYPES[option.kind]
+    if want is int and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+        raise TypeError(f"{option.name} must be an int, got {type(value).__name__}")
+    if want is float and (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))):
+        raise TypeError(f"{option.name} must be a number, got {type(value).__name__}")
+    if want is str and not isinstance(value, str):
+        raise TypeError(f"{option.name} must be a str, got {type(value).__name__}")
+    text = str(bool(value)).lower() if want is bool else repr(float(value)) if want is float else str(value)
+    if any(c in text for c in "\n=;"):
+        raise ValueError(f"{option.name} contains a forbidden character: {value!r}")
+    return text
+
+
+def _config_lines(given: Mapping[str, object]) -> str:
     """The engine's key=value lines for the options given to `GAN(...)` (None: preset or default)."""
-    options: "OrderedDict[str, object]" = OrderedDict()
-    for name in ("loss", "arch", "optimizer", "latent", "lr_schedule"):
-        value = args[name]
-        if value is not None and not isinstance(value, str):
-            raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-        options[name] = value
-    for name in ("image_size", "channels", "z_dim", "ngf", "ndf", "n_critic", "seed", "lr_step", "ae_code"):
-        value = args[name]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        options[name] = value
-    for name in ("lr_d", "lr_g", "eps", "gp_weight", "lp_weight", "r1_weight", "dragan_weight", "clip", "rmsprop_alpha",
-                 "ema_decay", "lr_gamma", "ebgan_margin", "pt_weight", "began_gamma", "began_lambda_k"):
-        value = args[name]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))):
-            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-        options[name] = None if value is None else repr(float(value))
-    for name in ("minimax", "reuse_fake", "dragan_clip", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d",
-                 "spectral_norm_g", "layer_norm_d"):
-        options[name] = None if args[name] is None else str(bool(args[name])).lower()
-    for net in ("d", "g"):
-        pair = args["betas_" + net] if args["betas_" + net] is not None else args["betas"]
-        if pair is not None:
-            if len(tuple(pair)) != 2:
-                raise ValueError(f"betas_{net} must be a pair (beta1, beta2), got {pair!r}")
-            options["beta1_" + net], options["beta2_" + net] = (repr(float(v)) for v in pair)
-    if args["lsgan_targets"] is not None:
-        targets = tuple(args["lsgan_targets"])
-        if len(targets) != 3:
-            raise ValueError(f"lsgan_targets must be (a, b, c), got {targets!r}")
-        options["lsgan_a"], options["lsgan_b"], options["lsgan_c"] = (repr(float(v)) for v in targets)
-    lines = []
-    for key, value in options.items():
+    table = option_table()
+    unknown = [name for name in given if name not in table and name not in OPTION_SHORTHANDS]
+    if unknown:
+        raise TypeError(f"GAN() got an unexpected keyword argument '{unknown[0]}'")
+    values: "OrderedDict[str, object]" = OrderedDict()
+    for name in list(OPTION_SHORTHANDS) + [n for n in given if n in table]:
+        value = given.get(name)
         if value is None:
             continue
-        if any(c in str(value) for c in "\n=;"):
-            raise ValueError(f"{key} contains a forbidden character: {value!r}")
-        lines.append(f"{key}={value}")
-    return "\n".join(lines)
+        if name in OPTION_SHORTHANDS:
+            targets = OPTION_SHORTHANDS[name][0]
+            width = 2 if name.startswith("betas") else len(targets)
+            items = tuple(value) if isinstance(value, (tuple, list, np.ndarray)) else ()
+            if len(items) != width:
+                raise ValueError(f"{name} must be a sequence of {width} numbers, got {value!r}")
+            for target, item in zip(targets, items * (len(targets) // width)):
+                values[target] = item
+        else:
+            values[name] = value
+    return "\n".join(f"{name}={_option_text(table[name], value)}" for name, value in values.items())
 
 
 def _replace_directory(new: str, target: str) -> None:
@@ -151,68 +188,24 @@ def _float32_array(value, name: str) -> np.ndarray:
 class GAN:
     """A generator/discriminator pair with its optimizers, trained by SwiftGAN's Swift core.
 
-    Args:
-        loss: a name of `losses()` with any suffixes of `penalties()` (case-insensitive), e.g. "RaSGAN",
-            "RaLSGAN-GP", "WGAN-LP", "RpSGAN-avg-R1".
-        arch: a name of `architectures()`.
-        image_size: 32, 64, 128 or 256.
-        channels: image channels (1 for grey, 3 for colour).
-        z_dim: latent size.
-        ngf, ndf: generator and discriminator widths.
-        optimizer: "adam", "rmsprop" or "sgd".
-        lr_d, lr_g: learning rates of D and G.
-        betas: Adam betas of both nets; `betas_d`/`betas_g` override per net.
-        eps: Adam's and RMSprop's epsilon.
-        n_critic: D steps per G step.
-        gp_weight, lp_weight, r1_weight, dragan_weight: the penalties' weights (default 10 each).
-        dragan_clip: DRAGAN clips its perturbed points to [-1, 1], the range of images (default True).
-        ebgan_margin, pt_weight: EBGAN's margin m (1) and pull-away weight (0.1).
-        began_gamma, began_lambda_k: BEGAN's γ (0.5) and λ_k (0.001).
-        ae_code: the auto-encoder critic's code size (32).
-        clip: clip D's parameters to ±clip after each D step (0: off).
-        minimax: SGAN's generator minimises −BCE(C_f, 0) instead of BCE(C_f, 1).
-        lsgan_targets: LSGAN's (a, b, c) (default (0, 1, 1)).
-        latent: "normal" (N(0, 1)) or "uniform" (U(−1, 1)).
-        rmsprop_alpha: RMSprop's smoothing constant.
-        reuse_fake: the G step reuses the last D step's fake batch instead of fresh noise.
-        lr_schedule, lr_step, lr_gamma: "constant" (default), "step" (× lr_gamma every lr_step iterations),
-            "linear" (to 0 at iteration lr_step) or, with BEGAN, "began" (× lr_gamma whenever M_global has not
-            improved for lr_step iterations), applied to both learning rates.
-        ema_decay: sample with an exponential moving average of G's weights (0, the default: off).
-        selu, batch_norm_g, batch_norm_d, upsample_conv, spectral_norm_d, spectral_norm_g: the DCGAN options
-            of the official relativistic GAN code (see `architectures()`).
-        layer_norm_d: layer normalisation in the ResNet critic's blocks.
-        seed: seeds the weights and the engine's random stream.
-        threads: threads this GAN computes on (default: OMP_NUM_THREADS if the environment sets it, else the
-            cores available); not part of the experiment, so it can be changed at any time (`gan.threads = n`).
-            Results are bit-identical for the same count.
+    Every option of the core's table (`option_table()`, listed below) is a keyword argument; `loss` may also
+    be given first, by position. Options left as None take the loss's preset (`WGAN`: clip 0.01, RMSprop, lr
+    5e-5, n_critic 5; `WGAN-GP`/`WGAN-LP`: Adam lr 1e-4, betas (0, 0.9), n_critic 5), else the defaults shown.
+    `config` shows the result.
 
-    Options left as None take the loss's preset (`WGAN`: clip 0.01, RMSprop, lr 5e-5,
-    n_critic 5; `WGAN-GP`/`WGAN-LP`: Adam lr 1e-4, betas (0, 0.9), n_critic 5), else the
-    defaults (Adam, lr 2e-4, betas (0.5, 0.999), n_critic 1). `config` shows the result.
+    `threads`: threads this GAN computes on (default: OMP_NUM_THREADS if the environment sets it, else the
+    cores available); not part of the experiment, so it can be changed at any time (`gan.threads = n`).
+    Results are bit-identical for the same count.
     """
 
-    def __init__(self, loss: str = "RaSGAN", arch: str = "dcgan", image_size: int = 64, channels: int = 3,
-                 z_dim: int = 100, ngf: int = 64, ndf: int = 64, *, optimizer: Optional[str] = None,
-                 lr_d: Optional[float] = None, lr_g: Optional[float] = None,
-                 betas: Optional[Tuple[float, float]] = None, betas_d: Optional[Tuple[float, float]] = None,
-                 betas_g: Optional[Tuple[float, float]] = None, eps: Optional[float] = None,
-                 n_critic: Optional[int] = None, gp_weight: Optional[float] = None, lp_weight: Optional[float] = None,
-                 r1_weight: Optional[float] = None, dragan_weight: Optional[float] = None,
-                 dragan_clip: Optional[bool] = None, ebgan_margin: Optional[float] = None,
-                 pt_weight: Optional[float] = None, began_gamma: Optional[float] = None,
-                 began_lambda_k: Optional[float] = None, ae_code: Optional[int] = None,
-                 clip: Optional[float] = None, minimax: Optional[bool] = None,
-                 lsgan_targets: Optional[Tuple[float, float, float]] = None, latent: Optional[str] = None,
-                 rmsprop_alpha: Optional[float] = None, reuse_fake: Optional[bool] = None,
-                 lr_schedule: Optional[str] = None, lr_step: Optional[int] = None, lr_gamma: Optional[float] = None,
-                 ema_decay: Optional[float] = None, selu: Optional[bool] = None,
-                 batch_norm_g: Optional[bool] = None, batch_norm_d: Optional[bool] = None,
-                 upsample_conv: Optional[bool] = None, spectral_norm_d: Optional[bool] = None,
-                 spectral_norm_g: Optional[bool] = None, layer_norm_d: Optional[bool] = None, seed: int = 1,
-                 threads: Optional[int] = None, _config_text: Optional[str] = None):
+    def __init__(self, loss: Optional[str] = None, /, *, threads: Optional[int] = None,
+                 _config_text: Optional[str] = None, **options: object):
+        if loss is not None:
+            if options.get("loss") is not None:
+                raise TypeError("GAN() got loss both by position and by keyword")
+            options["loss"] = loss
         if _config_text is None:
-            _config_text = _config_lines(locals())
+            _config_text = _config_lines(options)
         self._handle = _native.create(_config_text)
         self._config = self._read_config()
         self._names = [self._handle.tensor_info(_FULL, i)[0] for i in range(self._handle.tensor_count(_FULL))]
@@ -230,20 +223,9 @@ class GAN:
 
     @property
     def config(self) -> Dict[str, object]:
-        """The resolved configuration (every option, with defaults filled in)."""
-        c = dict(self._config)
-        out: Dict[str, object] = {}
-        for key, value in c.items():
-            if key in ("image_size", "channels", "z_dim", "ngf", "ndf", "n_critic", "seed", "lr_step", "ae_code"):
-                out[key] = int(value)
-            elif key in ("loss", "arch", "optimizer", "latent", "lr_schedule"):
-                out[key] = value
-            elif key in ("reuse_fake", "minimax", "dragan_clip", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
-                         "spectral_norm_d", "spectral_norm_g", "layer_norm_d"):
-                out[key] = value == "true"
-            else:
-                out[key] = float(value)
-        return out
+        """The resolved configuration (every option of `option_table()`, with defaults filled in), typed."""
+        table = option_table()
+        return {key: _typed(table[key].kind, value) for key, value in self._config.items()}
 
     @property
     def options(self) -> Dict[str, object]:
@@ -549,3 +531,27 @@ class GAN:
                                     _bits_of_float(began["best_m_global"]), int(began["since_best"])])
         gan.checkpoint_extra = state.get("extra", {})
         return gan
+
+
+def _document_options() -> None:
+    """`GAN`'s signature and the options part of its docstring, made from the core's option table."""
+    import inspect
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY),
+              inspect.Parameter("loss", inspect.Parameter.POSITIONAL_ONLY, default=None, annotation=Optional[str])]
+    lines = ["", "    Options (the core's table; the default is the value before any loss preset):", ""]
+    for row in option_table().values():
+        lines.append(f"        {row.name} ({row.kind}, {row.values}; default {row.default!r}): {row.help}.")
+        if row.name != "loss":
+            params.append(inspect.Parameter(row.name, keyword, default=None, annotation=Optional[_PYTHON_TYPES[row.kind]]))
+    lines += ["", "    Shorthands:", ""]
+    for name, (targets, text) in OPTION_SHORTHANDS.items():
+        lines.append(f"        {name}: {text}: sets {', '.join(targets)}.")
+        params.append(inspect.Parameter(name, keyword, default=None, annotation=Optional[Tuple[float, ...]]))
+    params.append(inspect.Parameter("threads", keyword, default=None, annotation=Optional[int]))
+    GAN.__init__.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    GAN.__doc__ = (GAN.__doc__ or "").rstrip() + "\n" + "\n".join(lines) + "\n"
+
+
+_document_options()

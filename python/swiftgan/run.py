@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import difflib
-import inspect
 import json
 import os
 import re
@@ -30,7 +29,7 @@ import numpy as np
 
 from .animations import evolution, morph, sample_grids
 from .datasets import BatchSampler, load_dataset
-from .gan import GAN, _STAT_NAMES
+from .gan import GAN, OPTION_SHORTHANDS, _STAT_NAMES, option_table
 from .images import make_grid, write_png
 from .plots import plot_losses
 
@@ -58,8 +57,8 @@ METRIC_COLUMNS = ("iteration",) + _STAT_NAMES + ("time",)
 
 
 def gan_option_names() -> List[str]:
-    """The keyword arguments of `GAN(...)`, in order."""
-    return [name for name in inspect.signature(GAN.__init__).parameters if name not in ("self", "_config_text")]
+    """The keyword arguments of `GAN(...)`, in order: the core's option table, the shorthands, `threads`."""
+    return list(option_table()) + list(OPTION_SHORTHANDS) + ["threads"]
 
 
 def option_names() -> List[str]:

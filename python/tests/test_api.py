@@ -376,3 +376,36 @@ def test_a_save_killed_at_any_moment_leaves_a_loadable_checkpoint(tmp_path):
         saver.stdout.close()
         with GAN.load(str(path)) as gan:  # complete and from one save (load checks the files agree)
             assert gan.iteration >= 0 and gan.sample(2).shape == (2, 1, 32, 32)
+
+
+def test_an_option_added_to_the_core_table_reaches_validation_config_and_the_command_line(monkeypatch):
+    """The one-table rule: GAN's validation and the `swiftgan train` flags come from the core's option table,
+    so a row added to it (here to a copy, in Python) appears in both without another edit."""
+    import argparse
+
+    from swiftgan import cli
+    from swiftgan import gan as gan_module
+
+    fake = gan_module.Option("fake_rate", "float", 0.5, "positive", "a rate that exists for this test only")
+    rows = gan_module._option_rows() + (fake,)
+    monkeypatch.setattr(gan_module, "_option_rows", lambda: rows)
+    with pytest.raises(TypeError, match="fake_rate must be a number, got str"):
+        GAN(fake_rate="fast", **SMALL)
+    with pytest.raises(ValueError, match="unknown option 'fake_rate'"):  # the real core has no such row
+        GAN(fake_rate=0.25, **SMALL)
+    parser = argparse.ArgumentParser()
+    cli._add_train_options(parser)
+    assert "--fake-rate FAKE_RATE" in parser.format_help()
+    assert "a rate that exists for this test only (positive; default 0.5" in " ".join(parser.format_help().split())
+    assert parser.parse_args(["--fake-rate", "0.75"]).fake_rate == 0.75
+
+
+def test_the_option_table_describes_every_option_of_the_resolved_configuration():
+    table = swiftgan.option_table()
+    with GAN(**SMALL) as gan:
+        assert list(gan.config) == list(table)  # the same options, in the same order
+        for name, value in gan.config.items():
+            assert type(value) is type(table[name].default), name
+    assert table["n_critic"].kind == "int" and table["n_critic"].values == "1..1000" and table["n_critic"].default == 1
+    assert table["optimizer"].values == "adam|rmsprop|sgd" and table["lr_d"].default == pytest.approx(2e-4)
+    assert "gp_weight (float, ≥ 0; default 10.0)" in GAN.__doc__

@@ -106,103 +106,6 @@ public struct GANConfig: Equatable {
         }
     }
 
-    /// Every key `set(_:_:)` accepts.
-    public static let keys = ["loss", "minimax", "lsgan_a", "lsgan_b", "lsgan_c", "gp_weight", "lp_weight", "r1_weight",
-                              "dragan_weight", "dragan_clip", "ebgan_margin", "pt_weight", "began_gamma",
-                              "began_lambda_k", "ae_code", "clip", "arch", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
-                              "spectral_norm_d", "spectral_norm_g", "layer_norm_d", "image_size", "channels", "z_dim", "latent", "ngf", "ndf",
-                              "optimizer", "lr_d", "lr_g", "beta1_d", "beta2_d", "beta1_g", "beta2_g", "eps",
-                              "rmsprop_alpha", "n_critic", "reuse_fake", "lr_schedule", "lr_step", "lr_gamma", "ema_decay", "seed"]
-
-    /// Sets one option from its text form, validating it; setting `loss` applies its preset.
-    ///
-    /// - Throws: `SwiftGANError` naming the key for an unknown key or a bad value.
-    public mutating func set(_ key: String, _ value: String) throws(SwiftGANError) {
-        func int(_ low: Int, _ high: Int = Int.max) throws(SwiftGANError) -> Int {
-            guard let v = Int(value), v >= low, v <= high else {
-                throw SwiftGANError("\(key) must be an integer in [\(low), \(high == Int.max ? "∞" : String(high))], got '\(value)'")
-            }
-            return v
-        }
-        func float(positive: Bool = false, below1: Bool = false, anySign: Bool = false) throws(SwiftGANError) -> Float {
-            guard let v = Float(value), v.isFinite, anySign || v >= 0, !positive || v > 0, !below1 || v < 1 else {
-                let range = below1 ? "[0, 1)" : positive ? "a positive number" : anySign ? "a finite number" : "a number ≥ 0"
-                throw SwiftGANError("\(key) must be \(range), got '\(value)'")
-            }
-            return v
-        }
-        func bool() throws(SwiftGANError) -> Bool {
-            guard let v = ["0": false, "1": true, "false": false, "true": true][value.lowercased()] else {
-                throw SwiftGANError("\(key) must be true or false, got '\(value)'")
-            }
-            return v
-        }
-        func choice(_ options: [String], _ what: String) throws(SwiftGANError) -> String {
-            guard options.contains(value.lowercased()) else {
-                throw SwiftGANError("unknown \(what) '\(value)'; known \(what)s: \(options.joined(separator: ", "))")
-            }
-            return value.lowercased()
-        }
-        switch key {
-        case "loss":
-            loss = try LossSpec(name: value)
-            for (k, v) in GANConfig.preset(for: loss) { try set(k, v) }
-        case "minimax": minimax = try bool()
-        case "lsgan_a": lsganTargets.a = try float(anySign: true)
-        case "lsgan_b": lsganTargets.b = try float(anySign: true)
-        case "lsgan_c": lsganTargets.c = try float(anySign: true)
-        case "gp_weight": penaltyWeights[.gradient] = try float()
-        case "lp_weight": penaltyWeights[.lipschitz] = try float()
-        case "r1_weight": penaltyWeights[.r1] = try float()
-        case "dragan_weight": penaltyWeights[.dragan] = try float()
-        case "dragan_clip": draganClip = try bool()
-        case "ebgan_margin": ebganMargin = try float()
-        case "pt_weight": pullAwayWeight = try float()
-        case "began_gamma": beganGamma = try float(positive: true)
-        case "began_lambda_k": beganLambdaK = try float()
-        case "ae_code": autoEncoderCode = try int(1, 1 << 16)
-        case "clip": clip = try float()
-        case "arch":
-            guard GANConfig.architectures.contains(value.lowercased()) else {
-                throw SwiftGANError("unknown arch '\(value)'; known architectures: \(GANConfig.architectures.joined(separator: ", "))")
-            }
-            architecture = value.lowercased()
-        case "selu": dcgan.selu = try bool()
-        case "batch_norm_g": dcgan.batchNormG = try bool()
-        case "batch_norm_d": dcgan.batchNormD = try bool()
-        case "upsample_conv": dcgan.upsampleConv = try bool()
-        case "spectral_norm_d": dcgan.spectralNormD = try bool()
-        case "spectral_norm_g": dcgan.spectralNormG = try bool()
-        case "layer_norm_d": layerNormD = try bool()
-        case "image_size": imageSize = try int(1, 1 << 14)
-        case "channels": channels = try int(1, 4096)
-        case "z_dim": zDim = try int(1, 1 << 16)
-        case "latent": latent = try choice(GANConfig.latents, "latent")
-        case "ngf": generatorWidth = try int(1, 1 << 14)
-        case "ndf": discriminatorWidth = try int(1, 1 << 14)
-        case "optimizer": optimizer = try choice(GANConfig.optimizers, "optimizer")
-        case "lr_d": learningRateD = try float(positive: true)
-        case "lr_g": learningRateG = try float(positive: true)
-        case "beta1_d": betasD.0 = try float(below1: true)
-        case "beta2_d": betasD.1 = try float(below1: true)
-        case "beta1_g": betasG.0 = try float(below1: true)
-        case "beta2_g": betasG.1 = try float(below1: true)
-        case "eps": eps = try float(positive: true)
-        case "rmsprop_alpha": rmspropAlpha = try float(below1: true)
-        case "n_critic": criticSteps = try int(1, 1000)
-        case "reuse_fake": reuseFake = try bool()
-        case "ema_decay": emaDecay = try float(below1: true)
-        case "lr_schedule": lrSchedule = try choice(GANConfig.schedules, "lr_schedule")
-        case "lr_step": lrStep = try int(1)
-        case "lr_gamma": lrGamma = try float(positive: true)
-        case "seed":
-            guard let v = UInt64(value) else { throw SwiftGANError("seed must be an integer in [0, 2⁶⁴), got '\(value)'") }
-            seed = v
-        default:
-            throw SwiftGANError("unknown option '\(key)'; known options: \(GANConfig.keys.joined(separator: ", "))")
-        }
-    }
-
     /// Checks the combination of options (called when a trainer is built).
     public func validate() throws(SwiftGANError) {
         if architecture == "dcgan" || architecture == "patchgan" || architecture == "autoencoder" { try checkDCGANSize(imageSize) }
@@ -226,26 +129,6 @@ public struct GANConfig: Equatable {
         if !["dcgan", "patchgan", "autoencoder"].contains(architecture) && (dcgan.selu || dcgan.upsampleConv) {
             throw SwiftGANError("selu and upsample_conv are options of arch 'dcgan', not '\(architecture)'")
         }
-    }
-
-    /// The configuration as `(key, value)` pairs that `init(text:)` reads back to an equal value.
-    public var keyValues: [(String, String)] {
-        [("loss", loss.name), ("minimax", "\(minimax)"), ("lsgan_a", "\(lsganTargets.a)"), ("lsgan_b", "\(lsganTargets.b)"),
-         ("lsgan_c", "\(lsganTargets.c)")]
-            + PenaltyKind.allCases.map { ($0.weightKey, "\(penaltyWeights[$0]!)") }
-            + [("dragan_clip", "\(draganClip)"), ("ebgan_margin", "\(ebganMargin)"), ("pt_weight", "\(pullAwayWeight)"),
-               ("began_gamma", "\(beganGamma)"), ("began_lambda_k", "\(beganLambdaK)"), ("ae_code", "\(autoEncoderCode)"),
-               ("clip", "\(clip)"), ("arch", architecture), ("selu", "\(dcgan.selu)"),
-               ("batch_norm_g", "\(dcgan.batchNormG)"), ("batch_norm_d", "\(dcgan.batchNormD)"),
-               ("upsample_conv", "\(dcgan.upsampleConv)"), ("spectral_norm_d", "\(dcgan.spectralNormD)"),
-               ("spectral_norm_g", "\(dcgan.spectralNormG)"), ("layer_norm_d", "\(layerNormD)"),
-               ("image_size", "\(imageSize)"), ("channels", "\(channels)"),
-               ("z_dim", "\(zDim)"), ("latent", latent), ("ngf", "\(generatorWidth)"), ("ndf", "\(discriminatorWidth)"),
-               ("optimizer", optimizer), ("lr_d", "\(learningRateD)"), ("lr_g", "\(learningRateG)"),
-               ("beta1_d", "\(betasD.0)"), ("beta2_d", "\(betasD.1)"), ("beta1_g", "\(betasG.0)"), ("beta2_g", "\(betasG.1)"),
-               ("eps", "\(eps)"), ("rmsprop_alpha", "\(rmspropAlpha)"), ("n_critic", "\(criticSteps)"),
-               ("reuse_fake", "\(reuseFake)"), ("lr_schedule", lrSchedule), ("lr_step", "\(lrStep)"),
-               ("lr_gamma", "\(lrGamma)"), ("ema_decay", "\(emaDecay)"), ("seed", "\(seed)")]
     }
 
     /// Reads `key=value` lines (or `;`-separated), starting from the defaults. `loss` is applied

@@ -1,0 +1,206 @@
+// MARK: - The option table
+
+/// What values an option takes: its type and range. The C ABI exports it (`sg_options`), and Python builds
+/// `GAN`'s validation, its typed `config` and the `swiftgan train` flags from it.
+public enum OptionKind {
+    case integer(ClosedRange<Int>)
+    case number(NumberRule)
+    case boolean
+    case choice([String])
+    /// A loss name with penalty suffixes (`swiftgan list`).
+    case loss
+    /// An unsigned 64-bit seed.
+    case seed
+
+    /// The kind's name in the exported table: int, float, bool, choice, loss or seed.
+    public var name: String {
+        switch self {
+        case .integer: return "int"
+        case .number: return "float"
+        case .boolean: return "bool"
+        case .choice: return "choice"
+        case .loss: return "loss"
+        case .seed: return "seed"
+        }
+    }
+
+    /// The allowed values as text: `1..1000`, `positive`, `adam|rmsprop|sgd`.
+    public var values: String {
+        switch self {
+        case .integer(let r): return "\(r.lowerBound)..\(r.upperBound)"
+        case .number(let rule): return rule.rawValue
+        case .boolean: return "true|false"
+        case .choice(let options): return options.joined(separator: "|")
+        case .loss: return "a loss name"
+        case .seed: return "0..18446744073709551615"
+        }
+    }
+}
+
+/// The range of a real-valued option.
+public enum NumberRule: String {
+    case nonNegative = "≥ 0", positive = "positive", belowOne = "[0, 1)", finite = "finite"
+
+    func accepts(_ v: Float) -> Bool {
+        guard v.isFinite else { return false }
+        switch self {
+        case .nonNegative: return v >= 0
+        case .positive: return v > 0
+        case .belowOne: return v >= 0 && v < 1
+        case .finite: return true
+        }
+    }
+
+    var phrase: String {
+        switch self {
+        case .nonNegative: return "a number ≥ 0"
+        case .positive: return "a positive number"
+        case .belowOne: return "[0, 1)"
+        case .finite: return "a finite number"
+        }
+    }
+}
+
+/// One option of `GANConfig`: its name, kind, help, and how it is read and written as text.
+public struct Option {
+    public let name: String
+    public let kind: OptionKind
+    public let help: String
+    let read: (GANConfig) -> String
+    let write: (inout GANConfig, String) throws(SwiftGANError) -> Void
+
+    /// The value of a configuration made with `GANConfig()`, before any loss preset.
+    public var defaultValue: String { read(GANConfig()) }
+
+    static func integer(_ name: String, _ path: WritableKeyPath<GANConfig, Int>, _ range: ClosedRange<Int>,
+                        _ help: String) -> Option {
+        Option(name: name, kind: .integer(range), help: help, read: { "\($0[keyPath: path])" }) { (c, text) throws(SwiftGANError) in
+            guard let v = Int(text), range.contains(v) else {
+                let high = range.upperBound == Int.max ? "∞" : String(range.upperBound)
+                throw SwiftGANError("\(name) must be an integer in [\(range.lowerBound), \(high)], got '\(text)'")
+            }
+            c[keyPath: path] = v
+        }
+    }
+
+    static func number(_ name: String, _ path: WritableKeyPath<GANConfig, Float>, _ rule: NumberRule, _ help: String) -> Option {
+        Option(name: name, kind: .number(rule), help: help, read: { "\($0[keyPath: path])" }) { (c, text) throws(SwiftGANError) in
+            c[keyPath: path] = try parseNumber(name, text, rule)
+        }
+    }
+
+    static func boolean(_ name: String, _ path: WritableKeyPath<GANConfig, Bool>, _ help: String) -> Option {
+        Option(name: name, kind: .boolean, help: help, read: { "\($0[keyPath: path])" }) { (c, text) throws(SwiftGANError) in
+            guard let v = ["0": false, "1": true, "false": false, "true": true][text.lowercased()] else {
+                throw SwiftGANError("\(name) must be true or false, got '\(text)'")
+            }
+            c[keyPath: path] = v
+        }
+    }
+
+    static func choice(_ name: String, _ path: WritableKeyPath<GANConfig, String>, _ options: [String], what: String,
+                       plural: String, _ help: String) -> Option {
+        Option(name: name, kind: .choice(options), help: help, read: { $0[keyPath: path] }) { (c, text) throws(SwiftGANError) in
+            guard options.contains(text.lowercased()) else {
+                throw SwiftGANError("unknown \(what) '\(text)'; known \(plural): \(options.joined(separator: ", "))")
+            }
+            c[keyPath: path] = text.lowercased()
+        }
+    }
+
+    /// A penalty's weight.
+    static func penaltyWeight(_ kind: PenaltyKind, _ help: String) -> Option {
+        Option(name: kind.weightKey, kind: .number(.nonNegative), help: help, read: { "\($0.penaltyWeights[kind]!)" }) {
+            (c, text) throws(SwiftGANError) in
+            c.penaltyWeights[kind] = try parseNumber(kind.weightKey, text, .nonNegative)
+        }
+    }
+}
+
+private func parseNumber(_ name: String, _ text: String, _ rule: NumberRule) throws(SwiftGANError) -> Float {
+    guard let v = Float(text), rule.accepts(v) else { throw SwiftGANError("\(name) must be \(rule.phrase), got '\(text)'") }
+    return v
+}
+
+extension GANConfig {
+    /// Every option, in the order the resolved configuration lists them: the one table of names, kinds,
+    /// defaults (`GANConfig()`'s values) and help.
+    public static let options: [Option] = [
+        Option(name: "loss", kind: .loss,
+               help: "a loss of `swiftgan list` with any penalty suffixes (case-insensitive), e.g. RaSGAN, RaLSGAN-GP, "
+                   + "WGAN-LP, RpSGAN-avg-R1; sets the loss's preset before the other options",
+               read: { $0.loss.name }) { (c, text) throws(SwiftGANError) in
+            c.loss = try LossSpec(name: text)
+            for (k, v) in GANConfig.preset(for: c.loss) { try c.set(k, v) }
+        },
+        .boolean("minimax", \.minimax, "SGAN's generator minimises −BCE(C_f, 0) instead of BCE(C_f, 1)"),
+        .number("lsgan_a", \.lsganTargets.a, .finite, "LSGAN's target a for fake samples"),
+        .number("lsgan_b", \.lsganTargets.b, .finite, "LSGAN's target b for real samples"),
+        .number("lsgan_c", \.lsganTargets.c, .finite, "LSGAN's target c of the generator"),
+        .penaltyWeight(.gradient, "the gradient penalty's weight λ (-GP)"),
+        .penaltyWeight(.lipschitz, "the Lipschitz penalty's weight λ (-LP)"),
+        .penaltyWeight(.r1, "R1's weight γ (-R1)"),
+        .penaltyWeight(.dragan, "DRAGAN's penalty weight λ (-DRAGAN)"),
+        .boolean("dragan_clip", \.draganClip, "DRAGAN clips its perturbed points to [-1, 1], the range of images"),
+        .number("ebgan_margin", \.ebganMargin, .nonNegative, "EBGAN's margin m"),
+        .number("pt_weight", \.pullAwayWeight, .nonNegative, "EBGAN's pull-away term weight"),
+        .number("began_gamma", \.beganGamma, .positive, "BEGAN's diversity ratio γ"),
+        .number("began_lambda_k", \.beganLambdaK, .nonNegative, "BEGAN's learning rate λ_k of k_t"),
+        .integer("ae_code", \.autoEncoderCode, 1...(1 << 16), "the auto-encoder critic's code size"),
+        .number("clip", \.clip, .nonNegative, "clip D's parameters to ±clip after each D step (0: off)"),
+        .choice("arch", \.architecture, GANConfig.architectures, what: "arch", plural: "architectures",
+                "the network pair (`swiftgan list`)"),
+        .boolean("selu", \.dcgan.selu, "DCGAN with SELU activations instead of batch norm + (leaky) ReLU"),
+        .boolean("batch_norm_g", \.dcgan.batchNormG, "batch norm in the DCGAN generator"),
+        .boolean("batch_norm_d", \.dcgan.batchNormD, "batch norm in the DCGAN discriminator"),
+        .boolean("upsample_conv", \.dcgan.upsampleConv, "the DCGAN generator upsamples then convolves instead of transposed convolutions"),
+        .boolean("spectral_norm_d", \.dcgan.spectralNormD, "spectral normalisation of D's weights"),
+        .boolean("spectral_norm_g", \.dcgan.spectralNormG, "spectral normalisation of G's weights"),
+        .boolean("layer_norm_d", \.layerNormD, "layer normalisation in the ResNet critic's blocks"),
+        .integer("image_size", \.imageSize, 1...(1 << 14), "image side: 32, 64, 128 or 256 for the convolutional architectures"),
+        .integer("channels", \.channels, 1...4096, "image channels (1 grey, 3 colour), or the data dimension for the MLP"),
+        .integer("z_dim", \.zDim, 1...(1 << 16), "latent size"),
+        .choice("latent", \.latent, GANConfig.latents, what: "latent", plural: "latents",
+                "the latent distribution: normal N(0, 1) or uniform U(-1, 1)"),
+        .integer("ngf", \.generatorWidth, 1...(1 << 14), "the generator's width"),
+        .integer("ndf", \.discriminatorWidth, 1...(1 << 14), "the discriminator's width"),
+        .choice("optimizer", \.optimizer, GANConfig.optimizers, what: "optimizer", plural: "optimizers", "both nets' optimizer"),
+        .number("lr_d", \.learningRateD, .positive, "D's learning rate"),
+        .number("lr_g", \.learningRateG, .positive, "G's learning rate"),
+        .number("beta1_d", \.betasD.0, .belowOne, "D's Adam β1"),
+        .number("beta2_d", \.betasD.1, .belowOne, "D's Adam β2"),
+        .number("beta1_g", \.betasG.0, .belowOne, "G's Adam β1"),
+        .number("beta2_g", \.betasG.1, .belowOne, "G's Adam β2"),
+        .number("eps", \.eps, .positive, "Adam's and RMSprop's ε"),
+        .number("rmsprop_alpha", \.rmspropAlpha, .belowOne, "RMSprop's smoothing constant α"),
+        .integer("n_critic", \.criticSteps, 1...1000, "D steps per G step"),
+        .boolean("reuse_fake", \.reuseFake, "the G step reuses the last D step's fake batch instead of fresh noise"),
+        .choice("lr_schedule", \.lrSchedule, GANConfig.schedules, what: "lr_schedule", plural: "lr_schedules",
+                "constant; step (× lr_gamma every lr_step iterations); linear (to 0 at iteration lr_step); began "
+                    + "(BEGAN: × lr_gamma whenever M_global has not improved for lr_step iterations)"),
+        .integer("lr_step", \.lrStep, 1...Int.max, "the schedule's period in iterations"),
+        .number("lr_gamma", \.lrGamma, .positive, "the schedule's factor"),
+        .number("ema_decay", \.emaDecay, .belowOne, "sample with an exponential moving average of G's weights (0: off)"),
+        Option(name: "seed", kind: .seed, help: "seeds the weights and the engine's random stream",
+               read: { "\($0.seed)" }) { (c, text) throws(SwiftGANError) in
+            guard let v = UInt64(text) else { throw SwiftGANError("seed must be an integer in [0, 2⁶⁴), got '\(text)'") }
+            c.seed = v
+        },
+    ]
+
+    /// Every key `set(_:_:)` accepts, in table order.
+    public static var keys: [String] { options.map(\.name) }
+
+    /// Sets one option from its text form, validating it; setting `loss` applies its preset.
+    ///
+    /// - Throws: `SwiftGANError` naming the key for an unknown key or a bad value.
+    public mutating func set(_ key: String, _ value: String) throws(SwiftGANError) {
+        guard let option = GANConfig.options.first(where: { $0.name == key }) else {
+            throw SwiftGANError("unknown option '\(key)'; known options: \(GANConfig.keys.joined(separator: ", "))")
+        }
+        try option.write(&self, value)
+    }
+
+    /// The configuration as `(key, value)` pairs that `init(text:)` reads back to an equal value.
+    public var keyValues: [(String, String)] { GANConfig.options.map { ($0.name, $0.read(self)) } }
+}

@@ -1,0 +1,36 @@
+import XCTest
+@testable import SwiftGAN
+
+/// The option table is the one description of every option: names, kinds, defaults, parsing.
+final class OptionTests: XCTestCase {
+    func testEveryOptionHasOneRowAndItsDefaultReadsBack() throws {
+        let names = GANConfig.options.map(\.name)
+        XCTAssertEqual(Set(names).count, names.count, "each option once")
+        XCTAssertEqual(GANConfig().keyValues.map(\.0), names)
+        var config = GANConfig()
+        for option in GANConfig.options where option.name != "loss" {
+            try config.set(option.name, option.defaultValue)
+        }
+        XCTAssertEqual(config, GANConfig(), "every default, written back, gives the default configuration")
+    }
+
+    func testEachKindRefusesWhatItDoesNotTakeWithTheOptionsName() {
+        var config = GANConfig()
+        let cases: [(String, String, String)] = [
+            ("n_critic", "0", "n_critic must be an integer in [1, 1000], got '0'"),
+            ("lr_d", "-1", "lr_d must be a positive number, got '-1'"),
+            ("beta2_g", "1", "beta2_g must be [0, 1), got '1'"),
+            ("gp_weight", "nan", "gp_weight must be a number ≥ 0, got 'nan'"),
+            ("reuse_fake", "maybe", "reuse_fake must be true or false, got 'maybe'"),
+            ("latent", "cauchy", "unknown latent 'cauchy'; known latents: normal, uniform"),
+            ("seed", "-1", "seed must be an integer in [0, 2⁶⁴), got '-1'"),
+            ("speed", "1", "unknown option 'speed'; known options: loss, minimax"),
+        ]
+        for (key, value, message) in cases {
+            XCTAssertThrowsError(try config.set(key, value)) {
+                XCTAssertTrue(($0 as! SwiftGANError).message.hasPrefix(message), "\(($0 as! SwiftGANError).message)")
+            }
+        }
+        XCTAssertEqual(config, GANConfig(), "a refused value changes nothing")
+    }
+}
