@@ -26,6 +26,7 @@ RUN_HELP = {
     "channels": "1 or 3 (default: the dataset's)",
     "batch_size": "images per batch (default 64)",
     "iters": "training iterations, in total (default 1000)",
+    "epochs": "instead of --iters: passes over the dataset, in total (iterations = ⌈epochs·N / (batch·n_critic)⌉)",
     "sample_every": "write a sample grid every N iterations (default 100)",
     "save_every": "write a checkpoint every N iterations (default 500)",
     "n_samples": "images in each sample grid (default 64)",
@@ -61,7 +62,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
         flag = "--class" if name == "class_name" else "--" + name.replace("_", "-")
         if name in runs.RUN_DEFAULTS:
             default = runs.RUN_DEFAULTS[name]
-            kind = {"class_name": str, "channels": int, "dataset": str, "threads": int}.get(name, type(default))
+            kind = {"class_name": str, "channels": int, "dataset": str, "threads": int, "epochs": int}.get(name, type(default))
             spec = dict(action=argparse.BooleanOptionalAction) if kind is bool else dict(type=kind)
             group, spec["help"] = run_group, RUN_HELP.get(name, "")
         else:

@@ -347,8 +347,9 @@ class GAN:
         Args:
             real: float32 [B, *sample_shape] in [-1, 1] (used by every critic step), or
                 [n_critic, B, *sample_shape] (one batch per critic step).
-            z: optional D-step latents, float32 [B, z_dim] (n_critic == 1) or [n_critic, B, z_dim].
-            z_g: optional G-step latents, float32 [B, z_dim].
+            z: optional D-step latents, float32 [B, z_dim] (n_critic == 1) or [n_critic, B, z_dim]; latents
+                may also end in 1, 1 ([B, z_dim, 1, 1], as PyTorch's DCGAN examples draw them).
+            z_g: optional G-step latents, float32 [B, z_dim] (or [B, z_dim, 1, 1]).
             u: optional GP/LP mixing coefficients, float32 [B] or [n_critic, B].
             dragan_alpha: optional DRAGAN α, float32 [B] or [n_critic, B].
             dragan_noise: optional DRAGAN ε, float32 [B, *sample_shape] or [n_critic, B, *sample_shape].
@@ -368,9 +369,9 @@ class GAN:
     # ---- sampling ----------------------------------------------------------
 
     def generate(self, z: np.ndarray) -> np.ndarray:
-        """Samples float32 [N, *sample_shape] from latents float32 [N, z_dim] (G in eval mode)."""
+        """Samples float32 [N, *sample_shape] from latents float32 [N, z_dim] or [N, z_dim, 1, 1] (G in eval mode)."""
         z = _float32_array(z, "z")
-        out = np.empty((z.shape[0] if z.ndim == 2 else 0,) + self.sample_shape, dtype=np.float32)
+        out = np.empty((z.shape[0] if z.ndim >= 2 else 0,) + self.sample_shape, dtype=np.float32)
         self._handle.generate(z, out)  # the core checks z's shape and out's size
         return out
 

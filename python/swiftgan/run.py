@@ -43,6 +43,7 @@ RUN_DEFAULTS: "OrderedDict[str, object]" = OrderedDict([
     ("channels", None),            # None: the dataset's own
     ("batch_size", 64),
     ("iters", 1000),
+    ("epochs", None),              # instead of iters: passes over the dataset (iters = ⌈epochs·N / (batch·n_critic)⌉)
     ("sample_every", 100),
     ("save_every", 500),
     ("n_samples", 64),             # images in each sample grid
@@ -52,7 +53,7 @@ RUN_DEFAULTS: "OrderedDict[str, object]" = OrderedDict([
     ("threads", None),             # None: the cores available (also a GAN option; not part of the experiment)
 ])
 # What `resume` may change: how long to train and what to write, never the experiment itself.
-RESUMABLE = ("iters", "sample_every", "save_every", "tensorboard", "morph", "threads")
+RESUMABLE = ("iters", "epochs", "sample_every", "save_every", "tensorboard", "morph", "threads")
 METRIC_COLUMNS = ("iteration",) + _STAT_NAMES + ("time",)
 
 
@@ -114,6 +115,12 @@ def _check_positive(settings: Mapping[str, object], names) -> None:
         value = settings[name]
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _iterations_for(settings: Mapping[str, object], images: int, n_critic: int) -> int:
+    """The iterations of `epochs` passes over `images` samples: each iteration draws n_critic batches."""
+    per_iteration = int(settings["batch_size"]) * n_critic
+    return -(-int(settings["epochs"]) * images // per_iteration)
 
 
 def _default_out(settings: Mapping[str, object]) -> str:
@@ -285,12 +292,13 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
     Args:
         out: the run folder (default `runs/<loss>-<dataset>-<time>`); it must not hold a run already.
         resume: a run folder to continue from its last checkpoint, exactly as if it had not stopped; only
-            `iters`, `sample_every`, `save_every`, `tensorboard`, `morph` and `threads` may be given again (to train
-            longer).
+            `iters` (or `epochs`), `sample_every`, `save_every`, `tensorboard`, `morph` and `threads` may be given
+            again (to train longer).
         config: a YAML file of options; keyword arguments override it.
         progress: show a progress bar (tqdm; a notebook widget in Jupyter).
         options: the run's options (`RUN_DEFAULTS`: dataset, class_name, image_size, channels, batch_size,
-            iters, sample_every, save_every, n_samples, seed, tensorboard, morph, threads) and any `GAN(...)` option
+            iters or epochs, sample_every, save_every, n_samples, seed, tensorboard, morph, threads) and any
+            `GAN(...)` option
             (loss, arch, lr_d, lr_g, betas, n_critic, z_dim, ...).
 
     Interrupted (Ctrl-C), it completes the iteration under way, saves a checkpoint and raises
@@ -319,6 +327,12 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
         path = os.path.abspath(out or _default_out(settings))
         if os.path.exists(os.path.join(path, "config.yaml")) or os.path.exists(os.path.join(path, "checkpoint")):
             raise FileExistsError(f"{path} already holds a run: resume it (--resume {path}) or choose another folder")
+    if "epochs" in given and "iters" in given:
+        raise ValueError("give iters or epochs, not both: epochs sets the iterations from the dataset's size")
+    if "iters" in given:  # a later iters replaces the epochs of the run's config (when resuming)
+        settings["epochs"] = None
+    if settings.get("epochs") is not None:
+        _check_positive(settings, ("epochs",))
     _check_positive(settings, ("batch_size", "iters", "sample_every", "save_every", "n_samples"))
     if settings["batch_size"] < 2:
         raise ValueError(f"batch_size must be at least 2, got {settings['batch_size']}")
@@ -343,6 +357,8 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
             gan.close()
             raise ValueError(f"{path}/checkpoint was not written by a run (no sampler state); load it with GAN.load")
         sampler.load_state_dict(extra["sampler"])
+        if settings.get("epochs") is not None:
+            settings["iters"] = _iterations_for(settings, len(images), gan.n_critic)
         elapsed = float(extra["elapsed"])
         start = gan.iteration
         _truncate_metrics(metrics_path, start)
@@ -360,6 +376,8 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
         os.makedirs(samples_dir, exist_ok=True)
         for _, grid in sample_grids(samples_dir):
             os.remove(grid)
+        if settings.get("epochs") is not None:
+            settings["iters"] = _iterations_for(settings, len(images), gan.n_critic)
         resolved = {k: v for k, v in settings.items() if k in RUN_DEFAULTS}
         resolved.update(channels=int(images.shape[1]), image_size=int(images.shape[-1]))
         resolved.update(gan.options)

@@ -409,3 +409,15 @@ def test_the_option_table_describes_every_option_of_the_resolved_configuration()
     assert table["n_critic"].kind == "int" and table["n_critic"].values == "1..1000" and table["n_critic"].default == 1
     assert table["optimizer"].values == "adam|rmsprop|sgd" and table["lr_d"].default == pytest.approx(2e-4)
     assert "gp_weight (float, ≥ 0; default 10.0)" in GAN.__doc__
+
+
+def test_latents_shaped_as_pytorchs_dcgan_examples_make_them_are_accepted(gan):
+    """[B, z_dim, 1, 1], as `torch.randn(B, nz, 1, 1)` in PyTorch's DCGAN examples, works as [B, z_dim]."""
+    z = np.random.default_rng(5).standard_normal((3, 8)).astype(np.float32)
+    np.testing.assert_array_equal(gan.generate(z.reshape(3, 8, 1, 1)), gan.generate(z))
+    with GAN(**SMALL) as a, GAN(**SMALL) as b:
+        real = real_batch()
+        zd = np.random.default_rng(6).standard_normal((4, 8)).astype(np.float32)
+        assert a.train_step(real, z=zd, z_g=zd) == b.train_step(real, z=zd.reshape(4, 8, 1, 1), z_g=zd.reshape(4, 8, 1, 1))
+    with pytest.raises(ValueError, match=r"z must have shape \[N, 8\], got \[3, 8, 2, 1\]"):
+        gan.generate(np.zeros((3, 8, 2, 1), np.float32))

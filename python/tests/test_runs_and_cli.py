@@ -201,7 +201,7 @@ def test_train_refuses_bad_options_and_never_overwrites_a_run(dataset, tmp_path)
     with pytest.raises(FileExistsError, match="already holds a run: resume it"):
         swiftgan.train(run.path, dataset=dataset, iters=2, **TINY)
     assert open(os.path.join(run.path, "metrics.csv")).read() == before
-    with pytest.raises(ValueError, match=r"cannot change loss, lr_d when resuming .*: only iters, sample_every"):
+    with pytest.raises(ValueError, match=r"cannot change loss, lr_d when resuming .*: only iters, epochs, sample_every"):
         swiftgan.train(resume=run.path, loss="WGAN-GP", lr_d=1e-3)
     resumed = swiftgan.train(resume=run.path, iters=3, threads=1, progress=False)  # not part of the experiment
     assert resumed.iteration == 3
@@ -323,3 +323,19 @@ def test_the_readmes_demo_command_trains_on_fashion_mnist(tmp_path):
     for name in ("losses.png", "morph.gif", "evolution.gif", "metrics.csv", "checkpoint/weights.safetensors"):
         assert (tmp_path / "demo" / name).is_file(), name
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path / "demo" / "tensorboard"))
+
+
+def test_epochs_set_the_iterations_from_the_datasets_size(dataset, tmp_path):
+    # 128 images, batches of 16: one pass is 8 iterations with n_critic 1, 4 with n_critic 2.
+    run = swiftgan.train(str(tmp_path / "a"), dataset=dataset, epochs=2, morph=False, **TINY)
+    assert run.iteration == 16 and run.config["iters"] == 16 and run.config["epochs"] == 2
+    run = swiftgan.train(str(tmp_path / "b"), dataset=dataset, epochs=1, n_critic=2, morph=False, **TINY)
+    assert run.iteration == 4
+    resumed = swiftgan.train(resume=run.path, epochs=3, progress=False)  # train longer, in passes
+    assert resumed.iteration == 12
+    with pytest.raises(ValueError, match="give iters or epochs, not both"):
+        swiftgan.train(str(tmp_path / "c"), dataset=dataset, epochs=1, iters=5, **TINY)
+    with pytest.raises(ValueError, match="epochs must be a positive int, got 0"):
+        swiftgan.train(str(tmp_path / "c"), dataset=dataset, epochs=0, **TINY)
+    parser_run = subprocess.run([sys.executable, "-m", "swiftgan", "train", "--help"], capture_output=True, text=True)
+    assert "--epochs EPOCHS" in parser_run.stdout

@@ -112,9 +112,16 @@ public final class GANTrainer {
         try trainStep(StepInputs(real: real, noiseD: noiseD, noiseG: noiseG, mixing: mixing))
     }
 
+    /// Latents `[..., z, 1, 1]`, as PyTorch's DCGAN examples draw them (`torch.randn(B, nz, 1, 1)`), as `[..., z]`.
+    func flatLatents(_ z: Tensor) -> Tensor {
+        guard z.shape.count >= 3, z.shape.suffix(2) == [1, 1] else { return z }
+        return Tensor(shape: Array(z.shape.dropLast(2)), storage: z.storage)
+    }
+
     /// A step's inputs from arrays in the API's shapes, as the C ABI and Python pass them: `real`
     /// `[B, ...sample]` (every critic step) or `[n_critic, B, ...sample]`; each random input shaped as one
-    /// critic step's entry, or with a leading `n_critic` axis (`z` `[B, z_dim]` or `[n_critic, B, z_dim]`).
+    /// critic step's entry, or with a leading `n_critic` axis (`z` `[B, z_dim]` or `[n_critic, B, z_dim]`; latents
+    /// may also end in `1, 1`).
     /// The arrays are split per critic step; `trainStep` checks every shape.
     public func stepInputs(real: Tensor, noiseD: Tensor? = nil, noiseG: Tensor? = nil, mixing: Tensor? = nil,
                            draganAlpha: Tensor? = nil, draganNoise: Tensor? = nil) -> StepInputs {
@@ -129,8 +136,8 @@ public final class GANTrainer {
             }
         }
         let sampleRank = sampleShape.count
-        return StepInputs(real: perStep(real, entryRank: sampleRank + 1)!, noiseD: perStep(noiseD, entryRank: 2),
-                          noiseG: noiseG, mixing: perStep(mixing, entryRank: 1), draganAlpha: perStep(draganAlpha, entryRank: 1),
+        return StepInputs(real: perStep(real, entryRank: sampleRank + 1)!, noiseD: perStep(noiseD.map(flatLatents), entryRank: 2),
+                          noiseG: noiseG.map(flatLatents), mixing: perStep(mixing, entryRank: 1), draganAlpha: perStep(draganAlpha, entryRank: 1),
                           draganNoise: perStep(draganNoise, entryRank: sampleRank + 1))
     }
 
@@ -308,7 +315,7 @@ public final class GANTrainer {
     /// Samples from explicit latents `[N, z]`, with G in evaluation mode (running BN statistics)
     /// and, when `ema_decay` > 0, with the moving average of its weights.
     public func generate(_ z: Tensor) throws(SwiftGANError) -> Tensor {
-        try checkLatents(z)
+        try checkLatents(flatLatents(z))
         let out = Tensor(uninitialized: [z.shape[0]] + sampleShape)
         try generate(z, into: UnsafeMutableBufferPointer(start: out.pointer, count: out.count))
         return out
@@ -322,7 +329,9 @@ public final class GANTrainer {
     }
 
     /// `generate(z)` written into `out` (`N · sampleShape` floats), `generationBatch` latents at a time.
+    /// Latents may also be shaped `[N, z, 1, 1]`.
     public func generate(_ z: Tensor, into out: UnsafeMutableBufferPointer<Float>) throws(SwiftGANError) {
+        let z = flatLatents(z)
         try checkLatents(z)
         try checkOutput(out, samples: z.shape[0])
         let out = out.baseAddress!
