@@ -6,7 +6,7 @@ import SwiftGAN
 // Each function converts its arguments, calls the core under the handle's lock, and turns a thrown error
 // into a status; shapes and their messages are the core's.
 
-let counterCount = Int(SG_COUNTER_COUNT), statCount = Int(SG_STAT_COUNT)
+let statCount = Int(SG_STAT_COUNT)
 
 // MARK: - Handle
 
@@ -330,18 +330,23 @@ public func sg_gan_get_threads(_ gan: OpaquePointer?, _ threads: UnsafeMutablePo
     }
 }
 
-@_cdecl("sg_gan_counters_read")
-public func sg_gan_counters_read(_ gan: OpaquePointer?, _ out: UnsafeMutablePointer<UInt64>?, _ count: Int32) -> Int32 {
+@_cdecl("sg_gan_scalars_read")
+public func sg_gan_scalars_read(_ gan: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
+                                _ needed: UnsafeMutablePointer<Int64>?) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
-        try require(out != nil && Int(count) == counterCount, "counters: out must hold \(counterCount) values, got \(count)")
-        for (i, v) in h.trainer.counters.enumerated() { out![i] = v }
+        try writeText(h.trainer.scalars.map { "\($0.0)=\($0.1)\n" }.joined(), buffer, capacity, needed)
     }
 }
 
-@_cdecl("sg_gan_counters_write")
-public func sg_gan_counters_write(_ gan: OpaquePointer?, _ values: UnsafePointer<UInt64>?, _ count: Int32) -> Int32 {
+@_cdecl("sg_gan_scalars_write")
+public func sg_gan_scalars_write(_ gan: OpaquePointer?, _ text: UnsafePointer<CChar>?) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
-        try require(values != nil && Int(count) == counterCount, "counters: values must hold \(counterCount) values, got \(count)")
-        h.trainer.counters = (0..<counterCount).map { values![$0] }
+        try require(text != nil, "text is NULL")
+        var pairs: [(String, String)] = []
+        for line in String(cString: text!).split(separator: "\n") where !line.isEmpty {
+            guard let eq = line.firstIndex(of: "=") else { throw SwiftGANError("scalar line '\(line)' is not of the form name=value") }
+            pairs.append((String(line[..<eq]), String(line[line.index(after: eq)...])))
+        }
+        try h.trainer.setScalars(pairs)
     }
 }

@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 7
+#define SG_ABI_VERSION 8
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -49,10 +49,6 @@ typedef struct sg_gan sg_gan;
 #define SG_STAT_K 5        /* BEGAN's equilibrium coefficient after the step (0 otherwise) */
 #define SG_STAT_M_GLOBAL 6 /* BEGAN's convergence measure (0 otherwise) */
 #define SG_STAT_COUNT 7
-
-/* Number of uint64 counters: iteration, D steps, G steps, 4 RNG state words, BEGAN's k (float bits),
- * the "began" schedule's learning-rate factor and best M_global (float bits) and iterations since the best. */
-#define SG_COUNTER_COUNT 11
 
 /* SG_ABI_VERSION of the loaded library. */
 int32_t sg_abi_version(void);
@@ -142,9 +138,14 @@ sg_status sg_gan_set_retain_gradients(sg_gan *gan, int32_t on);
 sg_status sg_gan_set_threads(sg_gan *gan, int32_t threads);
 sg_status sg_gan_get_threads(sg_gan *gan, int32_t *threads);
 
-/* Reads / writes the SG_COUNTER_COUNT integer counters (count must equal it). */
-sg_status sg_gan_counters_read(sg_gan *gan, uint64_t *out, int32_t count);
-sg_status sg_gan_counters_write(sg_gan *gan, const uint64_t *values, int32_t count);
+/* The trainer's scalar state by name, as "name=value\n" lines (NUL-terminated, into buffer of capacity
+ * bytes; *needed receives the size required including the NUL): iteration, optimizer_D.steps,
+ * optimizer_G.steps, rng.0 to rng.3 (the random stream), began.k, began.lr_factor, began.best_m_global,
+ * began.since_best. Numbers are written so that they read back exactly (floats in their shortest exact
+ * form, inf included). sg_gan_scalars_write restores any of them from such lines; an unknown name or a bad
+ * value fails with SG_INVALID_ARGUMENT and changes nothing. */
+sg_status sg_gan_scalars_read(sg_gan *gan, char *buffer, int64_t capacity, int64_t *needed);
+sg_status sg_gan_scalars_write(sg_gan *gan, const char *text);
 
 /* Profiling (also switched on by SWIFTGAN_PROFILE=1 in the environment): while enabled, every call
  * into the core adds its duration to a process-wide total, and each kernel kind its own. sg_profile_read

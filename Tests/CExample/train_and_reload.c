@@ -1,6 +1,6 @@
 /*
  * SwiftGAN from C: builds a RaSGAN, trains a few steps on synthetic data, saves its whole state
- * (every tensor and counter) to a file, reloads it into a new GAN, checks that both then take the same
+ * (every tensor, and the trainer's scalars by name) to a file, reloads it into a new GAN, checks that both then take the same
  * step, samples, and checks that wrong arguments give a status and a message, never a crash.
  *
  *   cc -I Sources/SwiftGANC Tests/CExample/train_and_reload.c -L DIR -lswiftgan -Wl,-rpath,DIR -lm
@@ -82,11 +82,16 @@ static void save(sg_gan *gan, const char *path) {
         fwrite(values, sizeof(float), (size_t)size, f);
         free(values);
     }
-    uint64_t counters[SG_COUNTER_COUNT];
-    check(sg_gan_counters_read(gan, counters, SG_COUNTER_COUNT), "reading the counters");
-    fwrite(counters, sizeof counters, 1, f);
+    int64_t needed = 0;
+    sg_gan_scalars_read(gan, NULL, 0, &needed); /* fails, reporting the size needed */
+    char *scalars = malloc((size_t)needed);
+    if (!scalars) fail("allocating the scalars' text");
+    check(sg_gan_scalars_read(gan, scalars, needed, &needed), "reading the trainer's scalars by name");
+    fwrite(&needed, sizeof needed, 1, f);
+    fwrite(scalars, 1, (size_t)needed, f);
     fclose(f);
-    printf("ok: saved %lld tensors and %d counters\n", (long long)count, SG_COUNTER_COUNT);
+    printf("ok: saved %lld tensors and the scalars:\n%s", (long long)count, scalars);
+    free(scalars);
 }
 
 static void load(sg_gan *gan, const char *path) {
@@ -103,9 +108,13 @@ static void load(sg_gan *gan, const char *path) {
         if (sg_gan_tensor_write(gan, SG_TENSORS_FULL, i, values, size) != SG_OK) fail("tensor_write");
         free(values);
     }
-    uint64_t counters[SG_COUNTER_COUNT];
-    if (fread(counters, sizeof counters, 1, f) != 1) fail("reading the counters");
-    check(sg_gan_counters_write(gan, counters, SG_COUNTER_COUNT), "restoring the counters");
+    int64_t size;
+    if (fread(&size, sizeof size, 1, f) != 1 || size < 1) fail("reading the scalars' size");
+    char *scalars = malloc((size_t)size);
+    if (!scalars) fail("allocating the scalars' text");
+    if (fread(scalars, 1, (size_t)size, f) != (size_t)size || scalars[size - 1] != '\0') fail("reading the scalars");
+    check(sg_gan_scalars_write(gan, scalars), "restoring the trainer's scalars by name");
+    free(scalars);
     fclose(f);
 }
 
@@ -160,8 +169,12 @@ int main(int argc, char **argv) {
     inputs.real = array(real, 4, bad);
     expect_error(sg_gan_train_step(again, &inputs, NULL, 0), "real must have shape [N, 1, 32, 32], got [4, 3, 32, 32]",
                  "real data of the wrong shape");
-    uint64_t counters[SG_COUNTER_COUNT];
-    expect_error(sg_gan_counters_read(again, counters, 3), "must hold 11 values", "counters into a short buffer");
+    char small[8];
+    int64_t needed = 0;
+    expect_error(sg_gan_scalars_read(again, small, sizeof small, &needed), "buffer too small", "scalars into a short buffer");
+    expect_error(sg_gan_scalars_write(again, "iteration=3\nsteps=2\n"), "unknown trainer scalar 'steps'",
+                 "an unknown scalar (nothing restored)");
+    expect_error(sg_gan_scalars_write(again, "began.k=fast"), "began.k must be a number", "a scalar that is not a number");
     expect_error(sg_gan_tensor_read(again, SG_TENSORS_FULL, 0, samples, 1), "count must be", "a tensor into a wrong count");
     expect_error(sg_gan_tensor_read(again, SG_TENSORS_FULL, 1 << 30, samples, 1), "index must be in", "a tensor index out of range");
     sg_gan *none = NULL;

@@ -34,3 +34,21 @@ final class OptionTests: XCTestCase {
         XCTAssertEqual(config, GANConfig(), "a refused value changes nothing")
     }
 }
+
+final class TrainerScalarTests: XCTestCase {
+    func testTheTrainersScalarsReadAndRestoreByNameAndARefusedRestoreChangesNothing() throws {
+        var config = GANConfig()
+        for (k, v) in [("image_size", "32"), ("channels", "1"), ("z_dim", "8"), ("ngf", "4"), ("ndf", "4")] { try config.set(k, v) }
+        let t = try GANTrainer(config: config), fresh = try GANTrainer(config: config)
+        _ = try t.trainStep(real: [randomTensor([4, 1, 32, 32], seed: 1)])
+        XCTAssertEqual(t.scalars.first { $0.0 == "iteration" }?.1, "1")
+        XCTAssertEqual(t.scalars.first { $0.0 == "began.best_m_global" }?.1, "inf")
+        try fresh.setScalars(t.scalars)
+        XCTAssertEqual(fresh.scalars.map { "\($0.0)=\($0.1)" }, t.scalars.map { "\($0.0)=\($0.1)" })
+        let before = fresh.scalars.map { "\($0.0)=\($0.1)" }
+        XCTAssertThrowsError(try fresh.setScalars([("iteration", "9"), ("rng.0", "-1")])) {
+            XCTAssertEqual(($0 as! SwiftGANError).message, "rng.0 must be an integer in [0, 2⁶⁴), got '-1'")
+        }
+        XCTAssertEqual(fresh.scalars.map { "\($0.0)=\($0.1)" }, before)
+    }
+}

@@ -71,6 +71,23 @@ static int get_array(PyObject *obj, Py_buffer *view, sg_array *array, const char
     return 0;
 }
 
+/* A library text (sg_catalogue, sg_profile_read, sg_options, sg_gan_scalars_read): its size asked first,
+ * then read, through an adapter that passes `context` (the catalogue's `what`, a handle). */
+typedef sg_status (*text_reader)(void *context, char *buffer, int64_t capacity, int64_t *needed);
+
+static PyObject *read_text(text_reader read, void *context) {
+    int64_t needed = 0;
+    char small[1];
+    sg_status st = read(context, small, 0, &needed);
+    if (st != SG_OK && needed == 0) return raise_status(st);
+    char *text = PyMem_Malloc((size_t)needed);
+    if (!text) return PyErr_NoMemory();
+    st = read(context, text, needed, &needed);
+    PyObject *result = st == SG_OK ? PyUnicode_FromString(text) : raise_status(st);
+    PyMem_Free(text);
+    return result;
+}
+
 /* ---- Handle type -------------------------------------------------------- */
 
 typedef struct {
@@ -265,35 +282,22 @@ static PyObject *Handle_threads(Handle *self, PyObject *unused) {
     return PyLong_FromLong(threads);
 }
 
-static PyObject *Handle_counters(Handle *self, PyObject *unused) {
-    if (check_open(self)) return NULL;
-    uint64_t values[SG_COUNTER_COUNT];
-    sg_status st = sg_gan_counters_read(self->gan, values, SG_COUNTER_COUNT);
-    if (st != SG_OK) return raise_status(st);
-    PyObject *result = PyTuple_New(SG_COUNTER_COUNT);
-    if (!result) return NULL;
-    for (int i = 0; i < SG_COUNTER_COUNT; i++) PyTuple_SET_ITEM(result, i, PyLong_FromUnsignedLongLong(values[i]));
-    return result;
+static sg_status handle_scalars_text(void *gan, char *buffer, int64_t capacity, int64_t *needed) {
+    return sg_gan_scalars_read((sg_gan *)gan, buffer, capacity, needed);
 }
 
-static PyObject *Handle_set_counters(Handle *self, PyObject *args) {
-    PyObject *seq;
-    if (!PyArg_ParseTuple(args, "O", &seq)) return NULL;
+/* scalars() -> "name=value" lines of the trainer's scalar state */
+static PyObject *Handle_scalars(Handle *self, PyObject *unused) {
     if (check_open(self)) return NULL;
-    PyObject *fast = PySequence_Fast(seq, "counters must be a sequence of integers");
-    if (!fast) return NULL;
-    if (PySequence_Fast_GET_SIZE(fast) != SG_COUNTER_COUNT) {
-        Py_DECREF(fast);
-        PyErr_Format(PyExc_ValueError, "counters must hold %d integers", SG_COUNTER_COUNT);
-        return NULL;
-    }
-    uint64_t values[SG_COUNTER_COUNT];
-    for (int i = 0; i < SG_COUNTER_COUNT; i++) {
-        values[i] = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(fast, i));
-        if (PyErr_Occurred()) { Py_DECREF(fast); return NULL; }
-    }
-    Py_DECREF(fast);
-    sg_status st = sg_gan_counters_write(self->gan, values, SG_COUNTER_COUNT);
+    return read_text(handle_scalars_text, self->gan);
+}
+
+/* set_scalars(text) */
+static PyObject *Handle_set_scalars(Handle *self, PyObject *args) {
+    const char *text;
+    if (!PyArg_ParseTuple(args, "s", &text)) return NULL;
+    if (check_open(self)) return NULL;
+    sg_status st = sg_gan_scalars_write(self->gan, text);
     if (st != SG_OK) return raise_status(st);
     Py_RETURN_NONE;
 }
@@ -311,8 +315,8 @@ static PyMethodDef Handle_methods[] = {
     {"set_retain_gradients", (PyCFunction)Handle_set_retain_gradients, METH_VARARGS, "Keeps each step's gradients."},
     {"set_threads", (PyCFunction)Handle_set_threads, METH_VARARGS, "Threads this GAN's calls use (0: the default)."},
     {"threads", (PyCFunction)Handle_threads, METH_NOARGS, "Threads this GAN's calls use."},
-    {"counters", (PyCFunction)Handle_counters, METH_NOARGS, "The integer state (iteration, steps, RNG words)."},
-    {"set_counters", (PyCFunction)Handle_set_counters, METH_VARARGS, "Restores the integer state."},
+    {"scalars", (PyCFunction)Handle_scalars, METH_NOARGS, "The trainer's scalar state as name=value lines."},
+    {"set_scalars", (PyCFunction)Handle_set_scalars, METH_VARARGS, "Restores trainer scalars from name=value lines."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -352,41 +356,29 @@ static PyObject *native_create(PyObject *module, PyObject *args) {
 
 static PyObject *native_abi_version(PyObject *module, PyObject *unused) { return PyLong_FromLong(sg_abi_version()); }
 
-/* A library text (sg_catalogue, sg_profile_read, sg_options): its size asked first, then read. */
-typedef sg_status (*text_reader)(int32_t what, char *buffer, int64_t capacity, int64_t *needed);
-
-static PyObject *read_text(text_reader read, int32_t what) {
-    int64_t needed = 0;
-    char small[1];
-    sg_status st = read(what, small, 0, &needed);
-    if (st != SG_OK && needed == 0) return raise_status(st);
-    char *text = PyMem_Malloc((size_t)needed);
-    if (!text) return PyErr_NoMemory();
-    st = read(what, text, needed, &needed);
-    PyObject *result = st == SG_OK ? PyUnicode_FromString(text) : raise_status(st);
-    PyMem_Free(text);
-    return result;
+static sg_status catalogue_text(void *what, char *buffer, int64_t capacity, int64_t *needed) {
+    return sg_catalogue(*(int32_t *)what, buffer, capacity, needed);
 }
 
-static sg_status profile_text(int32_t what, char *buffer, int64_t capacity, int64_t *needed) {
-    (void)what;
+static sg_status profile_text(void *unused, char *buffer, int64_t capacity, int64_t *needed) {
+    (void)unused;
     return sg_profile_read(buffer, capacity, needed);
 }
 
-static sg_status options_text(int32_t what, char *buffer, int64_t capacity, int64_t *needed) {
-    (void)what;
+static sg_status options_text(void *unused, char *buffer, int64_t capacity, int64_t *needed) {
+    (void)unused;
     return sg_options(buffer, capacity, needed);
 }
 
 static PyObject *native_catalogue(PyObject *module, PyObject *args) {
-    int what;
+    int32_t what;
     if (!PyArg_ParseTuple(args, "i", &what)) return NULL;
-    return read_text(sg_catalogue, what);
+    return read_text(catalogue_text, &what);
 }
 
-static PyObject *native_options(PyObject *module, PyObject *unused) { return read_text(options_text, 0); }
+static PyObject *native_options(PyObject *module, PyObject *unused) { return read_text(options_text, NULL); }
 
-static PyObject *native_profile_read(PyObject *module, PyObject *unused) { return read_text(profile_text, 0); }
+static PyObject *native_profile_read(PyObject *module, PyObject *unused) { return read_text(profile_text, NULL); }
 
 static PyObject *native_profile_set_enabled(PyObject *module, PyObject *args) {
     int on;
@@ -430,6 +422,5 @@ PyMODINIT_FUNC PyInit__native(void) {
     Py_INCREF(&HandleType);
     if (PyModule_AddObject(m, "Handle", (PyObject *)&HandleType) < 0) { Py_DECREF(m); return NULL; }
     PyModule_AddIntConstant(m, "ABI_VERSION", SG_ABI_VERSION);
-    PyModule_AddIntConstant(m, "COUNTER_COUNT", SG_COUNTER_COUNT);
     return m;
 }

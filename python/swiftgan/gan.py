@@ -2,11 +2,7 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
-import shutil
-import struct
-import tempfile
 from collections import OrderedDict
 from typing import Dict, Mapping, NamedTuple, Optional, Tuple
 
@@ -51,7 +47,6 @@ def architectures() -> "OrderedDict[str, str]":
     return _catalogue(2)
 
 
-_FORMAT = "swiftgan-checkpoint-1"
 _MODEL, _FULL, _GRADIENTS = 0, 1, 2
 _STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "penalty", "k", "m_global")
 
@@ -133,47 +128,6 @@ def _config_lines(given: Mapping[str, object]) -> str:
         else:
             values[name] = value
     return "\n".join(f"{name}={_option_text(table[name], value)}" for name, value in values.items())
-
-
-def _replace_directory(new: str, target: str) -> None:
-    """Puts directory `new` at `target` and the old `target` at `new`, atomically where the system allows:
-    Linux's renameat2(RENAME_EXCHANGE) swaps them in one step, so a process killed at any moment leaves a
-    complete checkpoint at `target`. Elsewhere two renames are used, and `_recover_checkpoint` finds the
-    previous checkpoint if a kill falls between them."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-        renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-        at_fdcwd, rename_exchange = -100, 2
-        if renameat2(at_fdcwd, os.fsencode(new), at_fdcwd, os.fsencode(target), rename_exchange) == 0:
-            return
-    except (AttributeError, OSError):
-        pass
-    aside = target + ".previous"
-    shutil.rmtree(aside, ignore_errors=True)
-    os.rename(target, aside)
-    os.rename(new, target)
-    os.rename(aside, new)
-
-
-def _recover_checkpoint(path: str) -> str:
-    """`path`, or, when a save was killed between the two renames of the non-Linux fallback, the
-    complete previous checkpoint it set aside."""
-    aside = path.rstrip(os.sep) + ".previous"
-    if not os.path.isfile(os.path.join(path, "trainer.json")) and os.path.isfile(os.path.join(aside, "trainer.json")):
-        return aside
-    return path
-
-
-def _float_of_bits(bits: int) -> float:
-    """The float32 whose bit pattern is `bits` (exact in JSON: a float32 survives a round trip through double)."""
-    return struct.unpack("<f", struct.pack("<I", bits))[0]
-
-
-def _bits_of_float(value: float) -> int:
-    return struct.unpack("<I", struct.pack("<f", value))[0]
 
 
 def _float32_array(value, name: str) -> np.ndarray:
@@ -312,7 +266,7 @@ class GAN:
     @property
     def iteration(self) -> int:
         """Completed training iterations."""
-        return int(self._handle.counters()[0])
+        return int(self.scalars["iteration"])
 
     def __repr__(self) -> str:
         if self._handle.closed:
@@ -448,91 +402,37 @@ class GAN:
         for key, array in arrays.items():  # all checked first: a failed load changes nothing
             self._handle.tensor_write(_FULL, wanted[key], array, array.size)
 
-    def save(self, path: str, extra: Optional[Mapping[str, object]] = None) -> None:
-        """Writes a checkpoint directory atomically: `weights.safetensors` (the state_dict),
-        `optimizer.safetensors` (the optimizers' moments, G's moving average) and `trainer.json`
-        (configuration, iteration, optimizer step counts, random-stream state, BEGAN's state, and `extra`,
-        any JSON-able state of the caller's that must change together with the weights, such as a data
-        sampler's; `GAN.load` returns it as `checkpoint_extra`). The new files are written and fsynced in a
-        temporary sibling directory, then swapped in at once, so a process killed at any moment leaves a
-        complete checkpoint (the previous or the new) at `path`."""
-        from safetensors.numpy import save_file
+    def _optimizer_state(self) -> "OrderedDict[str, np.ndarray]":
+        """The optimizers' moments and G's moving average, by name (the non-model part of the full state)."""
+        return OrderedDict((self._names[i], self._read(i)) for i in range(self._model_count, len(self._names)))
 
-        path = os.path.abspath(path)
-        parent = os.path.dirname(path)
-        os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=parent)
-        try:
-            counters = self._handle.counters()
-            weights = self.state_dict()
-            optimizer = OrderedDict((self._names[i], self._read(i))
-                                    for i in range(self._model_count, len(self._names)))
-            metadata = {"format": _FORMAT, "iteration": str(counters[0])}  # ties the files to one save
-            save_file(weights, os.path.join(tmp, "weights.safetensors"), metadata=metadata)
-            save_file(optimizer, os.path.join(tmp, "optimizer.safetensors"), metadata=metadata)
-            state = {"format": _FORMAT, "config": self._config,
-                     "iteration": counters[0], "optimizer_steps": {"D": counters[1], "G": counters[2]},
-                     "rng_state": [str(w) for w in counters[3:7]],
-                     "began": {"k": _float_of_bits(counters[7]), "lr_factor": _float_of_bits(counters[8]),
-                               "best_m_global": _float_of_bits(counters[9]), "since_best": counters[10]},
-                     "extra": dict(extra or {})}
-            with open(os.path.join(tmp, "trainer.json"), "w") as f:
-                json.dump(state, f, indent=2)
-            for name in os.listdir(tmp):
-                fd = os.open(os.path.join(tmp, name), os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-            if os.path.exists(path):
-                _replace_directory(tmp, path)  # tmp now holds the previous checkpoint
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                os.rename(tmp, path)
-            tmp = None
-            dir_fd = os.open(parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        finally:
-            if tmp:
-                shutil.rmtree(tmp, ignore_errors=True)
+    def save(self, path: str, extra: Optional[Mapping[str, object]] = None) -> None:
+        """Writes a checkpoint directory atomically (`swiftgan.checkpoint.save`): the weights, the optimizers'
+        state, the configuration, the trainer's scalars by name and `extra`, any JSON-able state of the caller's
+        that must change together with the weights (such as a data sampler's; `GAN.load` returns it as
+        `checkpoint_extra`). A process killed at any moment leaves a complete checkpoint at `path`."""
+        from . import checkpoint
+
+        checkpoint.save(self, path, extra)
 
     @classmethod
     def load(cls, path: str) -> "GAN":
         """Restores a GAN saved with `save`, ready to continue training exactly where it stopped; the
         `extra` state given to `save` is in `checkpoint_extra`."""
-        from safetensors import safe_open
-        from safetensors.numpy import load_file
+        from . import checkpoint
 
-        path = _recover_checkpoint(path)
-        state_path = os.path.join(path, "trainer.json")
-        if not os.path.isfile(state_path):
-            raise FileNotFoundError(f"no SwiftGAN checkpoint at {path!r} (missing trainer.json)")
-        with open(state_path) as f:
-            state = json.load(f)
-        if state.get("format") != _FORMAT:
-            raise ValueError(f"{state_path}: unsupported checkpoint format {state.get('format')!r}, expected {_FORMAT!r}")
-        for name in ("weights.safetensors", "optimizer.safetensors"):
-            with safe_open(os.path.join(path, name), "np") as f:
-                saved = (f.metadata() or {}).get("iteration")
-            if saved is not None and int(saved) != int(state["iteration"]):
-                raise ValueError(f"{path}: {name} is from iteration {saved} but trainer.json from iteration "
-                                 f"{state['iteration']}: the files come from different saves")
-        config_text = "\n".join(f"{k}={v}" for k, v in state["config"].items())
-        gan = cls(_config_text=config_text)
-        tensors = dict(load_file(os.path.join(path, "weights.safetensors")))
-        tensors.update(load_file(os.path.join(path, "optimizer.safetensors")))
-        gan._write_tensors(tensors, range(len(gan._names)), strict=True)
-        began = state["began"]
-        gan._handle.set_counters([int(state["iteration"]), int(state["optimizer_steps"]["D"]),
-                                  int(state["optimizer_steps"]["G"])] + [int(w) for w in state["rng_state"]]
-                                 + [_bits_of_float(began["k"]), _bits_of_float(began["lr_factor"]),
-                                    _bits_of_float(began["best_m_global"]), int(began["since_best"])])
-        gan.checkpoint_extra = state.get("extra", {})
-        return gan
+        return checkpoint.load(path, cls)
 
+    @property
+    def scalars(self) -> Dict[str, str]:
+        """The trainer's scalar state by name, as text that reads back exactly: iteration, optimizer_D.steps,
+        optimizer_G.steps, rng.0 to rng.3, began.k, began.lr_factor, began.best_m_global, began.since_best."""
+        return dict(line.split("=", 1) for line in self._handle.scalars().splitlines() if line)
+
+    def set_scalars(self, scalars: Mapping[str, object]) -> None:
+        """Restores trainer scalars by name (any of `scalars`); an unknown name or a bad value raises
+        ValueError and changes nothing."""
+        self._handle.set_scalars("\n".join(f"{name}={value}" for name, value in scalars.items()))
 
 def _document_options() -> None:
     """`GAN`'s signature and the options part of its docstring, made from the core's option table."""

@@ -421,3 +421,38 @@ def test_latents_shaped_as_pytorchs_dcgan_examples_make_them_are_accepted(gan):
         assert a.train_step(real, z=zd, z_g=zd) == b.train_step(real, z=zd.reshape(4, 8, 1, 1), z_g=zd.reshape(4, 8, 1, 1))
     with pytest.raises(ValueError, match=r"z must have shape \[N, 8\], got \[3, 8, 2, 1\]"):
         gan.generate(np.zeros((3, 8, 2, 1), np.float32))
+
+
+def test_trainer_scalars_are_read_and_restored_by_name_and_format_1_checkpoints_still_load(gan, tmp_path):
+    import json
+    import shutil
+
+    gan.train_step(real_batch())
+    gan.train_step(real_batch(seed=1))
+    scalars = gan.scalars
+    assert list(scalars) == ["iteration", "optimizer_D.steps", "optimizer_G.steps", "rng.0", "rng.1", "rng.2", "rng.3",
+                             "began.k", "began.lr_factor", "began.best_m_global", "began.since_best"]
+    assert scalars["iteration"] == "2" and scalars["optimizer_G.steps"] == "2" and scalars["began.best_m_global"] == "inf"
+    with pytest.raises(ValueError, match="unknown trainer scalar 'iter'; known: iteration"):
+        gan.set_scalars({"iteration": 5, "iter": 1})
+    assert gan.scalars == scalars  # a refused restore changes nothing
+
+    gan.save(str(tmp_path / "v2"))
+    state = json.loads((tmp_path / "v2" / "trainer.json").read_text())
+    assert state["format"] == "swiftgan-checkpoint-2" and state["scalars"] == scalars
+    # The same checkpoint as format 1 (ABI 6) wrote it: fixed keys, floats as numbers.
+    shutil.copytree(tmp_path / "v2", tmp_path / "v1")
+    named = state.pop("scalars")
+    state.update(format="swiftgan-checkpoint-1", iteration=int(named["iteration"]),
+                 optimizer_steps={"D": int(named["optimizer_D.steps"]), "G": int(named["optimizer_G.steps"])},
+                 rng_state=[named[f"rng.{i}"] for i in range(4)],
+                 began={"k": float(named["began.k"]), "lr_factor": float(named["began.lr_factor"]),
+                        "best_m_global": float(named["began.best_m_global"]), "since_best": int(named["began.since_best"])})
+    (tmp_path / "v1" / "trainer.json").write_text(json.dumps(state))
+    with GAN.load(str(tmp_path / "v2")) as new, GAN.load(str(tmp_path / "v1")) as old:
+        assert new.scalars == old.scalars == scalars
+        assert new.train_step(real_batch(seed=2)) == old.train_step(real_batch(seed=2)) == gan.train_step(real_batch(seed=2))
+    state["format"] = "swiftgan-checkpoint-0"
+    (tmp_path / "v1" / "trainer.json").write_text(json.dumps(state))
+    with pytest.raises(ValueError, match="unsupported checkpoint format 'swiftgan-checkpoint-0', expected 'swiftgan-checkpoint-2'"):
+        GAN.load(str(tmp_path / "v1"))

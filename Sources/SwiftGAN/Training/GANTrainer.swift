@@ -394,22 +394,68 @@ public final class GANTrainer {
             + optimizerG.stateInfo.map { ("optimizer_G.\($0.name)", $0.shape) } + emaState.map { ($0.0, $0.1.shape) }
     }
 
-    /// The integer state: iteration, the optimizers' step counts, the four RNG words, BEGAN's k (its bits)
-    /// and the `"began"` schedule's factor and best M_global (bits) and iterations since the best.
-    public var counters: [UInt64] {
-        get {
-            [UInt64(iteration), UInt64(optimizerD.stepCount), UInt64(optimizerG.stepCount),
-             rng.state.0, rng.state.1, rng.state.2, rng.state.3, UInt64(equilibriumK.bitPattern),
-             UInt64(beganSchedule.factor.bitPattern), UInt64(beganSchedule.best.bitPattern), UInt64(beganSchedule.sinceBest)]
+    /// The trainer's scalar state by name, as text that reads back exactly (floats in their shortest exact
+    /// form, `inf` included): the iteration, each optimizer's step count, the four words of the random stream,
+    /// BEGAN's k_t and its schedule's factor, best M_global and iterations since the best.
+    public var scalars: [(String, String)] { TrainerScalar.all.map { ($0.name, $0.read(self)) } }
+
+    /// Restores scalars by name (any subset of `scalars`); all are parsed first, so an unknown name or a bad
+    /// value changes nothing.
+    public func setScalars(_ pairs: [(String, String)]) throws(SwiftGANError) {
+        var writes: [() -> Void] = []
+        for (name, text) in pairs {
+            guard let scalar = TrainerScalar.all.first(where: { $0.name == name }) else {
+                throw SwiftGANError("unknown trainer scalar '\(name)'; known: \(TrainerScalar.all.map(\.name).joined(separator: ", "))")
+            }
+            writes.append(try scalar.parse(self, text))
         }
-        set {
-            iteration = Int(newValue[0])
-            optimizerD.stepCount = Int(newValue[1])
-            optimizerG.stepCount = Int(newValue[2])
-            rng.state = (newValue[3], newValue[4], newValue[5], newValue[6])
-            equilibriumK = Float(bitPattern: UInt32(truncatingIfNeeded: newValue[7]))
-            beganSchedule = (Float(bitPattern: UInt32(truncatingIfNeeded: newValue[8])),
-                             Float(bitPattern: UInt32(truncatingIfNeeded: newValue[9])), Int(newValue[10]))
+        writes.forEach { $0() }
+    }
+}
+
+/// One named scalar of a trainer's state: how it is read as text and parsed back (into a deferred write).
+private struct TrainerScalar {
+    let name: String
+    let read: (GANTrainer) -> String
+    let parse: (GANTrainer, String) throws(SwiftGANError) -> () -> Void
+
+    static func integer(_ name: String, _ path: ReferenceWritableKeyPath<GANTrainer, Int>) -> TrainerScalar {
+        TrainerScalar(name: name, read: { "\($0[keyPath: path])" }) { (t, text) throws(SwiftGANError) in
+            guard let v = Int(text), v >= 0 else { throw SwiftGANError("\(name) must be an integer ≥ 0, got '\(text)'") }
+            return { t[keyPath: path] = v }
         }
+    }
+
+    static func float(_ name: String, _ path: ReferenceWritableKeyPath<GANTrainer, Float>) -> TrainerScalar {
+        TrainerScalar(name: name, read: { "\($0[keyPath: path])" }) { (t, text) throws(SwiftGANError) in
+            guard let v = Float(text), !v.isNaN else { throw SwiftGANError("\(name) must be a number, got '\(text)'") }
+            return { t[keyPath: path] = v }
+        }
+    }
+
+    static func word(_ index: Int) -> TrainerScalar {
+        TrainerScalar(name: "rng.\(index)", read: { "\($0.rngWords[index])" }) { (t, text) throws(SwiftGANError) in
+            guard let v = UInt64(text) else { throw SwiftGANError("rng.\(index) must be an integer in [0, 2⁶⁴), got '\(text)'") }
+            return { t.rngWords[index] = v }
+        }
+    }
+
+    static let all: [TrainerScalar] = [
+        .integer("iteration", \.iteration),
+        .integer("optimizer_D.steps", \.optimizerD.stepCount),
+        .integer("optimizer_G.steps", \.optimizerG.stepCount),
+        .word(0), .word(1), .word(2), .word(3),
+        .float("began.k", \.equilibriumK),
+        .float("began.lr_factor", \.beganSchedule.factor),
+        .float("began.best_m_global", \.beganSchedule.best),
+        .integer("began.since_best", \.beganSchedule.sinceBest),
+    ]
+}
+
+extension GANTrainer {
+    /// The random stream's four state words, by index.
+    fileprivate var rngWords: [UInt64] {
+        get { [rng.state.0, rng.state.1, rng.state.2, rng.state.3] }
+        set { rng.state = (newValue[0], newValue[1], newValue[2], newValue[3]) }
     }
 }
