@@ -6,7 +6,7 @@ import SwiftGAN
 // Each function converts its arguments, calls the core under the handle's lock, and turns a thrown error
 // into a status; shapes and their messages are the core's.
 
-let statCount = Int(SG_STAT_COUNT)
+let statCount = Int(SG_STAT_COUNT)  // the header's SG_STAT_* follow StepStats.fields (python/tests/test_c_abi.py checks it)
 
 // MARK: - Handle
 
@@ -157,6 +157,13 @@ public func sg_options(_ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64
     }
 }
 
+@_cdecl("sg_stat_names")
+public func sg_stat_names(_ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64, _ needed: UnsafeMutablePointer<Int64>?) -> Int32 {
+    guarded { () throws(SwiftGANError) in
+        try writeText(StepStats.fields.map { "\($0.name)\t\($0.meaning)\n" }.joined(), buffer, capacity, needed)
+    }
+}
+
 @_cdecl("sg_catalogue")
 public func sg_catalogue(_ what: Int32, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
                          _ needed: UnsafeMutablePointer<Int64>?) -> Int32 {
@@ -201,8 +208,7 @@ public func sg_gan_train_step(_ gan: OpaquePointer?, _ inputs: UnsafePointer<sg_
             h.trainer.stepInputs(real: real, noiseD: try tensor(i.z, "z"), noiseG: try tensor(i.z_g, "z_g"),
                                  mixing: try tensor(i.u, "u"), draganAlpha: try tensor(i.dragan_alpha, "dragan_alpha"),
                                  draganNoise: try tensor(i.dragan_noise, "dragan_noise")))
-        let values = [result.discriminatorLoss, result.generatorLoss, result.criticReal, result.criticFake, result.penalty,
-                      result.k, result.mGlobal]
+        let values = result.values
         for i in 0..<min(Int(statsCapacity), statCount) { stats![i] = Double(values[i]) }
     }
 }

@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 8
+#define SG_ABI_VERSION 9
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -40,7 +40,7 @@ typedef struct sg_gan sg_gan;
 #define SG_TENSORS_GRADIENTS 2 /* the last D step's and G step's gradients (D.* then G.*),
                                   available after a step with retained gradients; read-only */
 
-/* Order of the values sg_gan_train_step writes into `stats`. */
+/* Order of the values sg_gan_train_step writes into `stats` (sg_stat_names gives each one's name and meaning). */
 #define SG_STAT_D_LOSS 0
 #define SG_STAT_G_LOSS 1
 #define SG_STAT_D_REAL 2 /* mean critic output on real data */
@@ -48,7 +48,9 @@ typedef struct sg_gan sg_gan;
 #define SG_STAT_PENALTY 4
 #define SG_STAT_K 5        /* BEGAN's equilibrium coefficient after the step (0 otherwise) */
 #define SG_STAT_M_GLOBAL 6 /* BEGAN's convergence measure (0 otherwise) */
-#define SG_STAT_COUNT 7
+#define SG_STAT_D_LOSS_REAL 7 /* the critic loss's term on real data (NaN for paired and all-pairs relativistic losses) */
+#define SG_STAT_D_LOSS_FAKE 8 /* the critic loss's term on fake data (NaN likewise) */
+#define SG_STAT_COUNT 9
 
 /* SG_ABI_VERSION of the loaded library. */
 int32_t sg_abi_version(void);
@@ -69,6 +71,10 @@ sg_status sg_gan_create(const char *config, sg_gan **out);
  * allowed range or set ("1..1000", "positive", "[0, 1)", "adam|rmsprop|sgd"); default is the value
  * before any loss preset. Fails with SG_INVALID_ARGUMENT when capacity is too small. */
 sg_status sg_options(char *buffer, int64_t capacity, int64_t *needed);
+
+/* The statistics a step writes, as "name\tmeaning\n" lines in SG_STAT_* order, NUL-terminated, into buffer
+ * (capacity bytes); *needed receives the size required including the NUL. */
+sg_status sg_stat_names(char *buffer, int64_t capacity, int64_t *needed);
 
 /* Frees a handle; NULL is accepted. */
 void sg_gan_free(sg_gan *gan);

@@ -52,3 +52,20 @@ final class TrainerScalarTests: XCTestCase {
         XCTAssertEqual(fresh.scalars.map { "\($0.0)=\($0.1)" }, before)
     }
 }
+
+final class LossTermTests: XCTestCase {
+    /// The critic loss's terms on real and fake data sum to it bit for bit (halving is exact), for every objective
+    /// whose loss splits so; the paired and all-pairs relativistic forms have none.
+    func testTheCriticLossTermsSumExactlyToTheLoss() {
+        let real = randomTensor([6], seed: 1), fake = randomTensor([6], seed: 2)
+        for objective in AdversarialObjective.all {
+            let loss = objective.discriminatorLoss(real: real, fake: fake, k: 0.3).scalar
+            if let terms = objective.discriminatorLossTerms(real: real, fake: fake, k: 0.3) {
+                XCTAssertEqual((terms.real + terms.fake).scalar, loss, objective.name)
+            } else {
+                XCTAssertTrue(objective.name.hasPrefix("RS") || objective.name.hasPrefix("RLS") || objective.name.hasPrefix("RH")
+                              || objective.name.hasPrefix("Rp"), "\(objective.name) has no terms")
+            }
+        }
+    }
+}

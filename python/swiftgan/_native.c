@@ -158,7 +158,10 @@ static PyObject *Handle_train_step(Handle *self, PyObject *args) {
     self->busy--;
     for (int i = 0; i < 6; i++) release(&views[i]);
     if (st != SG_OK) return raise_status(st);
-    return Py_BuildValue("(ddddddd)", stats[0], stats[1], stats[2], stats[3], stats[4], stats[5], stats[6]);
+    PyObject *result = PyTuple_New(SG_STAT_COUNT);
+    if (!result) return NULL;
+    for (int i = 0; i < SG_STAT_COUNT; i++) PyTuple_SET_ITEM(result, i, PyFloat_FromDouble(stats[i]));
+    return result;
 }
 
 /* generate(z, out) */
@@ -305,7 +308,7 @@ static PyObject *Handle_set_scalars(Handle *self, PyObject *args) {
 static PyMethodDef Handle_methods[] = {
     {"close", (PyCFunction)Handle_close, METH_NOARGS, "Frees the engine; further calls raise ValueError."},
     {"config", (PyCFunction)Handle_config, METH_NOARGS, "The resolved configuration as key=value lines."},
-    {"train_step", (PyCFunction)Handle_train_step, METH_VARARGS, "One training iteration on (real, z, z_g, u, dragan_alpha, dragan_noise); returns the 7 statistics."},
+    {"train_step", (PyCFunction)Handle_train_step, METH_VARARGS, "One training iteration on (real, z, z_g, u, dragan_alpha, dragan_noise); returns the statistics."},
     {"generate", (PyCFunction)Handle_generate, METH_VARARGS, "Images from explicit latents into out."},
     {"sample", (PyCFunction)Handle_sample, METH_VARARGS, "Images from the engine's own latents into out."},
     {"tensor_count", (PyCFunction)Handle_tensor_count, METH_VARARGS, "Number of model (0), all (1) or gradient (2) tensors."},
@@ -378,6 +381,13 @@ static PyObject *native_catalogue(PyObject *module, PyObject *args) {
 
 static PyObject *native_options(PyObject *module, PyObject *unused) { return read_text(options_text, NULL); }
 
+static sg_status stat_names_text(void *unused, char *buffer, int64_t capacity, int64_t *needed) {
+    (void)unused;
+    return sg_stat_names(buffer, capacity, needed);
+}
+
+static PyObject *native_stat_names(PyObject *module, PyObject *unused) { return read_text(stat_names_text, NULL); }
+
 static PyObject *native_profile_read(PyObject *module, PyObject *unused) { return read_text(profile_text, NULL); }
 
 static PyObject *native_profile_set_enabled(PyObject *module, PyObject *args) {
@@ -396,6 +406,7 @@ static PyMethodDef module_methods[] = {
     {"create", native_create, METH_VARARGS, "Creates an engine from key=value configuration lines."},
     {"abi_version", native_abi_version, METH_NOARGS, "The loaded library's ABI version."},
     {"catalogue", native_catalogue, METH_VARARGS, "name\\tdescription lines: losses (0), penalties (1), architectures (2)."},
+    {"stat_names", native_stat_names, METH_NOARGS, "name\\tmeaning lines of a step's statistics, in order."},
     {"options", native_options, METH_NOARGS, "name\\tkind\\tdefault\\tvalues\\thelp lines: the option table."},
     {"profile_read", native_profile_read, METH_NOARGS, "name\\tseconds lines: time per kernel kind, other_core, core."},
     {"profile_set_enabled", native_profile_set_enabled, METH_VARARGS, "Switches kernel timing on or off."},

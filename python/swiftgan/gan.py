@@ -48,7 +48,9 @@ def architectures() -> "OrderedDict[str, str]":
 
 
 _MODEL, _FULL, _GRADIENTS = 0, 1, 2
-_STAT_NAMES = ("d_loss", "g_loss", "d_real", "d_fake", "penalty", "k", "m_global")
+# A step's statistics, in the order the core writes them (its one list, `StepStats.fields`): name -> meaning.
+STATISTICS: "OrderedDict[str, str]" = OrderedDict(line.split("\t", 1) for line in _native.stat_names().splitlines() if line)
+_STAT_NAMES = tuple(STATISTICS)
 
 
 class Option(NamedTuple):
@@ -310,9 +312,11 @@ class GAN:
             Random inputs left None are drawn from the GAN's own seeded stream.
 
         Returns:
-            {"d_loss", "g_loss", "d_real", "d_fake", "penalty", "k", "m_global"}: the last critic step's loss
-            (penalties included), the generator's loss, the mean critic outputs on real and fake data
-            (reconstruction energies for EBGAN and BEGAN), the penalties, and BEGAN's k and M_global (0 otherwise).
+            The statistics of `swiftgan.gan.STATISTICS` by name: d_loss (the last critic step's loss, penalties
+            included), g_loss, d_real and d_fake (mean critic outputs; reconstruction energies for EBGAN and
+            BEGAN), penalty, k and m_global (BEGAN's; 0 otherwise), and d_loss_real and d_loss_fake (the critic
+            loss's terms on real and on fake data, "loss D_real" and "loss D_gen"; NaN for the paired and
+            all-pairs relativistic losses, whose loss is one term).
         """
         arrays = [_float32_array(real, "real")] + [None if v is None else _float32_array(v, name) for name, v in
                                                     (("z", z), ("z_g", z_g), ("u", u), ("dragan_alpha", dragan_alpha),

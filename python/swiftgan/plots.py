@@ -28,7 +28,8 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def loss_figure(metrics: Mapping[str, np.ndarray], title: Optional[str] = None, window: Optional[int] = None):
-    """A matplotlib Figure of a run's curves against the iteration: D's and G's losses, the critic's mean
+    """A matplotlib Figure of a run's curves against the iteration: D's and G's losses (and D's terms on real and
+    fake data, "D_real" and "D_gen", when its loss has them), the critic's mean
     outputs on real and fake data (reconstruction energies for EBGAN and BEGAN), and, when the run has
     them, the penalty and BEGAN's M_global and k. Each raw curve is drawn faintly beneath its moving
     average over `window` iterations (default: a hundredth of the run)."""
@@ -36,8 +37,10 @@ def loss_figure(metrics: Mapping[str, np.ndarray], title: Optional[str] = None, 
     if len(iterations) == 0:
         raise ValueError("the run has no metrics yet")
     window = window or max(1, len(iterations) // 100)
-    panels = [("losses", [("d_loss", "D"), ("g_loss", "G")]),
-              ("critic outputs", [("d_real", "D(x_r)"), ("d_fake", "D(x_f)")])]
+    losses = [("d_loss", "D"), ("g_loss", "G")]
+    if "d_loss_real" in metrics and not np.all(np.isnan(np.asarray(metrics["d_loss_real"], dtype=np.float64))):
+        losses += [("d_loss_real", "D_real"), ("d_loss_fake", "D_gen")]  # the critic loss's two terms
+    panels = [("losses", losses), ("critic outputs", [("d_real", "D(x_r)"), ("d_fake", "D(x_f)")])]
     if np.any(np.asarray(metrics.get("penalty", [0])) != 0):
         panels.append(("penalty", [("penalty", "penalty")]))
     if np.any(np.asarray(metrics.get("m_global", [0])) != 0):

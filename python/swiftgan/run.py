@@ -17,6 +17,7 @@ import contextlib
 import csv
 import difflib
 import json
+import math
 import os
 import re
 import signal
@@ -156,8 +157,9 @@ class Run:
 
     @property
     def metrics(self) -> Dict[str, np.ndarray]:
-        """metrics.csv as NumPy arrays by column: iteration, d_loss, g_loss, d_real, d_fake, penalty, k,
-        m_global, time (seconds since the run started)."""
+        """metrics.csv as NumPy arrays by column: iteration, the step statistics (`swiftgan.gan.STATISTICS`:
+        d_loss, g_loss, d_real, d_fake, penalty, k, m_global, d_loss_real, d_loss_fake), time (seconds since the
+        run started)."""
         return read_metrics(os.path.join(self.path, "metrics.csv"))
 
     def gan(self) -> GAN:
@@ -204,17 +206,19 @@ def read_metrics(path: str) -> Dict[str, np.ndarray]:
         with open(path, newline="") as f:
             for row in csv.DictReader(f):
                 for c in columns:
-                    columns[c].append(row[c])
+                    columns[c].append(row.get(c) or "nan")  # a column an older version did not write: NaN
     return OrderedDict((c, np.asarray(v, dtype=np.int64 if c == "iteration" else np.float64)) for c, v in columns.items())
 
 
 def _truncate_metrics(path: str, last: int) -> None:
-    """Drops the rows after iteration `last` (written after the checkpoint a resumed run starts from)."""
+    """Drops the rows after iteration `last` (written after the checkpoint a resumed run starts from), and
+    brings the file to today's columns (a statistic an older version did not write is NaN in its rows)."""
     if not os.path.isfile(path):
         return
     with open(path, newline="") as f:
-        rows = [row for row in csv.reader(f)]
-    kept = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) <= last] if rows else [list(METRIC_COLUMNS)]
+        rows = list(csv.DictReader(f))
+    kept = [list(METRIC_COLUMNS)] + [[row.get(c) or "nan" for c in METRIC_COLUMNS] for row in rows
+                                     if row.get("iteration") and int(row["iteration"]) <= last]
     tmp = path + ".partial"
     with open(tmp, "w", newline="") as f:
         csv.writer(f).writerows(kept)
@@ -241,6 +245,9 @@ class _TensorBoard:
         w.add_scalar("critic/real", stats["d_real"], it)
         w.add_scalar("critic/fake", stats["d_fake"], it)
         w.add_scalar("loss/penalty", stats["penalty"], it)
+        if not math.isnan(stats["d_loss_real"]):  # the loss has a term on real and one on fake data
+            w.add_scalar("loss/D_real", stats["d_loss_real"], it)
+            w.add_scalar("loss/D_fake", stats["d_loss_fake"], it)
         if self.began:
             w.add_scalar("began/k", stats["k"], it)
             w.add_scalar("began/M_global", stats["m_global"], it)

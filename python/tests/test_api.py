@@ -25,7 +25,7 @@ def gan():
 
 def test_train_step_reports_every_statistic(gan):
     stats = gan.train_step(real_batch())
-    assert set(stats) == {"d_loss", "g_loss", "d_real", "d_fake", "penalty", "k", "m_global"}
+    assert set(stats) == {"d_loss", "g_loss", "d_real", "d_fake", "penalty", "k", "m_global", "d_loss_real", "d_loss_fake"}
     assert all(isinstance(v, float) and np.isfinite(v) for v in stats.values())
     assert stats["penalty"] > 0
     assert gan.iteration == 1
@@ -456,3 +456,16 @@ def test_trainer_scalars_are_read_and_restored_by_name_and_format_1_checkpoints_
     (tmp_path / "v1" / "trainer.json").write_text(json.dumps(state))
     with pytest.raises(ValueError, match="unsupported checkpoint format 'swiftgan-checkpoint-0', expected 'swiftgan-checkpoint-2'"):
         GAN.load(str(tmp_path / "v1"))
+
+
+def test_the_critic_losss_terms_on_real_and_fake_data_sum_to_it_where_the_loss_has_them():
+    real = real_batch()
+    for loss, split in (("RaSGAN", True), ("WGAN-GP", True), ("LSGAN", True), ("RcHingeGAN", True), ("RSGAN", False),
+                        ("RpSGAN-avg", False)):
+        with GAN(loss, **SMALL) as g:
+            stats = g.train_step(real)
+        assert list(stats) == list(swiftgan.gan.STATISTICS)
+        if split:
+            assert stats["d_loss_real"] + stats["d_loss_fake"] + stats["penalty"] == pytest.approx(stats["d_loss"], rel=1e-5)
+        else:  # the paired and all-pairs forms are one term on both
+            assert np.isnan(stats["d_loss_real"]) and np.isnan(stats["d_loss_fake"])

@@ -130,3 +130,16 @@ def test_wrong_counts_null_buffers_and_closed_handles_raise_and_never_crash():
     for name, start in expected.items():
         assert lines.get(name, "").startswith(start), f"{name}: {lines.get(name)!r}, expected {start!r}"
     assert lines["closed: close again"] == "no error"
+
+
+def test_the_headers_statistics_are_the_cores_list_in_its_order():
+    import re
+
+    from swiftgan import gan
+
+    with open(os.path.join(ROOT, "Sources", "SwiftGANC", "swiftgan.h")) as f:
+        header = f.read()
+    defines = {name.lower(): int(index) for name, index in re.findall(r"#define SG_STAT_(\w+) (\d+)", header)}
+    count = defines.pop("count")
+    assert count == len(gan.STATISTICS)
+    assert sorted(defines, key=defines.get) == list(gan.STATISTICS)

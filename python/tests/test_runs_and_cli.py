@@ -96,7 +96,11 @@ def test_train_writes_every_artifact_and_returns_the_run(dataset, tmp_path):
     events = tensorboard_events(os.path.join(run.path, "tensorboard"))
     assert {(tag, kind) for tag, _, kind in events} == {
         ("loss/D", "simple_value"), ("loss/G", "simple_value"), ("critic/real", "simple_value"),
-        ("critic/fake", "simple_value"), ("loss/penalty", "simple_value"), ("samples", "image")}
+        ("critic/fake", "simple_value"), ("loss/penalty", "simple_value"), ("loss/D_real", "simple_value"),
+        ("loss/D_fake", "simple_value"), ("samples", "image")}
+    metrics = run.metrics  # RaLSGAN's critic loss is a term on real and one on fake data: they sum to it
+    np.testing.assert_allclose(metrics["d_loss_real"] + metrics["d_loss_fake"] + metrics["penalty"], metrics["d_loss"],
+                               rtol=1e-5, atol=1e-6)
     assert sorted(step for tag, step, _ in events if tag == "loss/D") == list(range(1, 13))
     assert sorted(step for tag, step, _ in events if tag == "samples") == [0, 5, 10, 12]
     loaded = swiftgan.load_run(run.path)
@@ -339,3 +343,17 @@ def test_epochs_set_the_iterations_from_the_datasets_size(dataset, tmp_path):
         swiftgan.train(str(tmp_path / "c"), dataset=dataset, epochs=0, **TINY)
     parser_run = subprocess.run([sys.executable, "-m", "swiftgan", "train", "--help"], capture_output=True, text=True)
     assert "--epochs EPOCHS" in parser_run.stdout
+
+
+def test_a_run_of_an_older_version_without_the_loss_terms_resumes_and_reads(dataset, tmp_path):
+    run = swiftgan.train(str(tmp_path / "old"), dataset=dataset, iters=5, morph=False, **TINY)
+    path = os.path.join(run.path, "metrics.csv")
+    with open(path) as f:  # as the previous version wrote it: no d_loss_real, d_loss_fake columns
+        rows = [row.split(",")[:8] + [row.split(",")[-1]] for row in f.read().splitlines()]
+    with open(path, "w") as f:
+        f.write("\n".join(",".join(row) for row in rows) + "\n")
+    assert np.isnan(swiftgan.load_run(run.path).metrics["d_loss_real"]).all()
+    resumed = swiftgan.train(resume=run.path, iters=7, progress=False)
+    metrics = resumed.metrics
+    assert list(metrics["iteration"]) == list(range(1, 8))
+    assert np.isnan(metrics["d_loss_real"][:5]).all() and np.isfinite(metrics["d_loss_real"][5:]).all()

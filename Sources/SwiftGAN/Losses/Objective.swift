@@ -104,21 +104,33 @@ public enum AdversarialObjective: Equatable {
     /// The discriminator's loss (a scalar) from critic outputs `[N]` on real and fake data (energies for
     /// EBGAN and BEGAN; `k` is BEGAN's equilibrium coefficient).
     public func discriminatorLoss(real: Tensor, fake: Tensor, k: Float = 0) -> Tensor {
+        if let terms = discriminatorLossTerms(real: real, fake: fake, k: k) { return terms.real + terms.fake }
+        guard case .relativistic(let f, let r) = self else { preconditionFailure("every other objective splits") }
+        switch r {
+        case .allPairs: return f.up(pairwiseDifferences(real, fake)).mean()
+        default: return f.up(real - fake).mean()  // paired
+        }
+    }
+
+    /// The discriminator's loss as its term on real samples and its term on fake ones, which sum to it (the
+    /// "loss D_real" and "loss D_gen" users plot); nil for the paired and all-pairs relativistic forms, whose
+    /// loss is one term on both.
+    public func discriminatorLossTerms(real: Tensor, fake: Tensor, k: Float = 0) -> (real: Tensor, fake: Tensor)? {
         switch self {
-        case .energy(let margin): return real.mean() + relu(margin - fake).mean()
-        case .boundaryEquilibrium: return real.mean() - fake.mean() * k
-        case .standard: return softplus(-real).mean() + softplus(fake).mean()
-        case .leastSquares(let a, let b, _): return square(real - b).mean() + square(fake - a).mean()
-        case .hinge: return relu(1 - real).mean() + relu(1 + fake).mean()
-        case .wasserstein: return fake.mean() - real.mean()
+        case .energy(let margin): return (real.mean(), relu(margin - fake).mean())
+        case .boundaryEquilibrium: return (real.mean(), -(fake.mean() * k))
+        case .standard: return (softplus(-real).mean(), softplus(fake).mean())
+        case .leastSquares(let a, let b, _): return (square(real - b).mean(), square(fake - a).mean())
+        case .hinge: return (relu(1 - real).mean(), relu(1 + fake).mean())
+        case .wasserstein: return (-real.mean(), fake.mean())
         case .relativistic(let f, let r):
+            // Halving is exact in floating point, so the halves sum to the loss as (A + B) · 0.5 would.
             switch r {
-            case .paired: return f.up(real - fake).mean()
-            case .average: return (f.up(real - fake.mean()).mean() + f.down(fake - real.mean()).mean()) * 0.5
+            case .average: return (f.up(real - fake.mean()).mean() * 0.5, f.down(fake - real.mean()).mean() * 0.5)
             case .centered:
                 let m = (real.mean() + fake.mean()) * 0.5
-                return (f.up(real - m).mean() + f.down(fake - m).mean()) * 0.5
-            case .allPairs: return f.up(pairwiseDifferences(real, fake)).mean()
+                return (f.up(real - m).mean() * 0.5, f.down(fake - m).mean() * 0.5)
+            case .paired, .allPairs: return nil
             }
         }
     }

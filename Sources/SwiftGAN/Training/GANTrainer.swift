@@ -40,6 +40,33 @@ public struct StepStats: Equatable {
     /// BEGAN's equilibrium coefficient k after this iteration, and its convergence measure M_global (0 otherwise).
     public var k: Float = 0
     public var mGlobal: Float = 0
+    /// The last critic step's adversarial loss as its term on real samples and its term on fake ones (they sum
+    /// to the loss without penalties); NaN for the paired and all-pairs relativistic losses, which have one term.
+    public var discriminatorLossReal: Float = .nan
+    public var discriminatorLossFake: Float = .nan
+
+    /// The statistics in the order the C ABI writes them (`SG_STAT_*` in swiftgan.h), with their names and
+    /// meanings: the one list that Python's step results, `metrics.csv` and TensorBoard follow.
+    public static let fields: [(name: String, meaning: String, value: (StepStats) -> Float)] = [
+        ("d_loss", "the last critic step's loss, penalties included", { $0.discriminatorLoss }),
+        ("g_loss", "the generator's loss", { $0.generatorLoss }),
+        ("d_real", "the mean critic output on real data (reconstruction energy for EBGAN and BEGAN)", { $0.criticReal }),
+        ("d_fake", "the mean critic output on fake data (reconstruction energy for EBGAN and BEGAN)", { $0.criticFake }),
+        ("penalty", "the last critic step's penalties", { $0.penalty }),
+        ("k", "BEGAN's equilibrium coefficient k_t after the step (0 otherwise)", { $0.k }),
+        ("m_global", "BEGAN's convergence measure M_global (0 otherwise)", { $0.mGlobal }),
+        ("d_loss_real", "the critic loss's term on real data (NaN for paired and all-pairs relativistic losses)",
+         { $0.discriminatorLossReal }),
+        ("d_loss_fake", "the critic loss's term on fake data (NaN for paired and all-pairs relativistic losses)",
+         { $0.discriminatorLossFake }),
+    ]
+
+    /// The statistics in `fields` order.
+    public var values: [Float] { Self.fields.map { $0.value(self) } }
+
+    public static func == (a: StepStats, b: StepStats) -> Bool {
+        zip(a.values, b.values).allSatisfy { $0.bitPattern == $1.bitPattern }
+    }
 }
 
 // MARK: - Trainer
@@ -238,7 +265,9 @@ public final class GANTrainer {
     func discriminatorStep(real: Tensor, fake: Tensor, penaltyInputs: PenaltyInputs) -> StepStats {
         let criticReal = critic(real)
         let criticFake = critic(fake)
-        let adversarial = objective.discriminatorLoss(real: criticReal, fake: criticFake, k: equilibriumK)
+        let terms = objective.discriminatorLossTerms(real: criticReal, fake: criticFake, k: equilibriumK)
+        let adversarial = terms.map { $0.real + $0.fake }  // discriminatorLoss, keeping its two terms
+            ?? objective.discriminatorLoss(real: criticReal, fake: criticFake, k: equilibriumK)
         var gradsD = gradients(of: adversarial, wrt: parametersD, retainGraph: false)
         var penaltyTotal: Float = 0
         for kind in config.loss.penalties {
@@ -256,7 +285,8 @@ public final class GANTrainer {
             for p in parametersD { for j in 0..<p.count { p.pointer[j] = Swift.min(Swift.max(p.pointer[j], -c), c) } }
         }
         return StepStats(discriminatorLoss: loss, generatorLoss: 0,
-                         criticReal: criticReal.mean().scalar, criticFake: criticFake.mean().scalar, penalty: penaltyTotal)
+                         criticReal: criticReal.mean().scalar, criticFake: criticFake.mean().scalar, penalty: penaltyTotal,
+                         discriminatorLossReal: terms?.real.scalar ?? .nan, discriminatorLossFake: terms?.fake.scalar ?? .nan)
     }
 
     /// The critic's values `[N]`: the discriminator's outputs, or for EBGAN and BEGAN the reconstruction
