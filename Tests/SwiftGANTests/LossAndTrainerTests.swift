@@ -128,7 +128,7 @@ final class LossTests: XCTestCase {
     func testWGANPresetIsAppliedAndCanBeOverridden() throws {
         let preset = try GANConfig(text: "loss=WGAN")
         XCTAssertEqual([preset.clip, preset.learningRateD], [0.01, 5e-5])
-        XCTAssertEqual(preset.optimizer, "rmsprop")
+        XCTAssertEqual(preset.optimizer, .rmsprop)
         XCTAssertEqual(preset.criticSteps, 5)
         let overridden = try GANConfig(text: "n_critic=2\nloss=WGAN")
         XCTAssertEqual(overridden.criticSteps, 2)

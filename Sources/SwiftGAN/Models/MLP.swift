@@ -31,38 +31,38 @@ public final class MLP: Module {
 /// - Throws: `SwiftGANError` for a size the architecture does not support.
 func makeNetworks(_ config: GANConfig, rng: inout RandomGenerator) throws(SwiftGANError) -> (Module, Module) {
     switch config.architecture {
-    case "cnn":
+    case .cnn:
         try checkStandardCNNSize(config.imageSize)
         let g = StandardCNNGenerator(channels: config.channels, zDim: config.zDim, width: config.generatorWidth,
                                      options: config.dcgan, rng: &rng)
         let d = StandardCNNDiscriminator(channels: config.channels, width: config.discriminatorWidth, options: config.dcgan, rng: &rng)
         return (g, d)
-    case "resnet":
+    case .resnet:
         let g = try ResNetGenerator(imageSize: config.imageSize, channels: config.channels, zDim: config.zDim,
                                     width: config.generatorWidth, rng: &rng)
         let d = try ResNetDiscriminator(imageSize: config.imageSize, channels: config.channels,
                                         width: config.discriminatorWidth, layerNorm: config.layerNormD, rng: &rng)
         return (g, d)
-    case "patchgan":
+    case .patchgan:
         try checkDCGANSize(config.imageSize)
         let g = try DCGANGenerator(imageSize: config.imageSize, channels: config.channels, zDim: config.zDim,
                                    width: config.generatorWidth, options: config.dcgan, rng: &rng)
         let d = PatchGANDiscriminator(channels: config.channels, width: config.discriminatorWidth,
                                       spectralNorm: config.dcgan.spectralNormD, rng: &rng)
         return (g, d)
-    case "autoencoder":
+    case .autoencoder:
         let g = try DCGANGenerator(imageSize: config.imageSize, channels: config.channels, zDim: config.zDim,
                                    width: config.generatorWidth, options: config.dcgan, rng: &rng)
         let d = ConvAutoEncoder(imageSize: config.imageSize, channels: config.channels, width: config.discriminatorWidth,
                                 code: config.autoEncoderCode, rng: &rng)
         return (g, d)
-    case "mlp":
+    case .mlp:
         let g = MLP(inputs: config.zDim, hidden: config.generatorWidth, outputs: config.channels, squeezeOutput: false, rng: &rng)
         let d: Module = config.loss.objective.isEnergyBased
             ? MLPAutoEncoder(inputs: config.channels, hidden: config.discriminatorWidth, code: config.autoEncoderCode, rng: &rng)
             : MLP(inputs: config.channels, hidden: config.discriminatorWidth, outputs: 1, squeezeOutput: true, rng: &rng)
         return (g, d)
-    default:
+    case .dcgan:
         let g = try DCGANGenerator(imageSize: config.imageSize, channels: config.channels, zDim: config.zDim,
                                    width: config.generatorWidth, options: config.dcgan, rng: &rng)
         let d = try DCGANDiscriminator(imageSize: config.imageSize, channels: config.channels,

@@ -1,3 +1,21 @@
+// MARK: - Closed sets of options
+
+/// The network pairs (`Catalogue.architectures` describes them).
+public enum Architecture: String, CaseIterable {
+    case dcgan, cnn, resnet, patchgan, autoencoder, mlp
+
+    /// The DCGAN generator and its size rule (32 to 256 pixels), with the DCGAN options.
+    var isDCGANFamily: Bool { self == .dcgan || self == .patchgan || self == .autoencoder }
+}
+
+public enum OptimizerKind: String, CaseIterable { case adam, rmsprop, sgd }
+
+public enum LatentDistribution: String, CaseIterable { case normal, uniform }
+
+/// `constant`; `step` (× `lrGamma` every `lrStep` iterations); `linear` (down to 0 at iteration `lrStep`); `began`
+/// (× `lrGamma` whenever BEGAN's M_global has not improved for `lrStep` iterations).
+public enum LearningRateSchedule: String, CaseIterable { case constant, step, linear, began }
+
 // MARK: - Configuration
 
 /// Everything that defines a GAN experiment: objective, penalties, networks, optimizers, schedule.
@@ -23,8 +41,8 @@ public struct GANConfig: Equatable {
     public var draganClip = true
     /// Clip every discriminator parameter to ±clip after each D step (0: off; WGAN's preset 0.01).
     public var clip: Float = 0
-    /// The network pair (`GANConfig.architectures`).
-    public var architecture = "dcgan"
+    /// The network pair.
+    public var architecture = Architecture.dcgan
     /// The DCGAN pair's options (SELU, batch norm, upsample + conv, spectral norm).
     public var dcgan = DCGANOptions()
     /// Layer normalisation in the ResNet critic's blocks (the WGAN-GP code's choice with a penalty).
@@ -34,13 +52,12 @@ public struct GANConfig: Equatable {
     /// Image channels (DCGAN) or the data dimension (MLP).
     public var channels = 3
     public var zDim = 100
-    /// The latent distribution: `"normal"` N(0, 1) or `"uniform"` U(−1, 1).
-    public var latent = "normal"
+    /// The latent distribution: N(0, 1) or U(−1, 1).
+    public var latent = LatentDistribution.normal
     /// Generator width (`ngf`) and discriminator width (`ndf`).
     public var generatorWidth = 64
     public var discriminatorWidth = 64
-    /// `"adam"`, `"rmsprop"` or `"sgd"`.
-    public var optimizer = "adam"
+    public var optimizer = OptimizerKind.adam
     public var learningRateD: Float = 2e-4
     public var learningRateG: Float = 2e-4
     public var betasD: (Float, Float) = (0.5, 0.999)
@@ -56,7 +73,7 @@ public struct GANConfig: Equatable {
     /// The learning-rate schedule: `"constant"`, `"step"` (× `lrGamma` every `lrStep` iterations),
     /// `"linear"` (down to 0 at iteration `lrStep`) or `"began"` (× `lrGamma` whenever BEGAN's M_global has
     /// not improved for `lrStep` iterations).
-    public var lrSchedule = "constant"
+    public var lrSchedule = LearningRateSchedule.constant
     public var lrStep = 1000
     public var lrGamma: Float = 0.5
     /// Decay of the exponential moving average of G's weights used for sampling (0: off).
@@ -65,17 +82,13 @@ public struct GANConfig: Equatable {
 
     public init() {}
 
-    public static let architectures = ["dcgan", "cnn", "resnet", "patchgan", "autoencoder", "mlp"]
-    public static let optimizers = ["adam", "rmsprop", "sgd"]
-    public static let latents = ["normal", "uniform"]
-    public static let schedules = ["constant", "step", "linear", "began"]
 
     /// The factor the schedule applies to the learning rates at `iteration` (0-based).
     public func learningRateFactor(at iteration: Int) -> Float {
         switch lrSchedule {
-        case "step": return Float(pow(Double(lrGamma), Double(iteration / lrStep)))
-        case "linear": return max(0, 1 - Float(iteration) / Float(lrStep))
-        default: return 1
+        case .step: return Float(pow(Double(lrGamma), Double(iteration / lrStep)))
+        case .linear: return max(0, 1 - Float(iteration) / Float(lrStep))
+        case .constant, .began: return 1
         }
     }
 
@@ -91,7 +104,7 @@ public struct GANConfig: Equatable {
     }
 
     /// The shape of one training sample: `[C, S, S]` (DCGAN) or `[channels]` (MLP).
-    public var sampleShape: [Int] { architecture == "mlp" ? [channels] : [channels, imageSize, imageSize] }
+    public var sampleShape: [Int] { architecture == .mlp ? [channels] : [channels, imageSize, imageSize] }
 
     /// The settings a loss recommends, applied when the loss is set.
     public static func preset(for loss: LossSpec) -> [(String, String)] {
@@ -108,26 +121,26 @@ public struct GANConfig: Equatable {
 
     /// Checks the combination of options (called when a trainer is built).
     public func validate() throws(SwiftGANError) {
-        if architecture == "dcgan" || architecture == "patchgan" || architecture == "autoencoder" { try checkDCGANSize(imageSize) }
+        if architecture.isDCGANFamily { try checkDCGANSize(imageSize) }
         let energyBased = loss.objective.isEnergyBased
-        if energyBased && architecture != "autoencoder" && architecture != "mlp" {
-            throw SwiftGANError("loss \(loss.name) needs an auto-encoder critic: arch 'autoencoder' or 'mlp', got '\(architecture)'")
+        if energyBased && architecture != .autoencoder && architecture != .mlp {
+            throw SwiftGANError("loss \(loss.name) needs an auto-encoder critic: arch 'autoencoder' or 'mlp', got '\(architecture.rawValue)'")
         }
-        if !energyBased && architecture == "autoencoder" {
+        if !energyBased && architecture == .autoencoder {
             throw SwiftGANError("arch 'autoencoder' is for the energy-based losses EBGAN and BEGAN, got loss \(loss.name)")
         }
-        if architecture == "cnn" { try checkStandardCNNSize(imageSize) }
-        if architecture == "resnet" {
+        if architecture == .cnn { try checkStandardCNNSize(imageSize) }
+        if architecture == .resnet {
             try checkResNetSize(imageSize)
             if dcgan.spectralNormD || dcgan.spectralNormG || !dcgan.batchNormG || !dcgan.batchNormD {
                 throw SwiftGANError("arch 'resnet' takes layer_norm_d, not the DCGAN options (spectral_norm_*, batch_norm_*)")
             }
         }
-        if lrSchedule == "began", case .boundaryEquilibrium = loss.objective {} else if lrSchedule == "began" {
+        if lrSchedule == .began, case .boundaryEquilibrium = loss.objective {} else if lrSchedule == .began {
             throw SwiftGANError("lr_schedule 'began' follows BEGAN's convergence measure and needs loss BEGAN, got \(loss.name)")
         }
-        if !["dcgan", "patchgan", "autoencoder"].contains(architecture) && (dcgan.selu || dcgan.upsampleConv) {
-            throw SwiftGANError("selu and upsample_conv are options of arch 'dcgan', not '\(architecture)'")
+        if !architecture.isDCGANFamily && (dcgan.selu || dcgan.upsampleConv) {
+            throw SwiftGANError("selu and upsample_conv are options of arch 'dcgan', not '\(architecture.rawValue)'")
         }
     }
 

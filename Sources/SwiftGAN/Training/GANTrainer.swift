@@ -113,9 +113,9 @@ public final class GANTrainer {
         parameterNames = discriminator.namedParameters.map { "D.\($0.0)" } + generator.namedParameters.map { "G.\($0.0)" }
         func make(_ params: [Tensor], _ lr: Float, _ betas: (Float, Float)) -> Optimizer {
             switch config.optimizer {
-            case "sgd": return SGD(learningRate: lr)
-            case "rmsprop": return RMSprop(parameters: params, learningRate: lr, alpha: config.rmspropAlpha, eps: config.eps)
-            default: return Adam(parameters: params, learningRate: lr, beta1: betas.0, beta2: betas.1, eps: config.eps)
+            case .sgd: return SGD(learningRate: lr)
+            case .rmsprop: return RMSprop(parameters: params, learningRate: lr, alpha: config.rmspropAlpha, eps: config.eps)
+            case .adam: return Adam(parameters: params, learningRate: lr, beta1: betas.0, beta2: betas.1, eps: config.eps)
             }
         }
         optimizerD = make(parametersD, config.learningRateD, config.betasD)
@@ -128,7 +128,7 @@ public final class GANTrainer {
 
     /// Latents `[n, z]` from the configured distribution.
     func drawLatents(_ n: Int) -> Tensor {
-        config.latent == "uniform" ? .uniform([n, config.zDim], low: -1, high: 1, rng: &rng) : .normal([n, config.zDim], rng: &rng)
+        config.latent == .uniform ? .uniform([n, config.zDim], low: -1, high: 1, rng: &rng) : .normal([n, config.zDim], rng: &rng)
     }
 
     // MARK: Training
@@ -196,7 +196,7 @@ public final class GANTrainer {
         try checkList(inputs.draganNoise, "dragan_noise", count: k, shape: [b] + sampleShape,
                       usedBy: penalties.contains(.dragan), what: "DRAGAN penalty")
 
-        let factor = config.lrSchedule == "began" ? beganSchedule.factor : config.learningRateFactor(at: iteration)
+        let factor = config.lrSchedule == .began ? beganSchedule.factor : config.learningRateFactor(at: iteration)
         optimizerD.learningRate = config.learningRateD * factor
         optimizerG.learningRate = config.learningRateG * factor
 
@@ -240,7 +240,7 @@ public final class GANTrainer {
             equilibriumK = Swift.min(Swift.max(equilibriumK + lambdaK * balance, 0), 1)
             stats.k = equilibriumK
             stats.mGlobal = stats.criticReal + Swift.abs(balance)
-            if config.lrSchedule == "began" {
+            if config.lrSchedule == .began {
                 if stats.mGlobal < beganSchedule.best {
                     beganSchedule.best = stats.mGlobal
                     beganSchedule.sinceBest = 0

@@ -98,13 +98,15 @@ public struct Option {
         }
     }
 
-    static func choice(_ name: String, _ path: WritableKeyPath<GANConfig, String>, _ options: [String], what: String,
-                       plural: String, _ help: String) -> Option {
-        Option(name: name, kind: .choice(options), help: help, read: { $0[keyPath: path] }) { (c, text) throws(SwiftGANError) in
-            guard options.contains(text.lowercased()) else {
+    static func choice<E: RawRepresentable & CaseIterable>(_ name: String, _ path: WritableKeyPath<GANConfig, E>, what: String,
+                                                           plural: String, _ help: String) -> Option where E.RawValue == String {
+        let options = E.allCases.map(\.rawValue)
+        return Option(name: name, kind: .choice(options), help: help, read: { $0[keyPath: path].rawValue }) {
+            (c, text) throws(SwiftGANError) in
+            guard let value = E(rawValue: text.lowercased()) else {
                 throw SwiftGANError("unknown \(what) '\(text)'; known \(plural): \(options.joined(separator: ", "))")
             }
-            c[keyPath: path] = text.lowercased()
+            c[keyPath: path] = value
         }
     }
 
@@ -148,7 +150,7 @@ extension GANConfig {
         .number("began_lambda_k", \.beganLambdaK, .nonNegative, "BEGAN's learning rate λ_k of k_t"),
         .integer("ae_code", \.autoEncoderCode, 1...(1 << 16), "the auto-encoder critic's code size"),
         .number("clip", \.clip, .nonNegative, "clip D's parameters to ±clip after each D step (0: off)"),
-        .choice("arch", \.architecture, GANConfig.architectures, what: "arch", plural: "architectures",
+        .choice("arch", \.architecture, what: "arch", plural: "architectures",
                 "the network pair (`swiftgan list`)"),
         .boolean("selu", \.dcgan.selu, "DCGAN with SELU activations instead of batch norm + (leaky) ReLU"),
         .boolean("batch_norm_g", \.dcgan.batchNormG, "batch norm in the DCGAN generator"),
@@ -160,11 +162,11 @@ extension GANConfig {
         .integer("image_size", \.imageSize, 1...(1 << 14), "image side: 32, 64, 128 or 256 for the convolutional architectures"),
         .integer("channels", \.channels, 1...4096, "image channels (1 grey, 3 colour), or the data dimension for the MLP"),
         .integer("z_dim", \.zDim, 1...(1 << 16), "latent size"),
-        .choice("latent", \.latent, GANConfig.latents, what: "latent", plural: "latents",
+        .choice("latent", \.latent, what: "latent", plural: "latents",
                 "the latent distribution: normal N(0, 1) or uniform U(-1, 1)"),
         .integer("ngf", \.generatorWidth, 1...(1 << 14), "the generator's width"),
         .integer("ndf", \.discriminatorWidth, 1...(1 << 14), "the discriminator's width"),
-        .choice("optimizer", \.optimizer, GANConfig.optimizers, what: "optimizer", plural: "optimizers", "both nets' optimizer"),
+        .choice("optimizer", \.optimizer, what: "optimizer", plural: "optimizers", "both nets' optimizer"),
         .number("lr_d", \.learningRateD, .positive, "D's learning rate"),
         .number("lr_g", \.learningRateG, .positive, "G's learning rate"),
         .number("beta1_d", \.betasD.0, .belowOne, "D's Adam β1"),
@@ -175,7 +177,7 @@ extension GANConfig {
         .number("rmsprop_alpha", \.rmspropAlpha, .belowOne, "RMSprop's smoothing constant α"),
         .integer("n_critic", \.criticSteps, 1...1000, "D steps per G step"),
         .boolean("reuse_fake", \.reuseFake, "the G step reuses the last D step's fake batch instead of fresh noise"),
-        .choice("lr_schedule", \.lrSchedule, GANConfig.schedules, what: "lr_schedule", plural: "lr_schedules",
+        .choice("lr_schedule", \.lrSchedule, what: "lr_schedule", plural: "lr_schedules",
                 "constant; step (× lr_gamma every lr_step iterations); linear (to 0 at iteration lr_step); began "
                     + "(BEGAN: × lr_gamma whenever M_global has not improved for lr_step iterations)"),
         .integer("lr_step", \.lrStep, 1...Int.max, "the schedule's period in iterations"),
