@@ -32,7 +32,7 @@ func recomputingIntermediate(_ x: Tensor, recomputeInput: (() -> Tensor)? = nil,
     let recording = GradMode.isEnabled && y.gradFn != nil
     if recording, recomputeInput != nil { x.dropValues() }  // before the layer runs: its working copies come next
     let z = layer(y)
-    guard recording || (GradMode.isEnabled && z.gradFn != nil) else { return z }
+    guard GradMode.isEnabled, z.gradFn != nil else { return z }  // recording implies both
     let preFrontier = graphFrontier(of: y, stoppingAt: x)
     let layerFrontier = graphFrontier(of: z, stoppingAt: y).filter { $0 !== y }
     let frontier = preFrontier + layerFrontier
