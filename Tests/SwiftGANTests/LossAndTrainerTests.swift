@@ -26,7 +26,7 @@ final class LossTests: XCTestCase {
             return (mean(cr.map { ($0 - b) * ($0 - b) }) + mean(cf.map { ($0 - a) * ($0 - a) }), mean(cf.map { ($0 - c) * ($0 - c) }))
         case .hinge: return (mean(cr.map { max(0, 1 - $0) }) + mean(cf.map { max(0, 1 + $0) }), -mf)
         case .wasserstein: return (mf - mr, -mf)
-        case .energy(let m): return (mr + mean(cf.map { max(0, Double(m) - $0) }), mf)
+        case .energy(let m, _): return (mr + mean(cf.map { max(0, Double(m) - $0) }), mf)
         case .boundaryEquilibrium: return (mr, mf)  // k = 0 before any update
         case .relativistic(let f, let r):
             let (f1, f2) = pair(f)
@@ -331,7 +331,7 @@ final class BEGANScheduleTests: XCTestCase {
             let s = try t.trainStep(real: [randomTensor([4, 1, 32, 32], seed: UInt64(step % 2))])
             XCTAssertEqual(t.optimizerD.learningRate, 0.001 * factor, accuracy: 1e-12, "step \(step) used the factor set before it")
             if s.mGlobal < best { best = s.mGlobal; since = 0 } else { since += 1; if since >= 2 { factor *= 0.5; since = 0; decays += 1 } }
-            XCTAssertEqual(t.beganSchedule.factor, factor)
+            XCTAssertEqual(t.equilibrium.learningRateFactor, factor)
         }
         XCTAssertGreaterThan(decays, 0)
         XCTAssertThrowsError(try GANTrainer(config: GANConfig(text: "loss=RaSGAN\nlr_schedule=began\nimage_size=32"))) {

@@ -38,14 +38,13 @@ public class ConvolutionLayer: Module {
     }
 
     /// PyTorch's order: `weight`, `bias`; with spectral norm `bias`, `weight_orig` (then buffers `weight_u`, `weight_v`).
-    public var namedParameters: [(String, Tensor)] {
+    public var ownParameters: [(String, Tensor)] {
         let b = bias.map { [("bias", $0)] } ?? []
         return spectralNorm == nil ? [("weight", weight)] + b : b + [("weight_orig", weight)]
     }
 
-    public var namedBuffers: [(String, Tensor)] { spectralNorm.map { [("weight_u", $0.u), ("weight_v", $0.v)] } ?? [] }
-    public var namedState: [(String, Tensor)] { namedParameters + namedBuffers }
-    public func setTraining(_ training: Bool) { isTraining = training }
+    public var ownBuffers: [(String, Tensor)] { spectralNorm.map { [("weight_u", $0.u), ("weight_v", $0.v)] } ?? [] }
+    public func setOwnTraining(_ training: Bool) { isTraining = training }
 }
 
 /// `torch.nn.Conv2d`: weight `[out, in, k, k]`, optional bias `[out]`, fan_in = in·k².
@@ -89,5 +88,5 @@ public final class Linear: Module {
 
     public func callAsFunction(_ x: Tensor) -> Tensor { linear(x.flattened(), weight: weight, bias: bias) }
 
-    public var namedParameters: [(String, Tensor)] { [("weight", weight)] + (bias.map { [("bias", $0)] } ?? []) }
+    public var ownParameters: [(String, Tensor)] { [("weight", weight)] + (bias.map { [("bias", $0)] } ?? []) }
 }

@@ -1,24 +1,49 @@
 // MARK: - Module protocol
 
 /// A layer or network with PyTorch-named parameters and buffers.
+///
+/// A module declares only what is its own (`ownParameters`, `ownBuffers`, `setOwnTraining`) and its named
+/// `children`; listing every tensor by its dotted name (`main.0.weight`) and switching the whole tree between
+/// training and evaluation are written once, in this protocol's extension, as `torch.nn.Module` does them.
 public protocol Module: AnyObject {
     /// Applies the module.
     func callAsFunction(_ x: Tensor) -> Tensor
-    /// Trainable tensors, named as in the equivalent `torch.nn` module (`weight`, `main.0.weight`).
-    var namedParameters: [(String, Tensor)] { get }
-    /// Non-trainable state (`running_mean`, `running_var`).
-    var namedBuffers: [(String, Tensor)] { get }
-    /// Parameters and buffers in `torch.nn.Module.state_dict()` order (per layer, parameters first).
-    var namedState: [(String, Tensor)] { get }
-    /// Switches between training (batch statistics) and evaluation behaviour.
-    func setTraining(_ training: Bool)
+    /// The module's own trainable tensors, named as in the equivalent `torch.nn` module (`weight`, `bias`).
+    var ownParameters: [(String, Tensor)] { get }
+    /// The module's own non-trainable state (`running_mean`, `running_var`).
+    var ownBuffers: [(String, Tensor)] { get }
+    /// The sub-modules, named and in registration order (`main`; `0`, `1`, ... in a `Sequential`).
+    var children: [(String, Module)] { get }
+    /// Switches the module's own behaviour between training and evaluation (its children are switched by
+    /// `setTraining`).
+    func setOwnTraining(_ training: Bool)
 }
 
 extension Module {
-    public var namedParameters: [(String, Tensor)] { [] }
-    public var namedBuffers: [(String, Tensor)] { [] }
-    public var namedState: [(String, Tensor)] { namedParameters + namedBuffers }
-    public func setTraining(_ training: Bool) {}
+    public var ownParameters: [(String, Tensor)] { [] }
+    public var ownBuffers: [(String, Tensor)] { [] }
+    public var children: [(String, Module)] { [] }
+    public func setOwnTraining(_ training: Bool) {}
+
+    /// Every trainable tensor of the tree, own first, then each child's with its name as a prefix
+    /// (`torch.nn.Module.named_parameters()`).
+    public var namedParameters: [(String, Tensor)] { ownParameters + childEntries(\.namedParameters) }
+    /// Every buffer of the tree, in the same order (`named_buffers()`).
+    public var namedBuffers: [(String, Tensor)] { ownBuffers + childEntries(\.namedBuffers) }
+    /// Parameters and buffers in `torch.nn.Module.state_dict()` order: per module its parameters, then its
+    /// buffers, then its children's state.
+    public var namedState: [(String, Tensor)] { ownParameters + ownBuffers + childEntries(\.namedState) }
+
+    /// Switches this module and all its descendants between training (batch statistics, power iterations)
+    /// and evaluation behaviour.
+    public func setTraining(_ training: Bool) {
+        setOwnTraining(training)
+        for (_, child) in children { child.setTraining(training) }
+    }
+
+    private func childEntries(_ list: KeyPath<Module, [(String, Tensor)]>) -> [(String, Tensor)] {
+        children.flatMap { name, child in child[keyPath: list].map { ("\(name).\($0.0)", $0.1) } }
+    }
 }
 
 // MARK: - Sequential
@@ -75,19 +100,7 @@ public final class Sequential: Module {
         return nil
     }
 
-    public var namedParameters: [(String, Tensor)] {
-        layers.enumerated().flatMap { i, l in l.namedParameters.map { ("\(i).\($0.0)", $0.1) } }
-    }
-
-    public var namedBuffers: [(String, Tensor)] {
-        layers.enumerated().flatMap { i, l in l.namedBuffers.map { ("\(i).\($0.0)", $0.1) } }
-    }
-
-    public var namedState: [(String, Tensor)] {
-        layers.enumerated().flatMap { i, l in l.namedState.map { ("\(i).\($0.0)", $0.1) } }
-    }
-
-    public func setTraining(_ training: Bool) { layers.forEach { $0.setTraining(training) } }
+    public var children: [(String, Module)] { layers.enumerated().map { ("\($0.offset)", $0.element) } }
 }
 
 /// Makes a leaf parameter from `values`.

@@ -36,9 +36,9 @@ public final class BatchNorm2d: Module {
                                         momentum: momentum, eps: eps, slope: slope)
     }
 
-    public var namedParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
-    public var namedBuffers: [(String, Tensor)] { [("running_mean", runningMean), ("running_var", runningVar)] }
-    public func setTraining(_ training: Bool) { isTraining = training }
+    public var ownParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
+    public var ownBuffers: [(String, Tensor)] { [("running_mean", runningMean), ("running_var", runningVar)] }
+    public func setOwnTraining(_ training: Bool) { isTraining = training }
 }
 
 // MARK: - InstanceNorm2d
@@ -60,7 +60,7 @@ public final class LayerNorm2d: Module {
         bias = parameter(.zeros([channels]))
     }
     public func callAsFunction(_ x: Tensor) -> Tensor { layerNorm2d(x, gamma: weight, beta: bias) }
-    public var namedParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
+    public var ownParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
 }
 
 // MARK: - BatchNorm1d
@@ -70,7 +70,8 @@ public final class BatchNorm1d: Module {
     let norm: BatchNorm2d
     public init(_ features: Int) { norm = BatchNorm2d(features) }
     public func callAsFunction(_ x: Tensor) -> Tensor { norm(x.reshaped([x.shape[0], x.shape[1], 1, 1])).reshaped(x.shape) }
-    public var namedParameters: [(String, Tensor)] { norm.namedParameters }
-    public var namedBuffers: [(String, Tensor)] { norm.namedBuffers }
-    public func setTraining(_ training: Bool) { norm.setTraining(training) }
+    // The 2-d batch norm it runs is an implementation detail, not a child: its tensors are this module's own.
+    public var ownParameters: [(String, Tensor)] { norm.ownParameters }
+    public var ownBuffers: [(String, Tensor)] { norm.ownBuffers }
+    public func setOwnTraining(_ training: Bool) { norm.setOwnTraining(training) }
 }

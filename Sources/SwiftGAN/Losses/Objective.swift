@@ -62,30 +62,56 @@ public enum Relativism: Equatable, CaseIterable {
 /// Scales follow the relativistic GAN paper's official code (`GAN_losses_iter.py`): the
 /// average and centered forms carry ½, the paired forms none; the relativistic-f-divergences
 /// code's values are twice these.
+///
+/// Each case's formulas are written once, in `formula` (which `swiftgan list` shows).
 public enum AdversarialObjective: Equatable {
-    /// SGAN (non-saturating): D: BCE(C_r, 1) + BCE(C_f, 0); G: BCE(C_f, 1).
-    /// Minimax G: −BCE(C_f, 0).
+    /// SGAN, non-saturating or (`minimax`) minimax.
     case standard(minimax: Bool)
-    /// LSGAN with targets a (fake), b (real), c (G's): D: E(C_r − b)² + E(C_f − a)²; G: E(C_f − c)².
+    /// LSGAN with targets a (fake), b (real), c (G's).
     case leastSquares(a: Float, b: Float, c: Float)
-    /// HingeGAN: D: E max(0, 1 − C_r) + E max(0, 1 + C_f); G: −E C_f.
+    /// HingeGAN.
     case hinge
-    /// WGAN: D: E C_f − E C_r; G: −E C_f.
+    /// WGAN.
     case wasserstein
-    /// A relativistic objective with function (f₁, f₂), see `Relativism`; in each form G's loss is D's with
-    /// C_r and C_f exchanged:
-    /// paired D: E f₁(C_r − C_f), G: E f₁(C_f − C_r);
-    /// average D: ½[E f₁(C_r − E C_f) + E f₂(C_f − E C_r)], G: ½[E f₂(C_r − E C_f) + E f₁(C_f − E C_r)];
-    /// centered, with m = (E C_r + E C_f)/2: D: ½[E f₁(C_r − m) + E f₂(C_f − m)], G: ½[E f₂(C_r − m) + E f₁(C_f − m)];
-    /// all pairs D: E_ij f₁(C_r,i − C_f,j), G: E_ij f₁(C_f,j − C_r,i).
+    /// A relativistic objective with function (f₁, f₂) in one of the forms of `Relativism`; in each form
+    /// G's loss is D's with C_r and C_f exchanged.
     case relativistic(LossFunction, Relativism)
-    /// EBGAN, with an auto-encoder critic whose energy is the per-sample mean squared reconstruction error
-    /// e(x) = E_pixels (x − AE(x))²: D: E e(x_r) + E max(0, m − e(x_f)); G: E e(x_f) + pt_weight·PT(codes of x_f),
-    /// PT = Σ_{i≠j} cos²(s_i, s_j) / (N(N−1)) (the pull-away term).
-    case energy(margin: Float)
-    /// BEGAN, with an auto-encoder critic and L(x) = E_pixels |x − AE(x)|: D: E L(x_r) − k·E L(x_f); G: E L(x_f);
-    /// after each G step k ← clip(k + λ_k(γ·E L(x_r) − E L(x_f)), 0, 1) and M_global = E L(x_r) + |γ·E L(x_r) − E L(x_f)|.
+    /// EBGAN with margin m and pull-away weight (`Critic.energies`, `pullAwayTerm`).
+    case energy(margin: Float, pullAwayWeight: Float)
+    /// BEGAN with diversity ratio γ and k's learning rate λ_k (`Equilibrium`).
     case boundaryEquilibrium(gamma: Float, lambdaK: Float)
+
+    /// The losses as formulas, in one line (`swiftgan list`).
+    public var formula: String {
+        switch self {
+        case .standard: return "D: BCE(C_r,1) + BCE(C_f,0); G: BCE(C_f,1) (non-saturating; minimax=True: G: −BCE(C_f,0))"
+        case .leastSquares: return "D: E(C_r−b)² + E(C_f−a)²; G: E(C_f−c)² (a, b, c = lsgan_a, lsgan_b, lsgan_c; default 0, 1, 1)"
+        case .hinge: return "D: E max(0,1−C_r) + E max(0,1+C_f); G: −E C_f"
+        case .wasserstein: return "D: E C_f − E C_r; G: −E C_f (preset: clip ±0.01, RMSprop lr 5e-5, n_critic 5)"
+        case .energy:
+            return "auto-encoder critic, e(x) = E(x−AE(x))² per sample; D: E e(x_r) + E max(0, m−e(x_f)); "
+                + "G: E e(x_f) + pt_weight·PT, PT = Σ_{i≠j} cos²(s_i,s_j)/(N(N−1)) over the codes s of x_f "
+                + "(m = ebgan_margin, default 1; pt_weight 0.1); arch autoencoder or mlp"
+        case .boundaryEquilibrium:
+            return "auto-encoder critic, L(x) = E|x−AE(x)| per sample; D: E L(x_r) − k·E L(x_f); G: E L(x_f); "
+                + "k ← clip(k + λ_k(γE L(x_r) − E L(x_f)), 0, 1) (γ = began_gamma 0.5, λ_k = began_lambda_k 0.001); "
+                + "reports k and M_global = E L(x_r) + |γE L(x_r) − E L(x_f)|; arch autoencoder or mlp"
+        case .relativistic(let f, let r):
+            let (up, down): (String, String)
+            switch f {
+            case .standard: (up, down) = ("BCE(v,1)", "BCE(v,0)")
+            case .leastSquares: (up, down) = ("(v−1)²", "(v+1)²")
+            case .hinge: (up, down) = ("max(0,1−v)", "max(0,1+v)")
+            }
+            let fs = "f₁(v)=\(up), f₂(v)=\(down)"
+            switch r {
+            case .paired: return "D: E f₁(C_r−C_f); G: E f₁(C_f−C_r); \(fs)"
+            case .average: return "D: ½[E f₁(C_r−E C_f) + E f₂(C_f−E C_r)]; G: ½[E f₂(C_r−E C_f) + E f₁(C_f−E C_r)]; \(fs)"
+            case .centered: return "m=(E C_r+E C_f)/2; D: ½[E f₁(C_r−m) + E f₂(C_f−m)]; G: ½[E f₂(C_r−m) + E f₁(C_f−m)]; \(fs)"
+            case .allPairs: return "over all pairs i,j: D: E f₁(C_r,i−C_f,j); G: E f₁(C_f,j−C_r,i); \(fs)"
+            }
+        }
+    }
 
     /// Whether the critic is an auto-encoder scored by reconstruction energies (EBGAN, BEGAN).
     public var isEnergyBased: Bool {
@@ -117,7 +143,7 @@ public enum AdversarialObjective: Equatable {
     /// loss is one term on both.
     public func discriminatorLossTerms(real: Tensor, fake: Tensor, k: Float = 0) -> (real: Tensor, fake: Tensor)? {
         switch self {
-        case .energy(let margin): return (real.mean(), relu(margin - fake).mean())
+        case .energy(let margin, _): return (real.mean(), relu(margin - fake).mean())
         case .boundaryEquilibrium: return (real.mean(), -(fake.mean() * k))
         case .standard: return (softplus(-real).mean(), softplus(fake).mean())
         case .leastSquares(let a, let b, _): return (square(real - b).mean(), square(fake - a).mean())
@@ -166,21 +192,11 @@ public enum AdversarialObjective: Equatable {
     public static var all: [AdversarialObjective] {
         [.standard(minimax: false), .leastSquares(a: 0, b: 1, c: 1), .hinge, .wasserstein]
             + Relativism.allCases.flatMap { r in [LossFunction.standard, .leastSquares, .hinge].map { .relativistic($0, r) } }
-            + [.energy(margin: 1), .boundaryEquilibrium(gamma: 0.5, lambdaK: 0.001)]
+            + [.energy(margin: 1, pullAwayWeight: 0.1), .boundaryEquilibrium(gamma: 0.5, lambdaK: 0.001)]
     }
 }
 
 /// `a_i − b_j` for every pair: `[N]`, `[M]` → `[N, M]`.
 func pairwiseDifferences(_ a: Tensor, _ b: Tensor) -> Tensor {
     a.reshaped([a.count, 1]) - b.reshaped([1, b.count])
-}
-
-/// EBGAN's pull-away term of codes `[N, h]`: the mean squared cosine similarity over pairs i ≠ j.
-public func pullAwayTerm(_ codes: Tensor) -> Tensor {
-    let n = codes.shape[0]
-    let unit = codes / sqrt(square(codes).sum(alongAxes: [1]))
-    let similarity = matmul(unit, unit, transposeB: true)
-    let offDiagonal = Tensor.ones([n, n])
-    for i in 0..<n { offDiagonal.pointer[i * n + i] = 0 }
-    return (square(similarity) * offDiagonal).sum() / Float(n * (n - 1))
 }

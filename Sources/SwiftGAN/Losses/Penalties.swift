@@ -3,16 +3,24 @@
 /// A regulariser of the critic added to the discriminator's loss. All are exact double
 /// backprop: the input gradient is taken with `createGraph: true`.
 public enum PenaltyKind: String, CaseIterable {
-    /// Gradient penalty (WGAN-GP): λ·E(‖∇C(x̂)‖₂ − 1)², x̂ = u·x_r + (1 − u)·x_f, one u ~ U(0, 1) per sample.
+    /// Gradient penalty (WGAN-GP).
     case gradient = "GP"
-    /// Lipschitz penalty (WGAN-LP, one-sided): λ·E max(0, ‖∇C(x̂)‖₂ − 1)², x̂ as for GP.
+    /// Lipschitz penalty (WGAN-LP, one-sided).
     case lipschitz = "LP"
-    /// R1 on real data: (γ/2)·E‖∇C(x_r)‖₂².
+    /// R1 on real data.
     case r1 = "R1"
-    /// DRAGAN: λ·E(‖∇C(x̂)‖₂ − 1)², x̂ = clip(x_r + α·0.5·std(x_r)·ε, −1, 1),
-    /// ε ~ U(0, 1) per element, α ~ U(−1, 1) per sample, std over the whole real batch
-    /// (the clip, for images in [−1, 1], can be turned off with `dragan_clip`).
+    /// DRAGAN (std over the whole real batch; the clip, for images in [−1, 1], can be turned off with `dragan_clip`).
     case dragan = "DRAGAN"
+
+    /// The penalty as a formula, in one line (`swiftgan list`; the one place it is written).
+    public var formula: String {
+        switch self {
+        case .gradient: return "+ gp_weight·E(‖∇C(x̂)‖−1)², x̂ = u·x_r + (1−u)·x_f, u ~ U(0,1) per sample"
+        case .lipschitz: return "+ lp_weight·E max(0, ‖∇C(x̂)‖−1)², x̂ as for GP"
+        case .r1: return "+ (r1_weight/2)·E‖∇C(x_r)‖²"
+        case .dragan: return "+ dragan_weight·E(‖∇C(x̂)‖−1)², x̂ = clip(x_r + α·0.5·std(x_r)·ε, −1, 1), ε ~ U(0,1), α ~ U(−1,1) per sample"
+        }
+    }
 
     /// The config key of this penalty's weight.
     public var weightKey: String { rawValue.lowercased() + "_weight" }

@@ -9,19 +9,24 @@ public protocol AutoEncoder: Module {
 
 extension AutoEncoder {
     public func callAsFunction(_ x: Tensor) -> Tensor { decoder(encoder(x)) }
-    public var namedParameters: [(String, Tensor)] {
-        encoder.namedParameters.map { ("encoder.\($0.0)", $0.1) } + decoder.namedParameters.map { ("decoder.\($0.0)", $0.1) }
-    }
-    public var namedState: [(String, Tensor)] {
-        encoder.namedState.map { ("encoder.\($0.0)", $0.1) } + decoder.namedState.map { ("decoder.\($0.0)", $0.1) }
-    }
-    public func setTraining(_ training: Bool) { encoder.setTraining(training); decoder.setTraining(training) }
+    public var children: [(String, Module)] { [("encoder", encoder), ("decoder", decoder)] }
 }
 
-/// The convolutional auto-encoder critic (the layout of the classic EBGAN/BEGAN comparisons):
-/// `encoder` = Conv(C, ndf, 4,2,1) ReLU Flatten Linear(ndf·(S/2)², h);
-/// `decoder` = BatchNorm1d(h) ReLU Linear(h, ndf·(S/2)²) BatchNorm1d ReLU Unflatten ConvT(ndf, C, 4,2,1).
-/// DCGAN initialisation of the convs and batch norms.
+extension NetworkPair {
+    /// `autoencoder`: `DCGANGenerator` and `ConvAutoEncoder`.
+    static let convAutoEncoder = NetworkPair(
+        summary: "the DCGAN generator with an auto-encoder critic for EBGAN and BEGAN: encoder Conv(C,ndf,4,2,1) ReLU "
+            + "Flatten Linear(ndf·(S/2)²,h); decoder BN1d(h) ReLU Linear(h,ndf·(S/2)²) BN1d ReLU Unflatten ConvT(ndf,C,4,2,1); "
+            + "h = ae_code (32); S = 32, 64, 128, 256",
+        imageSizes: dcganImageSizes, hasDCGANGenerator: true
+    ) { (c, rng) throws(SwiftGANError) in
+        (try DCGANGenerator(config: c, rng: &rng),
+         ConvAutoEncoder(imageSize: c.imageSize, channels: c.channels, width: c.discriminatorWidth, code: c.autoEncoderCode, rng: &rng))
+    }
+}
+
+/// The convolutional auto-encoder critic of the classic EBGAN/BEGAN comparisons (its layers:
+/// `NetworkPair.convAutoEncoder.summary`), with DCGAN initialisation of the convs and batch norms.
 public final class ConvAutoEncoder: AutoEncoder {
     public let encoder: Sequential, decoder: Sequential
 
@@ -37,8 +42,7 @@ public final class ConvAutoEncoder: AutoEncoder {
     }
 }
 
-/// The MLP auto-encoder critic for low-dimensional data: `encoder` = Linear(d, ndf) ReLU Linear(ndf, h);
-/// `decoder` = ReLU Linear(h, ndf) ReLU Linear(ndf, d).
+/// The MLP auto-encoder critic for low-dimensional data (its layers: `NetworkPair.mlp.summary`).
 public final class MLPAutoEncoder: AutoEncoder {
     public let encoder: Sequential, decoder: Sequential
 

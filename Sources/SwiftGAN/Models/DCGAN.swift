@@ -1,12 +1,25 @@
 // MARK: - DCGAN (the relativistic GAN paper's official layout and options)
 
-/// The image sizes the DCGAN pair supports.
-public let dcganImageSizes = [32, 64, 128, 256]
+extension NetworkPair {
+    /// The image sides of the DCGAN generator and discriminator.
+    static let dcganImageSizes = [32, 64, 128, 256]
 
-func checkDCGANSize(_ imageSize: Int) throws(SwiftGANError) {
-    guard dcganImageSizes.contains(imageSize) else {
-        throw SwiftGANError("image_size must be one of \(dcganImageSizes) for arch 'dcgan', got \(imageSize)")
+    /// `dcgan`: `DCGANGenerator` and `DCGANDiscriminator`.
+    static let dcgan = NetworkPair(
+        summary: "G: ConvT(z,ngf·S/8,4,1,0) BN ReLU, ConvT 4/2/1 halving to ngf with BN ReLU, ConvT(ngf,C,4,2,1) Tanh; "
+            + "D: Conv(C,ndf,4,2,1) LReLU(0.2), Conv 4/2/1 doubling with BN LReLU(0.2) to 4×4, Conv(·,1,4,1,0); S = 32, 64, 128, 256; "
+            + "options selu (SELU for BN+activation), batch_norm_g/_d, upsample_conv (Upsample×2 + Conv 3/1/1 for ConvT 4/2/1), "
+            + "spectral_norm_d/_g (one power iteration per forward, as torch spectral_norm; drops BN)",
+        imageSizes: dcganImageSizes, hasDCGANGenerator: true
+    ) { (c, rng) throws(SwiftGANError) in
+        (try DCGANGenerator(config: c, rng: &rng),
+         try DCGANDiscriminator(imageSize: c.imageSize, channels: c.channels, width: c.discriminatorWidth, options: c.dcgan, rng: &rng))
     }
+}
+
+/// Checks a DCGAN network's image side.
+private func checkDCGANSize(_ imageSize: Int) throws(SwiftGANError) {
+    try NetworkPair.dcgan.checkImageSize(imageSize, arch: .dcgan)
 }
 
 /// The options of the official code's DCGAN (`--SELU`, `--NN_conv`, `--spectral`, `--spectral_G`,
@@ -34,9 +47,7 @@ private func activation(_ layers: inout [Module], channels: Int, selu: Bool, bat
     }
 }
 
-/// The DCGAN generator, `G.main`:
-/// ConvTranspose(z, ngf·S/8, 4, 1, 0) BN ReLU, then ConvTranspose 4/2/1 halving the
-/// width with BN ReLU down to ngf, then ConvTranspose(ngf, channels, 4, 2, 1) Tanh (see `DCGANOptions`).
+/// The DCGAN generator, `G.main` (its layers: `NetworkPair.dcgan.summary`; options: `DCGANOptions`).
 /// Input `[N, z]`, output `[N, channels, S, S]` in (−1, 1).
 public final class DCGANGenerator: Module {
     public let main: Sequential
@@ -65,16 +76,16 @@ public final class DCGANGenerator: Module {
         dcganInitialize(main, rng: &rng)
     }
 
+    /// The generator of `config`'s image size, channels, latent size, width `ngf` and DCGAN options.
+    convenience init(config c: GANConfig, rng: inout RandomGenerator) throws(SwiftGANError) {
+        try self.init(imageSize: c.imageSize, channels: c.channels, zDim: c.zDim, width: c.generatorWidth, options: c.dcgan, rng: &rng)
+    }
+
     public func callAsFunction(_ z: Tensor) -> Tensor { main(z.reshaped([z.shape[0], -1, 1, 1])) }
-    public var namedParameters: [(String, Tensor)] { main.namedParameters.map { ("main.\($0.0)", $0.1) } }
-    public var namedBuffers: [(String, Tensor)] { main.namedBuffers.map { ("main.\($0.0)", $0.1) } }
-    public var namedState: [(String, Tensor)] { main.namedState.map { ("main.\($0.0)", $0.1) } }
-    public func setTraining(_ training: Bool) { main.setTraining(training) }
+    public var children: [(String, Module)] { [("main", main)] }
 }
 
-/// The DCGAN discriminator, `D.main`:
-/// Conv(channels, ndf, 4, 2, 1) LeakyReLU(0.2), then Conv 4/2/1 doubling the width
-/// with BN LeakyReLU(0.2) down to 4×4, then Conv(·, 1, 4, 1, 0) to one logit (see `DCGANOptions`).
+/// The DCGAN discriminator, `D.main` (its layers: `NetworkPair.dcgan.summary`; options: `DCGANOptions`).
 /// Input `[N, channels, S, S]`, output `[N]` (raw critic values).
 public final class DCGANDiscriminator: Module {
     public let main: Sequential
@@ -100,10 +111,7 @@ public final class DCGANDiscriminator: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { main(x).reshaped([x.shape[0]]) }
-    public var namedParameters: [(String, Tensor)] { main.namedParameters.map { ("main.\($0.0)", $0.1) } }
-    public var namedBuffers: [(String, Tensor)] { main.namedBuffers.map { ("main.\($0.0)", $0.1) } }
-    public var namedState: [(String, Tensor)] { main.namedState.map { ("main.\($0.0)", $0.1) } }
-    public func setTraining(_ training: Bool) { main.setTraining(training) }
+    public var children: [(String, Module)] { [("main", main)] }
 }
 
 /// DCGAN initialisation: conv weights (`weight_orig` under spectral norm) N(0, 0.02), BN weight

@@ -1,10 +1,21 @@
 // MARK: - PatchGAN discriminator (pix2pix's NLayerDiscriminator, 3 layers, instance norm)
 
-/// The PatchGAN critic, `D.model`: Conv(C, ndf, 4,2,1) LeakyReLU(0.2), Conv(ndf, 2ndf, 4,2,1) IN LReLU,
-/// Conv(2ndf, 4ndf, 4,2,1) IN LReLU, Conv(4ndf, 8ndf, 4,1,1) IN LReLU, Conv(8ndf, 1, 4,1,1); every conv
-/// with a bias (as with instance norm in pix2pix/CycleGAN), weights N(0, 0.02). It scores overlapping
-/// patches: the output `[N·P]` holds every patch's critic value (P = 2×2 at 32 pixels, 6×6 at 64), and the
-/// losses average over all of them. Pairs with the DCGAN generator.
+extension NetworkPair {
+    /// `patchgan`: `DCGANGenerator` and `PatchGANDiscriminator`.
+    static let patchGAN = NetworkPair(
+        summary: "the DCGAN generator with a PatchGAN critic (pix2pix, 3 layers): Conv(C,ndf,4,2,1) LReLU(0.2), "
+            + "Conv 4/2/1 ndf→2ndf→4ndf and Conv(4ndf,8ndf,4,1,1) each with InstanceNorm LReLU(0.2), Conv(8ndf,1,4,1,1), "
+            + "every conv with a bias; scores every patch (2×2 at 32 px, 6×6 at 64) and the losses average over them; "
+            + "S = 32, 64, 128, 256",
+        imageSizes: dcganImageSizes, hasDCGANGenerator: true
+    ) { (c, rng) throws(SwiftGANError) in
+        (try DCGANGenerator(config: c, rng: &rng),
+         PatchGANDiscriminator(channels: c.channels, width: c.discriminatorWidth, spectralNorm: c.dcgan.spectralNormD, rng: &rng))
+    }
+}
+
+/// The PatchGAN critic, `D.model` (its layers: `NetworkPair.patchGAN.summary`), weights N(0, 0.02). The
+/// output `[N·P]` holds every patch's critic value.
 public final class PatchGANDiscriminator: Module {
     public let model: Sequential
 
@@ -21,7 +32,5 @@ public final class PatchGANDiscriminator: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { model(x).reshaped([-1]) }
-    public var namedParameters: [(String, Tensor)] { model.namedParameters.map { ("model.\($0.0)", $0.1) } }
-    public var namedState: [(String, Tensor)] { model.namedState.map { ("model.\($0.0)", $0.1) } }
-    public func setTraining(_ training: Bool) { model.setTraining(training) }
+    public var children: [(String, Module)] { [("model", model)] }
 }

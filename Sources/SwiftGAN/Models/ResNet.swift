@@ -34,23 +34,31 @@ public final class ResidualBlock: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { shortcut(x) + main(x) }
-    public var namedParameters: [(String, Tensor)] {
-        main.namedParameters.map { ("main.\($0.0)", $0.1) } + shortcut.namedParameters.map { ("shortcut.\($0.0)", $0.1) }
-    }
-    public var namedState: [(String, Tensor)] {
-        main.namedState.map { ("main.\($0.0)", $0.1) } + shortcut.namedState.map { ("shortcut.\($0.0)", $0.1) }
-    }
-    public func setTraining(_ training: Bool) { main.setTraining(training); shortcut.setTraining(training) }
+    public var children: [(String, Module)] { [("main", main), ("shortcut", shortcut)] }
 }
 
-func checkResNetSize(_ imageSize: Int) throws(SwiftGANError) {
-    guard imageSize == 32 || imageSize == 64 else {
-        throw SwiftGANError("image_size must be 32 or 64 for arch 'resnet', got \(imageSize)")
+extension NetworkPair {
+    /// `resnet`: `ResNetGenerator` and `ResNetDiscriminator`.
+    static let resNet = NetworkPair(
+        summary: "the ResNet pair of the WGAN-GP paper (32: CIFAR layout; 64: the 64×64 layout): G: Linear(z,4·4·w), "
+            + "residual up-blocks (BN ReLU Up Conv3 BN ReLU Conv3 + Up Conv1; 32: three ngf→ngf; 64: 8ngf→8ngf→4ngf→2ngf→ngf), "
+            + "BN ReLU Conv3 Tanh; D: residual down-blocks (32: optimized first block, down, two plain, ReLU, spatial mean, "
+            + "Linear; 64: Conv3, four down ndf→2ndf→4ndf→8ndf→8ndf, Linear); option layer_norm_d (GroupNorm(1,C) in the "
+            + "critic's blocks)",
+        imageSizes: [32, 64], hasDCGANGenerator: false
+    ) { (c, rng) throws(SwiftGANError) in
+        (try ResNetGenerator(imageSize: c.imageSize, channels: c.channels, zDim: c.zDim, width: c.generatorWidth, rng: &rng),
+         try ResNetDiscriminator(imageSize: c.imageSize, channels: c.channels, width: c.discriminatorWidth,
+                                 layerNorm: c.layerNormD, rng: &rng))
     }
 }
 
-/// The ResNet generator: `dense` Linear(z, 4·4·w₀); `blocks`: up-blocks to the image size (32: three
-/// ngf→ngf; 64: 8ngf→8ngf→4ngf→2ngf→ngf); `out`: BN ReLU Conv3(ngf→C) Tanh. The WGAN-GP code's initialisation.
+private func checkResNetSize(_ imageSize: Int) throws(SwiftGANError) {
+    try NetworkPair.resNet.checkImageSize(imageSize, arch: .resnet)
+}
+
+/// The ResNet generator: `dense`, `blocks`, `out` (their layers: `NetworkPair.resNet.summary`), with the
+/// WGAN-GP code's initialisation.
 public final class ResNetGenerator: Module {
     public let dense: Linear
     public let blocks: Sequential, out: Sequential
@@ -72,17 +80,11 @@ public final class ResNetGenerator: Module {
     }
 
     public func callAsFunction(_ z: Tensor) -> Tensor { out(blocks(dense(z).reshaped([z.shape[0], startWidth, 4, 4]))) }
-    public var namedParameters: [(String, Tensor)] { named(\.namedParameters) }
-    public var namedState: [(String, Tensor)] { named(\.namedState) }
-    func named(_ key: KeyPath<Module, [(String, Tensor)]>) -> [(String, Tensor)] {
-        [("dense", dense as Module), ("blocks", blocks), ("out", out)].flatMap { name, m in m[keyPath: key].map { ("\(name).\($0.0)", $0.1) } }
-    }
-    public func setTraining(_ training: Bool) { blocks.setTraining(training); out.setTraining(training) }
+    public var children: [(String, Module)] { [("dense", dense), ("blocks", blocks), ("out", out)] }
 }
 
-/// The ResNet critic. 32: `blocks` = first(C→ndf), down(ndf→ndf), none, none, then ReLU, the spatial
-/// mean and `dense` Linear(ndf, 1). 64: `blocks` = Conv3(C→ndf), down ndf→2ndf→4ndf→8ndf→8ndf, then
-/// `dense` Linear(4·4·8ndf, 1). With `layerNorm`, GroupNorm(1, C) before each ReLU of the blocks.
+/// The ResNet critic: `blocks` then `dense` (their layers: `NetworkPair.resNet.summary`); with `layerNorm`,
+/// GroupNorm(1, C) before each ReLU of the blocks.
 public final class ResNetDiscriminator: Module {
     public let blocks: Sequential
     public let dense: Linear
@@ -115,13 +117,7 @@ public final class ResNetDiscriminator: Module {
         let features = imageSize == 32 ? h.mean(alongAxes: [2, 3]).reshaped([x.shape[0], -1]) : h.flattened()
         return dense(features).reshaped([x.shape[0]])
     }
-    public var namedParameters: [(String, Tensor)] {
-        blocks.namedParameters.map { ("blocks.\($0.0)", $0.1) } + dense.namedParameters.map { ("dense.\($0.0)", $0.1) }
-    }
-    public var namedState: [(String, Tensor)] {
-        blocks.namedState.map { ("blocks.\($0.0)", $0.1) } + dense.namedState.map { ("dense.\($0.0)", $0.1) }
-    }
-    public func setTraining(_ training: Bool) { blocks.setTraining(training) }
+    public var children: [(String, Module)] { [("blocks", blocks), ("dense", dense)] }
 }
 
 /// The WGAN-GP code's initialisation (tflib): weights uniform with standard deviation σ = √(4/(fan_in + fan_out))

@@ -1,12 +1,21 @@
 // MARK: - The "standard CNN" of the spectral-normalisation paper (32×32), as the official relativistic code lays it out
 
-func checkStandardCNNSize(_ imageSize: Int) throws(SwiftGANError) {
-    guard imageSize == 32 else { throw SwiftGANError("image_size must be 32 for arch 'cnn', got \(imageSize)") }
+extension NetworkPair {
+    /// `cnn`: `StandardCNNGenerator` and `StandardCNNDiscriminator`.
+    static let standardCNN = NetworkPair(
+        summary: "the standard CNN of the spectral-norm paper (32×32): G: Linear(z,8ngf·4·4), ConvT 4/2/1 8ngf→4ngf→2ngf→ngf "
+            + "with BN ReLU, Conv(ngf,C,3,1,1) Tanh; D: Conv 3/1/1 and 4/2/1 pairs ndf→2ndf→4ndf with BN LReLU(0.1), "
+            + "Conv(4ndf,8ndf,3,1,1) LReLU(0.1), Linear(8ndf·4·4,1); biases on; options batch_norm_g/_d, spectral_norm_d/_g "
+            + "(drops BN)",
+        imageSizes: [32], hasDCGANGenerator: false
+    ) { (c, rng) throws(SwiftGANError) in
+        (StandardCNNGenerator(channels: c.channels, zDim: c.zDim, width: c.generatorWidth, options: c.dcgan, rng: &rng),
+         StandardCNNDiscriminator(channels: c.channels, width: c.discriminatorWidth, options: c.dcgan, rng: &rng))
+    }
 }
 
-/// The standard CNN generator: `dense` Linear(z, 8·ngf·4·4), then `model`: ConvT(8ngf, 4ngf, 4,2,1) BN ReLU,
-/// ConvT(4ngf, 2ngf, 4,2,1) BN ReLU, ConvT(2ngf, ngf, 4,2,1) BN ReLU, Conv(ngf, C, 3,1,1) Tanh (biases on;
-/// with spectral norm, no BN). `[N, z]` → `[N, C, 32, 32]`.
+/// The standard CNN generator: `dense` Linear(z, 8·ngf·4·4), then `model` (its layers:
+/// `NetworkPair.standardCNN.summary`). `[N, z]` → `[N, C, 32, 32]`.
 public final class StandardCNNGenerator: Module {
     public let dense: Linear
     public let model: Sequential
@@ -28,19 +37,11 @@ public final class StandardCNNGenerator: Module {
     }
 
     public func callAsFunction(_ z: Tensor) -> Tensor { model(dense(z).reshaped([z.shape[0], 8 * width, 4, 4])) }
-    public var namedParameters: [(String, Tensor)] {
-        dense.namedParameters.map { ("dense.\($0.0)", $0.1) } + model.namedParameters.map { ("model.\($0.0)", $0.1) }
-    }
-    public var namedState: [(String, Tensor)] {
-        dense.namedState.map { ("dense.\($0.0)", $0.1) } + model.namedState.map { ("model.\($0.0)", $0.1) }
-    }
-    public func setTraining(_ training: Bool) { model.setTraining(training) }
+    public var children: [(String, Module)] { [("dense", dense), ("model", model)] }
 }
 
-/// The standard CNN critic: `model`: Conv(C, ndf, 3,1,1), Conv(ndf, ndf, 4,2,1), Conv(ndf, 2ndf, 3,1,1),
-/// Conv(2ndf, 2ndf, 4,2,1), Conv(2ndf, 4ndf, 3,1,1), Conv(4ndf, 4ndf, 4,2,1), each with BN and
-/// LeakyReLU(0.1), then Conv(4ndf, 8ndf, 3,1,1) LeakyReLU(0.1); `dense` Linear(8·ndf·4·4, 1) (registered
-/// first, as in the official code). With spectral norm on the convs, no BN. `[N, C, 32, 32]` → `[N]`.
+/// The standard CNN critic: `model` then `dense` (its layers: `NetworkPair.standardCNN.summary`; `dense` is
+/// registered first, as in the official code). `[N, C, 32, 32]` → `[N]`.
 public final class StandardCNNDiscriminator: Module {
     public let dense: Linear
     public let model: Sequential
@@ -63,11 +64,5 @@ public final class StandardCNNDiscriminator: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { dense(model(x).reshaped([x.shape[0], 8 * width * 16])).reshaped([x.shape[0]]) }
-    public var namedParameters: [(String, Tensor)] {
-        dense.namedParameters.map { ("dense.\($0.0)", $0.1) } + model.namedParameters.map { ("model.\($0.0)", $0.1) }
-    }
-    public var namedState: [(String, Tensor)] {
-        dense.namedState.map { ("dense.\($0.0)", $0.1) } + model.namedState.map { ("model.\($0.0)", $0.1) }
-    }
-    public func setTraining(_ training: Bool) { model.setTraining(training) }
+    public var children: [(String, Module)] { [("dense", dense), ("model", model)] }
 }

@@ -1,12 +1,7 @@
 // MARK: - Closed sets of options
 
-/// The network pairs (`Catalogue.architectures` describes them).
-public enum Architecture: String, CaseIterable {
-    case dcgan, cnn, resnet, patchgan, autoencoder, mlp
-
-    /// The DCGAN generator and its size rule (32 to 256 pixels), with the DCGAN options.
-    var isDCGANFamily: Bool { self == .dcgan || self == .patchgan || self == .autoencoder }
-}
+/// The network pairs (their registry entries: `networks`).
+public enum Architecture: String, CaseIterable { case dcgan, cnn, resnet, patchgan, autoencoder, mlp }
 
 public enum OptimizerKind: String, CaseIterable { case adam, rmsprop, sgd }
 
@@ -97,7 +92,7 @@ public struct GANConfig: Equatable {
         switch loss.objective {
         case .standard: return .standard(minimax: minimax)
         case .leastSquares: return .leastSquares(a: lsganTargets.a, b: lsganTargets.b, c: lsganTargets.c)
-        case .energy: return .energy(margin: ebganMargin)
+        case .energy: return .energy(margin: ebganMargin, pullAwayWeight: pullAwayWeight)
         case .boundaryEquilibrium: return .boundaryEquilibrium(gamma: beganGamma, lambdaK: beganLambdaK)
         default: return loss.objective
         }
@@ -121,7 +116,7 @@ public struct GANConfig: Equatable {
 
     /// Checks the combination of options (called when a trainer is built).
     public func validate() throws(SwiftGANError) {
-        if architecture.isDCGANFamily { try checkDCGANSize(imageSize) }
+        try architecture.networks.checkImageSize(imageSize, arch: architecture)
         let energyBased = loss.objective.isEnergyBased
         if energyBased && architecture != .autoencoder && architecture != .mlp {
             throw SwiftGANError("loss \(loss.name) needs an auto-encoder critic: arch 'autoencoder' or 'mlp', got '\(architecture.rawValue)'")
@@ -129,9 +124,7 @@ public struct GANConfig: Equatable {
         if !energyBased && architecture == .autoencoder {
             throw SwiftGANError("arch 'autoencoder' is for the energy-based losses EBGAN and BEGAN, got loss \(loss.name)")
         }
-        if architecture == .cnn { try checkStandardCNNSize(imageSize) }
         if architecture == .resnet {
-            try checkResNetSize(imageSize)
             if dcgan.spectralNormD || dcgan.spectralNormG || !dcgan.batchNormG || !dcgan.batchNormD {
                 throw SwiftGANError("arch 'resnet' takes layer_norm_d, not the DCGAN options (spectral_norm_*, batch_norm_*)")
             }
@@ -139,7 +132,7 @@ public struct GANConfig: Equatable {
         if lrSchedule == .began, case .boundaryEquilibrium = loss.objective {} else if lrSchedule == .began {
             throw SwiftGANError("lr_schedule 'began' follows BEGAN's convergence measure and needs loss BEGAN, got \(loss.name)")
         }
-        if !architecture.isDCGANFamily && (dcgan.selu || dcgan.upsampleConv) {
+        if !architecture.networks.hasDCGANGenerator && (dcgan.selu || dcgan.upsampleConv) {
             throw SwiftGANError("selu and upsample_conv are options of arch 'dcgan', not '\(architecture.rawValue)'")
         }
     }

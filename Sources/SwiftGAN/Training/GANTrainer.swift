@@ -83,11 +83,8 @@ public final class GANTrainer {
     public var rng: RandomGenerator
     /// Completed iterations.
     public var iteration = 0
-    /// BEGAN's equilibrium coefficient k (starts at 0).
-    public var equilibriumK: Float = 0
-    /// The `"began"` schedule's state: the learning-rate factor, the best M_global so far and the
-    /// iterations since it was reached.
-    public var beganSchedule: (factor: Float, best: Float, sinceBest: Int) = (1, .infinity, 0)
+    /// BEGAN's equilibrium coefficient k_t and its `began` learning-rate schedule's state.
+    public var equilibrium = Equilibrium()
     /// Keep the gradients of the last D step and G step for inspection (`retainedGradients`).
     public var retainGradients = false
     /// With `retainGradients`, the last gradients by parameter name (`D.main.0.weight`, `G.main.1.bias`).
@@ -96,6 +93,8 @@ public final class GANTrainer {
     public let parameterNames: [String]
 
     let objective: AdversarialObjective
+    /// What the objective scores samples with: D's outputs, or its reconstruction energies (EBGAN, BEGAN).
+    let critic: Critic
     let parametersD: [Tensor], parametersG: [Tensor]
     /// With `ema_decay` > 0: the moving average of G's state (parameters averaged, buffers copied).
     let emaState: [(String, Tensor)]
@@ -106,7 +105,8 @@ public final class GANTrainer {
         self.config = config
         objective = config.objective
         var rng = RandomGenerator(seed: config.seed)
-        (generator, discriminator) = try makeNetworks(config, rng: &rng)
+        (generator, discriminator) = try config.architecture.makeNetworks(config, rng: &rng)
+        critic = try Critic(discriminator, for: objective)
         self.rng = rng
         parametersD = discriminator.namedParameters.map { $0.1 }
         parametersG = generator.namedParameters.map { $0.1 }
@@ -196,7 +196,7 @@ public final class GANTrainer {
         try checkList(inputs.draganNoise, "dragan_noise", count: k, shape: [b] + sampleShape,
                       usedBy: penalties.contains(.dragan), what: "DRAGAN penalty")
 
-        let factor = config.lrSchedule == .began ? beganSchedule.factor : config.learningRateFactor(at: iteration)
+        let factor = config.lrSchedule == .began ? equilibrium.learningRateFactor : config.learningRateFactor(at: iteration)
         optimizerD.learningRate = config.learningRateD * factor
         optimizerG.learningRate = config.learningRateG * factor
 
@@ -222,36 +222,16 @@ public final class GANTrainer {
         let x = real[real.count == 1 ? 0 : k - 1]
         let fake = lastFake ?? generator(inputs.noiseG ?? drawLatents(b))
         let criticReal = objective.generatorUsesReal ? withoutGradients { critic(x) } : nil
-        let lossG: Tensor
-        if case .energy = objective, let ae = discriminator as? AutoEncoder {
-            let code = ae.encoder(fake)
-            lossG = objective.generatorLoss(real: nil, fake: energy(fake, ae.decoder(code)))
-                + pullAwayTerm(code.flattened()) * config.pullAwayWeight
-        } else {
-            lossG = objective.generatorLoss(real: criticReal, fake: critic(fake))
-        }
+        let lossG = objective.generatorLoss(critic: critic, criticReal: criticReal, fake: fake)
         let gradsG = gradients(of: lossG, wrt: parametersG, retainGraph: false)
         retain(gradsG, names: parameterNames.suffix(parametersG.count))
         optimizerG.step(parametersG, gradsG)
         updateMovingAverage()
         stats.generatorLoss = lossG.scalar
-        if case .boundaryEquilibrium(let gamma, let lambdaK) = objective {
-            let balance = gamma * stats.criticReal - stats.generatorLoss
-            equilibriumK = Swift.min(Swift.max(equilibriumK + lambdaK * balance, 0), 1)
-            stats.k = equilibriumK
-            stats.mGlobal = stats.criticReal + Swift.abs(balance)
-            if config.lrSchedule == .began {
-                if stats.mGlobal < beganSchedule.best {
-                    beganSchedule.best = stats.mGlobal
-                    beganSchedule.sinceBest = 0
-                } else {
-                    beganSchedule.sinceBest += 1
-                    if beganSchedule.sinceBest >= config.lrStep {
-                        beganSchedule.factor *= config.lrGamma
-                        beganSchedule.sinceBest = 0
-                    }
-                }
-            }
+        let schedule = config.lrSchedule == .began ? (patience: config.lrStep, factor: config.lrGamma) : nil
+        if let (k, mGlobal) = objective.endIteration(&equilibrium, criticReal: stats.criticReal,
+                                                     generatorLoss: stats.generatorLoss, schedule: schedule) {
+            (stats.k, stats.mGlobal) = (k, mGlobal)
         }
         iteration += 1
         return stats
@@ -265,9 +245,9 @@ public final class GANTrainer {
     func discriminatorStep(real: Tensor, fake: Tensor, penaltyInputs: PenaltyInputs) -> StepStats {
         let criticReal = critic(real)
         let criticFake = critic(fake)
-        let terms = objective.discriminatorLossTerms(real: criticReal, fake: criticFake, k: equilibriumK)
+        let terms = objective.discriminatorLossTerms(real: criticReal, fake: criticFake, k: equilibrium.k)
         let adversarial = terms.map { $0.real + $0.fake }  // discriminatorLoss, keeping its two terms
-            ?? objective.discriminatorLoss(real: criticReal, fake: criticFake, k: equilibriumK)
+            ?? objective.discriminatorLoss(real: criticReal, fake: criticFake, k: equilibrium.k)
         var gradsD = gradients(of: adversarial, wrt: parametersD, retainGraph: false)
         var penaltyTotal: Float = 0
         for kind in config.loss.penalties {
@@ -287,21 +267,6 @@ public final class GANTrainer {
         return StepStats(discriminatorLoss: loss, generatorLoss: 0,
                          criticReal: criticReal.mean().scalar, criticFake: criticFake.mean().scalar, penalty: penaltyTotal,
                          discriminatorLossReal: terms?.real.scalar ?? .nan, discriminatorLossFake: terms?.fake.scalar ?? .nan)
-    }
-
-    /// The critic's values `[N]`: the discriminator's outputs, or for EBGAN and BEGAN the reconstruction
-    /// energies of its auto-encoder.
-    func critic(_ x: Tensor) -> Tensor {
-        guard objective.isEnergyBased, let ae = discriminator as? AutoEncoder else { return discriminator(x) }
-        return energy(x, ae(x))
-    }
-
-    /// Per-sample reconstruction energy: mean squared error (EBGAN) or mean absolute error (BEGAN).
-    func energy(_ x: Tensor, _ reconstruction: Tensor) -> Tensor {
-        let difference = x - reconstruction
-        let pointwise: Tensor
-        if case .energy = objective { pointwise = square(difference) } else { pointwise = abs(difference) }
-        return pointwise.mean(alongAxes: Array(1..<x.shape.count)).reshaped([x.shape[0]])
     }
 
     /// `ema ← decay·ema + (1 − decay)·p` for G's parameters; buffers (BN statistics) are copied.
@@ -475,10 +440,10 @@ private struct TrainerScalar {
         .integer("optimizer_D.steps", \.optimizerD.stepCount),
         .integer("optimizer_G.steps", \.optimizerG.stepCount),
         .word(0), .word(1), .word(2), .word(3),
-        .float("began.k", \.equilibriumK),
-        .float("began.lr_factor", \.beganSchedule.factor),
-        .float("began.best_m_global", \.beganSchedule.best),
-        .integer("began.since_best", \.beganSchedule.sinceBest),
+        .float("began.k", \.equilibrium.k),
+        .float("began.lr_factor", \.equilibrium.learningRateFactor),
+        .float("began.best_m_global", \.equilibrium.bestMGlobal),
+        .integer("began.since_best", \.equilibrium.sinceBest),
     ]
 }
 
