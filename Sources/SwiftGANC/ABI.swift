@@ -152,7 +152,7 @@ public func sg_gan_config(_ gan: OpaquePointer?, _ buffer: UnsafeMutablePointer<
 @_cdecl("sg_options")
 public func sg_options(_ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64, _ needed: UnsafeMutablePointer<Int64>?) -> Int32 {
     guarded { () throws(SwiftGANError) in
-        try writeText(GANConfig.options.map { "\($0.name)\t\($0.kind.name)\t\($0.defaultValue)\t\($0.kind.values)\t\($0.help)\n" }
+        try writeText(GANConfig.options.map { "\($0.name)\t\($0.kind.name)\t\($0.defaultValue)\t\($0.kind.values)\t\($0.help)\t\($0.scope.text)\n" }
             .joined(), buffer, capacity, needed)
     }
 }

@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 9
+#define SG_ABI_VERSION 10
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -65,11 +65,13 @@ const char *sg_last_error(void);
  * receives a handle the caller frees with sg_gan_free. */
 sg_status sg_gan_create(const char *config, sg_gan **out);
 
-/* The option table: one "name\tkind\tdefault\tvalues\thelp\n" line per option sg_gan_create accepts,
+/* The option table: one "name\tkind\tdefault\tvalues\thelp\tscope\n" line per option sg_gan_create accepts,
  * in the order sg_gan_config lists them, NUL-terminated, into buffer (capacity bytes); *needed receives
  * the size required including the NUL. kind is int, float, bool, choice, loss or seed; values is the
  * allowed range or set ("1..1000", "positive", "[0, 1)", "adam|rmsprop|sgd"); default is the value
- * before any loss preset. Fails with SG_INVALID_ARGUMENT when capacity is too small. */
+ * before any loss preset; scope is "all" or the configurations the option acts on ("loss SGAN",
+ * "penalty -GP", "arch dcgan|cnn", "optimizer adam", "lr_schedule step|began"; elsewhere it is accepted and
+ * changes nothing). Fails with SG_INVALID_ARGUMENT when capacity is too small. */
 sg_status sg_options(char *buffer, int64_t capacity, int64_t *needed);
 
 /* The statistics a step writes, as "name\tmeaning\n" lines in SG_STAT_* order, NUL-terminated, into buffer

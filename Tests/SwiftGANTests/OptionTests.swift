@@ -69,3 +69,67 @@ final class LossTermTests: XCTestCase {
         }
     }
 }
+
+/// The option table's scopes are true: an option set outside its scope is refused by the configuration's
+/// checks (naming it) or changes nothing at all in training.
+final class OptionScopeTests: XCTestCase {
+    let bases = [
+        "loss=RaSGAN\narch=dcgan\noptimizer=adam\nlr_schedule=constant",
+        "loss=EBGAN\narch=autoencoder\noptimizer=rmsprop\nlr_schedule=linear\nlr_step=50",
+        "loss=SGAN-GP\narch=mlp\nchannels=2\noptimizer=sgd\nlr_schedule=step\nlr_step=1",
+    ].map { "image_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=4\n" + $0 }
+
+    /// A valid value other than `current` for `option`.
+    func otherValue(_ option: Option, _ current: String) -> String {
+        switch option.kind {
+        case .boolean: return current == "true" ? "false" : "true"
+        case .integer: return String(Int(current)! + 1)
+        case .number(let rule):
+            let v = Float(current)!
+            return rule == .belowOne ? (v == 0.3 ? "0.6" : "0.3") : String(v * 2 + 0.25)
+        default: preconditionFailure("no scoped option of kind \(option.kind.name)")
+        }
+    }
+
+    func testAnOptionOutsideItsScopeIsRefusedOrChangesNothing() throws {
+        var checked = 0
+        for option in GANConfig.options where option.scope.text != "all" {
+            let base = try bases.map { (text) throws(SwiftGANError) in try GANConfig(text: text) }
+                .first { !option.scope.applies($0) }
+            guard let base else { return XCTFail("no base configuration outside the scope of \(option.name)") }
+            var changed = base
+            try changed.set(option.name, otherValue(option, option.read(base)))
+            XCTAssertFalse(option.scope.applies(changed), option.name)
+            let reference = try GANTrainer(config: base)
+            let trainer: GANTrainer
+            do {
+                trainer = try GANTrainer(config: changed)
+            } catch {
+                let stem = option.name.hasSuffix("_d") || option.name.hasSuffix("_g") ? String(option.name.dropLast(2)) : option.name
+                XCTAssertTrue(error.message.contains(stem), "\(option.name): \(error.message)")
+                checked += 1
+                continue
+            }
+            let real = randomTensor([4] + base.sampleShape, seed: 7)
+            for step in 0..<2 {
+                XCTAssertEqual(try trainer.trainStep(real: [real]), try reference.trainStep(real: [real]), "\(option.name), step \(step)")
+            }
+            for ((name, a), (_, b)) in zip(trainer.fullState, reference.fullState) {
+                XCTAssertTrue(a.scalars.map(\.bitPattern) == b.scalars.map(\.bitPattern), "\(option.name) changed \(name)")
+            }
+            checked += 1
+        }
+        XCTAssertEqual(checked, GANConfig.options.filter { $0.scope.text != "all" }.count)
+        XCTAssertGreaterThanOrEqual(checked, 30)
+    }
+
+    func testScopesNameWhatSelectsThem() {
+        let scope = { (name: String) in GANConfig.options.first { $0.name == name }!.scope.text }
+        XCTAssertEqual(scope("minimax"), "loss SGAN")
+        XCTAssertEqual(scope("gp_weight"), "penalty -GP")
+        XCTAssertEqual(scope("selu"), "arch dcgan|patchgan|autoencoder")
+        XCTAssertEqual(scope("rmsprop_alpha"), "optimizer rmsprop")
+        XCTAssertEqual(scope("lr_gamma"), "lr_schedule step|began")
+        XCTAssertEqual(scope("lr_d"), "all")
+    }
+}

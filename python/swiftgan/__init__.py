@@ -6,7 +6,9 @@
     images = gan.sample(64)
 """
 from ._native import SwiftGANError
-from .gan import GAN, losses, penalties, architectures, profile, option_table
+from .core import architectures, losses, penalties, profile
+from .gan import GAN
+from .options import option_table
 from .images import save_grid, make_grid
 from .datasets import BatchSampler, load_dataset, load_idx_images
 from .run import Run, load_run, train

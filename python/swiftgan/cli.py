@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from typing import Dict, List, Optional
 
@@ -39,16 +38,17 @@ RUN_HELP = {
 
 def _gan_flag(name: str) -> Dict[str, object]:
     """argparse keywords (type or action, nargs, help) of a GAN option or shorthand, from the option table."""
-    from .gan import OPTION_SHORTHANDS, _PYTHON_TYPES, option_table
+    from .options import OPTION_SHORTHANDS, PYTHON_TYPES, option_table
 
     if name in OPTION_SHORTHANDS:
         targets, text = OPTION_SHORTHANDS[name]
         return dict(type=float, nargs=2 if name.startswith("betas") else len(targets), metavar="X", help=text)
     row = option_table()[name]
-    text = f"{row.help} ({row.values}; default {row.default}, or the loss's preset)".replace("%", "%%")
+    scope = "" if row.scope == "all" else f"; only with {row.scope}"
+    text = f"{row.help} ({row.values}; default {row.default}, or the loss's preset{scope})".replace("%", "%%")
     if row.kind == "bool":
         return dict(action=argparse.BooleanOptionalAction, help=text)
-    return dict(type=_PYTHON_TYPES[row.kind], help=text)
+    return dict(type=PYTHON_TYPES[row.kind], help=text)
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
@@ -118,7 +118,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .gan import architectures, losses, penalties
+    from .core import architectures, losses, penalties
 
     for title, entries in (("losses", losses()), ("penalty suffixes", penalties()), ("architectures", architectures())):
         print(f"{title}:")

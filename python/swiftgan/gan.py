@@ -1,135 +1,16 @@
 """The `GAN` object: a Swift training engine behind a NumPy interface."""
 from __future__ import annotations
 
-import functools
-import os
 from collections import OrderedDict
-from typing import Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
 from . import _native
+from .core import STATISTICS, _STAT_NAMES  # noqa: F401  (STATISTICS: swiftgan.gan.STATISTICS, as documented)
+from .options import config_lines, document_options, option_table, typed
 
-def _catalogue(what: int) -> "OrderedDict[str, str]":
-    return OrderedDict(line.split("\t", 1) for line in _native.catalogue(what).splitlines() if line)
-
-
-def profile(enable: Optional[bool] = None, reset: bool = False) -> Dict[str, float]:
-    """Seconds the core spent per kind of kernel since profiling started (or the last reset): convolution,
-    convolution_backward_data (also the transposed convolutions' forward pass), convolution_backward_weights,
-    matrix_product, batch_norm, elementwise, optimizer; other_core (the tape, allocation and copies: calls'
-    time outside kernels) and core (the calls' total). The rest of a step's wall time is Python and the ABI.
-
-    Profiling is off unless SWIFTGAN_PROFILE=1 is set in the environment or `enable=True` is passed (each
-    kernel then reads a clock twice); `reset=True` zeroes the times after reading them.
-    """
-    if enable is not None:
-        _native.profile_set_enabled(bool(enable))
-    times = {name: float(seconds) for name, seconds in (line.split("\t") for line in _native.profile_read().splitlines())}
-    if reset:
-        _native.profile_reset()
-    return times
-
-
-def losses() -> "OrderedDict[str, str]":
-    """Every objective `GAN(loss=...)` accepts, with its formula. Any of them takes penalty
-    suffixes (see `penalties()`), e.g. "RaLSGAN-GP" or "RpSGAN-avg-R1"."""
-    return _catalogue(0)
-
-
-def penalties() -> "OrderedDict[str, str]":
-    """Every penalty suffix a loss name can carry, with its formula and weight option."""
-    return _catalogue(1)
-
-
-def architectures() -> "OrderedDict[str, str]":
-    """Every architecture `GAN(arch=...)` accepts, with its layer sequence."""
-    return _catalogue(2)
-
-
-_MODEL, _FULL, _GRADIENTS = 0, 1, 2
-# A step's statistics, in the order the core writes them (its one list, `StepStats.fields`): name -> meaning.
-STATISTICS: "OrderedDict[str, str]" = OrderedDict(line.split("\t", 1) for line in _native.stat_names().splitlines() if line)
-_STAT_NAMES = tuple(STATISTICS)
-
-
-class Option(NamedTuple):
-    """One row of the core's option table (`option_table()`)."""
-    name: str
-    kind: str  # int, float, bool, choice, loss or seed
-    default: object  # the value before any loss preset
-    values: str  # the allowed range or set: "1..1000", "positive", "adam|rmsprop|sgd"
-    help: str
-
-
-_PYTHON_TYPES = {"int": int, "seed": int, "float": float, "bool": bool, "choice": str, "loss": str}
-
-
-def _typed(kind: str, text: str) -> object:
-    """An option's text form (as the core writes it) as its Python value."""
-    return text == "true" if kind == "bool" else _PYTHON_TYPES[kind](text)
-
-
-@functools.lru_cache(maxsize=None)
-def _option_rows() -> Tuple[Option, ...]:
-    rows = (line.split("\t") for line in _native.options().splitlines() if line)
-    return tuple(Option(name, kind, _typed(kind, default), values, text) for name, kind, default, values, text in rows)
-
-
-def option_table() -> "OrderedDict[str, Option]":
-    """The core's table of every option `GAN(...)` takes (name, kind, default, allowed values, help), in the
-    order `config` lists them: the one description that `GAN`'s validation, its typed `config` and the
-    `swiftgan train` flags are built from. `GAN` also takes the shorthands in `OPTION_SHORTHANDS`."""
-    return OrderedDict((row.name, row) for row in _option_rows())
-
-
-# Shorthands `GAN(...)` takes for several options at once: name -> (the options it sets, help). `betas` is
-# applied before `betas_d` and `betas_g`, which override it per net.
-OPTION_SHORTHANDS: "OrderedDict[str, Tuple[Tuple[str, ...], str]]" = OrderedDict([
-    ("betas", (("beta1_d", "beta2_d", "beta1_g", "beta2_g"), "Adam's (β1, β2) of both nets")),
-    ("betas_d", (("beta1_d", "beta2_d"), "D's Adam (β1, β2)")),
-    ("betas_g", (("beta1_g", "beta2_g"), "G's Adam (β1, β2)")),
-    ("lsgan_targets", (("lsgan_a", "lsgan_b", "lsgan_c"), "LSGAN's targets (a, b, c)")),
-])
-
-
-def _option_text(option: Option, value: object) -> str:
-    """`value` of `option` as the core reads it; TypeError for a value of the wrong Python type."""
-    want = _PYTHON_TYPES[option.kind]
-    if want is int and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
-        raise TypeError(f"{option.name} must be an int, got {type(value).__name__}")
-    if want is float and (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))):
-        raise TypeError(f"{option.name} must be a number, got {type(value).__name__}")
-    if want is str and not isinstance(value, str):
-        raise TypeError(f"{option.name} must be a str, got {type(value).__name__}")
-    text = str(bool(value)).lower() if want is bool else repr(float(value)) if want is float else str(value)
-    if any(c in text for c in "\n=;"):
-        raise ValueError(f"{option.name} contains a forbidden character: {value!r}")
-    return text
-
-
-def _config_lines(given: Mapping[str, object]) -> str:
-    """The engine's key=value lines for the options given to `GAN(...)` (None: preset or default)."""
-    table = option_table()
-    unknown = [name for name in given if name not in table and name not in OPTION_SHORTHANDS]
-    if unknown:
-        raise TypeError(f"GAN() got an unexpected keyword argument '{unknown[0]}'")
-    values: "OrderedDict[str, object]" = OrderedDict()
-    for name in list(OPTION_SHORTHANDS) + [n for n in given if n in table]:
-        value = given.get(name)
-        if value is None:
-            continue
-        if name in OPTION_SHORTHANDS:
-            targets = OPTION_SHORTHANDS[name][0]
-            width = 2 if name.startswith("betas") else len(targets)
-            items = tuple(value) if isinstance(value, (tuple, list, np.ndarray)) else ()
-            if len(items) != width:
-                raise ValueError(f"{name} must be a sequence of {width} numbers, got {value!r}")
-            for target, item in zip(targets, items * (len(targets) // width)):
-                values[target] = item
-        else:
-            values[name] = value
-    return "\n".join(f"{name}={_option_text(table[name], value)}" for name, value in values.items())
+_MODEL, _FULL, _GRADIENTS = 0, 1, 2  # the core's tensor lists: the model, everything a checkpoint holds, gradients
 
 
 def _float32_array(value, name: str) -> np.ndarray:
@@ -161,7 +42,7 @@ class GAN:
                 raise TypeError("GAN() got loss both by position and by keyword")
             options["loss"] = loss
         if _config_text is None:
-            _config_text = _config_lines(options)
+            _config_text = config_lines(options)
         self._handle = _native.create(_config_text)
         self._config = self._read_config()
         self._names = [self._handle.tensor_info(_FULL, i)[0] for i in range(self._handle.tensor_count(_FULL))]
@@ -181,7 +62,7 @@ class GAN:
     def config(self) -> Dict[str, object]:
         """The resolved configuration (every option of `option_table()`, with defaults filled in), typed."""
         table = option_table()
-        return {key: _typed(table[key].kind, value) for key, value in self._config.items()}
+        return {key: typed(table[key].kind, value) for key, value in self._config.items()}
 
     @property
     def options(self) -> Dict[str, object]:
@@ -438,25 +319,5 @@ class GAN:
         ValueError and changes nothing."""
         self._handle.set_scalars("\n".join(f"{name}={value}" for name, value in scalars.items()))
 
-def _document_options() -> None:
-    """`GAN`'s signature and the options part of its docstring, made from the core's option table."""
-    import inspect
 
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY),
-              inspect.Parameter("loss", inspect.Parameter.POSITIONAL_ONLY, default=None, annotation=Optional[str])]
-    lines = ["", "    Options (the core's table; the default is the value before any loss preset):", ""]
-    for row in option_table().values():
-        lines.append(f"        {row.name} ({row.kind}, {row.values}; default {row.default!r}): {row.help}.")
-        if row.name != "loss":
-            params.append(inspect.Parameter(row.name, keyword, default=None, annotation=Optional[_PYTHON_TYPES[row.kind]]))
-    lines += ["", "    Shorthands:", ""]
-    for name, (targets, text) in OPTION_SHORTHANDS.items():
-        lines.append(f"        {name}: {text}: sets {', '.join(targets)}.")
-        params.append(inspect.Parameter(name, keyword, default=None, annotation=Optional[Tuple[float, ...]]))
-    params.append(inspect.Parameter("threads", keyword, default=None, annotation=Optional[int]))
-    GAN.__init__.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    GAN.__doc__ = (GAN.__doc__ or "").rstrip() + "\n" + "\n".join(lines) + "\n"
-
-
-_document_options()
+document_options(GAN)

@@ -384,11 +384,12 @@ def test_an_option_added_to_the_core_table_reaches_validation_config_and_the_com
     import argparse
 
     from swiftgan import cli
-    from swiftgan import gan as gan_module
+    from swiftgan import options as options_module
 
-    fake = gan_module.Option("fake_rate", "float", 0.5, "positive", "a rate that exists for this test only")
-    rows = gan_module._option_rows() + (fake,)
-    monkeypatch.setattr(gan_module, "_option_rows", lambda: rows)
+    fake = options_module.Option("fake_rate", "float", 0.5, "positive", "a rate that exists for this test only",
+                                 "loss LSGAN")
+    rows = options_module._option_rows() + (fake,)
+    monkeypatch.setattr(options_module, "_option_rows", lambda: rows)
     with pytest.raises(TypeError, match="fake_rate must be a number, got str"):
         GAN(fake_rate="fast", **SMALL)
     with pytest.raises(ValueError, match="unknown option 'fake_rate'"):  # the real core has no such row
@@ -396,7 +397,8 @@ def test_an_option_added_to_the_core_table_reaches_validation_config_and_the_com
     parser = argparse.ArgumentParser()
     cli._add_train_options(parser)
     assert "--fake-rate FAKE_RATE" in parser.format_help()
-    assert "a rate that exists for this test only (positive; default 0.5" in " ".join(parser.format_help().split())
+    assert ("a rate that exists for this test only (positive; default 0.5, or the loss's preset; only with loss LSGAN)"
+            in " ".join(parser.format_help().split()))
     assert parser.parse_args(["--fake-rate", "0.75"]).fake_rate == 0.75
 
 
@@ -408,7 +410,9 @@ def test_the_option_table_describes_every_option_of_the_resolved_configuration()
             assert type(value) is type(table[name].default), name
     assert table["n_critic"].kind == "int" and table["n_critic"].values == "1..1000" and table["n_critic"].default == 1
     assert table["optimizer"].values == "adam|rmsprop|sgd" and table["lr_d"].default == pytest.approx(2e-4)
-    assert "gp_weight (float, ≥ 0; default 10.0)" in GAN.__doc__
+    assert "gp_weight (float, ≥ 0; default 10.0; only with penalty -GP)" in GAN.__doc__
+    assert table["beta1_d"].scope == "optimizer adam" and table["lr_d"].scope == "all"
+    assert table["minimax"].scope == "loss SGAN" and table["layer_norm_d"].scope == "arch resnet"
 
 
 def test_latents_shaped_as_pytorchs_dcgan_examples_make_them_are_accepted(gan):

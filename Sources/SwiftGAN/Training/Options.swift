@@ -61,16 +61,59 @@ public enum NumberRule: String {
     }
 }
 
-/// One option of `GANConfig`: its name, kind, help, and how it is read and written as text.
+/// Which configurations an option acts on: every one, or those of some losses, penalties, architectures,
+/// optimizers or schedules. Outside its scope an option is accepted (a run's config.yaml lists every option)
+/// and changes nothing.
+public struct OptionScope {
+    /// `all`, or the option whose value selects it and the values: `loss SGAN`, `arch dcgan|cnn`.
+    public let text: String
+    /// Whether the option acts on `config`.
+    public let applies: (GANConfig) -> Bool
+
+    public static let every = OptionScope(text: "all") { _ in true }
+
+    /// The losses whose objective is one of `names` (`SGAN` covers SGAN-GP and DRAGAN).
+    static func losses(_ names: String...) -> OptionScope {
+        OptionScope(text: "loss " + names.joined(separator: "|")) { names.contains($0.loss.objective.name) }
+    }
+
+    /// The losses that carry `penalty`.
+    static func penalty(_ penalty: PenaltyKind) -> OptionScope {
+        OptionScope(text: "penalty -" + penalty.rawValue) { $0.loss.penalties.contains(penalty) }
+    }
+
+    static func architectures(_ list: Architecture...) -> OptionScope {
+        OptionScope(text: "arch " + list.map(\.rawValue).joined(separator: "|")) { list.contains($0.architecture) }
+    }
+
+    static func optimizers(_ list: OptimizerKind...) -> OptionScope {
+        OptionScope(text: "optimizer " + list.map(\.rawValue).joined(separator: "|")) { list.contains($0.optimizer) }
+    }
+
+    static func schedules(_ list: LearningRateSchedule...) -> OptionScope {
+        OptionScope(text: "lr_schedule " + list.map(\.rawValue).joined(separator: "|")) { list.contains($0.lrSchedule) }
+    }
+}
+
+/// One option of `GANConfig`: its name, kind, help, scope, and how it is read and written as text.
 public struct Option {
     public let name: String
     public let kind: OptionKind
     public let help: String
+    /// The configurations it acts on.
+    public private(set) var scope = OptionScope.every
     let read: (GANConfig) -> String
     let write: (inout GANConfig, String) throws(SwiftGANError) -> Void
 
     /// The value of a configuration made with `GANConfig()`, before any loss preset.
     public var defaultValue: String { read(GANConfig()) }
+
+    /// This option, acting only on the configurations of `scope`.
+    func only(_ scope: OptionScope) -> Option {
+        var scoped = self
+        scoped.scope = scope
+        return scoped
+    }
 
     static func integer(_ name: String, _ path: WritableKeyPath<GANConfig, Int>, _ range: ClosedRange<Int>,
                         _ help: String) -> Option {
@@ -135,31 +178,31 @@ extension GANConfig {
             c.loss = try LossSpec(name: text)
             for (k, v) in GANConfig.preset(for: c.loss) { try c.set(k, v) }
         },
-        .boolean("minimax", \.minimax, "SGAN's generator minimises −BCE(C_f, 0) instead of BCE(C_f, 1)"),
-        .number("lsgan_a", \.lsganTargets.a, .finite, "LSGAN's target a for fake samples"),
-        .number("lsgan_b", \.lsganTargets.b, .finite, "LSGAN's target b for real samples"),
-        .number("lsgan_c", \.lsganTargets.c, .finite, "LSGAN's target c of the generator"),
-        .penaltyWeight(.gradient, "the gradient penalty's weight λ (-GP)"),
-        .penaltyWeight(.lipschitz, "the Lipschitz penalty's weight λ (-LP)"),
-        .penaltyWeight(.r1, "R1's weight γ (-R1)"),
-        .penaltyWeight(.dragan, "DRAGAN's penalty weight λ (-DRAGAN)"),
-        .boolean("dragan_clip", \.draganClip, "DRAGAN clips its perturbed points to [-1, 1], the range of images"),
-        .number("ebgan_margin", \.ebganMargin, .nonNegative, "EBGAN's margin m"),
-        .number("pt_weight", \.pullAwayWeight, .nonNegative, "EBGAN's pull-away term weight"),
-        .number("began_gamma", \.beganGamma, .positive, "BEGAN's diversity ratio γ"),
-        .number("began_lambda_k", \.beganLambdaK, .nonNegative, "BEGAN's learning rate λ_k of k_t"),
-        .integer("ae_code", \.autoEncoderCode, 1...(1 << 16), "the auto-encoder critic's code size"),
+        .boolean("minimax", \.minimax, "SGAN's generator minimises −BCE(C_f, 0) instead of BCE(C_f, 1)").only(.losses("SGAN")),
+        .number("lsgan_a", \.lsganTargets.a, .finite, "LSGAN's target a for fake samples").only(.losses("LSGAN")),
+        .number("lsgan_b", \.lsganTargets.b, .finite, "LSGAN's target b for real samples").only(.losses("LSGAN")),
+        .number("lsgan_c", \.lsganTargets.c, .finite, "LSGAN's target c of the generator").only(.losses("LSGAN")),
+        .penaltyWeight(.gradient, "the gradient penalty's weight λ (-GP)").only(.penalty(.gradient)),
+        .penaltyWeight(.lipschitz, "the Lipschitz penalty's weight λ (-LP)").only(.penalty(.lipschitz)),
+        .penaltyWeight(.r1, "R1's weight γ (-R1)").only(.penalty(.r1)),
+        .penaltyWeight(.dragan, "DRAGAN's penalty weight λ (-DRAGAN)").only(.penalty(.dragan)),
+        .boolean("dragan_clip", \.draganClip, "DRAGAN clips its perturbed points to [-1, 1], the range of images").only(.penalty(.dragan)),
+        .number("ebgan_margin", \.ebganMargin, .nonNegative, "EBGAN's margin m").only(.losses("EBGAN")),
+        .number("pt_weight", \.pullAwayWeight, .nonNegative, "EBGAN's pull-away term weight").only(.losses("EBGAN")),
+        .number("began_gamma", \.beganGamma, .positive, "BEGAN's diversity ratio γ").only(.losses("BEGAN")),
+        .number("began_lambda_k", \.beganLambdaK, .nonNegative, "BEGAN's learning rate λ_k of k_t").only(.losses("BEGAN")),
+        .integer("ae_code", \.autoEncoderCode, 1...(1 << 16), "the auto-encoder critic's code size").only(.losses("EBGAN", "BEGAN")),
         .number("clip", \.clip, .nonNegative, "clip D's parameters to ±clip after each D step (0: off)"),
         .choice("arch", \.architecture, what: "arch", plural: "architectures",
                 "the network pair (`swiftgan list`)"),
-        .boolean("selu", \.dcgan.selu, "DCGAN with SELU activations instead of batch norm + (leaky) ReLU"),
-        .boolean("batch_norm_g", \.dcgan.batchNormG, "batch norm in the DCGAN generator"),
-        .boolean("batch_norm_d", \.dcgan.batchNormD, "batch norm in the DCGAN discriminator"),
-        .boolean("upsample_conv", \.dcgan.upsampleConv, "the DCGAN generator upsamples then convolves instead of transposed convolutions"),
-        .boolean("spectral_norm_d", \.dcgan.spectralNormD, "spectral normalisation of D's weights"),
-        .boolean("spectral_norm_g", \.dcgan.spectralNormG, "spectral normalisation of G's weights"),
-        .boolean("layer_norm_d", \.layerNormD, "layer normalisation in the ResNet critic's blocks"),
-        .integer("image_size", \.imageSize, 1...(1 << 14), "image side: 32, 64, 128 or 256 for the convolutional architectures"),
+        .boolean("selu", \.dcgan.selu, "DCGAN with SELU activations instead of batch norm + (leaky) ReLU").only(.architectures(.dcgan, .patchgan, .autoencoder)),
+        .boolean("batch_norm_g", \.dcgan.batchNormG, "batch norm in the DCGAN generator").only(.architectures(.dcgan, .cnn, .patchgan, .autoencoder)),
+        .boolean("batch_norm_d", \.dcgan.batchNormD, "batch norm in the DCGAN discriminator").only(.architectures(.dcgan, .cnn)),
+        .boolean("upsample_conv", \.dcgan.upsampleConv, "the DCGAN generator upsamples then convolves instead of transposed convolutions").only(.architectures(.dcgan, .patchgan, .autoencoder)),
+        .boolean("spectral_norm_d", \.dcgan.spectralNormD, "spectral normalisation of D's weights").only(.architectures(.dcgan, .cnn, .patchgan)),
+        .boolean("spectral_norm_g", \.dcgan.spectralNormG, "spectral normalisation of G's weights").only(.architectures(.dcgan, .cnn, .patchgan, .autoencoder)),
+        .boolean("layer_norm_d", \.layerNormD, "layer normalisation in the ResNet critic's blocks").only(.architectures(.resnet)),
+        .integer("image_size", \.imageSize, 1...(1 << 14), "image side: 32, 64, 128 or 256 for the convolutional architectures").only(.architectures(.dcgan, .cnn, .resnet, .patchgan, .autoencoder)),
         .integer("channels", \.channels, 1...4096, "image channels (1 grey, 3 colour), or the data dimension for the MLP"),
         .integer("z_dim", \.zDim, 1...(1 << 16), "latent size"),
         .choice("latent", \.latent, what: "latent", plural: "latents",
@@ -169,19 +212,19 @@ extension GANConfig {
         .choice("optimizer", \.optimizer, what: "optimizer", plural: "optimizers", "both nets' optimizer"),
         .number("lr_d", \.learningRateD, .positive, "D's learning rate"),
         .number("lr_g", \.learningRateG, .positive, "G's learning rate"),
-        .number("beta1_d", \.betasD.0, .belowOne, "D's Adam β1"),
-        .number("beta2_d", \.betasD.1, .belowOne, "D's Adam β2"),
-        .number("beta1_g", \.betasG.0, .belowOne, "G's Adam β1"),
-        .number("beta2_g", \.betasG.1, .belowOne, "G's Adam β2"),
-        .number("eps", \.eps, .positive, "Adam's and RMSprop's ε"),
-        .number("rmsprop_alpha", \.rmspropAlpha, .belowOne, "RMSprop's smoothing constant α"),
+        .number("beta1_d", \.betasD.0, .belowOne, "D's Adam β1").only(.optimizers(.adam)),
+        .number("beta2_d", \.betasD.1, .belowOne, "D's Adam β2").only(.optimizers(.adam)),
+        .number("beta1_g", \.betasG.0, .belowOne, "G's Adam β1").only(.optimizers(.adam)),
+        .number("beta2_g", \.betasG.1, .belowOne, "G's Adam β2").only(.optimizers(.adam)),
+        .number("eps", \.eps, .positive, "Adam's and RMSprop's ε").only(.optimizers(.adam, .rmsprop)),
+        .number("rmsprop_alpha", \.rmspropAlpha, .belowOne, "RMSprop's smoothing constant α").only(.optimizers(.rmsprop)),
         .integer("n_critic", \.criticSteps, 1...1000, "D steps per G step"),
         .boolean("reuse_fake", \.reuseFake, "the G step reuses the last D step's fake batch instead of fresh noise"),
         .choice("lr_schedule", \.lrSchedule, what: "lr_schedule", plural: "lr_schedules",
                 "constant; step (× lr_gamma every lr_step iterations); linear (to 0 at iteration lr_step); began "
                     + "(BEGAN: × lr_gamma whenever M_global has not improved for lr_step iterations)"),
-        .integer("lr_step", \.lrStep, 1...Int.max, "the schedule's period in iterations"),
-        .number("lr_gamma", \.lrGamma, .positive, "the schedule's factor"),
+        .integer("lr_step", \.lrStep, 1...Int.max, "the schedule's period in iterations").only(.schedules(.step, .linear, .began)),
+        .number("lr_gamma", \.lrGamma, .positive, "the schedule's factor").only(.schedules(.step, .began)),
         .number("ema_decay", \.emaDecay, .belowOne, "sample with an exponential moving average of G's weights (0: off)"),
         Option(name: "seed", kind: .seed, help: "seeds the weights and the engine's random stream",
                read: { "\($0.seed)" }) { (c, text) throws(SwiftGANError) in
