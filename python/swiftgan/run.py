@@ -30,7 +30,8 @@ import numpy as np
 
 from .animations import evolution, morph, sample_grids
 from .datasets import BatchSampler, load_dataset
-from .gan import GAN, OPTION_SHORTHANDS, _STAT_NAMES, option_table
+from .gan import GAN, _STAT_NAMES
+from .options import OPTION_SHORTHANDS, option_table
 from .images import make_grid, write_png
 from .plots import plot_losses
 
@@ -225,6 +226,42 @@ def _truncate_metrics(path: str, last: int) -> None:
     os.replace(tmp, path)
 
 
+# ---- the pieces of a run the training loop calls ----------------------------------------------------------
+#
+# Each concern of a run is one small object with `step(it, stats)` (after every iteration) and `close()`: the
+# metrics file, TensorBoard, the sample grids, the checkpoints and the progress bar. Adding a concern (such
+# as evaluation) adds one such object to the list `train` builds.
+
+
+class _Clock:
+    """Seconds of training, across resumes: `elapsed` is what the run's checkpoint records."""
+
+    def __init__(self, elapsed: float):
+        self.started = time.perf_counter() - elapsed
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+class _Metrics:
+    """metrics.csv: one row per iteration (METRIC_COLUMNS), flushed before every checkpoint."""
+
+    def __init__(self, path: str, clock: _Clock):
+        self.clock = clock
+        self.file = open(path, "a", newline="")
+        self.writer = csv.writer(self.file)
+
+    def step(self, it: int, stats: Mapping[str, float]) -> None:
+        self.writer.writerow([it] + [repr(float(stats[name])) for name in _STAT_NAMES] + [f"{self.clock.elapsed:.3f}"])
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
 class _TensorBoard:
     """Scalars and sample grids into `folder` with tensorboardX (a no-op when disabled)."""
 
@@ -236,7 +273,7 @@ class _TensorBoard:
             self.writer = SummaryWriter(logdir=folder, purge_step=purge_step, flush_secs=30)
         self.began = loss.upper() == "BEGAN"
 
-    def scalars(self, it: int, stats: Mapping[str, float]) -> None:
+    def step(self, it: int, stats: Mapping[str, float]) -> None:
         if self.writer is None:
             return
         w = self.writer
@@ -261,11 +298,75 @@ class _TensorBoard:
             self.writer.close()
 
 
-def _save_grid(gan: GAN, latents: np.ndarray, folder: str, it: int, board: _TensorBoard) -> None:
-    """The grid of `latents` at iteration `it`: samples/iter_NNNNNN.png and TensorBoard's image."""
-    grid = make_grid(gan.generate(latents))
-    write_png(grid, os.path.join(folder, f"iter_{it:06d}.png"))
-    board.image(it, grid)
+class _SampleGrids:
+    """samples/iter_NNNNNN.png (and TensorBoard's image) of the fixed latent batch, every `every` iterations
+    and at the last."""
+
+    def __init__(self, gan: GAN, latents: np.ndarray, folder: str, every: int, last: int, board: _TensorBoard):
+        self.gan, self.latents, self.folder, self.every, self.last, self.board = gan, latents, folder, every, last, board
+
+    def write(self, it: int) -> None:
+        grid = make_grid(self.gan.generate(self.latents))
+        write_png(grid, os.path.join(self.folder, f"iter_{it:06d}.png"))
+        self.board.image(it, grid)
+
+    def step(self, it: int, stats: Mapping[str, float]) -> None:
+        if it % self.every == 0 or it == self.last:
+            self.write(it)
+
+    def close(self) -> None:
+        pass
+
+
+class _Checkpoints:
+    """checkpoint/ every `every` iterations and at the last, with the sampler's state and the training time;
+    `save()` also when the run stops early. The metrics file is flushed first, so that it holds every row of
+    the iterations a checkpoint covers."""
+
+    def __init__(self, gan: GAN, folder: str, sampler: BatchSampler, clock: _Clock, metrics: _Metrics,
+                 every: int, last: int):
+        self.gan, self.folder, self.sampler, self.clock, self.metrics = gan, folder, sampler, clock, metrics
+        self.every, self.last = every, last
+        self.saved_iteration = gan.iteration  # the iteration of the checkpoint on disk
+
+    def save(self) -> None:
+        self.metrics.flush()
+        self.gan.save(self.folder, extra={"format": RUN_FORMAT, "sampler": self.sampler.state_dict(),
+                                          "elapsed": self.clock.elapsed})
+        self.saved_iteration = self.gan.iteration
+
+    def save_if_behind(self) -> None:
+        if self.gan.iteration != self.saved_iteration:
+            self.save()
+
+    def step(self, it: int, stats: Mapping[str, float]) -> None:
+        if it % self.every == 0 or it == self.last:
+            self.save()
+
+    def close(self) -> None:
+        pass
+
+
+class _Progress:
+    """A tqdm progress bar (a widget in Jupyter) with the latest losses every 10 iterations."""
+
+    def __init__(self, enabled: bool, start: int, last: int, title: str):
+        from tqdm.auto import tqdm
+
+        self.last = last
+        self.bar = tqdm(total=last, initial=start, disable=not enabled, unit="it", dynamic_ncols=True, desc=title)
+
+    def step(self, it: int, stats: Mapping[str, float]) -> None:
+        self.bar.update(1)
+        if it % 10 == 0 or it == self.last:
+            self.bar.set_postfix(d_loss=f"{stats['d_loss']:.3f}", g_loss=f"{stats['g_loss']:.3f}",
+                                 real=f"{stats['d_real']:+.2f}", fake=f"{stats['d_fake']:+.2f}", refresh=False)
+
+    def write(self, text: str) -> None:
+        self.bar.write(text)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 @contextlib.contextmanager
@@ -292,6 +393,90 @@ def _deferred_interrupt():
         signal.signal(signal.SIGINT, previous)
 
 
+# ---- train: settings, the GAN to start from, the loop ---------------------------------------------------
+
+
+def _settings(out: Optional[str], resume: Optional[str], config: Optional[str],
+              given: Dict[str, object]) -> "tuple[Dict[str, object], str]":
+    """The run's settings (defaults, then the config file or the resumed run's config.yaml, then `given`) and
+    its folder, checked."""
+    if resume is not None:
+        if out is not None and os.path.abspath(out) != os.path.abspath(resume):
+            raise ValueError(f"out ({out}) and resume ({resume}) differ: a resumed run continues in its own folder")
+        run = Run(resume)
+        changed = {k: v for k, v in given.items() if k not in RESUMABLE and v != run.config.get(k)}
+        if changed:
+            raise ValueError(f"cannot change {', '.join(sorted(changed))} when resuming {resume}: only "
+                             f"{', '.join(RESUMABLE)} may be given (start a new run to change the experiment)")
+        if config is not None:
+            raise ValueError("config cannot be given when resuming: the run's own config.yaml is used")
+        settings, path = {**run.config, **given}, run.path
+    else:
+        settings = {**RUN_DEFAULTS, **(read_config(config) if config else {}), **given}
+        path = os.path.abspath(out or _default_out(settings))
+        if os.path.exists(os.path.join(path, "config.yaml")) or os.path.exists(os.path.join(path, "checkpoint")):
+            raise FileExistsError(f"{path} already holds a run: resume it (--resume {path}) or choose another folder")
+    if "epochs" in given and "iters" in given:
+        raise ValueError("give iters or epochs, not both: epochs sets the iterations from the dataset's size")
+    if "iters" in given:  # a later iters replaces the epochs of the run's config (when resuming)
+        settings["epochs"] = None
+    if settings.get("epochs") is not None:
+        _check_positive(settings, ("epochs",))
+    _check_positive(settings, ("batch_size", "iters", "sample_every", "save_every", "n_samples"))
+    if settings["batch_size"] < 2:
+        raise ValueError(f"batch_size must be at least 2, got {settings['batch_size']}")
+    return settings, path
+
+
+def _continue(path: str, settings: Dict[str, object], sampler: BatchSampler, images: int) -> "tuple[GAN, float, np.ndarray]":
+    """The GAN of a run's checkpoint, with the sampler restored and what was written after it removed; also the
+    training time so far and the fixed latents."""
+    gan = GAN.load(os.path.join(path, "checkpoint"))
+    gan.threads = settings.get("threads")
+    extra = gan.checkpoint_extra
+    if extra.get("format") != RUN_FORMAT:
+        gan.close()
+        raise ValueError(f"{path}/checkpoint was not written by a run (no sampler state); load it with GAN.load")
+    sampler.load_state_dict(extra["sampler"])
+    if settings.get("epochs") is not None:
+        settings["iters"] = _iterations_for(settings, images, gan.n_critic)
+    _truncate_metrics(os.path.join(path, "metrics.csv"), gan.iteration)
+    for it, grid in sample_grids(os.path.join(path, "samples")):  # written after the checkpoint by the run that stopped
+        if it > gan.iteration:
+            os.remove(grid)
+    return gan, float(extra["elapsed"]), np.load(os.path.join(path, "fixed_latents.npy"))
+
+
+def _start(path: str, settings: Dict[str, object], images: np.ndarray) -> "tuple[GAN, np.ndarray]":
+    """A new GAN for the run, with config.yaml, the fixed latents and an empty metrics.csv written."""
+    gan_options = {k: settings[k] for k in gan_option_names() if settings.get(k) is not None}
+    gan_options.update(channels=int(images.shape[1]), image_size=int(images.shape[-1]))
+    for pair in ("betas", "betas_d", "betas_g", "lsgan_targets"):
+        if gan_options.get(pair) is not None:
+            gan_options[pair] = tuple(gan_options[pair])
+    gan = GAN(**gan_options)
+    if gan.sample_shape != tuple(images.shape[1:]):
+        gan.close()
+        raise ValueError(f"arch {gan_options.get('arch')!r} generates samples of shape {list(gan.sample_shape)}, "
+                         f"the dataset holds images of {list(images.shape[1:])}: train the MLP on points from "
+                         "Python (swiftgan.toy), or choose an image architecture")
+    samples_dir = os.path.join(path, "samples")
+    os.makedirs(samples_dir, exist_ok=True)
+    for _, grid in sample_grids(samples_dir):
+        os.remove(grid)
+    if settings.get("epochs") is not None:
+        settings["iters"] = _iterations_for(settings, len(images), gan.n_critic)
+    resolved = {k: v for k, v in settings.items() if k in RUN_DEFAULTS}
+    resolved.update(channels=int(images.shape[1]), image_size=int(images.shape[-1]))
+    resolved.update(gan.options)
+    _write_yaml(resolved, os.path.join(path, "config.yaml"))
+    latents = gan.latents(int(settings["n_samples"]), seed=int(settings["seed"]))
+    np.save(os.path.join(path, "fixed_latents.npy"), latents)
+    with open(os.path.join(path, "metrics.csv"), "w", newline="") as f:
+        csv.writer(f).writerow(METRIC_COLUMNS)
+    return gan, latents
+
+
 def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Optional[str] = None,
           progress: bool = True, **options) -> Run:
     """Runs a whole experiment into a run folder and returns the `Run`.
@@ -316,144 +501,57 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
         FileExistsError: when `out` already holds a run.
         FileNotFoundError: for a missing dataset, config file or run to resume.
     """
-    given = normalise_options(options, "train()")
-    if resume is not None:
-        if out is not None and os.path.abspath(out) != os.path.abspath(resume):
-            raise ValueError(f"out ({out}) and resume ({resume}) differ: a resumed run continues in its own folder")
-        run = Run(resume)
-        changed = {k: v for k, v in given.items() if k not in RESUMABLE and v != run.config.get(k)}
-        if changed:
-            raise ValueError(f"cannot change {', '.join(sorted(changed))} when resuming {resume}: only "
-                             f"{', '.join(RESUMABLE)} may be given (start a new run to change the experiment)")
-        if config is not None:
-            raise ValueError("config cannot be given when resuming: the run's own config.yaml is used")
-        settings = {**run.config, **given}
-        path = run.path
-    else:
-        settings = {**RUN_DEFAULTS, **(read_config(config) if config else {}), **given}
-        path = os.path.abspath(out or _default_out(settings))
-        if os.path.exists(os.path.join(path, "config.yaml")) or os.path.exists(os.path.join(path, "checkpoint")):
-            raise FileExistsError(f"{path} already holds a run: resume it (--resume {path}) or choose another folder")
-    if "epochs" in given and "iters" in given:
-        raise ValueError("give iters or epochs, not both: epochs sets the iterations from the dataset's size")
-    if "iters" in given:  # a later iters replaces the epochs of the run's config (when resuming)
-        settings["epochs"] = None
-    if settings.get("epochs") is not None:
-        _check_positive(settings, ("epochs",))
-    _check_positive(settings, ("batch_size", "iters", "sample_every", "save_every", "n_samples"))
-    if settings["batch_size"] < 2:
-        raise ValueError(f"batch_size must be at least 2, got {settings['batch_size']}")
-
+    settings, path = _settings(out, resume, config, normalise_options(options, "train()"))
     images = load_dataset(str(settings["dataset"]), image_size=settings["image_size"], channels=settings["channels"],
                           class_name=settings["class_name"])
-    gan_options = {k: settings[k] for k in gan_option_names() if settings.get(k) is not None}
-    gan_options.update(channels=int(images.shape[1]), image_size=int(images.shape[-1]))
-    for pair in ("betas", "betas_d", "betas_g", "lsgan_targets"):
-        if gan_options.get(pair) is not None:
-            gan_options[pair] = tuple(gan_options[pair])
     sampler = BatchSampler(images, int(settings["batch_size"]), seed=int(settings["seed"]))
-
-    samples_dir = os.path.join(path, "samples")
-    metrics_path = os.path.join(path, "metrics.csv")
-    continuing = resume is not None and os.path.isfile(os.path.join(path, "checkpoint", "trainer.json"))
-    if continuing:
-        gan = GAN.load(os.path.join(path, "checkpoint"))
-        gan.threads = settings.get("threads")
-        extra = gan.checkpoint_extra
-        if extra.get("format") != RUN_FORMAT:
-            gan.close()
-            raise ValueError(f"{path}/checkpoint was not written by a run (no sampler state); load it with GAN.load")
-        sampler.load_state_dict(extra["sampler"])
-        if settings.get("epochs") is not None:
-            settings["iters"] = _iterations_for(settings, len(images), gan.n_critic)
-        elapsed = float(extra["elapsed"])
-        start = gan.iteration
-        _truncate_metrics(metrics_path, start)
-        for it, grid in sample_grids(samples_dir):  # written after the checkpoint by the run that stopped
-            if it > start:
-                os.remove(grid)
-        latents = np.load(os.path.join(path, "fixed_latents.npy"))
+    if resume is not None and os.path.isfile(os.path.join(path, "checkpoint", "trainer.json")):
+        gan, elapsed, latents = _continue(path, settings, sampler, len(images))
     else:  # a new run, or one stopped before its first checkpoint: (re)start from iteration 0
-        gan = GAN(**gan_options)
-        if gan.sample_shape != tuple(images.shape[1:]):
-            gan.close()
-            raise ValueError(f"arch {gan_options.get('arch')!r} generates samples of shape {list(gan.sample_shape)}, "
-                             f"the dataset holds images of {list(images.shape[1:])}: train the MLP on points from "
-                             "Python (swiftgan.toy), or choose an image architecture")
-        os.makedirs(samples_dir, exist_ok=True)
-        for _, grid in sample_grids(samples_dir):
-            os.remove(grid)
-        if settings.get("epochs") is not None:
-            settings["iters"] = _iterations_for(settings, len(images), gan.n_critic)
-        resolved = {k: v for k, v in settings.items() if k in RUN_DEFAULTS}
-        resolved.update(channels=int(images.shape[1]), image_size=int(images.shape[-1]))
-        resolved.update(gan.options)
-        _write_yaml(resolved, os.path.join(path, "config.yaml"))
-        latents = gan.latents(int(settings["n_samples"]), seed=int(settings["seed"]))
-        np.save(os.path.join(path, "fixed_latents.npy"), latents)
-        with open(metrics_path, "w", newline="") as f:
-            csv.writer(f).writerow(METRIC_COLUMNS)
-        elapsed, start = 0.0, 0
-
-    iters, k = int(settings["iters"]), gan.n_critic
-    sample_every, save_every = int(settings["sample_every"]), int(settings["save_every"])
-    saved_iteration = start  # the iteration of the checkpoint on disk
-    board = _TensorBoard(os.path.join(path, "tensorboard"), bool(settings["tensorboard"]),
-                         start + 1 if resume is not None else None, gan.loss)
-
-    def checkpoint() -> None:
-        nonlocal saved_iteration
-        metrics_file.flush()
-        gan.save(os.path.join(path, "checkpoint"),
-                 extra={"format": RUN_FORMAT, "sampler": sampler.state_dict(), "elapsed": elapsed})
-        saved_iteration = gan.iteration
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=iters, initial=start, disable=not progress, unit="it", dynamic_ncols=True,
-               desc=f"{gan.loss} {os.path.basename(path)}")
-    metrics_file = open(metrics_path, "a", newline="")
-    writer = csv.writer(metrics_file)
+        (gan, latents), elapsed = _start(path, settings, images), 0.0
     try:
-        if start == 0:
-            _save_grid(gan, latents, samples_dir, 0, board)
-        it = start
-        resumed_at = time.perf_counter() - elapsed
-        try:
-            with _deferred_interrupt() as interrupt:
-                while it < iters and not interrupt["requested"]:
-                    real = sampler.next() if k == 1 else np.stack([sampler.next() for _ in range(k)])
-                    stats = gan.train_step(real)
-                    it += 1
-                    elapsed = time.perf_counter() - resumed_at
-                    writer.writerow([it] + [repr(float(stats[name])) for name in _STAT_NAMES] + [f"{elapsed:.3f}"])
-                    board.scalars(it, stats)
-                    if it % sample_every == 0 or it == iters:
-                        _save_grid(gan, latents, samples_dir, it, board)
-                    if it % save_every == 0 or it == iters:
-                        checkpoint()
-                    bar.update(1)
-                    if it % 10 == 0 or it == iters:
-                        bar.set_postfix(d_loss=f"{stats['d_loss']:.3f}", g_loss=f"{stats['g_loss']:.3f}",
-                                        real=f"{stats['d_real']:+.2f}", fake=f"{stats['d_fake']:+.2f}", refresh=False)
-                if interrupt["requested"] and it < iters:
-                    raise KeyboardInterrupt
-        except KeyboardInterrupt:
-            if gan.iteration != saved_iteration:
-                checkpoint()
-            bar.write(f"interrupted at iteration {it}: checkpoint saved; continue with --resume {path}")
-            raise
-    finally:
-        bar.close()
-        metrics_file.close()
-        board.close()
-    try:
+        _loop(gan, sampler, latents, path, settings, elapsed, resumed=resume is not None, progress=progress)
         run = Run(path)
         run.plot()
-        evolution(samples_dir, os.path.join(path, "evolution.gif"))
+        evolution(os.path.join(path, "samples"), os.path.join(path, "evolution.gif"))
         if settings["morph"] and len(gan.sample_shape) == 3:
             morph(gan, os.path.join(path, "morph.gif"), seed=int(settings["seed"]))
     finally:
         gan.close()
     return run
 
+
+def _loop(gan: GAN, sampler: BatchSampler, latents: np.ndarray, path: str, settings: Mapping[str, object],
+          elapsed: float, resumed: bool, progress: bool) -> None:
+    """Trains from `gan.iteration` to `settings["iters"]`, calling each piece of the run after every step."""
+    start, last, k = gan.iteration, int(settings["iters"]), gan.n_critic
+    clock = _Clock(elapsed)
+    metrics = _Metrics(os.path.join(path, "metrics.csv"), clock)
+    board = _TensorBoard(os.path.join(path, "tensorboard"), bool(settings["tensorboard"]),
+                         start + 1 if resumed else None, gan.loss)
+    grids = _SampleGrids(gan, latents, os.path.join(path, "samples"), int(settings["sample_every"]), last, board)
+    checkpoints = _Checkpoints(gan, os.path.join(path, "checkpoint"), sampler, clock, metrics,
+                               int(settings["save_every"]), last)
+    bar = _Progress(progress, start, last, f"{gan.loss} {os.path.basename(path)}")
+    pieces = [metrics, board, grids, checkpoints, bar]  # called in this order after every step
+    try:
+        if start == 0:
+            grids.write(0)
+        it = start
+        try:
+            with _deferred_interrupt() as interrupt:
+                while it < last and not interrupt["requested"]:
+                    real = sampler.next() if k == 1 else np.stack([sampler.next() for _ in range(k)])
+                    stats = gan.train_step(real)
+                    it += 1
+                    for piece in pieces:
+                        piece.step(it, stats)
+                if interrupt["requested"] and it < last:
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            checkpoints.save_if_behind()
+            bar.write(f"interrupted at iteration {it}: checkpoint saved; continue with --resume {path}")
+            raise
+    finally:
+        for piece in reversed(pieces):
+            piece.close()
