@@ -73,7 +73,11 @@ private func guarded(_ body: () throws(SwiftGANError) -> Void) -> Int32 {
         return SG_OK
     } catch {
         setLastError(error.message)
-        return error.isInvalidArgument ? SG_INVALID_ARGUMENT : SG_ENGINE_ERROR
+        switch error.kind {
+        case .invalidArgument: return SG_INVALID_ARGUMENT
+        case .engine: return SG_ENGINE_ERROR
+        case .diverged: return SG_DIVERGED
+        }
     }
 }
 

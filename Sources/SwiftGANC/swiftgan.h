@@ -31,6 +31,8 @@ typedef int32_t sg_status;
 #define SG_OK 0
 #define SG_INVALID_ARGUMENT 1 /* the caller passed a bad value; nothing changed */
 #define SG_ENGINE_ERROR 2     /* the engine failed */
+#define SG_DIVERGED 3         /* a training step's loss, gradient or update was not finite (NaN or inf) and was not
+                                 applied (option non_finite=raise); sg_last_error() names the iteration and the term */
 
 typedef struct sg_gan sg_gan;
 
@@ -50,7 +52,8 @@ typedef struct sg_gan sg_gan;
 #define SG_STAT_M_GLOBAL 6 /* BEGAN's convergence measure (0 otherwise) */
 #define SG_STAT_D_LOSS_REAL 7 /* the critic loss's term on real data (NaN for paired and all-pairs relativistic losses) */
 #define SG_STAT_D_LOSS_FAKE 8 /* the critic loss's term on fake data (NaN likewise) */
-#define SG_STAT_COUNT 9
+#define SG_STAT_SKIPPED_STEPS 9 /* iterations so far whose non-finite update was skipped (non_finite=skip) */
+#define SG_STAT_COUNT 10
 
 /* SG_ABI_VERSION of the loaded library. */
 int32_t sg_abi_version(void);
@@ -110,7 +113,11 @@ typedef struct {
 } sg_step_inputs;
 
 /* One training iteration (n_critic D steps, then one G step) on `inputs`. Shapes are checked
- * first: a wrong one fails with SG_INVALID_ARGUMENT and nothing changes.
+ * first: a wrong one fails with SG_INVALID_ARGUMENT and nothing changes. Before each update the loss,
+ * the gradients and the update itself are checked for NaN/inf: a non-finite update is never applied; with
+ * non_finite=raise the call fails with SG_DIVERGED (when it is the iteration's first update, nothing changed:
+ * weights, moments, buffers, random stream), with non_finite=skip it returns SG_OK and SG_STAT_SKIPPED_STEPS
+ * counts it.
  *  stats: receives min(stats_capacity, SG_STAT_COUNT) doubles (SG_STAT_*); NULL with capacity 0. */
 sg_status sg_gan_train_step(sg_gan *gan, const sg_step_inputs *inputs, double *stats, int32_t stats_capacity);
 

@@ -5,7 +5,7 @@
     stats = gan.train_step(real)      # float32 [N, C, H, W] in [-1, 1]
     images = gan.sample(64)
 """
-from ._native import SwiftGANError
+from ._native import SwiftGANError, TrainingDivergedError
 from .core import architectures, losses, penalties, profile
 from .gan import GAN
 from .options import option_table
@@ -15,7 +15,7 @@ from .run import Run, load_run, train
 from .animations import morph
 from .plots import plot_losses
 
-__all__ = ["GAN", "SwiftGANError", "losses", "penalties", "architectures", "profile", "option_table", "save_grid", "make_grid", "load_idx_images", "load_dataset", "BatchSampler",
+__all__ = ["GAN", "SwiftGANError", "TrainingDivergedError", "losses", "penalties", "architectures", "profile", "option_table", "save_grid", "make_grid", "load_idx_images", "load_dataset", "BatchSampler",
            "train", "load_run", "Run", "morph", "plot_losses",
            "__version__"]
 __version__ = "0.1.0"

@@ -3,7 +3,7 @@
  *
  * It parses arguments, checks buffers (float32, C-contiguous, exact size),
  * releases the GIL while Swift computes, and maps statuses to exceptions:
- * SG_INVALID_ARGUMENT -> ValueError, SG_ENGINE_ERROR -> SwiftGANError.
+ * SG_INVALID_ARGUMENT -> ValueError, SG_ENGINE_ERROR -> SwiftGANError, SG_DIVERGED -> TrainingDivergedError.
  * All shape logic and messages a user reads live in swiftgan/*.py and the core.
  */
 #define PY_SSIZE_T_CLEAN
@@ -12,12 +12,15 @@
 
 #include "swiftgan.h"
 
-static PyObject *SwiftGANError;
+static PyObject *SwiftGANError, *TrainingDivergedError;
 
 /* ---- helpers ------------------------------------------------------------ */
 
 static PyObject *raise_status(sg_status status) {
-    PyErr_SetString(status == SG_INVALID_ARGUMENT ? PyExc_ValueError : SwiftGANError, sg_last_error());
+    PyErr_SetString(status == SG_INVALID_ARGUMENT ? PyExc_ValueError
+                    : status == SG_DIVERGED     ? TrainingDivergedError
+                                                : SwiftGANError,
+                    sg_last_error());
     return NULL;
 }
 
@@ -430,6 +433,14 @@ PyMODINIT_FUNC PyInit__native(void) {
     SwiftGANError = PyErr_NewExceptionWithDoc("swiftgan.SwiftGANError", "An engine failure inside SwiftGAN's core.",
                                               PyExc_RuntimeError, NULL);
     if (!SwiftGANError || PyModule_AddObjectRef(m, "SwiftGANError", SwiftGANError) < 0) { Py_DECREF(m); return NULL; }
+    TrainingDivergedError = PyErr_NewExceptionWithDoc(
+        "swiftgan.TrainingDivergedError",
+        "A training step's loss, gradient or update was NaN or infinite; it was not applied (the message names the "
+        "iteration and the term).", SwiftGANError, NULL);
+    if (!TrainingDivergedError || PyModule_AddObjectRef(m, "TrainingDivergedError", TrainingDivergedError) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     Py_INCREF(&HandleType);
     if (PyModule_AddObject(m, "Handle", (PyObject *)&HandleType) < 0) { Py_DECREF(m); return NULL; }
     PyModule_AddIntConstant(m, "ABI_VERSION", SG_ABI_VERSION);

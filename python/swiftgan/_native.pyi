@@ -3,6 +3,7 @@ from typing import Optional, Tuple
 ABI_VERSION: int
 
 class SwiftGANError(RuntimeError): ...
+class TrainingDivergedError(SwiftGANError): ...
 
 class Handle:
     closed: bool

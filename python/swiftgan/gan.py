@@ -1,6 +1,7 @@
 """The `GAN` object: a Swift training engine behind a NumPy interface."""
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from typing import Dict, Mapping, Optional, Tuple
 
@@ -11,6 +12,17 @@ from .core import STATISTICS, _STAT_NAMES  # noqa: F401  (STATISTICS: swiftgan.g
 from .options import config_lines, document_options, option_table, typed
 
 _MODEL, _FULL, _GRADIENTS = 0, 1, 2  # the core's tensor lists: the model, everything a checkpoint holds, gradients
+
+
+def _finite(array: np.ndarray, name: str) -> np.ndarray:
+    """`array`, or ValueError when it holds NaN or infinite values (they would poison every weight)."""
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = np.argwhere(~finite)
+        first = tuple(int(i) for i in bad[0])
+        raise ValueError(f"{name} holds {len(bad)} non-finite value(s) (NaN or inf), the first at index {list(first)}: "
+                         f"{array[first]!r}; a training step needs finite inputs")
+    return array
 
 
 def _float32_array(value, name: str) -> np.ndarray:
@@ -33,9 +45,12 @@ class GAN:
     `threads`: threads this GAN computes on (default: OMP_NUM_THREADS if the environment sets it, else the
     cores available); not part of the experiment, so it can be changed at any time (`gan.threads = n`).
     Results are bit-identical for the same count.
+
+    `strict`: a real batch of images with values outside [-1, 1] is an error (ValueError) instead of a warning
+    (given once per GAN).
     """
 
-    def __init__(self, loss: Optional[str] = None, /, *, threads: Optional[int] = None,
+    def __init__(self, loss: Optional[str] = None, /, *, threads: Optional[int] = None, strict: bool = False,
                  _config_text: Optional[str] = None, **options: object):
         if loss is not None:
             if options.get("loss") is not None:
@@ -48,6 +63,8 @@ class GAN:
         self._names = [self._handle.tensor_info(_FULL, i)[0] for i in range(self._handle.tensor_count(_FULL))]
         self._model_count = self._handle.tensor_count(_MODEL)
         self._retain_gradients = False
+        self.strict = bool(strict)
+        self._warned_range = False
         if threads is not None:
             self.threads = threads
         self.checkpoint_extra: Dict[str, object] = {}  # the `extra` state of the checkpoint this GAN was loaded from
@@ -199,11 +216,27 @@ class GAN:
             loss's terms on real and on fake data, "loss D_real" and "loss D_gen"; NaN for the paired and
             all-pairs relativistic losses, whose loss is one term).
         """
-        arrays = [_float32_array(real, "real")] + [None if v is None else _float32_array(v, name) for name, v in
-                                                    (("z", z), ("z_g", z_g), ("u", u), ("dragan_alpha", dragan_alpha),
-                                                     ("dragan_noise", dragan_noise))]
+        named = [("z", z), ("z_g", z_g), ("u", u), ("dragan_alpha", dragan_alpha), ("dragan_noise", dragan_noise)]
+        arrays = [_finite(_float32_array(real, "real"), "real")] + [
+            None if v is None else _finite(_float32_array(v, name), name) for name, v in named]
+        if len(self.sample_shape) == 3:
+            self._check_image_range(arrays[0])
         stats = self._handle.train_step(*arrays)  # the core checks every shape
         return dict(zip(_STAT_NAMES, stats))
+
+    def _check_image_range(self, real: np.ndarray) -> None:
+        """Images outside [-1, 1] (the range of G's tanh): a warning once per GAN, or ValueError when strict."""
+        if real.size == 0 or (self._warned_range and not self.strict):
+            return
+        low, high = float(real.min()), float(real.max())
+        if low >= -1 and high <= 1:
+            return
+        message = (f"real holds values in [{low:g}, {high:g}], outside [-1, 1], the range of the generator's tanh: "
+                   "scale images to [-1, 1] (x / 127.5 - 1 for bytes)")
+        if self.strict:
+            raise ValueError(message)
+        self._warned_range = True
+        warnings.warn(message + " (warned once per GAN; GAN(strict=True) makes it an error)", stacklevel=3)
 
     # ---- sampling ----------------------------------------------------------
 
@@ -311,7 +344,8 @@ class GAN:
     @property
     def scalars(self) -> Dict[str, str]:
         """The trainer's scalar state by name, as text that reads back exactly: iteration, optimizer_D.steps,
-        optimizer_G.steps, rng.0 to rng.3, began.k, began.lr_factor, began.best_m_global, began.since_best."""
+        optimizer_G.steps, rng.0 to rng.3, began.k, began.lr_factor, began.best_m_global, began.since_best,
+        skipped_steps."""
         return dict(line.split("=", 1) for line in self._handle.scalars().splitlines() if line)
 
     def set_scalars(self, scalars: Mapping[str, object]) -> None:

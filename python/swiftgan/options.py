@@ -112,5 +112,6 @@ def document_options(cls: type) -> None:
         lines.append(f"        {name}: {text}: sets {', '.join(targets)}.")
         params.append(inspect.Parameter(name, keyword, default=None, annotation=Optional[Tuple[float, ...]]))
     params.append(inspect.Parameter("threads", keyword, default=None, annotation=Optional[int]))
+    params.append(inspect.Parameter("strict", keyword, default=False, annotation=bool))
     cls.__init__.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     cls.__doc__ = (cls.__doc__ or "").rstrip() + "\n" + "\n".join(lines) + "\n"

@@ -30,6 +30,7 @@ import numpy as np
 
 from .animations import evolution, morph, sample_grids
 from .datasets import BatchSampler, load_dataset
+from ._native import TrainingDivergedError
 from .gan import GAN, _STAT_NAMES
 from .options import OPTION_SHORTHANDS, option_table
 from .images import make_grid, write_png
@@ -288,6 +289,8 @@ class _TensorBoard:
         if self.began:
             w.add_scalar("began/k", stats["k"], it)
             w.add_scalar("began/M_global", stats["m_global"], it)
+        if stats["skipped_steps"] > 0:  # non_finite=skip has skipped an iteration's update
+            w.add_scalar("train/skipped_steps", stats["skipped_steps"], it)
 
     def image(self, it: int, grid: np.ndarray) -> None:
         if self.writer is not None:
@@ -359,8 +362,9 @@ class _Progress:
     def step(self, it: int, stats: Mapping[str, float]) -> None:
         self.bar.update(1)
         if it % 10 == 0 or it == self.last:
+            skipped = {"skipped": int(stats["skipped_steps"])} if stats["skipped_steps"] > 0 else {}
             self.bar.set_postfix(d_loss=f"{stats['d_loss']:.3f}", g_loss=f"{stats['g_loss']:.3f}",
-                                 real=f"{stats['d_real']:+.2f}", fake=f"{stats['d_fake']:+.2f}", refresh=False)
+                                 real=f"{stats['d_real']:+.2f}", fake=f"{stats['d_fake']:+.2f}", **skipped, refresh=False)
 
     def write(self, text: str) -> None:
         self.bar.write(text)
@@ -541,8 +545,18 @@ def _loop(gan: GAN, sampler: BatchSampler, latents: np.ndarray, path: str, setti
         try:
             with _deferred_interrupt() as interrupt:
                 while it < last and not interrupt["requested"]:
+                    drawn_from = sampler.state_dict()
                     real = sampler.next() if k == 1 else np.stack([sampler.next() for _ in range(k)])
-                    stats = gan.train_step(real)
+                    try:
+                        stats = gan.train_step(real)
+                    except TrainingDivergedError as error:
+                        sampler.load_state_dict(drawn_from)  # the checkpoint resumes with this iteration's batch
+                        checkpoints.save()
+                        raise TrainingDivergedError(
+                            f"{error}\nThe last good state (iteration {gan.iteration}) is saved in {checkpoints.folder}. "
+                            f"To continue with other options, start a new run from {path}/config.yaml with them changed "
+                            "(e.g. swiftgan train --config RUN/config.yaml --lr-d 1e-4 --lr-g 1e-4 --out NEW), or pass "
+                            "--non-finite skip to skip such iterations.") from error
                     it += 1
                     for piece in pieces:
                         piece.step(it, stats)

@@ -25,7 +25,8 @@ def gan():
 
 def test_train_step_reports_every_statistic(gan):
     stats = gan.train_step(real_batch())
-    assert set(stats) == {"d_loss", "g_loss", "d_real", "d_fake", "penalty", "k", "m_global", "d_loss_real", "d_loss_fake"}
+    assert set(stats) == {"d_loss", "g_loss", "d_real", "d_fake", "penalty", "k", "m_global", "d_loss_real", "d_loss_fake",
+                          "skipped_steps"}
     assert all(isinstance(v, float) and np.isfinite(v) for v in stats.values())
     assert stats["penalty"] > 0
     assert gan.iteration == 1
@@ -435,7 +436,7 @@ def test_trainer_scalars_are_read_and_restored_by_name_and_format_1_checkpoints_
     gan.train_step(real_batch(seed=1))
     scalars = gan.scalars
     assert list(scalars) == ["iteration", "optimizer_D.steps", "optimizer_G.steps", "rng.0", "rng.1", "rng.2", "rng.3",
-                             "began.k", "began.lr_factor", "began.best_m_global", "began.since_best"]
+                             "began.k", "began.lr_factor", "began.best_m_global", "began.since_best", "skipped_steps"]
     assert scalars["iteration"] == "2" and scalars["optimizer_G.steps"] == "2" and scalars["began.best_m_global"] == "inf"
     with pytest.raises(ValueError, match="unknown trainer scalar 'iter'; known: iteration"):
         gan.set_scalars({"iteration": 5, "iter": 1})

@@ -4,6 +4,11 @@
 public protocol Optimizer: AnyObject {
     /// Applies one update to `parameters` with `gradients` (same order and shapes).
     func step(_ parameters: [Tensor], _ gradients: [Tensor])
+    /// The index of the first parameter whose next update (`step` with these gradients) would give a
+    /// non-finite weight or optimizer state, or nil when every value stays finite: the same arithmetic as
+    /// `step`, read-only, so a non-finite gradient or an overflowing update can be refused before anything is
+    /// written.
+    func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor]) -> Int?
     /// Number of updates applied.
     var stepCount: Int { get set }
     /// Per-parameter state tensors for checkpoints, named `<kind>.<parameter index>`.
@@ -35,23 +40,46 @@ public final class Adam: Optimizer {
         shapes = parameters.map(\.shape)
     }
 
+    /// The constants of update number `t`: β₁, β₂, ε, lr/(1−β₁ᵗ) and √(1−β₂ᵗ).
+    private func constants(_ t: Int) -> (b1: Float, b2: Float, eps: Float, stepSize: Float, bias2Sqrt: Float) {
+        let bias1 = 1 - pow(Double(beta1), Double(t)), bias2 = 1 - pow(Double(beta2), Double(t))
+        return (beta1, beta2, eps, Float(Double(learningRate) / bias1), Float(bias2.squareRoot()))
+    }
+
+    /// One element's update: the new (m, v, w).
+    @inline(__always)
+    private static func update(_ g: Float, _ m: Float, _ v: Float, _ w: Float,
+                               _ c: (b1: Float, b2: Float, eps: Float, stepSize: Float, bias2Sqrt: Float)) -> (Float, Float, Float) {
+        let m2 = m + (g - m) * (1 - c.b1)
+        let v2 = v * c.b2 + (1 - c.b2) * g * g
+        return (m2, v2, w - c.stepSize * m2 / (v2.squareRoot() / c.bias2Sqrt + c.eps))
+    }
+
     public func step(_ parameters: [Tensor], _ gradients: [Tensor]) {
         Profile.time(.optimizer) {
             stepCount += 1
-            let t = Double(stepCount)
-            let bias1 = 1 - pow(Double(beta1), t), bias2 = 1 - pow(Double(beta2), t)
-            let stepSize = Float(Double(learningRate) / bias1)
-            let bias2Sqrt = Float(bias2.squareRoot())
-            let b1 = beta1, b2 = beta2, eps = eps
+            let c = constants(stepCount)
             for (i, p) in parameters.enumerated() {
                 let g = gradients[i].pointer, m = firstMoments[i].pointer, v = secondMoments[i].pointer, w = p.pointer
                 parallelChunks(p.count, costPerItem: 8) { r in
+                    for j in r { (m[j], v[j], w[j]) = Adam.update(g[j], m[j], v[j], w[j], c) }
+                }
+            }
+        }
+    }
+
+    public func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor]) -> Int? {
+        Profile.time(.optimizer) {
+            let c = constants(stepCount + 1)
+            return parameters.indices.first { i in
+                let g = gradients[i].pointer, m = firstMoments[i].pointer, v = secondMoments[i].pointer, w = parameters[i].pointer
+                return !allFinite(parameters[i].count, costPerItem: 8) { r in
+                    var largest: UInt32 = 0
                     for j in r {
-                        let gj = g[j]
-                        m[j] += (gj - m[j]) * (1 - b1)
-                        v[j] = v[j] * b2 + (1 - b2) * gj * gj
-                        w[j] -= stepSize * m[j] / (v[j].squareRoot() / bias2Sqrt + eps)
+                        let (m2, v2, w2) = Adam.update(g[j], m[j], v[j], w[j], c)
+                        largest = max(largest, exponentBits(m2), exponentBits(v2), exponentBits(w2))
                     }
+                    return largest
                 }
             }
         }
@@ -82,16 +110,36 @@ public final class RMSprop: Optimizer {
         shapes = parameters.map(\.shape)
     }
 
+    /// One element's update: the new (v, w).
+    @inline(__always)
+    private static func update(_ g: Float, _ v: Float, _ w: Float, lr: Float, alpha: Float, eps: Float) -> (Float, Float) {
+        let v2 = v * alpha + (1 - alpha) * g * g
+        return (v2, w - lr * g / (v2.squareRoot() + eps))
+    }
+
     public func step(_ parameters: [Tensor], _ gradients: [Tensor]) {
         Profile.time(.optimizer) {
             stepCount += 1
             let lr = learningRate, a = alpha, eps = eps
             for (i, p) in parameters.enumerated() {
                 let g = gradients[i].pointer, v = squareAverages[i].pointer, w = p.pointer
-                for j in 0..<p.count {
-                    let gj = g[j]
-                    v[j] = v[j] * a + (1 - a) * gj * gj
-                    w[j] -= lr * gj / (v[j].squareRoot() + eps)
+                for j in 0..<p.count { (v[j], w[j]) = RMSprop.update(g[j], v[j], w[j], lr: lr, alpha: a, eps: eps) }
+            }
+        }
+    }
+
+    public func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor]) -> Int? {
+        Profile.time(.optimizer) {
+            let lr = learningRate, a = alpha, eps = eps
+            return parameters.indices.first { i in
+                let g = gradients[i].pointer, v = squareAverages[i].pointer, w = parameters[i].pointer
+                return !allFinite(parameters[i].count, costPerItem: 4) { r in
+                    var largest: UInt32 = 0
+                    for j in r {
+                        let (v2, w2) = RMSprop.update(g[j], v[j], w[j], lr: lr, alpha: a, eps: eps)
+                        largest = max(largest, exponentBits(v2), exponentBits(w2))
+                    }
+                    return largest
                 }
             }
         }
@@ -121,8 +169,48 @@ public final class SGD: Optimizer {
         }
     }
 
+    public func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor]) -> Int? {
+        Profile.time(.optimizer) {
+            let lr = learningRate
+            return parameters.indices.first { i in
+                let g = gradients[i].pointer, w = parameters[i].pointer
+                return !allFinite(parameters[i].count, costPerItem: 2) { r in
+                    var largest: UInt32 = 0
+                    for j in r { largest = max(largest, exponentBits(w[j] - lr * g[j])) }
+                    return largest
+                }
+            }
+        }
+    }
+
     public var namedState: [(String, Tensor)] { [] }
     public var stateInfo: [(name: String, shape: [Int])] { [] }
+}
+
+/// The exponent bits of `x`: all ones (`nonFiniteExponent`) exactly when x is NaN or ±inf. The largest over
+/// many values is an integer maximum, which vectorises (a float sum would not: its order is fixed).
+@inline(__always) func exponentBits(_ x: Float) -> UInt32 { x.bitPattern & 0x7f80_0000 }
+let nonFiniteExponent: UInt32 = 0x7f80_0000
+
+/// Whether `largestExponent(range)` (the largest `exponentBits` of the values it covers) is below
+/// `nonFiniteExponent` for every chunk of `0..<count`, the chunks run on the thread pool.
+@inline(__always)
+func allFinite(_ count: Int, costPerItem: Int, _ largestExponent: (Range<Int>) -> UInt32) -> Bool {
+    let chunks = parallelChunkCount(count, costPerItem: costPerItem)
+    var largest = [UInt32](repeating: 0, count: chunks)
+    largest.withUnsafeMutableBufferPointer { l in
+        parallelFor(chunks) { c in l[c] = largestExponent((count * c / chunks)..<(count * (c + 1) / chunks)) }
+    }
+    return largest.allSatisfy { $0 < nonFiniteExponent }
+}
+
+/// Whether `count` floats at `values` are all finite.
+func allFinite(_ values: UnsafePointer<Float>, count: Int) -> Bool {
+    allFinite(count, costPerItem: 1) { r in
+        var largest: UInt32 = 0
+        for j in r { largest = max(largest, exponentBits(values[j])) }
+        return largest
+    }
 }
 
 import Glibc

@@ -7,6 +7,11 @@ public enum OptimizerKind: String, CaseIterable { case adam, rmsprop, sgd }
 
 public enum LatentDistribution: String, CaseIterable { case normal, uniform }
 
+/// What a training iteration does when a loss, a gradient or an update is not finite (NaN or ±inf): throw a
+/// `diverged` error (`raise`), or leave the iteration's remaining updates unapplied, count it and go on (`skip`).
+/// Either way the non-finite update is never applied.
+public enum NonFinitePolicy: String, CaseIterable { case raise, skip }
+
 /// `constant`; `step` (× `lrGamma` every `lrStep` iterations); `linear` (down to 0 at iteration `lrStep`); `began`
 /// (× `lrGamma` whenever BEGAN's M_global has not improved for `lrStep` iterations).
 public enum LearningRateSchedule: String, CaseIterable { case constant, step, linear, began }
@@ -73,6 +78,8 @@ public struct GANConfig: Equatable {
     public var lrGamma: Float = 0.5
     /// Decay of the exponential moving average of G's weights used for sampling (0: off).
     public var emaDecay: Float = 0
+    /// What an iteration does when a loss, gradient or update is not finite.
+    public var nonFinite = NonFinitePolicy.raise
     public var seed: UInt64 = 1
 
     public init() {}

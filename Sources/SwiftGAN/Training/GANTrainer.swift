@@ -44,6 +44,8 @@ public struct StepStats: Equatable {
     /// to the loss without penalties); NaN for the paired and all-pairs relativistic losses, which have one term.
     public var discriminatorLossReal: Float = .nan
     public var discriminatorLossFake: Float = .nan
+    /// Iterations so far whose non-finite update was skipped (`non_finite = skip`).
+    public var skippedSteps: Float = 0
 
     /// The statistics in the order the C ABI writes them (`SG_STAT_*` in swiftgan.h), with their names and
     /// meanings: the one list that Python's step results, `metrics.csv` and TensorBoard follow.
@@ -59,6 +61,7 @@ public struct StepStats: Equatable {
          { $0.discriminatorLossReal }),
         ("d_loss_fake", "the critic loss's term on fake data (NaN for paired and all-pairs relativistic losses)",
          { $0.discriminatorLossFake }),
+        ("skipped_steps", "iterations so far whose non-finite update was skipped (non_finite=skip)", { $0.skippedSteps }),
     ]
 
     /// The statistics in `fields` order.
@@ -85,6 +88,8 @@ public final class GANTrainer {
     public var iteration = 0
     /// BEGAN's equilibrium coefficient k_t and its `began` learning-rate schedule's state.
     public var equilibrium = Equilibrium()
+    /// Iterations whose non-finite update was skipped (`non_finite = skip`).
+    public var skippedSteps = 0
     /// Keep the gradients of the last D step and G step for inspection (`retainedGradients`).
     public var retainGradients = false
     /// With `retainGradients`, the last gradients by parameter name (`D.main.0.weight`, `G.main.1.bias`).
@@ -200,6 +205,7 @@ public final class GANTrainer {
         optimizerD.learningRate = config.learningRateD * factor
         optimizerG.learningRate = config.learningRateG * factor
 
+        let before = RandomAndBuffers(self)
         var stats = StepStats(discriminatorLoss: 0, generatorLoss: 0, criticReal: 0, criticFake: 0, penalty: 0)
         var lastFake: Tensor?
         for step in 0..<k {
@@ -216,7 +222,12 @@ public final class GANTrainer {
                 penaltyInputs.draganAlpha = inputs.draganAlpha?[step] ?? Tensor.uniform([b], low: -1, high: 1, rng: &rng)
                 penaltyInputs.draganNoise = inputs.draganNoise?[step] ?? Tensor.uniform(x.shape, rng: &rng)
             }
-            stats = discriminatorStep(real: x, fake: fake.detached(), penaltyInputs: penaltyInputs)
+            let (critic, nonFinite) = discriminatorStep(real: x, fake: fake.detached(), penaltyInputs: penaltyInputs)
+            stats = critic
+            if let nonFinite {
+                return try refuse(nonFinite, in: k > 1 ? "critic step \(step + 1) of \(k)" : "the critic step",
+                                  appliedCriticSteps: step, stats: stats, restoring: before)
+            }
         }
 
         let x = real[real.count == 1 ? 0 : k - 1]
@@ -225,15 +236,21 @@ public final class GANTrainer {
         let lossG = objective.generatorLoss(critic: critic, criticReal: criticReal, fake: fake)
         let gradsG = gradients(of: lossG, wrt: parametersG, retainGraph: false)
         retain(gradsG, names: parameterNames.suffix(parametersG.count))
+        stats.generatorLoss = lossG.scalar
+        if let nonFinite = nonFiniteTerm(loss: ("the generator's loss", stats.generatorLoss), optimizer: optimizerG,
+                                         parameters: parametersG, gradients: gradsG, names: parameterNames.suffix(parametersG.count))
+            ?? nonFiniteBuffer() {
+            return try refuse(nonFinite, in: "the generator step", appliedCriticSteps: k, stats: stats, restoring: before)
+        }
         optimizerG.step(parametersG, gradsG)
         updateMovingAverage()
-        stats.generatorLoss = lossG.scalar
         let schedule = config.lrSchedule == .began ? (patience: config.lrStep, factor: config.lrGamma) : nil
         if let (k, mGlobal) = objective.endIteration(&equilibrium, criticReal: stats.criticReal,
                                                      generatorLoss: stats.generatorLoss, schedule: schedule) {
             (stats.k, stats.mGlobal) = (k, mGlobal)
         }
         iteration += 1
+        stats.skippedSteps = Float(skippedSteps)
         return stats
     }
 
@@ -242,7 +259,9 @@ public final class GANTrainer {
     /// The loss is the adversarial term plus the penalties; its gradient is taken term by term (the gradient
     /// of a sum, summed), each term's graph freed before the next is built, so the step holds one term's
     /// graph at a time rather than all of them.
-    func discriminatorStep(real: Tensor, fake: Tensor, penaltyInputs: PenaltyInputs) -> StepStats {
+    ///
+    /// - Returns: the step's statistics, and the first term that was not finite (then nothing was applied).
+    func discriminatorStep(real: Tensor, fake: Tensor, penaltyInputs: PenaltyInputs) -> (StepStats, nonFinite: String?) {
         let criticReal = critic(real)
         let criticFake = critic(fake)
         let terms = objective.discriminatorLossTerms(real: criticReal, fake: criticFake, k: equilibrium.k)
@@ -250,23 +269,81 @@ public final class GANTrainer {
             ?? objective.discriminatorLoss(real: criticReal, fake: criticFake, k: equilibrium.k)
         var gradsD = gradients(of: adversarial, wrt: parametersD, retainGraph: false)
         var penaltyTotal: Float = 0
+        var termValues = [("the critic's loss (\(objective.name))", adversarial.scalar)]
         for kind in config.loss.penalties {
             let term = penalty(kind, weight: config.penaltyWeights[kind]!, critic: { self.discriminator($0) },
                                real: real, fake: fake, inputs: penaltyInputs)
+            termValues.append(("the \(kind.rawValue) penalty", term.scalar))
             penaltyTotal += term.scalar
             let termGrads = gradients(of: term, wrt: parametersD, retainGraph: false)
             gradsD = zip(gradsD, termGrads).map { $0 + $1 }
         }
-        let loss = adversarial.scalar + penaltyTotal
+        let stats = StepStats(discriminatorLoss: adversarial.scalar + penaltyTotal, generatorLoss: 0,
+                              criticReal: criticReal.mean().scalar, criticFake: criticFake.mean().scalar, penalty: penaltyTotal,
+                              discriminatorLossReal: terms?.real.scalar ?? .nan, discriminatorLossFake: terms?.fake.scalar ?? .nan,
+                              skippedSteps: Float(skippedSteps))
         retain(gradsD, names: parameterNames.prefix(parametersD.count))
+        let names = parameterNames.prefix(parametersD.count)
+        if let nonFinite = termValues.lazy.compactMap({ (term, value) in value.isFinite ? nil : "\(term) (\(value))" }).first
+            ?? nonFiniteTerm(loss: nil, optimizer: optimizerD, parameters: parametersD, gradients: gradsD, names: names)
+            ?? nonFiniteBuffer() {
+            return (stats, nonFinite)
+        }
         optimizerD.step(parametersD, gradsD)
         if config.clip > 0 {
             let c = config.clip
             for p in parametersD { for j in 0..<p.count { p.pointer[j] = Swift.min(Swift.max(p.pointer[j], -c), c) } }
         }
-        return StepStats(discriminatorLoss: loss, generatorLoss: 0,
-                         criticReal: criticReal.mean().scalar, criticFake: criticFake.mean().scalar, penalty: penaltyTotal,
-                         discriminatorLossReal: terms?.real.scalar ?? .nan, discriminatorLossFake: terms?.fake.scalar ?? .nan)
+        return (stats, nil)
+    }
+
+    // MARK: Non-finite steps
+
+    /// The first of a step's loss, gradients and update that is not finite, described for a person; nil when
+    /// all are finite. The update is checked with `firstNonFiniteUpdate` (the optimizer's arithmetic, read-only).
+    func nonFiniteTerm<C: Collection>(loss: (String, Float)?, optimizer: Optimizer, parameters: [Tensor], gradients: [Tensor],
+                                      names: C) -> String? where C.Element == String {
+        if let (term, value) = loss, !value.isFinite { return "\(term) (\(value))" }
+        guard let i = optimizer.firstNonFiniteUpdate(parameters, gradients) else { return nil }
+        let name = Array(names)[i], g = gradients[i].pointer
+        return allFinite(g, count: gradients[i].count)
+            ? "the update of \(name) (it overflows: the learning rate is too high for its gradient)"
+            : "the gradient of \(name)"
+    }
+
+    /// The first buffer the forward passes updated (batch-norm running statistics, spectral-norm vectors) that
+    /// holds a non-finite value, described; nil when all are finite. Buffers are small: this costs little.
+    func nonFiniteBuffer() -> String? {
+        for (prefix, network) in [("G", generator), ("D", discriminator)] {
+            for (name, buffer) in network.namedBuffers {
+                if !allFinite(buffer.pointer, count: buffer.count) { return "\(prefix).\(name), a buffer the forward pass updated," }
+            }
+        }
+        return nil
+    }
+
+    /// Handles a non-finite term found in `phase` (`non_finite`): the update is not applied; with nothing applied
+    /// yet in this iteration, the random stream and the buffers (batch-norm statistics, spectral-norm vectors)
+    /// are restored, so the trainer is as before the call. `raise` throws a `diverged` error naming the
+    /// iteration and the term; `skip` counts the iteration as skipped and returns its statistics.
+    private func refuse(_ term: String, in phase: String, appliedCriticSteps: Int, stats: StepStats,
+                        restoring before: RandomAndBuffers) throws(SwiftGANError) -> StepStats {
+        if appliedCriticSteps == 0 { before.restore(self) }
+        let applied = appliedCriticSteps == 0 ? "nothing of this iteration was applied"
+            : "the \(appliedCriticSteps) critic update\(appliedCriticSteps == 1 ? "" : "s") before it (finite) stay applied, "
+                + "the rest of the iteration was not"
+        switch config.nonFinite {
+        case .raise:
+            throw SwiftGANError("iteration \(iteration + 1), \(phase): \(term) is not finite; \(applied). Try lower learning "
+                                + "rates (lr_d, lr_g), a gradient penalty (e.g. loss \(objective.name)-GP), inputs in [-1, 1], or "
+                                + "non_finite=skip", kind: .diverged)
+        case .skip:
+            skippedSteps += 1
+            iteration += 1
+            var skipped = stats
+            skipped.skippedSteps = Float(skippedSteps)
+            return skipped
+        }
     }
 
     /// `ema ← decay·ema + (1 − decay)·p` for G's parameters; buffers (BN statistics) are copied.
@@ -444,7 +521,25 @@ private struct TrainerScalar {
         .float("began.lr_factor", \.equilibrium.learningRateFactor),
         .float("began.best_m_global", \.equilibrium.bestMGlobal),
         .integer("began.since_best", \.equilibrium.sinceBest),
+        .integer("skipped_steps", \.skippedSteps),
     ]
+}
+
+/// What a training iteration changes before its first update: the random stream and the buffers of both
+/// networks (batch-norm running statistics, spectral-norm vectors), copied so a refused iteration can restore them.
+private struct RandomAndBuffers {
+    let rng: RandomGenerator
+    let buffers: [(Tensor, Tensor)]  // (live buffer, copy)
+
+    init(_ trainer: GANTrainer) {
+        rng = trainer.rng
+        buffers = (trainer.generator.namedBuffers + trainer.discriminator.namedBuffers).map { ($0.1, $0.1.copy()) }
+    }
+
+    func restore(_ trainer: GANTrainer) {
+        trainer.rng = rng
+        for (live, copy) in buffers { live.assign(from: copy.pointer) }
+    }
 }
 
 extension GANTrainer {

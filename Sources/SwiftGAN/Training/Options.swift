@@ -226,6 +226,9 @@ extension GANConfig {
         .integer("lr_step", \.lrStep, 1...Int.max, "the schedule's period in iterations").only(.schedules(.step, .linear, .began)),
         .number("lr_gamma", \.lrGamma, .positive, "the schedule's factor").only(.schedules(.step, .began)),
         .number("ema_decay", \.emaDecay, .belowOne, "sample with an exponential moving average of G's weights (0: off)"),
+        .choice("non_finite", \.nonFinite, what: "non_finite policy", plural: "policies",
+                "when a loss, gradient or update is NaN or infinite: raise (TrainingDivergedError, nothing of it applied) "
+                    + "or skip (the update is not applied, skipped_steps counts it)"),
         Option(name: "seed", kind: .seed, help: "seeds the weights and the engine's random stream",
                read: { "\($0.seed)" }) { (c, text) throws(SwiftGANError) in
             guard let v = UInt64(text) else { throw SwiftGANError("seed must be an integer in [0, 2⁶⁴), got '\(text)'") }

@@ -1,0 +1,97 @@
+import XCTest
+@testable import SwiftGAN
+
+/// A non-finite loss, gradient or update is never applied: a diverged error names the iteration and the term
+/// and leaves the trainer as it was, or (`non_finite=skip`) the iteration is counted as skipped.
+final class NonFiniteTests: XCTestCase {
+    func small(_ extra: String = "") throws -> GANTrainer {
+        try GANTrainer(config: GANConfig(text: "image_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=4\n" + extra))
+    }
+
+    /// Every tensor of the trainer's state and every scalar, as bit patterns.
+    func snapshot(_ t: GANTrainer) -> [String] {
+        t.fullState.map { "\($0.0)=\($0.1.scalars.map(\.bitPattern))" } + t.scalars.map { "\($0.0)=\($0.1)" }
+    }
+
+    func testABatchWithOneNaNOrAHugeValueIsRefusedAndChangesNothing() throws {
+        for (value, term) in [(Float.nan, "the critic's loss (RaSGAN) (nan)"), (1e30, "the gradient of D.main.0.weight")] {
+            let t = try small("loss=RaSGAN-GP")
+            _ = try t.trainStep(real: [randomTensor([4, 1, 32, 32], seed: 1)])  // moments, buffers and stream in use
+            let before = snapshot(t)
+            let real = randomTensor([4, 1, 32, 32], seed: 2)
+            real.pointer[123] = value
+            XCTAssertThrowsError(try t.trainStep(real: [real])) {
+                let error = $0 as! SwiftGANError
+                XCTAssertEqual(error.kind, .diverged)
+                XCTAssertTrue(error.message.hasPrefix("iteration 2, the critic step: \(term) is not finite; nothing of this "
+                                                      + "iteration was applied. Try lower learning rates"), error.message)
+            }
+            XCTAssertEqual(snapshot(t), before, "value \(value)")
+            XCTAssertNoThrow(try t.trainStep(real: [randomTensor([4, 1, 32, 32], seed: 3)]), "training goes on")
+        }
+    }
+
+    /// A huge value that keeps the loss and every gradient finite still overflows a batch norm's running
+    /// variance (the "1e30 in one pixel": the step reported finite losses and left non-finite state).
+    func testABufferTheForwardPassMadeNonFiniteIsRefusedAndRestored() throws {
+        let t = try GANTrainer(config: GANConfig(text: "image_size=32\nchannels=1\nngf=8\nndf=8\nz_dim=16\nseed=0"))
+        let before = snapshot(t)
+        let real = randomTensor([16, 1, 32, 32], seed: 0)
+        real.pointer[0] = 1e30
+        XCTAssertThrowsError(try t.trainStep(real: [real])) {
+            let message = ($0 as! SwiftGANError).message
+            XCTAssertTrue(message.hasPrefix("iteration 1, the critic step: D.main.3.running_var, a buffer the forward pass "
+                                            + "updated, is not finite; nothing of this iteration was applied."), message)
+        }
+        XCTAssertEqual(snapshot(t), before)
+    }
+
+    func testSkipCountsTheIterationAndAppliesNothing() throws {
+        let t = try small("non_finite=skip")
+        let before = snapshot(t).filter { !$0.hasPrefix("iteration=") && !$0.hasPrefix("skipped_steps=") }
+        let real = randomTensor([4, 1, 32, 32], seed: 2)
+        real.pointer[0] = .infinity
+        let stats = try t.trainStep(real: [real])
+        XCTAssertEqual(stats.skippedSteps, 1)
+        XCTAssertTrue(stats.discriminatorLoss.isNaN || stats.discriminatorLoss.isInfinite)
+        XCTAssertEqual([t.iteration, t.skippedSteps], [1, 1])
+        XCTAssertEqual(snapshot(t).filter { !$0.hasPrefix("iteration=") && !$0.hasPrefix("skipped_steps=") }, before)
+        XCTAssertEqual(try t.trainStep(real: [randomTensor([4, 1, 32, 32], seed: 3)]).skippedSteps, 1)
+        XCTAssertEqual(t.scalars.first { $0.0 == "skipped_steps" }?.1, "1", "the count is checkpoint state")
+    }
+
+    /// LSGAN with SGD at lr 1e4 (the example) stops with a diverged error, its weights finite.
+    func testARunawayLearningRateStopsBeforeAnyWeightTurnsNonFinite() throws {
+        let t = try small("loss=LSGAN\noptimizer=sgd\nlr_d=10000\nlr_g=10000")
+        var diverged: SwiftGANError?
+        for step in 0..<20 {
+            let before = snapshot(t)
+            do {
+                _ = try t.trainStep(real: [randomTensor([4, 1, 32, 32], seed: UInt64(step))])
+            } catch {
+                diverged = error
+                if error.message.contains("nothing of this iteration was applied") {
+                    XCTAssertEqual(snapshot(t), before)
+                }
+                break
+            }
+        }
+        let error = try XCTUnwrap(diverged, "lr 1e4 must diverge within 20 iterations")
+        XCTAssertEqual(error.kind, .diverged)
+        for (name, tensor) in t.fullState { XCTAssertTrue(tensor.scalars.allSatisfy(\.isFinite), name) }
+    }
+
+    /// The read-only check follows each optimizer's arithmetic: a finite gradient whose update overflows is
+    /// found, and a finite one is not.
+    func testEachOptimizerFindsAnOverflowingUpdateBeforeMakingIt() {
+        let w = Tensor([1, 3e38], shape: [2]), g = Tensor([0.5, -1e38], shape: [2])
+        let small = Tensor([0.5, 0.25], shape: [2])
+        for optimizer: Optimizer in [SGD(learningRate: 10), Adam(parameters: [small, w], learningRate: 1e37),
+                                     RMSprop(parameters: [small, w], learningRate: 1e37)] {
+            XCTAssertEqual(optimizer.firstNonFiniteUpdate([small, w], [small, g]), 1, "\(type(of: optimizer))")
+            XCTAssertNil(optimizer.firstNonFiniteUpdate([small, small], [small, small]), "\(type(of: optimizer))")
+            XCTAssertEqual(optimizer.stepCount, 0, "the check applies nothing")
+        }
+        XCTAssertEqual(w.scalars, [1, 3e38])
+    }
+}
