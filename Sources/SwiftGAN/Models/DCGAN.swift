@@ -4,16 +4,23 @@ extension NetworkPair {
     /// The image sides of the DCGAN generator and discriminator.
     static let dcganImageSizes = [32, 64, 128, 256]
 
+    /// A pair whose generator is `config`'s DCGAN generator (sizes 32 to 256, the DCGAN options), with the
+    /// critic `discriminator` builds.
+    static func withDCGANGenerator(summary: String, discriminator: @escaping (GANConfig, inout RandomGenerator)
+                                       throws(SwiftGANError) -> Module) -> NetworkPair {
+        NetworkPair(summary: summary, imageSizes: dcganImageSizes, hasDCGANGenerator: true) { (c, rng) throws(SwiftGANError) in
+            (try DCGANGenerator(config: c, rng: &rng), try discriminator(c, &rng))
+        }
+    }
+
     /// `dcgan`: `DCGANGenerator` and `DCGANDiscriminator`.
-    static let dcgan = NetworkPair(
+    static let dcgan = withDCGANGenerator(
         summary: "G: ConvT(z,ngf·S/8,4,1,0) BN ReLU, ConvT 4/2/1 halving to ngf with BN ReLU, ConvT(ngf,C,4,2,1) Tanh; "
             + "D: Conv(C,ndf,4,2,1) LReLU(0.2), Conv 4/2/1 doubling with BN LReLU(0.2) to 4×4, Conv(·,1,4,1,0); S = 32, 64, 128, 256; "
             + "options selu (SELU for BN+activation), batch_norm_g/_d, upsample_conv (Upsample×2 + Conv 3/1/1 for ConvT 4/2/1), "
-            + "spectral_norm_d/_g (one power iteration per forward, as torch spectral_norm; drops BN)",
-        imageSizes: dcganImageSizes, hasDCGANGenerator: true
+            + "spectral_norm_d/_g (one power iteration per forward, as torch spectral_norm; drops BN)"
     ) { (c, rng) throws(SwiftGANError) in
-        (try DCGANGenerator(config: c, rng: &rng),
-         try DCGANDiscriminator(imageSize: c.imageSize, channels: c.channels, width: c.discriminatorWidth, options: c.dcgan, rng: &rng))
+        try DCGANDiscriminator(imageSize: c.imageSize, channels: c.channels, width: c.discriminatorWidth, options: c.dcgan, rng: &rng)
     }
 }
 

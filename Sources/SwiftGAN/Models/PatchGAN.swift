@@ -2,15 +2,13 @@
 
 extension NetworkPair {
     /// `patchgan`: `DCGANGenerator` and `PatchGANDiscriminator`.
-    static let patchGAN = NetworkPair(
+    static let patchGAN = withDCGANGenerator(
         summary: "the DCGAN generator with a PatchGAN critic (pix2pix, 3 layers): Conv(C,ndf,4,2,1) LReLU(0.2), "
             + "Conv 4/2/1 ndf→2ndf→4ndf and Conv(4ndf,8ndf,4,1,1) each with InstanceNorm LReLU(0.2), Conv(8ndf,1,4,1,1), "
             + "every conv with a bias; scores every patch (2×2 at 32 px, 6×6 at 64) and the losses average over them; "
-            + "S = 32, 64, 128, 256",
-        imageSizes: dcganImageSizes, hasDCGANGenerator: true
-    ) { (c, rng) throws(SwiftGANError) in
-        (try DCGANGenerator(config: c, rng: &rng),
-         PatchGANDiscriminator(channels: c.channels, width: c.discriminatorWidth, spectralNorm: c.dcgan.spectralNormD, rng: &rng))
+            + "S = 32, 64, 128, 256"
+    ) { (c, rng) in
+        PatchGANDiscriminator(channels: c.channels, width: c.discriminatorWidth, spectralNorm: c.dcgan.spectralNormD, rng: &rng)
     }
 }
 
