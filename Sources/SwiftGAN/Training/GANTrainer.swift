@@ -103,6 +103,9 @@ public final class GANTrainer {
     let parametersD: [Tensor], parametersG: [Tensor]
     /// With `ema_decay` > 0: the moving average of G's state (parameters averaged, buffers copied).
     let emaState: [(String, Tensor)]
+    /// The buffers of both networks (`G.…`, `D.…`: batch-norm statistics, spectral-norm vectors), listed once:
+    /// what a training step's forward passes change besides the random stream.
+    let buffers: [(String, Tensor)]
 
     /// Builds both networks from `config` (seeded by `config.seed`).
     public init(config: GANConfig) throws(SwiftGANError) {
@@ -125,6 +128,7 @@ public final class GANTrainer {
         }
         optimizerD = make(parametersD, config.learningRateD, config.betasD)
         optimizerG = make(parametersG, config.learningRateG, config.betasG)
+        buffers = generator.namedBuffers.map { ("G.\($0.0)", $0.1) } + discriminator.namedBuffers.map { ("D.\($0.0)", $0.1) }
         emaState = config.emaDecay > 0 ? generator.namedState.map { ("ema.G.\($0.0)", $0.1.copy()) } : []
     }
 
@@ -314,12 +318,7 @@ public final class GANTrainer {
     /// The first buffer the forward passes updated (batch-norm running statistics, spectral-norm vectors) that
     /// holds a non-finite value, described; nil when all are finite. Buffers are small: this costs little.
     func nonFiniteBuffer() -> String? {
-        for (prefix, network) in [("G", generator), ("D", discriminator)] {
-            for (name, buffer) in network.namedBuffers {
-                if !allFinite(buffer.pointer, count: buffer.count) { return "\(prefix).\(name), a buffer the forward pass updated," }
-            }
-        }
-        return nil
+        buffers.first { !allFinite($0.1.pointer, count: $0.1.count) }.map { "\($0.0), a buffer the forward pass updated," }
     }
 
     /// Handles a non-finite term found in `phase` (`non_finite`): the update is not applied; with nothing applied
@@ -330,8 +329,8 @@ public final class GANTrainer {
                         restoring before: RandomAndBuffers) throws(SwiftGANError) -> StepStats {
         if appliedCriticSteps == 0 { before.restore(self) }
         let applied = appliedCriticSteps == 0 ? "nothing of this iteration was applied"
-            : "the \(appliedCriticSteps) critic update\(appliedCriticSteps == 1 ? "" : "s") before it (finite) stay applied, "
-                + "the rest of the iteration was not"
+            : appliedCriticSteps == 1 ? "the critic update before it (finite) stays applied, the rest of the iteration was not"
+            : "the \(appliedCriticSteps) critic updates before it (finite) stay applied, the rest of the iteration was not"
         switch config.nonFinite {
         case .raise:
             throw SwiftGANError("iteration \(iteration + 1), \(phase): \(term) is not finite; \(applied). Try lower learning "
@@ -533,7 +532,7 @@ private struct RandomAndBuffers {
 
     init(_ trainer: GANTrainer) {
         rng = trainer.rng
-        buffers = (trainer.generator.namedBuffers + trainer.discriminator.namedBuffers).map { ($0.1, $0.1.copy()) }
+        buffers = trainer.buffers.map { ($0.1, $0.1.copy()) }
     }
 
     func restore(_ trainer: GANTrainer) {
