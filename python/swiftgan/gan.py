@@ -14,15 +14,18 @@ from .options import config_lines, document_options, option_table, typed
 _MODEL, _FULL, _GRADIENTS = 0, 1, 2  # the core's tensor lists: the model, everything a checkpoint holds, gradients
 
 
-def _finite(array: np.ndarray, name: str) -> np.ndarray:
-    """`array`, or ValueError when it holds NaN or infinite values (they would poison every weight)."""
-    finite = np.isfinite(array)
-    if not finite.all():
-        bad = np.argwhere(~finite)
+def _value_range(array: np.ndarray, name: str) -> Tuple[float, float]:
+    """The smallest and largest value of `array` ((0, 0) when empty); ValueError when it holds NaN or infinite
+    values (they would poison every weight). Two reductions, no temporary array: NaN propagates through both."""
+    if array.size == 0:
+        return 0.0, 0.0
+    low, high = float(array.min()), float(array.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
+        bad = np.argwhere(~np.isfinite(array))
         first = tuple(int(i) for i in bad[0])
         raise ValueError(f"{name} holds {len(bad)} non-finite value(s) (NaN or inf), the first at index {list(first)}: "
                          f"{array[first]!r}; a training step needs finite inputs")
-    return array
+    return low, high
 
 
 def _float32_array(value, name: str) -> np.ndarray:
@@ -214,22 +217,29 @@ class GAN:
             included), g_loss, d_real and d_fake (mean critic outputs; reconstruction energies for EBGAN and
             BEGAN), penalty, k and m_global (BEGAN's; 0 otherwise), and d_loss_real and d_loss_fake (the critic
             loss's terms on real and on fake data, "loss D_real" and "loss D_gen"; NaN for the paired and
-            all-pairs relativistic losses, whose loss is one term).
+            all-pairs relativistic losses, whose loss is one term), skipped_steps (iterations so far whose
+            non-finite update was skipped, with non_finite="skip").
+
+        Raises:
+            ValueError: for a wrong shape, or an input holding NaN or inf (images outside [-1, 1] warn once, or
+                raise with `strict=True`).
+            TrainingDivergedError: when a loss, gradient or update is not finite (non_finite="raise"); the update
+                is not applied.
         """
         named = [("z", z), ("z_g", z_g), ("u", u), ("dragan_alpha", dragan_alpha), ("dragan_noise", dragan_noise)]
-        arrays = [_finite(_float32_array(real, "real"), "real")] + [
-            None if v is None else _finite(_float32_array(v, name), name) for name, v in named]
-        if len(self.sample_shape) == 3:
-            self._check_image_range(arrays[0])
+        arrays = [_float32_array(real, "real")] + [None if v is None else _float32_array(v, name) for name, v in named]
+        for (name, _), array in zip([("real", real)] + named, arrays):
+            if array is not None:
+                low, high = _value_range(array, name)
+                if name == "real" and len(self.sample_shape) == 3:
+                    self._check_image_range(low, high)
         stats = self._handle.train_step(*arrays)  # the core checks every shape
         return dict(zip(_STAT_NAMES, stats))
 
-    def _check_image_range(self, real: np.ndarray) -> None:
-        """Images outside [-1, 1] (the range of G's tanh): a warning once per GAN, or ValueError when strict."""
-        if real.size == 0 or (self._warned_range and not self.strict):
-            return
-        low, high = float(real.min()), float(real.max())
-        if low >= -1 and high <= 1:
+    def _check_image_range(self, low: float, high: float) -> None:
+        """Images with values in [low, high] outside [-1, 1] (the range of G's tanh): a warning once per GAN, or
+        ValueError when strict."""
+        if (low >= -1 and high <= 1) or (self._warned_range and not self.strict):
             return
         message = (f"real holds values in [{low:g}, {high:g}], outside [-1, 1], the range of the generator's tanh: "
                    "scale images to [-1, 1] (x / 127.5 - 1 for bytes)")
