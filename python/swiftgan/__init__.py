@@ -8,6 +8,7 @@
 from ._native import SwiftGANError, TrainingDivergedError
 from .core import architectures, losses, penalties, profile
 from .gan import GAN
+from .checkpoint import CheckpointDamagedError
 from .options import option_table
 from .images import save_grid, make_grid
 from .datasets import BatchSampler, load_dataset, load_idx_images
@@ -15,7 +16,7 @@ from .run import Run, load_run, train
 from .animations import morph
 from .plots import plot_losses
 
-__all__ = ["GAN", "SwiftGANError", "TrainingDivergedError", "losses", "penalties", "architectures", "profile", "option_table", "save_grid", "make_grid", "load_idx_images", "load_dataset", "BatchSampler",
+__all__ = ["GAN", "SwiftGANError", "TrainingDivergedError", "CheckpointDamagedError", "losses", "penalties", "architectures", "profile", "option_table", "save_grid", "make_grid", "load_idx_images", "load_dataset", "BatchSampler",
            "train", "load_run", "Run", "morph", "plot_losses",
            "__version__"]
 __version__ = "0.1.0"

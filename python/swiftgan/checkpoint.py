@@ -1,8 +1,12 @@
 """Checkpoints: a folder with `weights.safetensors` (the state_dict), `optimizer.safetensors` (the optimizers'
-moments, G's moving average) and `trainer.json` (format, configuration, iteration, the trainer's scalars by
-name, and the caller's `extra` state), written in a temporary sibling folder and swapped in at once."""
+moments, G's moving average), `trainer.json` (format, configuration, iteration, the trainer's scalars by
+name, and the caller's `extra` state) and `checksums.sha256` (the SHA-256 of the other three, in the format
+`sha256sum -c` reads), written in a temporary sibling folder and swapped in at once; the checkpoint it replaces
+is kept beside it (`<path>.previous`) until the next save."""
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
 import os
 import shutil
@@ -13,9 +17,17 @@ from typing import TYPE_CHECKING, Dict, Mapping, Optional, Type
 if TYPE_CHECKING:
     from .gan import GAN
 
-FORMAT = "swiftgan-checkpoint-2"
-# Format 1 (ABI 6 and before) stored the same scalars under fixed keys; it still loads (`_scalars_of_format_1`).
+FORMAT = "swiftgan-checkpoint-3"
+# Format 2 is format 3 without checksums.sha256; format 1 (ABI 6 and before) stored the same scalars under fixed
+# keys. Both still load (unverified: they carry no checksums).
+FORMAT_2 = "swiftgan-checkpoint-2"
 FORMAT_1 = "swiftgan-checkpoint-1"
+CHECKSUMS = "checksums.sha256"
+FILES = ("weights.safetensors", "optimizer.safetensors", "trainer.json")
+
+
+class CheckpointDamagedError(ValueError):
+    """A checkpoint whose files are truncated, altered or unreadable: it is refused, never loaded."""
 
 
 def save(gan: "GAN", path: str, extra: Optional[Mapping[str, object]] = None) -> None:
@@ -27,7 +39,10 @@ def save(gan: "GAN", path: str, extra: Optional[Mapping[str, object]] = None) ->
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
-    tmp: Optional[str] = tempfile.mkdtemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=parent)
+    prefix = ".tmp-" + os.path.basename(path) + "-"
+    for stale in glob.glob(os.path.join(glob.escape(parent), glob.escape(prefix) + "*")):  # from saves killed midway
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp: Optional[str] = tempfile.mkdtemp(prefix=prefix, dir=parent)
     try:
         scalars = gan.scalars
         metadata = {"format": FORMAT, "iteration": scalars["iteration"]}  # ties the files to one save
@@ -37,11 +52,16 @@ def save(gan: "GAN", path: str, extra: Optional[Mapping[str, object]] = None) ->
                  "extra": dict(extra or {})}
         with open(os.path.join(tmp, "trainer.json"), "w") as f:
             json.dump(state, f, indent=2)
+        with open(os.path.join(tmp, CHECKSUMS), "w") as f:
+            f.writelines(f"{_sha256(os.path.join(tmp, name))}  {name}\n" for name in FILES)
         for name in os.listdir(tmp):
             _fsync(os.path.join(tmp, name))
         if os.path.exists(path):
-            _replace_directory(tmp, path)  # tmp now holds the previous checkpoint
-            shutil.rmtree(tmp, ignore_errors=True)
+            _replace_directory(tmp, path)  # tmp now holds the previous checkpoint: kept as <path>.previous
+            previous = path + ".previous"
+            if os.path.exists(tmp):
+                shutil.rmtree(previous, ignore_errors=True)
+                os.rename(tmp, previous)
         else:
             os.rename(tmp, path)
         tmp = None
@@ -57,39 +77,124 @@ def load(path: str, cls: Optional[Type["GAN"]] = None) -> "GAN":
 
     Raises:
         FileNotFoundError: when `path` holds no checkpoint.
-        ValueError: for an unknown format, or files from different saves.
+        CheckpointDamagedError (a ValueError): when a file is truncated or altered (its checksum differs from the
+            one recorded at the save), unreadable, or missing; the message names the previous checkpoint when one
+            is complete.
+        ValueError: for an unknown format, files from different saves, or a configuration the core refuses.
     """
-    from safetensors import safe_open
-    from safetensors.numpy import load_file
-
     if cls is None:
         from .gan import GAN as cls
     path = _recover_checkpoint(path)
-    state_path = os.path.join(path, "trainer.json")
-    if not os.path.isfile(state_path):
+    if not os.path.isfile(os.path.join(path, "trainer.json")) and not os.path.isfile(os.path.join(path, CHECKSUMS)):
         raise FileNotFoundError(f"no SwiftGAN checkpoint at {path!r} (missing trainer.json)")
-    with open(state_path) as f:
-        state = json.load(f)
-    if state.get("format") == FORMAT:
-        scalars = dict(state["scalars"])
-    elif state.get("format") == FORMAT_1:
-        scalars = _scalars_of_format_1(state)
-    else:
-        raise ValueError(f"{state_path}: unsupported checkpoint format {state.get('format')!r}, expected {FORMAT!r} "
-                         f"(or {FORMAT_1!r})")
-    for name in ("weights.safetensors", "optimizer.safetensors"):
-        with safe_open(os.path.join(path, name), "np") as f:
-            saved = (f.metadata() or {}).get("iteration")
-        if saved is not None and int(saved) != int(state["iteration"]):
-            raise ValueError(f"{path}: {name} is from iteration {saved} but trainer.json from iteration "
-                             f"{state['iteration']}: the files come from different saves")
+    try:
+        state, tensors = _read_verified(path)
+    except CheckpointDamagedError as error:
+        previous, hint = path.rstrip(os.sep) + ".previous", ""
+        if os.path.isdir(previous):
+            try:
+                hint = f"; the previous checkpoint, {previous} (iteration {verify(previous)}), is complete: load it"
+            except ValueError:  # damaged too
+                pass
+        raise CheckpointDamagedError(f"{error}{hint}") from None
+    scalars = _scalars_of_format_1(state) if state["format"] == FORMAT_1 else dict(state["scalars"])
     gan = cls(_config_text="\n".join(f"{k}={v}" for k, v in state["config"].items()))
-    tensors = dict(load_file(os.path.join(path, "weights.safetensors")))
-    tensors.update(load_file(os.path.join(path, "optimizer.safetensors")))
-    gan._write_tensors(tensors, range(len(gan._names)), strict=True)
-    gan.set_scalars(scalars)
+    try:
+        gan._write_tensors(tensors, range(len(gan._names)), strict=True)
+        gan.set_scalars(scalars)
+    except (KeyError, ValueError) as error:
+        gan.close()
+        raise ValueError(f"{path}: the files do not fit the GAN their trainer.json describes: {error}") from error
     gan.checkpoint_extra = state.get("extra", {})
     return gan
+
+
+def verify(path: str) -> int:
+    """Checks that the checkpoint at `path` is complete and intact, without building its GAN; returns its
+    iteration. Raises as `load` does."""
+    return int(_read_verified(path)[0]["iteration"])
+
+
+def _read_verified(path: str) -> "tuple[Dict[str, object], Dict[str, object]]":
+    """trainer.json's state and the tensors of both safetensors files of the checkpoint at `path`, each file checked
+    against checksums.sha256 (required from format 3) and parsed; CheckpointDamagedError for anything torn."""
+    from safetensors import SafetensorError, safe_open
+    from safetensors.numpy import load_file
+
+    def damaged(what: str) -> CheckpointDamagedError:
+        return CheckpointDamagedError(f"the checkpoint at {path} is damaged: {what}")
+
+    digests = {}
+    for name in FILES:
+        try:
+            digests[name] = _sha256(os.path.join(path, name))
+        except FileNotFoundError:
+            raise damaged(f"{name} is missing") from None
+    recorded = _read_checksums(path, damaged)
+    for name, digest in digests.items():
+        if recorded is not None and digest != recorded.get(name):
+            size = os.path.getsize(os.path.join(path, name))
+            raise damaged(f"{name} ({size} bytes) does not match the SHA-256 recorded when it was saved "
+                          "(truncated or altered)")
+    try:
+        with open(os.path.join(path, "trainer.json"), "rb") as f:
+            state = json.loads(f.read())
+    except ValueError as error:
+        raise damaged(f"trainer.json is not valid JSON ({error})") from None
+    if not isinstance(state, dict):
+        raise damaged(f"trainer.json holds a JSON {type(state).__name__}, not the object of a trainer state")
+    if state.get("format") not in (FORMAT, FORMAT_2, FORMAT_1):
+        raise ValueError(f"{os.path.join(path, 'trainer.json')}: unsupported checkpoint format {state.get('format')!r}, "
+                         f"expected {FORMAT!r} (or {FORMAT_2!r}, {FORMAT_1!r})")
+    if state["format"] == FORMAT and recorded is None:
+        raise damaged(f"{CHECKSUMS} is missing (a {FORMAT} checkpoint is verified by it)")
+    expected = {"config": dict, "iteration": int} if state["format"] == FORMAT_1 else {
+        "config": dict, "iteration": int, "scalars": dict}
+    wrong = [key for key, kind in expected.items() if not isinstance(state.get(key), kind)]
+    if wrong:
+        raise damaged(f"trainer.json lacks {', '.join(wrong)} (or holds the wrong type)")
+    tensors: Dict[str, object] = {}
+    for name in FILES[:2]:
+        try:
+            with safe_open(os.path.join(path, name), "np") as f:
+                saved = (f.metadata() or {}).get("iteration")
+            loaded = load_file(os.path.join(path, name))
+        except (SafetensorError, ValueError, OSError) as error:
+            raise damaged(f"{name} is not a readable safetensors file ({error})") from None
+        if saved is not None and str(saved) != str(state.get("iteration")):
+            raise ValueError(f"{path}: {name} is from iteration {saved} but trainer.json from iteration "
+                             f"{state.get('iteration')}: the files come from different saves")
+        tensors.update(loaded)
+    return state, tensors
+
+
+def _read_checksums(path: str, damaged) -> Optional[Dict[str, str]]:
+    """checksums.sha256 as {file: hex digest}, None when absent (checkpoints before format 3)."""
+    try:
+        with open(os.path.join(path, CHECKSUMS), "rb") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    recorded = {}
+    try:
+        for line in text.decode("ascii").splitlines():
+            digest, name = line.split("  ", 1)
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError(digest)
+            recorded[name] = digest
+    except ValueError:
+        raise damaged(f"{CHECKSUMS} is unreadable") from None
+    if sorted(recorded) != sorted(FILES):
+        raise damaged(f"{CHECKSUMS} lists {sorted(recorded)}, expected {sorted(FILES)}")
+    return recorded
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _scalars_of_format_1(state: Mapping[str, object]) -> Dict[str, object]:

@@ -9,26 +9,31 @@ A run folder holds:
     evolution.gif           those grids across training
     losses.png              the loss curves
     morph.gif               a latent morph of the final generator
-    checkpoint/             weights, optimizer and trainer state, and the data sampler's state (atomic)
+    checkpoint/             weights, optimizer and trainer state, and the data sampler's state (atomic, checksummed)
+    checkpoint.previous/    the checkpoint before it: --resume falls back to it when checkpoint/ is damaged
 """
 from __future__ import annotations
 
 import contextlib
 import csv
 import difflib
+import io
 import json
 import math
 import os
 import re
+import shutil
 import signal
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
 from .animations import evolution, morph, sample_grids
+from .checkpoint import CheckpointDamagedError
 from .datasets import BatchSampler, load_dataset
 from ._native import TrainingDivergedError
 from .gan import GAN, _STAT_NAMES
@@ -218,7 +223,10 @@ def _truncate_metrics(path: str, last: int) -> None:
     if not os.path.isfile(path):
         return
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+        text = f.read()
+    if not text.endswith("\n"):  # a row torn by a process killed while writing it: after the checkpoint
+        text = text[:text.rfind("\n") + 1]
+    rows = list(csv.DictReader(io.StringIO(text)))
     kept = [list(METRIC_COLUMNS)] + [[row.get(c) or "nan" for c in METRIC_COLUMNS] for row in rows
                                      if row.get("iteration") and int(row["iteration"]) <= last]
     tmp = path + ".partial"
@@ -432,10 +440,38 @@ def _settings(out: Optional[str], resume: Optional[str], config: Optional[str],
     return settings, path
 
 
-def _continue(path: str, settings: Dict[str, object], sampler: BatchSampler, images: int) -> "tuple[GAN, float, np.ndarray]":
-    """The GAN of a run's checkpoint, with the sampler restored and what was written after it removed; also the
+def _newest_complete_checkpoint(path: str) -> Optional[GAN]:
+    """The GAN of the run's newest complete checkpoint: checkpoint/, or, when it is damaged (a file truncated or
+    altered since its save), the one it replaced, checkpoint.previous, which takes its place (the damaged one is
+    kept as checkpoint.damaged, with a warning). None when the run stopped before its first checkpoint.
+
+    Raises:
+        CheckpointDamagedError: when both are damaged."""
+    folder = os.path.join(path, "checkpoint")
+    previous = folder + ".previous"
+    try:
+        return GAN.load(folder)
+    except FileNotFoundError:
+        return None
+    except CheckpointDamagedError as error:
+        if not os.path.isdir(previous):
+            raise
+        damage = error
+    gan = GAN.load(previous)
+    damaged = folder + ".damaged"
+    shutil.rmtree(damaged, ignore_errors=True)
+    if os.path.exists(folder):
+        os.rename(folder, damaged)
+    os.rename(previous, folder)
+    warnings.warn(f"{str(damage).split('; the previous')[0]}; resuming from the checkpoint before it (iteration "
+                  f"{gan.iteration}); the damaged one is kept in {damaged}", RuntimeWarning, stacklevel=3)
+    return gan
+
+
+def _continue(gan: GAN, path: str, settings: Dict[str, object], sampler: BatchSampler,
+              images: int) -> "tuple[GAN, float, np.ndarray]":
+    """`gan`, of a run's checkpoint, with the sampler restored and what was written after it removed; also the
     training time so far and the fixed latents."""
-    gan = GAN.load(os.path.join(path, "checkpoint"))
     gan.threads = settings.get("threads")
     extra = gan.checkpoint_extra
     if extra.get("format") != RUN_FORMAT:
@@ -509,8 +545,9 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
     images = load_dataset(str(settings["dataset"]), image_size=settings["image_size"], channels=settings["channels"],
                           class_name=settings["class_name"])
     sampler = BatchSampler(images, int(settings["batch_size"]), seed=int(settings["seed"]))
-    if resume is not None and os.path.isfile(os.path.join(path, "checkpoint", "trainer.json")):
-        gan, elapsed, latents = _continue(path, settings, sampler, len(images))
+    resumed = _newest_complete_checkpoint(path) if resume is not None else None
+    if resumed is not None:
+        gan, elapsed, latents = _continue(resumed, path, settings, sampler, len(images))
     else:  # a new run, or one stopped before its first checkpoint: (re)start from iteration 0
         (gan, latents), elapsed = _start(path, settings, images), 0.0
     try:

@@ -123,8 +123,10 @@ def test_save_then_load_resumes_bit_identically(tmp_path, setup):
             first.train_step(b)
         first.save(str(tmp_path / "ckpt"))
         first.save(str(tmp_path / "ckpt"))  # overwriting an existing checkpoint works
-    assert sorted(os.listdir(tmp_path / "ckpt")) == ["optimizer.safetensors", "trainer.json", "weights.safetensors"]
-    assert os.listdir(tmp_path) == ["ckpt"]  # no temporary directories left behind
+    assert sorted(os.listdir(tmp_path / "ckpt")) == [
+        "checksums.sha256", "optimizer.safetensors", "trainer.json", "weights.safetensors"]
+    assert subprocess.run(["sha256sum", "--check", "--quiet", "checksums.sha256"], cwd=tmp_path / "ckpt").returncode == 0
+    assert sorted(os.listdir(tmp_path)) == ["ckpt", "ckpt.previous"]  # the one replaced kept; no temporary folders
     with GAN.load(str(tmp_path / "ckpt")) as resumed:
         assert resumed.iteration == 3 and resumed.loss == options["loss"]
         for b in batches[3:]:
@@ -151,6 +153,12 @@ def test_load_refuses_files_from_different_saves(gan, tmp_path):
     gan.train_step(real_batch())
     gan.save(str(tmp_path / "b"))
     shutil.copy(tmp_path / "a" / "weights.safetensors", tmp_path / "b" / "weights.safetensors")
+    with pytest.raises(swiftgan.CheckpointDamagedError, match=r"b is damaged: weights.safetensors \(\d+ bytes\) does "
+                       r"not match the SHA-256 recorded when it was saved"):
+        GAN.load(str(tmp_path / "b"))
+    listing = subprocess.run(["sha256sum", "weights.safetensors", "optimizer.safetensors", "trainer.json"],
+                             cwd=tmp_path / "b", capture_output=True, text=True, check=True).stdout
+    (tmp_path / "b" / "checksums.sha256").write_text(listing)  # checksums of a folder assembled by hand
     with pytest.raises(ValueError, match=r"weights.safetensors is from iteration 0 but trainer.json from iteration 1"):
         GAN.load(str(tmp_path / "b"))
 
@@ -428,7 +436,7 @@ def test_latents_shaped_as_pytorchs_dcgan_examples_make_them_are_accepted(gan):
         gan.generate(np.zeros((3, 8, 2, 1), np.float32))
 
 
-def test_trainer_scalars_are_read_and_restored_by_name_and_format_1_checkpoints_still_load(gan, tmp_path):
+def test_trainer_scalars_are_read_and_restored_by_name_and_formats_1_and_2_still_load(gan, tmp_path):
     import json
     import shutil
 
@@ -442,10 +450,14 @@ def test_trainer_scalars_are_read_and_restored_by_name_and_format_1_checkpoints_
         gan.set_scalars({"iteration": 5, "iter": 1})
     assert gan.scalars == scalars  # a refused restore changes nothing
 
-    gan.save(str(tmp_path / "v2"))
-    state = json.loads((tmp_path / "v2" / "trainer.json").read_text())
-    assert state["format"] == "swiftgan-checkpoint-2" and state["scalars"] == scalars
-    # The same checkpoint as format 1 (ABI 6) wrote it: fixed keys, floats as numbers.
+    gan.save(str(tmp_path / "v3"))
+    state = json.loads((tmp_path / "v3" / "trainer.json").read_text())
+    assert state["format"] == "swiftgan-checkpoint-3" and state["scalars"] == scalars
+    # The same checkpoint as format 2 wrote it (no checksums.sha256), and as format 1 (ABI 6) did: fixed keys,
+    # floats as numbers.
+    shutil.copytree(tmp_path / "v3", tmp_path / "v2")
+    os.remove(tmp_path / "v2" / "checksums.sha256")
+    (tmp_path / "v2" / "trainer.json").write_text(json.dumps({**state, "format": "swiftgan-checkpoint-2"}))
     shutil.copytree(tmp_path / "v2", tmp_path / "v1")
     named = state.pop("scalars")
     state.update(format="swiftgan-checkpoint-1", iteration=int(named["iteration"]),
@@ -454,12 +466,13 @@ def test_trainer_scalars_are_read_and_restored_by_name_and_format_1_checkpoints_
                  began={"k": float(named["began.k"]), "lr_factor": float(named["began.lr_factor"]),
                         "best_m_global": float(named["began.best_m_global"]), "since_best": int(named["began.since_best"])})
     (tmp_path / "v1" / "trainer.json").write_text(json.dumps(state))
-    with GAN.load(str(tmp_path / "v2")) as new, GAN.load(str(tmp_path / "v1")) as old:
-        assert new.scalars == old.scalars == scalars
-        assert new.train_step(real_batch(seed=2)) == old.train_step(real_batch(seed=2)) == gan.train_step(real_batch(seed=2))
+    with GAN.load(str(tmp_path / "v3")) as new, GAN.load(str(tmp_path / "v2")) as v2, GAN.load(str(tmp_path / "v1")) as old:
+        assert new.scalars == v2.scalars == old.scalars == scalars
+        step = real_batch(seed=2)
+        assert new.train_step(step) == v2.train_step(step) == old.train_step(step) == gan.train_step(step)
     state["format"] = "swiftgan-checkpoint-0"
     (tmp_path / "v1" / "trainer.json").write_text(json.dumps(state))
-    with pytest.raises(ValueError, match="unsupported checkpoint format 'swiftgan-checkpoint-0', expected 'swiftgan-checkpoint-2'"):
+    with pytest.raises(ValueError, match="unsupported checkpoint format 'swiftgan-checkpoint-0', expected 'swiftgan-checkpoint-3'"):
         GAN.load(str(tmp_path / "v1"))
 
 

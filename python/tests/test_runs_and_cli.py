@@ -357,3 +357,76 @@ def test_a_run_of_an_older_version_without_the_loss_terms_resumes_and_reads(data
     metrics = resumed.metrics
     assert list(metrics["iteration"]) == list(range(1, 8))
     assert np.isnan(metrics["d_loss_real"][:5]).all() and np.isfinite(metrics["d_loss_real"][5:]).all()
+
+
+# ---- durability: damaged checkpoints and runs killed at any moment ------------------------------------------
+
+
+def test_resume_falls_back_to_the_previous_checkpoint_when_the_newest_is_damaged(dataset, tmp_path):
+    options = dict(dataset=dataset, iters=12, morph=False, tensorboard=False, **TINY)
+    whole = swiftgan.train(str(tmp_path / "whole"), **options)
+    part = swiftgan.train(str(tmp_path / "part"), **{**options, "iters": 10})  # checkpoints at 5 and 10
+    weights = os.path.join(part.checkpoint, "weights.safetensors")
+    with open(weights, "r+b") as f:
+        f.truncate(os.path.getsize(weights) // 2)
+    with pytest.raises(swiftgan.CheckpointDamagedError, match=r"checkpoint is damaged: weights.safetensors \(\d+ "
+                       r"bytes\) does not match the SHA-256 .*; the previous checkpoint, .*checkpoint.previous "
+                       r"\(iteration 5\), is complete: load it"):
+        part.gan()
+    with pytest.warns(RuntimeWarning, match=r"resuming from the checkpoint before it \(iteration 5\); the damaged one "
+                      r"is kept in .*checkpoint.damaged"):
+        resumed = swiftgan.train(resume=part.path, iters=12, progress=False)
+    assert os.path.isdir(resumed.checkpoint + ".damaged")
+    assert_same_run(whole, resumed)
+    for name in ("checkpoint", "checkpoint.previous"):  # both damaged: refused, nothing overwritten
+        with open(os.path.join(resumed.path, name, "trainer.json"), "a") as f:
+            f.write(" ")
+    with pytest.raises(swiftgan.CheckpointDamagedError, match="trainer.json .* does not match the SHA-256"):
+        swiftgan.train(resume=resumed.path, iters=14, progress=False)
+    assert resumed.metrics["iteration"][-1] == 12
+
+
+KILL_OPTIONS = ["--loss", "RaSGAN-GP", "--n-critic", "2", "--ema-decay", "0.9", "--ngf", "8", "--ndf", "8",
+                "--z-dim", "8", "--batch-size", "16", "--sample-every", "4", "--save-every", "3", "--n-samples", "16",
+                "--no-tensorboard", "--no-morph", "--no-progress", "--threads", "1"]
+
+
+def test_a_run_killed_at_random_moments_always_resumes_and_ends_bit_identical(dataset, tmp_path):
+    """SIGKILL at random moments (during imports, the first writes, steps, metrics rows, sample grids, checkpoint
+    saves) ten times, then a last attempt left to finish: resuming (or starting again, when the kill came before
+    config.yaml) always works, and the run ends as the uninterrupted one does."""
+    import random
+    import signal
+    import time
+
+    iters = 300
+    started = time.monotonic()
+    done = swiftgan_command("train", "--dataset", dataset, "--out", "probe", "--iters", 1, *KILL_OPTIONS, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    startup = time.monotonic() - started  # a process's cost before training
+    done = swiftgan_command("train", "--dataset", dataset, "--out", "whole", "--iters", iters, *KILL_OPTIONS, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    training = time.monotonic() - started - 2 * startup  # a process's training time, when it is not killed
+    seed = random.SystemRandom().randrange(1 << 30)
+    draw = random.Random(seed)
+    run, kills = tmp_path / "killed", 0
+    for attempt in range(11):
+        if (run / "config.yaml").exists():
+            args = ["--resume", str(run), "--no-progress", "--threads", "1"]
+        else:
+            args = ["--out", str(run), *KILL_OPTIONS]
+        process = subprocess.Popen([sys.executable, "-m", "swiftgan", "train", "--dataset", dataset, "--iters",
+                                    str(iters), *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        left = 1 - (swiftgan.load_run(str(run)).iteration / iters if (run / "config.yaml").exists() else 0)
+        try:  # ten attempts killed within a quarter of the training left (a run needs several), the last left to finish
+            _, err = process.communicate(timeout=draw.uniform(0.2 * startup, startup + training * left / 4)
+                                         if attempt < 10 else 600)
+            assert process.returncode == 0, f"seed {seed}, attempt {attempt}: {err}"
+            break
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.communicate()
+            kills += 1
+    assert kills >= 8, f"seed {seed}: only {kills} kills landed before the run finished"  # (all 10 but by a fluke)
+    assert_same_run(swiftgan.load_run(str(tmp_path / "whole")), swiftgan.load_run(str(run)))
