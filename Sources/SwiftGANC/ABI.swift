@@ -55,13 +55,51 @@ private func setLastError(_ message: String) {
     pthread_setspecific(errorKey, strdup(message))
 }
 
+/// The live handles. An `sg_gan*` is a token, never an address: each `sg_gan_create` issues a new one (never
+/// reused), and every call looks it up here, so a freed handle, a pointer of another kind or garbage is refused
+/// with SG_INVALID_ARGUMENT instead of being dereferenced. A call holds its handle strongly, so a concurrent
+/// `sg_gan_free` only ends the handle when the calls under way are done.
+private final class HandleRegistry: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var handles: [UInt: GANHandle] = [:]
+    private var nextToken: UInt = 0x5347_0000_0001  // "SG": far from small integers and typical heap addresses
+
+    init() { pthread_mutex_init(&mutex, nil) }
+
+    private func locked<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+
+    func add(_ handle: GANHandle) -> OpaquePointer {
+        let token = locked { () -> UInt in
+            let token = nextToken
+            nextToken += 2
+            handles[token] = handle
+            return token
+        }
+        return OpaquePointer(bitPattern: token)!
+    }
+
+    func find(_ gan: OpaquePointer) -> GANHandle? { locked { handles[UInt(bitPattern: gan)] } }
+
+    /// Removes the handle; false when `gan` is not a live handle.
+    func remove(_ gan: OpaquePointer) -> Bool { locked { handles.removeValue(forKey: UInt(bitPattern: gan)) != nil } }
+}
+
+private let liveHandles = HandleRegistry()
+
 /// Runs `body` on the handle behind `gan`, mapping errors to statuses.
 private func call(_ gan: OpaquePointer?, _ body: (GANHandle) throws(SwiftGANError) -> Void) -> Int32 {
     guard let gan else {
         setLastError("the GAN handle is NULL (closed?)")
         return SG_INVALID_ARGUMENT
     }
-    let handle = Unmanaged<GANHandle>.fromOpaque(UnsafeRawPointer(gan)).takeUnretainedValue()
+    guard let handle = liveHandles.find(gan) else {
+        setLastError("\(gan) is not a live GAN handle: freed already, or not made by sg_gan_create")
+        return SG_INVALID_ARGUMENT
+    }
     return guarded { () throws(SwiftGANError) in
         try handle.locked { () throws(SwiftGANError) in try Profile.timeCall { () throws(SwiftGANError) in try body(handle) } }
     }
@@ -126,14 +164,18 @@ public func sg_gan_create(_ config: UnsafePointer<CChar>?, _ out: UnsafeMutableP
         out.pointee = nil
         let text = config.map { String(cString: $0) } ?? ""
         let trainer = try GANTrainer(config: try GANConfig(text: text))
-        out.pointee = OpaquePointer(Unmanaged.passRetained(GANHandle(trainer: trainer)).toOpaque())
+        out.pointee = liveHandles.add(GANHandle(trainer: trainer))
     }
 }
 
 @_cdecl("sg_gan_free")
-public func sg_gan_free(_ gan: OpaquePointer?) {
-    guard let gan else { return }
-    Unmanaged<GANHandle>.fromOpaque(UnsafeRawPointer(gan)).release()
+public func sg_gan_free(_ gan: OpaquePointer?) -> Int32 {
+    guard let gan else { return SG_OK }
+    guard liveHandles.remove(gan) else {
+        setLastError("\(gan) is not a live GAN handle: freed already, or not made by sg_gan_create")
+        return SG_INVALID_ARGUMENT
+    }
+    return SG_OK
 }
 
 /// Copies `text` NUL-terminated into a caller's buffer, reporting the size needed.

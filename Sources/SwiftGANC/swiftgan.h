@@ -4,9 +4,11 @@
  * Conventions
  *  - Every function returning sg_status returns SG_OK (0) on success. On failure
  *    the message is read with sg_last_error() on the same thread.
- *  - Handles are opaque, created through an out-parameter, freed by sg_gan_free
- *    (which accepts NULL). Calls on one handle are serialised by a lock inside it;
- *    different handles may run in parallel.
+ *  - Handles are opaque tokens (never addresses), created through an out-parameter, freed by
+ *    sg_gan_free (which accepts NULL). A freed handle, or any pointer sg_gan_create did not
+ *    return, is refused with SG_INVALID_ARGUMENT. Calls on one handle are serialised by a lock
+ *    inside it; different handles may run in parallel; freeing a handle while another thread
+ *    uses it ends it when that call returns.
  *  - Bulk data is caller-allocated float32, C-contiguous, and every buffer comes with its
  *    element count, which the library checks before touching it. The library never keeps a
  *    pointer it was given past the call, and never frees one.
@@ -25,7 +27,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 10
+#define SG_ABI_VERSION 11
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -81,8 +83,9 @@ sg_status sg_options(char *buffer, int64_t capacity, int64_t *needed);
  * (capacity bytes); *needed receives the size required including the NUL. */
 sg_status sg_stat_names(char *buffer, int64_t capacity, int64_t *needed);
 
-/* Frees a handle; NULL is accepted. */
-void sg_gan_free(sg_gan *gan);
+/* Frees a handle; NULL is accepted (SG_OK). A handle freed already, or not made by sg_gan_create,
+ * gives SG_INVALID_ARGUMENT and changes nothing. */
+sg_status sg_gan_free(sg_gan *gan);
 
 /* Writes the resolved configuration as "key=value\n" lines, NUL-terminated, into
  * buffer (capacity bytes); *needed receives the size required including the NUL.

@@ -182,9 +182,15 @@ int main(int argc, char **argv) {
     if (none != NULL) fail("no handle after a failed create");
     check(train(again, 4, b), "a step after the refused calls");
 
-    sg_gan_free(gan);
-    sg_gan_free(again);
-    sg_gan_free(NULL);
+    check(sg_gan_free(gan), "free");
+    expect_error(sg_gan_free(gan), "is not a live GAN handle", "a second free of one handle");
+    expect_error(sg_gan_sample(gan, 2, samples, 2 * SAMPLE), "is not a live GAN handle", "a call on a freed handle");
+    float not_a_gan[64] = {0};
+    expect_error(sg_gan_sample((sg_gan *)not_a_gan, 2, samples, 2 * SAMPLE), "is not a live GAN handle",
+                 "a pointer of another kind as a handle");
+    expect_error(sg_gan_free((sg_gan *)not_a_gan), "is not a live GAN handle", "a pointer of another kind freed");
+    check(sg_gan_free(again), "free");
+    check(sg_gan_free(NULL), "free of NULL");
     remove(path);
     printf("all checks passed\n");
     return 0;

@@ -93,10 +93,11 @@ static PyObject *read_text(text_reader read, void *context) {
 
 /* ---- Handle type -------------------------------------------------------- */
 
+/* A handle's calls may run in several threads: the library serialises them, and a close() while another thread's
+ * call runs (with the GIL released) ends the engine when that call returns; later calls raise ValueError. */
 typedef struct {
     PyObject_HEAD
     sg_gan *gan;
-    int busy; /* calls running with the GIL released; close() waits for none */
 } Handle;
 
 static int check_open(Handle *self) {
@@ -113,10 +114,6 @@ static void Handle_dealloc(Handle *self) {
 }
 
 static PyObject *Handle_close(Handle *self, PyObject *unused) {
-    if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "cannot close the GAN while another thread is using it");
-        return NULL;
-    }
     sg_gan_free(self->gan);
     self->gan = NULL;
     Py_RETURN_NONE;
@@ -154,11 +151,10 @@ static PyObject *Handle_train_step(Handle *self, PyObject *args) {
     }
     double stats[SG_STAT_COUNT] = {0};
     sg_status st;
-    self->busy++;
+    sg_gan *gan = self->gan;
     Py_BEGIN_ALLOW_THREADS
-    st = sg_gan_train_step(self->gan, &inputs, stats, SG_STAT_COUNT);
+    st = sg_gan_train_step(gan, &inputs, stats, SG_STAT_COUNT);
     Py_END_ALLOW_THREADS
-    self->busy--;
     for (int i = 0; i < 6; i++) release(&views[i]);
     if (st != SG_OK) return raise_status(st);
     PyObject *result = PyTuple_New(SG_STAT_COUNT);
@@ -180,11 +176,10 @@ static PyObject *Handle_generate(Handle *self, PyObject *args) {
         return NULL;
     }
     sg_status st;
-    self->busy++;
+    sg_gan *gan = self->gan;
     Py_BEGIN_ALLOW_THREADS
-    st = sg_gan_generate(self->gan, &latents, vo.buf, vo.len / 4);
+    st = sg_gan_generate(gan, &latents, vo.buf, vo.len / 4);
     Py_END_ALLOW_THREADS
-    self->busy--;
     release(&vz); release(&vo);
     if (st != SG_OK) return raise_status(st);
     Py_RETURN_NONE;
@@ -199,11 +194,10 @@ static PyObject *Handle_sample(Handle *self, PyObject *args) {
     Py_buffer vo = {0};
     if (get_float32(out, &vo, 1, "out")) return NULL;
     sg_status st;
-    self->busy++;
+    sg_gan *gan = self->gan;
     Py_BEGIN_ALLOW_THREADS
-    st = sg_gan_sample(self->gan, n, vo.buf, vo.len / 4);
+    st = sg_gan_sample(gan, n, vo.buf, vo.len / 4);
     Py_END_ALLOW_THREADS
-    self->busy--;
     release(&vo);
     if (st != SG_OK) return raise_status(st);
     Py_RETURN_NONE;
@@ -356,7 +350,6 @@ static PyObject *native_create(PyObject *module, PyObject *args) {
     Handle *h = PyObject_New(Handle, &HandleType);
     if (!h) { sg_gan_free(gan); return NULL; }
     h->gan = gan;
-    h->busy = 0;
     return (PyObject *)h;
 }
 

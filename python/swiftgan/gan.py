@@ -1,9 +1,11 @@
 """The `GAN` object: a Swift training engine behind a NumPy interface."""
 from __future__ import annotations
 
+import functools
+import threading
 import warnings
 from collections import OrderedDict
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Callable, Dict, Mapping, Optional, Tuple, TypeVar
 
 import numpy as np
 
@@ -37,6 +39,20 @@ def _float32_array(value, name: str) -> np.ndarray:
     return np.ascontiguousarray(value)
 
 
+_Method = TypeVar("_Method", bound=Callable)
+
+
+def _serialised(method: _Method) -> _Method:
+    """Runs `method` under the GAN's lock: calls from several threads happen one at a time, each whole (a
+    `state_dict` or `save` never mixes two iterations); the lock is not held between calls."""
+    @functools.wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked  # type: ignore[return-value]
+
+
 class GAN:
     """A generator/discriminator pair with its optimizers, trained by SwiftGAN's Swift core.
 
@@ -51,6 +67,10 @@ class GAN:
 
     `strict`: a real batch of images with values outside [-1, 1] is an error (ValueError) instead of a warning
     (given once per GAN).
+
+    A GAN may be used from several threads: its calls run one at a time, each whole (so the results are those of
+    some sequential order of the calls); while one computes, the GIL is released, so other threads, and other
+    GANs, run in parallel.
     """
 
     def __init__(self, loss: Optional[str] = None, /, *, threads: Optional[int] = None, strict: bool = False,
@@ -61,6 +81,7 @@ class GAN:
             options["loss"] = loss
         if _config_text is None:
             _config_text = config_lines(options)
+        self._lock = threading.RLock()
         self._handle = _native.create(_config_text)
         self._config = self._read_config()
         self._names = [self._handle.tensor_info(_FULL, i)[0] for i in range(self._handle.tensor_count(_FULL))]
@@ -141,6 +162,7 @@ class GAN:
         return self._handle.threads()
 
     @threads.setter
+    @_serialised
     def threads(self, count: Optional[int]) -> None:
         count = 0 if count is None else count
         if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
@@ -180,6 +202,7 @@ class GAN:
 
     # ---- lifetime ----------------------------------------------------------
 
+    @_serialised
     def close(self) -> None:
         """Frees the engine; later calls raise ValueError."""
         self._handle.close()
@@ -196,6 +219,7 @@ class GAN:
 
     # ---- training ----------------------------------------------------------
 
+    @_serialised
     def train_step(self, real: np.ndarray, z: Optional[np.ndarray] = None, z_g: Optional[np.ndarray] = None,
                    u: Optional[np.ndarray] = None, dragan_alpha: Optional[np.ndarray] = None,
                    dragan_noise: Optional[np.ndarray] = None) -> Dict[str, float]:
@@ -250,6 +274,7 @@ class GAN:
 
     # ---- sampling ----------------------------------------------------------
 
+    @_serialised
     def generate(self, z: np.ndarray) -> np.ndarray:
         """Samples float32 [N, *sample_shape] from latents float32 [N, z_dim] or [N, z_dim, 1, 1] (G in eval mode)."""
         z = _float32_array(z, "z")
@@ -257,6 +282,7 @@ class GAN:
         self._handle.generate(z, out)  # the core checks z's shape and out's size
         return out
 
+    @_serialised
     def sample(self, n: int) -> np.ndarray:
         """`n` samples float32 [n, *sample_shape] from latents drawn with the GAN's own seeded stream."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
@@ -281,10 +307,12 @@ class GAN:
         return self._retain_gradients
 
     @retain_gradients.setter
+    @_serialised
     def retain_gradients(self, on: bool) -> None:
         self._handle.set_retain_gradients(bool(on))
         self._retain_gradients = bool(on)
 
+    @_serialised
     def gradients(self) -> "OrderedDict[str, np.ndarray]":
         """The last D step's gradients of D's parameters and the last G step's of G's, by parameter name.
 
@@ -294,12 +322,14 @@ class GAN:
         count = self._handle.tensor_count(_GRADIENTS)
         return OrderedDict((self._handle.tensor_info(_GRADIENTS, i)[0], self._read(i, _GRADIENTS)) for i in range(count))
 
+    @_serialised
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Copies of the weights and BN running statistics, PyTorch names, layouts and order
         (`G.main.0.weight`, ...): `G.*` loads into the PyTorch twin's generator, `D.*` into its critic.
         The moving average of G (with `ema_decay`) is saved in checkpoints but not listed here."""
         return OrderedDict((self._names[i], self._read(i)) for i in range(self._model_count))
 
+    @_serialised
     def load_state_dict(self, state: Mapping[str, np.ndarray], strict: bool = True) -> None:
         """Overwrites weights from `state` (as returned by `state_dict`, or a PyTorch state_dict
         converted to NumPy; `num_batches_tracked` entries are ignored).
@@ -334,6 +364,7 @@ class GAN:
         """The optimizers' moments and G's moving average, by name (the non-model part of the full state)."""
         return OrderedDict((self._names[i], self._read(i)) for i in range(self._model_count, len(self._names)))
 
+    @_serialised
     def save(self, path: str, extra: Optional[Mapping[str, object]] = None) -> None:
         """Writes a checkpoint directory atomically (`swiftgan.checkpoint.save`): the weights, the optimizers'
         state, the configuration, the trainer's scalars by name and `extra`, any JSON-able state of the caller's
@@ -352,12 +383,14 @@ class GAN:
         return checkpoint.load(path, cls)
 
     @property
+    @_serialised
     def scalars(self) -> Dict[str, str]:
         """The trainer's scalar state by name, as text that reads back exactly: iteration, optimizer_D.steps,
         optimizer_G.steps, rng.0 to rng.3, began.k, began.lr_factor, began.best_m_global, began.since_best,
         skipped_steps."""
         return dict(line.split("=", 1) for line in self._handle.scalars().splitlines() if line)
 
+    @_serialised
     def set_scalars(self, scalars: Mapping[str, object]) -> None:
         """Restores trainer scalars by name (any of `scalars`); an unknown name or a bad value raises
         ValueError and changes nothing."""
