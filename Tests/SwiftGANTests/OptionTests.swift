@@ -19,7 +19,7 @@ final class OptionTests: XCTestCase {
         let cases: [(String, String, String)] = [
             ("n_critic", "0", "n_critic must be an integer in [1, 1000], got '0'"),
             ("lr_d", "-1", "lr_d must be a positive number, got '-1'"),
-            ("beta2_g", "1", "beta2_g must be [0, 1), got '1'"),
+            ("beta2_g", "1", "beta2_g must be a number in [0, 1), got '1'"),
             ("gp_weight", "nan", "gp_weight must be a number ≥ 0, got 'nan'"),
             ("reuse_fake", "maybe", "reuse_fake must be true or false, got 'maybe'"),
             ("latent", "cauchy", "unknown latent 'cauchy'; known latents: normal, uniform"),

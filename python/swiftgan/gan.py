@@ -30,13 +30,27 @@ def _value_range(array: np.ndarray, name: str) -> Tuple[float, float]:
     return low, high
 
 
+_MAX_VALUES = 1 << 31  # values in one array given to or made by one call (8 GiB of float32)
+_MAX_SAMPLES = 1 << 20  # samples one generate or sample call makes (the core's limit)
+
+
 def _float32_array(value, name: str) -> np.ndarray:
-    """`value` as a C-contiguous float32 array; TypeError for anything that is not float32."""
+    """`value` as a C-contiguous float32 array (a copy only when it is not one); TypeError for anything that is
+    not float32, ValueError for more than 2^31 values (before any copy)."""
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray of float32, got {type(value).__name__}")
     if value.dtype != np.float32:
         raise TypeError(f"{name} must have dtype float32, got {value.dtype}")
+    if value.size > _MAX_VALUES:
+        raise ValueError(f"{name} holds {value.size} values (shape {list(value.shape)}), more than one call takes "
+                         f"(2^31): pass smaller batches")
     return np.ascontiguousarray(value)
+
+
+def _check_sample_count(n: int, name: str) -> None:
+    if n > _MAX_SAMPLES:
+        raise ValueError(f"{name} asks for {n} samples, more than one call makes (2^20 = {_MAX_SAMPLES}): make them "
+                         "in parts")
 
 
 _Method = TypeVar("_Method", bound=Callable)
@@ -277,6 +291,8 @@ class GAN:
     @_serialised
     def generate(self, z: np.ndarray) -> np.ndarray:
         """Samples float32 [N, *sample_shape] from latents float32 [N, z_dim] or [N, z_dim, 1, 1] (G in eval mode)."""
+        if isinstance(z, np.ndarray) and z.ndim >= 2:
+            _check_sample_count(z.shape[0], "z")
         z = _float32_array(z, "z")
         out = np.empty((z.shape[0] if z.ndim >= 2 else 0,) + self.sample_shape, dtype=np.float32)
         self._handle.generate(z, out)  # the core checks z's shape and out's size
@@ -289,6 +305,7 @@ class GAN:
             raise TypeError(f"n must be an int, got {type(n).__name__}")
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
+        _check_sample_count(int(n), "n")
         out = np.empty((int(n),) + self.sample_shape, dtype=np.float32)
         self._handle.sample(int(n), out)
         return out

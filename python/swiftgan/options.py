@@ -74,7 +74,12 @@ def config_lines(given: Mapping[str, object]) -> str:
     table = option_table()
     unknown = [name for name in given if name not in table and name not in OPTION_SHORTHANDS]
     if unknown:
-        raise TypeError(f"GAN() got an unexpected keyword argument '{unknown[0]}'")
+        import difflib
+
+        valid = list(table) + list(OPTION_SHORTHANDS) + ["threads", "strict"]
+        close = difflib.get_close_matches(unknown[0], valid, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise TypeError(f"GAN() got an unexpected keyword argument '{unknown[0]}'{hint}; valid: {', '.join(valid)}")
     values: "OrderedDict[str, object]" = OrderedDict()
     for name in list(OPTION_SHORTHANDS) + [n for n in given if n in table]:
         value = given.get(name)

@@ -37,7 +37,7 @@ from .checkpoint import CheckpointDamagedError
 from .datasets import BatchSampler, load_dataset
 from ._native import TrainingDivergedError
 from .gan import GAN, _STAT_NAMES
-from .options import OPTION_SHORTHANDS, option_table
+from .options import OPTION_SHORTHANDS, config_lines, option_table
 from .images import make_grid, write_png
 from .plots import plot_losses
 
@@ -99,7 +99,10 @@ def read_config(path: str) -> Dict[str, object]:
     import yaml
 
     with open(path) as f:
-        data = yaml.safe_load(f)
+        try:
+            data = yaml.safe_load(f)
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -437,6 +440,7 @@ def _settings(out: Optional[str], resume: Optional[str], config: Optional[str],
     _check_positive(settings, ("batch_size", "iters", "sample_every", "save_every", "n_samples"))
     if settings["batch_size"] < 2:
         raise ValueError(f"batch_size must be at least 2, got {settings['batch_size']}")
+    config_lines(_gan_options(settings))  # the GAN options' types, before a dataset is loaded
     return settings, path
 
 
@@ -487,13 +491,19 @@ def _continue(gan: GAN, path: str, settings: Dict[str, object], sampler: BatchSa
     return gan, float(extra["elapsed"]), np.load(os.path.join(path, "fixed_latents.npy"))
 
 
+def _gan_options(settings: Mapping[str, object]) -> Dict[str, object]:
+    """The `GAN(...)` keyword arguments among the run's settings (pairs from YAML lists made tuples)."""
+    gan_options = {k: settings[k] for k in gan_option_names() if settings.get(k) is not None and k != "threads"}
+    for pair in ("betas", "betas_d", "betas_g", "lsgan_targets"):
+        if isinstance(gan_options.get(pair), list):
+            gan_options[pair] = tuple(gan_options[pair])
+    return gan_options
+
+
 def _start(path: str, settings: Dict[str, object], images: np.ndarray) -> "tuple[GAN, np.ndarray]":
     """A new GAN for the run, with config.yaml, the fixed latents and an empty metrics.csv written."""
-    gan_options = {k: settings[k] for k in gan_option_names() if settings.get(k) is not None}
-    gan_options.update(channels=int(images.shape[1]), image_size=int(images.shape[-1]))
-    for pair in ("betas", "betas_d", "betas_g", "lsgan_targets"):
-        if gan_options.get(pair) is not None:
-            gan_options[pair] = tuple(gan_options[pair])
+    gan_options = _gan_options(settings)
+    gan_options.update(channels=int(images.shape[1]), image_size=int(images.shape[-1]), threads=settings.get("threads"))
     gan = GAN(**gan_options)
     if gan.sample_shape != tuple(images.shape[1:]):
         gan.close()

@@ -185,7 +185,7 @@ def test_gradients_need_retain_gradients_first(gan):
     (dict(image_size=48), ValueError, r"image_size must be one of \[32, 64, 128, 256\] for arch 'dcgan', got 48"),
     (dict(optimizer="lbfgs"), ValueError, "unknown optimizer 'lbfgs'; known optimizers: adam, rmsprop, sgd"),
     (dict(lr_d=-1.0), ValueError, "lr_d must be a positive number, got '-1.0'"),
-    (dict(betas=(0.5, 1.5)), ValueError, r"beta2_d must be \[0, 1\), got '1.5'"),
+    (dict(betas=(0.5, 1.5)), ValueError, r"beta2_d must be a number in \[0, 1\), got '1.5'"),
     (dict(n_critic=0), ValueError, r"n_critic must be an integer in \[1, 1000\], got '0'"),
     (dict(z_dim=2.5), TypeError, "z_dim must be an int, got float"),
     (dict(loss=3), TypeError, "loss must be a str, got int"),

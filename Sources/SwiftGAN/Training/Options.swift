@@ -55,7 +55,7 @@ public enum NumberRule: String {
         switch self {
         case .nonNegative: return "a number ≥ 0"
         case .positive: return "a positive number"
-        case .belowOne: return "[0, 1)"
+        case .belowOne: return "a number in [0, 1)"
         case .finite: return "a finite number"
         }
     }
