@@ -58,10 +58,13 @@ _Method = TypeVar("_Method", bound=Callable)
 
 def _serialised(method: _Method) -> _Method:
     """Runs `method` under the GAN's lock: calls from several threads happen one at a time, each whole (a
-    `state_dict` or `save` never mixes two iterations); the lock is not held between calls."""
+    `state_dict` or `save` never mixes two iterations); the lock is not held between calls. On a closed GAN,
+    ValueError."""
     @functools.wraps(method)
     def locked(self, *args, **kwargs):
         with self._lock:
+            if self._handle.closed and method.__name__ != "close":
+                raise ValueError("the GAN is closed")  # before any other check of the arguments
             return method(self, *args, **kwargs)
 
     return locked  # type: ignore[return-value]
@@ -290,10 +293,15 @@ class GAN:
 
     @_serialised
     def generate(self, z: np.ndarray) -> np.ndarray:
-        """Samples float32 [N, *sample_shape] from latents float32 [N, z_dim] or [N, z_dim, 1, 1] (G in eval mode)."""
+        """Samples float32 [N, *sample_shape] from latents float32 [N, z_dim] or [N, z_dim, 1, 1] (G in eval mode).
+
+        Raises:
+            ValueError: for a wrong shape, latents holding NaN or inf, or N above 2^20.
+        """
         if isinstance(z, np.ndarray) and z.ndim >= 2:
             _check_sample_count(z.shape[0], "z")
         z = _float32_array(z, "z")
+        _value_range(z, "z")
         out = np.empty((z.shape[0] if z.ndim >= 2 else 0,) + self.sample_shape, dtype=np.float32)
         self._handle.generate(z, out)  # the core checks z's shape and out's size
         return out
