@@ -14,7 +14,7 @@ final class NonFiniteTests: XCTestCase {
     }
 
     func testABatchWithOneNaNOrAHugeValueIsRefusedAndChangesNothing() throws {
-        for (value, term) in [(Float.nan, "the critic's loss (RaSGAN) (nan)"), (1e30, "the gradient of D.main.0.weight")] {
+        for (value, term) in [(Float.nan, "the critic's loss (RaSGAN) (nan)"), (1e30, "D.main.3.running_var, a buffer the forward pass updated,")] {
             let t = try small("loss=RaSGAN-GP")
             _ = try t.trainStep(real: [randomTensor([4, 1, 32, 32], seed: 1)])  // moments, buffers and stream in use
             let before = snapshot(t)

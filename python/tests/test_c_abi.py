@@ -143,3 +143,27 @@ def test_the_headers_statistics_are_the_cores_list_in_its_order():
     count = defines.pop("count")
     assert count == len(gan.STATISTICS)
     assert sorted(defines, key=defines.get) == list(gan.STATISTICS)
+
+
+@pytest.mark.skipif(shutil.which("cc") is None or shutil.which("swift") is None and not os.path.exists(
+    "/opt/swift/usr/bin/swift"), reason="needs a C compiler and the Swift toolchain")
+def test_the_c_abi_is_clean_under_address_and_leak_sanitizer(tmp_path):
+    """The library built with -sanitize=address (in .build-asan), and both C programs built with
+    -fsanitize=address: no invalid access, and no leaked allocation when they end (LeakSanitizer)."""
+    swift = shutil.which("swift") or "/opt/swift/usr/bin/swift"
+    scratch = os.path.join(ROOT, ".build-asan")
+    subprocess.run([swift, "build", "--product", "swiftgan", "--sanitize=address", "--scratch-path", scratch],
+                   cwd=ROOT, check=True, capture_output=True, timeout=1200)
+    library_dir = os.path.join(scratch, "debug")
+    environment = {**os.environ, "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1"}
+    for source, args, expected in [("train_and_reload.c", [str(tmp_path / "state.bin")], "all checks passed"),
+                                   ("lifetimes.c", ["3"], "3 cycles of 4 GANs: all checks passed")]:
+        program = tmp_path / source[:-2]
+        subprocess.run(["cc", "-std=c11", "-Wall", "-Werror", "-g", "-fsanitize=address", "-I",
+                        os.path.join(ROOT, "Sources", "SwiftGANC"), os.path.join(ROOT, "Tests", "CExample", source),
+                        "-o", str(program), "-L", library_dir, "-lswiftgan", f"-Wl,-rpath,{library_dir}", "-lm"],
+                       check=True)
+        done = subprocess.run([str(program), *args], capture_output=True, text=True, timeout=600, env=environment)
+        report = done.stdout[-3000:] + done.stderr[-6000:]
+        assert done.returncode == 0 and "Sanitizer" not in done.stderr, f"{source}: {report}"
+        assert done.stdout.rstrip().endswith(expected), report

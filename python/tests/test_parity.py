@@ -154,6 +154,40 @@ def test_training_matches_live_pytorch_on_fresh_weights(loss):
                   {k: v.numpy() for k, v in inputs.items()}, expected)
 
 
+def test_a_penalty_where_the_critics_gradient_vanishes_matches_pytorch(monkeypatch):
+    """The MLP critic's first layer sees only x₀ through ReLUs (weights [w, 0], bias 0): at every sample with
+    x₀ < 0 its gradient is exactly 0. PyTorch's `norm` takes the derivative of ‖0‖ as 0, so such a sample adds
+    (0 − 1)² to the GP and nothing to the gradients; √ of a sum of squares gave 0 · ∞ = NaN there (a diverged step,
+    on 3% of seeds of a small MLP with RaSGAN-GP)."""
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, REFERENCE)
+    import make_fixtures
+
+    cfg = dict(arch="mlp", image_size=64, channels=2, z_dim=3, ngf=8, ndf=8, batch=10)
+    init, inputs = make_fixtures.draw_inputs(cfg, seed=5)
+    init["D.main.0.weight"] = torch.cat([torch.rand(8, 1) + 0.5, torch.zeros(8, 1)], dim=1)
+    init["D.main.0.bias"] = torch.zeros(8)
+    run = "RaSGAN-GP-mlp"  # RaSGAN-GP on the MLP pair, a run of this test only
+    monkeypatch.setitem(make_fixtures.ARCHITECTURES, run, dict(arch="mlp"))
+    # SGD: gradients and weights at rtol 1e-4. (With Adam, entries of D.main.4.bias and D.main.6.bias whose
+    # gradients are within rounding of 0 take lr·sign(g) of either sign: PyTorch's own float32 run misses the
+    # 99.9% bound there too.)
+    monkeypatch.setitem(make_fixtures.SPECIAL, run, (dict(arch="mlp"), ["sgd"]))
+    loss, options, optimizers = make_fixtures.run_options(run)
+    assert loss == "RaSGAN-GP" and options == dict(arch="mlp")
+    expected = {}
+    for opt in optimizers:
+        stats, grads, final = make_fixtures.run(cfg, run, opt, init, inputs, dtype=torch.float64)
+        assert np.isfinite(stats).all() and stats[0][STAT_NAMES.index("penalty")] > 0
+        expected[opt] = (stats, {k: v.float().numpy() for k, v in grads.items()} if opt == "sgd" else None,
+                         {k: v.float().numpy() for k, v in final.items()})
+    inert = make_fixtures.inert_parameters(cfg, loss, init, inputs)
+    dependent = make_fixtures.inert_dependent_state(cfg, loss, init, inputs, inert)
+    cfg["seed"] = 5
+    check_against(cfg, loss, options, optimizers, inert, dependent, {k: v.numpy() for k, v in init.items()},
+                  {k: v.numpy() for k, v in inputs.items()}, expected)
+
+
 def _reference_float32_passes(make_fixtures, torch, cfg, run_name, loss, options, optimizer, init, inputs, expected,
                               inert, dependent):
     """Whether PyTorch's float32 run of this draw passes the checks SwiftGAN is held to."""

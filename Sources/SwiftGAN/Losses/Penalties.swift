@@ -50,7 +50,19 @@ func criticGradientNorms(critic: (Tensor) -> Tensor, at point: Tensor) -> Tensor
     let x = point.detached()
     x.requiresGrad = true
     let grad = gradients(of: critic(x), wrt: [x], createGraph: true)[0]
-    return sqrt(square(grad.reshaped([x.shape[0], -1])).sum(alongAxes: [1]))
+    return rowNorms(grad.reshaped([x.shape[0], -1]))
+}
+
+/// The L2 norm of each row of `x` [N, D], as [N, 1]. Its derivative x / ‖x‖ is 0 for a row of zeros, as in
+/// PyTorch's `norm` (the subgradient there), where the derivative of √ of a sum of squares is 0 · ∞ = NaN: a
+/// critic whose gradient vanishes at a sample (every ReLU of a small MLP off there) gives that sample (0 − 1)²,
+/// not a NaN step. The derivative is differentiable in x and g with 1 / ‖x‖ held constant (a penalty
+/// differentiates the norms once).
+func rowNorms(_ x: Tensor) -> Tensor {
+    let norms = withoutGradients { sqrt(square(x).sum(alongAxes: [1])) }
+    let inverse = Tensor(uninitialized: norms.shape)
+    for i in 0..<norms.count { inverse.pointer[i] = norms.pointer[i] > 0 ? 1 / norms.pointer[i] : 0 }
+    return record(norms, [x]) { g, _ in [x * (g * inverse)] }  // captures x and inverse, never norms (a cycle)
 }
 
 /// `[N]` reshaped to broadcast against a batch of shape `shape` (`[N, 1, 1, 1]` for images).
