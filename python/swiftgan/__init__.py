@@ -15,8 +15,9 @@ from .datasets import BatchSampler, load_dataset, load_idx_images
 from .run import Run, load_run, train
 from .animations import morph
 from .plots import plot_losses
+from . import metrics
 
 __all__ = ["GAN", "SwiftGANError", "TrainingDivergedError", "CheckpointDamagedError", "losses", "penalties", "architectures", "profile", "option_table", "save_grid", "make_grid", "load_idx_images", "load_dataset", "BatchSampler",
-           "train", "load_run", "Run", "morph", "plot_losses",
+           "train", "load_run", "Run", "morph", "plot_losses", "metrics",
            "__version__"]
 __version__ = "0.1.0"

@@ -88,9 +88,16 @@ def _sample(args: argparse.Namespace) -> int:
     from .images import save_grid
 
     run = runs.load_run(args.run)
+    if args.n < 1:
+        raise ValueError(f"--n must be at least 1, got {args.n}")
+    folder = args.out.endswith(os.sep) or os.path.isdir(args.out)
     with run.gan() as gan:
         if len(gan.sample_shape) != 3 and not args.out.endswith(".npy"):
             raise ValueError("this GAN generates points, not images: write them with --out FILE.npy")
+        if folder:
+            _sample_folder(gan, args)
+            print(f"wrote {args.n} PNG files to {args.out} from {run.path} (iteration {run.iteration})")
+            return 0
         images = gan.generate(gan.latents(args.n, seed=args.seed))
     if args.out.endswith(".npy"):
         np.save(args.out, images)
@@ -100,6 +107,25 @@ def _sample(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .png (a grid) or .npy (the array), got {args.out!r}")
     print(f"wrote {args.out}: {args.n} samples of {list(images.shape[1:])} from {run.path} (iteration {run.iteration})")
     return 0
+
+
+def _sample_folder(gan, args: argparse.Namespace, chunk: int = 500) -> None:
+    """One PNG per sample (000000.png, ...) into the folder args.out, the input external FID tools take; made
+    `chunk` at a time (memory stays bounded for 50,000 samples), from the same latents as a grid or array."""
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from .images import write_png
+
+    os.makedirs(args.out, exist_ok=True)
+    latents = gan.latents(args.n, seed=args.seed)
+    with tqdm(total=args.n, unit="img", disable=args.n < 2 * chunk, desc="samples") as bar:
+        for start in range(0, args.n, chunk):
+            images = gan.generate(latents[start:start + chunk])
+            pixels = np.clip((images + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+            for i, image in enumerate(pixels):
+                write_png(image, os.path.join(args.out, f"{start + i:06d}.png"))
+            bar.update(len(images))
 
 
 def _morph(args: argparse.Namespace) -> int:
@@ -141,7 +167,9 @@ def parser() -> argparse.ArgumentParser:
     sample = sub.add_parser("sample", help="write samples of a run's generator")
     sample.add_argument("run", metavar="RUN")
     sample.add_argument("--n", type=int, default=64, help="how many samples (default 64)")
-    sample.add_argument("--out", default="samples.png", help="a .png grid or a .npy array (default samples.png)")
+    sample.add_argument("--out", default="samples.png",
+                        help="a .png grid, a .npy array, or a folder (ending in /, or existing) to get one PNG per "
+                             "sample, as external FID tools read them (default samples.png)")
     sample.add_argument("--nrow", type=int, default=None, help="images per grid row (default: a square)")
     sample.add_argument("--seed", type=int, default=0, help="seeds the latents (default 0)")
     sample.set_defaults(handler=_sample)

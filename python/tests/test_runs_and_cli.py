@@ -247,6 +247,14 @@ def test_the_command_line_end_to_end(dataset, tmp_path):
     samples = np.load(tmp_path / "s.npy")
     assert samples.shape == (3, 1, 32, 32) and samples.dtype == np.float32 and np.abs(samples).max() <= 1
 
+    done = swiftgan_command("sample", "runs/cli", "--n", 7, "--out", "pngs/", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    files = sorted(os.listdir(tmp_path / "pngs"))
+    assert files == [f"{i:06d}.png" for i in range(7)]
+    from_folder = np.stack([np.asarray(Image.open(tmp_path / "pngs" / f)) for f in files])
+    first = np.asarray(Image.open(tmp_path / "grid.png"))[2:34, 2:34]  # the grid's first image: the same latents
+    assert from_folder.shape == (7, 32, 32) and np.array_equal(from_folder[0], first)
+
     done = swiftgan_command("morph", "runs/cli", "--out", "m.mp4", "--points", 2, "--steps", 3, "--n", 4, "--fps", 6,
                             cwd=tmp_path)
     assert done.returncode == 0, done.stderr
