@@ -10,33 +10,39 @@ let statCount = Int(SG_STAT_COUNT)  // the header's SG_STAT_* follow StepStats.f
 
 // MARK: - Handle
 
-/// What an `sg_gan*` points to: a trainer, its lock, and the C strings it hands out.
-final class GANHandle {
-    let trainer: GANTrainer
+/// What a handle stands for: an object with its lock and its thread count, which every call on it takes.
+class LockedHandle {
     var mutex = pthread_mutex_t()
-    let names: [UnsafeMutablePointer<CChar>]
-    let gradientNames: [UnsafeMutablePointer<CChar>]
     /// Threads every call on this handle uses (sg_gan_set_threads).
     var threads = Threads.initial
 
-    init(trainer: GANTrainer) {
-        self.trainer = trainer
-        names = trainer.fullStateInfo.map { strdup($0.name)! }
-        gradientNames = trainer.parameterNames.map { strdup($0)! }
-        pthread_mutex_init(&mutex, nil)
-    }
+    init() { pthread_mutex_init(&mutex, nil) }
 
-    deinit {
-        names.forEach { free($0) }
-        gradientNames.forEach { free($0) }
-        pthread_mutex_destroy(&mutex)
-    }
+    deinit { pthread_mutex_destroy(&mutex) }
 
     func locked<R>(_ body: () throws(SwiftGANError) -> R) throws(SwiftGANError) -> R {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         Threads.use(threads)
         return try body()
+    }
+}
+
+/// What an `sg_gan*` stands for: a trainer, and the C strings it hands out.
+final class GANHandle: LockedHandle {
+    let trainer: GANTrainer
+    let names: [UnsafeMutablePointer<CChar>]
+    let gradientNames: [UnsafeMutablePointer<CChar>]
+
+    init(trainer: GANTrainer) {
+        self.trainer = trainer
+        names = trainer.fullStateInfo.map { strdup($0.name)! }
+        gradientNames = trainer.parameterNames.map { strdup($0)! }
+    }
+
+    deinit {
+        names.forEach { free($0) }
+        gradientNames.forEach { free($0) }
     }
 }
 
@@ -50,7 +56,7 @@ private let errorKey: pthread_key_t = {
 
 private let emptyMessage: UnsafeMutablePointer<CChar> = strdup("")!
 
-private func setLastError(_ message: String) {
+func setLastError(_ message: String) {
     if let old = pthread_getspecific(errorKey) { free(old) }
     pthread_setspecific(errorKey, strdup(message))
 }
@@ -61,7 +67,7 @@ private func setLastError(_ message: String) {
 /// `sg_gan_free` only ends the handle when the calls under way are done.
 private final class HandleRegistry: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
-    private var handles: [UInt: GANHandle] = [:]
+    private var handles: [UInt: LockedHandle] = [:]
     private var nextToken: UInt = 0x5347_0000_0001  // "SG": far from small integers and typical heap addresses
 
     init() { pthread_mutex_init(&mutex, nil) }
@@ -72,7 +78,7 @@ private final class HandleRegistry: @unchecked Sendable {
         return body()
     }
 
-    func add(_ handle: GANHandle) -> OpaquePointer {
+    func add(_ handle: LockedHandle) -> OpaquePointer {
         let token = locked { () -> UInt in
             let token = nextToken
             nextToken += 2
@@ -82,22 +88,35 @@ private final class HandleRegistry: @unchecked Sendable {
         return OpaquePointer(bitPattern: token)!
     }
 
-    func find(_ gan: OpaquePointer) -> GANHandle? { locked { handles[UInt(bitPattern: gan)] } }
+    func find(_ handle: OpaquePointer) -> LockedHandle? { locked { handles[UInt(bitPattern: handle)] } }
 
-    /// Removes the handle; false when `gan` is not a live handle.
-    func remove(_ gan: OpaquePointer) -> Bool { locked { handles.removeValue(forKey: UInt(bitPattern: gan)) != nil } }
+    /// Removes the handle when it is a live one of kind `H`; false otherwise.
+    func remove<H: LockedHandle>(_ handle: OpaquePointer, as kind: H.Type) -> Bool {
+        locked { () -> Bool in
+            guard handles[UInt(bitPattern: handle)] is H else { return false }
+            handles[UInt(bitPattern: handle)] = nil
+            return true
+        }
+    }
 }
 
 private let liveHandles = HandleRegistry()
 
-/// Runs `body` on the handle behind `gan`, mapping errors to statuses.
+/// Runs `body` on the GAN handle behind `gan`, mapping errors to statuses.
 private func call(_ gan: OpaquePointer?, _ body: (GANHandle) throws(SwiftGANError) -> Void) -> Int32 {
-    guard let gan else {
-        setLastError("the GAN handle is NULL (closed?)")
+    callHandle(gan, as: GANHandle.self, kind: "GAN", made: "sg_gan_create", body)
+}
+
+/// Runs `body` on the live handle of kind `H` behind `pointer` under its lock, mapping errors to statuses; a
+/// NULL, freed, foreign or other-kind pointer gives SG_INVALID_ARGUMENT.
+func callHandle<H: LockedHandle>(_ pointer: OpaquePointer?, as: H.Type, kind: String, made: String,
+                                 _ body: (H) throws(SwiftGANError) -> Void) -> Int32 {
+    guard let pointer else {
+        setLastError("the \(kind) handle is NULL (closed?)")
         return SG_INVALID_ARGUMENT
     }
-    guard let handle = liveHandles.find(gan) else {
-        setLastError("\(gan) is not a live GAN handle: freed already, or not made by sg_gan_create")
+    guard let handle = liveHandles.find(pointer) as? H else {
+        setLastError("\(pointer) is not a live \(kind) handle: freed already, or not made by \(made)")
         return SG_INVALID_ARGUMENT
     }
     return guarded { () throws(SwiftGANError) in
@@ -105,7 +124,20 @@ private func call(_ gan: OpaquePointer?, _ body: (GANHandle) throws(SwiftGANErro
     }
 }
 
-private func guarded(_ body: () throws(SwiftGANError) -> Void) -> Int32 {
+/// Frees the live handle of kind `H` behind `pointer` (NULL: nothing to do).
+func freeHandle<H: LockedHandle>(_ pointer: OpaquePointer?, as kind: H.Type, name: String, made: String) -> Int32 {
+    guard let pointer else { return SG_OK }
+    guard liveHandles.remove(pointer, as: kind) else {
+        setLastError("\(pointer) is not a live \(name) handle: freed already, or not made by \(made)")
+        return SG_INVALID_ARGUMENT
+    }
+    return SG_OK
+}
+
+/// A new handle for `handle`, registered as live.
+func register(_ handle: LockedHandle) -> OpaquePointer { liveHandles.add(handle) }
+
+func guarded(_ body: () throws(SwiftGANError) -> Void) -> Int32 {
     do {
         try body()
         return SG_OK
@@ -119,12 +151,12 @@ private func guarded(_ body: () throws(SwiftGANError) -> Void) -> Int32 {
     }
 }
 
-private func require(_ condition: Bool, _ message: @autoclosure () -> String) throws(SwiftGANError) {
+func require(_ condition: Bool, _ message: @autoclosure () -> String) throws(SwiftGANError) {
     if !condition { throw SwiftGANError(message()) }
 }
 
 /// The caller's array `a` (named `name` in messages) as a tensor, or nil when its values are NULL.
-private func tensor(_ a: sg_array, _ name: String) throws(SwiftGANError) -> Tensor? {
+func tensor(_ a: sg_array, _ name: String) throws(SwiftGANError) -> Tensor? {
     guard let values = a.values else {
         try require(a.count == 0, "\(name): values is NULL but count is \(a.count)")
         return nil
@@ -139,7 +171,7 @@ private func tensor(_ a: sg_array, _ name: String) throws(SwiftGANError) -> Tens
 }
 
 /// A caller's output buffer of `count` floats.
-private func output(_ p: UnsafeMutablePointer<Float>?, _ count: Int64) throws(SwiftGANError) -> UnsafeMutableBufferPointer<Float> {
+func output(_ p: UnsafeMutablePointer<Float>?, _ count: Int64) throws(SwiftGANError) -> UnsafeMutableBufferPointer<Float> {
     try require(p != nil, "out is NULL")
     try require(count >= 0 && count <= 1 << 36, "out: count must be in [0, 2^36], got \(count)")
     return UnsafeMutableBufferPointer(start: p, count: Int(count))
@@ -164,22 +196,17 @@ public func sg_gan_create(_ config: UnsafePointer<CChar>?, _ out: UnsafeMutableP
         out.pointee = nil
         let text = config.map { String(cString: $0) } ?? ""
         let trainer = try GANTrainer(config: try GANConfig(text: text))
-        out.pointee = liveHandles.add(GANHandle(trainer: trainer))
+        out.pointee = register(GANHandle(trainer: trainer))
     }
 }
 
 @_cdecl("sg_gan_free")
 public func sg_gan_free(_ gan: OpaquePointer?) -> Int32 {
-    guard let gan else { return SG_OK }
-    guard liveHandles.remove(gan) else {
-        setLastError("\(gan) is not a live GAN handle: freed already, or not made by sg_gan_create")
-        return SG_INVALID_ARGUMENT
-    }
-    return SG_OK
+    freeHandle(gan, as: GANHandle.self, name: "GAN", made: "sg_gan_create")
 }
 
 /// Copies `text` NUL-terminated into a caller's buffer, reporting the size needed.
-private func writeText(_ text: String, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
+func writeText(_ text: String, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
                        _ needed: UnsafeMutablePointer<Int64>?) throws(SwiftGANError) {
     let bytes = Array(text.utf8CString)
     needed?.pointee = Int64(bytes.count)

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 11
+#define SG_ABI_VERSION 12
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -177,6 +177,35 @@ void sg_profile_reset(void);
  * or architecture (2), NUL-terminated, into buffer (capacity bytes); *needed receives the
  * size required including the NUL. Fails with SG_INVALID_ARGUMENT when capacity is too small. */
 sg_status sg_catalogue(int32_t what, char *buffer, int64_t capacity, int64_t *needed);
+
+/* ---- Feature networks (the feature space of the sample-quality metrics) ----------------------------------
+ *
+ * A small CNN classifier trained by the core on labelled images; its spatially averaged last activations are
+ * the features FID, KID and precision/recall compare. Handles follow the GAN's conventions (tokens, a lock,
+ * SG_INVALID_ARGUMENT for a freed or other-kind handle, including a GAN handle). */
+typedef struct sg_features sg_features;
+
+/* Creates a network from "key=value" lines: channels (1-4), image_size (8-1024), classes (2-100000), width
+ * (1-512; the features have 4·width values), lr (Adam's), seed. */
+sg_status sg_features_create(const char *config, sg_features **out);
+sg_status sg_features_free(sg_features *net);
+/* The configuration as "key=value\n" lines, with "features=F" (the feature width) last; sized as sg_gan_config. */
+sg_status sg_features_config(sg_features *net, char *buffer, int64_t capacity, int64_t *needed);
+/* One Adam step on images [N, C, S, S] (N >= 2) with one class index per image (label_count = N); stats (NULL
+ * or 2 doubles) receives the batch's mean cross-entropy and accuracy before the step. A non-finite loss or
+ * gradient gives SG_DIVERGED and changes nothing. */
+sg_status sg_features_train_step(sg_features *net, const sg_array *images, const int32_t *labels, int64_t label_count,
+                                 double *stats);
+/* Features [N, F] (logits == 0) or class logits [N, classes] (logits != 0) of images [N, C, S, S], in evaluation
+ * mode, into out (out_count floats, which must be N × F or N × classes). */
+sg_status sg_features_evaluate(sg_features *net, const sg_array *images, int32_t logits, float *out, int64_t out_count);
+/* The network's tensors (parameters, then batch-norm buffers, by module), as sg_gan_tensor_* with SG_TENSORS_MODEL. */
+sg_status sg_features_tensor_count(sg_features *net, int64_t *count);
+sg_status sg_features_tensor_info(sg_features *net, int64_t index, const char **name, int32_t *ndim, int64_t *shape);
+sg_status sg_features_tensor_read(sg_features *net, int64_t index, float *out, int64_t count);
+sg_status sg_features_tensor_write(sg_features *net, int64_t index, const float *values, int64_t count);
+/* Threads this network's calls use, as sg_gan_set_threads. */
+sg_status sg_features_set_threads(sg_features *net, int32_t threads);
 
 #ifdef __cplusplus
 }

@@ -336,6 +336,187 @@ static PyTypeObject HandleType = {
     .tp_getset = Handle_getset,
 };
 
+/* ---- Features type: a feature network (sg_features*) ------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    sg_features *net;
+} Features;
+
+static int features_open(Features *self) {
+    if (self->net == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the feature network is closed");
+        return -1;
+    }
+    return 0;
+}
+
+static void Features_dealloc(Features *self) {
+    sg_features_free(self->net);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Features_close(Features *self, PyObject *unused) {
+    sg_features_free(self->net);
+    self->net = NULL;
+    Py_RETURN_NONE;
+}
+
+static sg_status features_config_text(void *net, char *buffer, int64_t capacity, int64_t *needed) {
+    return sg_features_config((sg_features *)net, buffer, capacity, needed);
+}
+
+static PyObject *Features_config(Features *self, PyObject *unused) {
+    if (features_open(self)) return NULL;
+    return read_text(features_config_text, self->net);
+}
+
+/* train_step(images, labels) -> (loss, accuracy); labels: a C-contiguous int32 buffer */
+static PyObject *Features_train_step(Features *self, PyObject *args) {
+    PyObject *images, *labels;
+    if (!PyArg_ParseTuple(args, "OO", &images, &labels)) return NULL;
+    if (features_open(self)) return NULL;
+    Py_buffer vi = {0}, vl = {0};
+    sg_array x;
+    if (get_array(images, &vi, &x, "images")) return NULL;
+    if (PyObject_GetBuffer(labels, &vl, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0 || vl.itemsize != 4 || !vl.format ||
+        (strcmp(vl.format, "i") != 0 && strcmp(vl.format, "l") != 0 && strcmp(vl.format, "=i") != 0)) {
+        if (vl.obj) PyBuffer_Release(&vl);
+        release(&vi);
+        PyErr_SetString(PyExc_TypeError, "labels must be a C-contiguous int32 buffer");
+        return NULL;
+    }
+    double stats[2] = {0, 0};
+    sg_status st;
+    sg_features *net = self->net;
+    Py_BEGIN_ALLOW_THREADS
+    st = sg_features_train_step(net, &x, vl.buf, vl.len / 4, stats);
+    Py_END_ALLOW_THREADS
+    release(&vi); release(&vl);
+    if (st != SG_OK) return raise_status(st);
+    return Py_BuildValue("(dd)", stats[0], stats[1]);
+}
+
+/* evaluate(images, logits, out) */
+static PyObject *Features_evaluate(Features *self, PyObject *args) {
+    PyObject *images, *out;
+    int logits;
+    if (!PyArg_ParseTuple(args, "OpO", &images, &logits, &out)) return NULL;
+    if (features_open(self)) return NULL;
+    Py_buffer vi = {0}, vo = {0};
+    sg_array x;
+    if (get_array(images, &vi, &x, "images")) return NULL;
+    if (get_float32(out, &vo, 1, "out")) { release(&vi); return NULL; }
+    sg_status st;
+    sg_features *net = self->net;
+    Py_BEGIN_ALLOW_THREADS
+    st = sg_features_evaluate(net, &x, logits, vo.buf, vo.len / 4);
+    Py_END_ALLOW_THREADS
+    release(&vi); release(&vo);
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Features_tensor_count(Features *self, PyObject *unused) {
+    if (features_open(self)) return NULL;
+    int64_t count = 0;
+    sg_status st = sg_features_tensor_count(self->net, &count);
+    return st == SG_OK ? PyLong_FromLongLong(count) : raise_status(st);
+}
+
+static PyObject *Features_tensor_info(Features *self, PyObject *args) {
+    Py_ssize_t index;
+    if (!PyArg_ParseTuple(args, "n", &index)) return NULL;
+    if (features_open(self)) return NULL;
+    const char *name = NULL;
+    int32_t ndim = 0;
+    int64_t shape[8];
+    sg_status st = sg_features_tensor_info(self->net, index, &name, &ndim, shape);
+    if (st != SG_OK) return raise_status(st);
+    PyObject *dims = PyTuple_New(ndim);
+    if (!dims) return NULL;
+    for (int i = 0; i < ndim; i++) PyTuple_SET_ITEM(dims, i, PyLong_FromLongLong(shape[i]));
+    return Py_BuildValue("(sN)", name, dims);
+}
+
+static PyObject *Features_tensor_read(Features *self, PyObject *args) {
+    Py_ssize_t index, count;
+    PyObject *out;
+    if (!PyArg_ParseTuple(args, "nOn", &index, &out, &count)) return NULL;
+    if (features_open(self)) return NULL;
+    Py_buffer vo = {0};
+    if (get_floats(out, &vo, count, 1, "out")) return NULL;
+    sg_status st = sg_features_tensor_read(self->net, index, vo.buf, count);
+    release(&vo);
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Features_tensor_write(Features *self, PyObject *args) {
+    Py_ssize_t index, count;
+    PyObject *values;
+    if (!PyArg_ParseTuple(args, "nOn", &index, &values, &count)) return NULL;
+    if (features_open(self)) return NULL;
+    Py_buffer vv = {0};
+    if (get_floats(values, &vv, count, 0, "values")) return NULL;
+    sg_status st = sg_features_tensor_write(self->net, index, vv.buf, count);
+    release(&vv);
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Features_set_threads(Features *self, PyObject *args) {
+    int threads;
+    if (!PyArg_ParseTuple(args, "i", &threads)) return NULL;
+    if (features_open(self)) return NULL;
+    sg_status st = sg_features_set_threads(self->net, threads);
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Features_methods[] = {
+    {"close", (PyCFunction)Features_close, METH_NOARGS, "Frees the network; further calls raise ValueError."},
+    {"config", (PyCFunction)Features_config, METH_NOARGS, "The configuration as key=value lines."},
+    {"train_step", (PyCFunction)Features_train_step, METH_VARARGS, "One Adam step on (images, int32 labels); (loss, accuracy)."},
+    {"evaluate", (PyCFunction)Features_evaluate, METH_VARARGS, "Features or logits of images into out."},
+    {"tensor_count", (PyCFunction)Features_tensor_count, METH_NOARGS, "Number of state tensors."},
+    {"tensor_info", (PyCFunction)Features_tensor_info, METH_VARARGS, "(name, shape) of a state tensor."},
+    {"tensor_read", (PyCFunction)Features_tensor_read, METH_VARARGS, "Copies a state tensor into out."},
+    {"tensor_write", (PyCFunction)Features_tensor_write, METH_VARARGS, "Overwrites a state tensor."},
+    {"set_threads", (PyCFunction)Features_set_threads, METH_VARARGS, "Threads this network's calls use (0: the default)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyObject *Features_closed(Features *self, void *unused) { return PyBool_FromLong(self->net == NULL); }
+
+static PyGetSetDef Features_getset[] = {
+    {"closed", (getter)Features_closed, NULL, "Whether close() was called.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject FeaturesType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "swiftgan._native.Features",
+    .tp_basicsize = sizeof(Features),
+    .tp_dealloc = (destructor)Features_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A feature network handle (sg_features*).",
+    .tp_methods = Features_methods,
+    .tp_getset = Features_getset,
+};
+
+static PyObject *native_create_features(PyObject *module, PyObject *args) {
+    const char *config;
+    if (!PyArg_ParseTuple(args, "s", &config)) return NULL;
+    sg_features *net = NULL;
+    sg_status st = sg_features_create(config, &net);
+    if (st != SG_OK) return raise_status(st);
+    Features *f = PyObject_New(Features, &FeaturesType);
+    if (!f) { sg_features_free(net); return NULL; }
+    f->net = net;
+    return (PyObject *)f;
+}
+
 /* ---- module functions --------------------------------------------------- */
 
 static PyObject *native_create(PyObject *module, PyObject *args) {
@@ -400,6 +581,7 @@ static PyObject *native_profile_reset(PyObject *module, PyObject *unused) {
 
 static PyMethodDef module_methods[] = {
     {"create", native_create, METH_VARARGS, "Creates an engine from key=value configuration lines."},
+    {"create_features", native_create_features, METH_VARARGS, "Creates a feature network from key=value lines."},
     {"abi_version", native_abi_version, METH_NOARGS, "The loaded library's ABI version."},
     {"catalogue", native_catalogue, METH_VARARGS, "name\\tdescription lines: losses (0), penalties (1), architectures (2)."},
     {"stat_names", native_stat_names, METH_NOARGS, "name\\tmeaning lines of a step's statistics, in order."},
@@ -420,7 +602,7 @@ PyMODINIT_FUNC PyInit__native(void) {
                      sg_abi_version(), SG_ABI_VERSION);
         return NULL;
     }
-    if (PyType_Ready(&HandleType) < 0) return NULL;
+    if (PyType_Ready(&HandleType) < 0 || PyType_Ready(&FeaturesType) < 0) return NULL;
     PyObject *m = PyModule_Create(&native_module);
     if (!m) return NULL;
     SwiftGANError = PyErr_NewExceptionWithDoc("swiftgan.SwiftGANError", "An engine failure inside SwiftGAN's core.",

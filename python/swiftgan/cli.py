@@ -128,6 +128,70 @@ def _sample_folder(gan, args: argparse.Namespace, chunk: int = 500) -> None:
             bar.update(len(images))
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from .datasets import load_dataset
+    from .features import FeatureNetwork, evaluate
+
+    run = runs.load_run(args.run)
+    if args.n < 2 or args.real_n < 2:
+        raise ValueError(f"--n and --real-n must be at least 2, got {args.n} and {args.real_n}")
+    config = run.config
+    images = load_dataset(str(config["dataset"]), image_size=config.get("image_size"), channels=config.get("channels"),
+                          class_name=config.get("class_name"))
+    picks = np.sort(np.random.default_rng(args.seed).permutation(len(images))[:args.real_n])
+    network = FeatureNetwork.load(args.network) if args.network else None
+    try:
+        with run.gan() as gan:
+            result = evaluate(gan, images[picks], n=args.n, network=network, seed=args.seed,
+                              real_name=f"{config['dataset']} (the run's training images)")
+            result["measured"]["iteration"] = gan.iteration
+    finally:
+        if network is not None:
+            network.close()
+    path = os.path.join(run.path, "metrics.json")
+    with open(path + ".partial", "w") as f:
+        json.dump(result, f, indent=2)
+    os.replace(path + ".partial", path)
+    print(f"{run.path} at iteration {result['measured']['iteration']}: FID {result['fid']:.2f}, KID "
+          f"{result['kid']:.4f} ± {result['kid_std']:.4f}, precision {result['precision']:.3f}, recall "
+          f"{result['recall']:.3f} ({args.n} samples against {len(picks)} images; wrote {path})")
+    return 0
+
+
+def _features_train(args: argparse.Namespace) -> int:
+    import shlex
+    import time
+
+    from .datasets import load_labelled_dataset
+    from .features import FeatureNetwork
+
+    for name in ("epochs", "batch_size", "width", "image_size", "channels"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    images, labels, classes = load_labelled_dataset(args.dataset, "train", args.image_size, args.channels)
+    test_images, test_labels, _ = load_labelled_dataset(args.dataset, "test", args.image_size, args.channels)
+    started = time.monotonic()
+    with FeatureNetwork(channels=args.channels, image_size=args.image_size, classes=len(classes), width=args.width,
+                        lr=args.lr, seed=args.seed, threads=args.threads) as net:
+        history = net.train(images, labels, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                            progress=args.progress)
+        accuracy = net.accuracy(test_images, test_labels)
+        seconds = time.monotonic() - started
+        command = (f"swiftgan features train --dataset {shlex.quote(args.dataset)} --out {shlex.quote(args.out)} "
+                   f"--image-size {args.image_size} --channels {args.channels} --width {args.width} "
+                   f"--epochs {args.epochs} --batch-size {args.batch_size} --lr {args.lr:g} --seed {args.seed}")
+        net.save(args.out, dataset=args.dataset, classes=classes, train_images=len(images), test_images=len(test_images),
+                 epochs=args.epochs, batch_size=args.batch_size, train_accuracy=history["accuracy"][-1],
+                 test_accuracy=accuracy, seconds=round(seconds, 1), command=command)
+    print(f"wrote {args.out} (+ .json): {net.feature_count} features, test accuracy {accuracy:.4f} on "
+          f"{len(test_images)} images, {seconds:.0f} s")
+    return 0
+
+
 def _morph(args: argparse.Namespace) -> int:
     run = runs.load_run(args.run)
     out = args.out or os.path.join(run.path, "morph.gif")
@@ -191,6 +255,37 @@ def parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", help="the PNG (default RUN/losses.png)")
     plot.add_argument("--window", type=int, default=None, help="moving-average window (default: 1%% of the run)")
     plot.set_defaults(handler=_plot)
+
+    evaluate = sub.add_parser("evaluate", help="FID, KID, precision and recall of a run's generator",
+                              description="Measure a run's last checkpoint against its dataset's images (a seeded subset "
+                                          "of --real-n) in a feature network's space; write RUN/metrics.json with the "
+                                          "figures and how they were measured.")
+    evaluate.add_argument("run", metavar="RUN")
+    evaluate.add_argument("--n", type=int, default=10_000, help="generated samples (default 10000)")
+    evaluate.add_argument("--real-n", type=int, default=10_000, help="real images, at most (default 10000)")
+    evaluate.add_argument("--network", help="a feature network file (default: the shipped Fashion-MNIST one)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seeds the latents, the real subset and KID's subsets")
+    evaluate.set_defaults(handler=_evaluate)
+
+    features = sub.add_parser("features", help="feature networks for the sample-quality metrics")
+    features_sub = features.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ftrain = features_sub.add_parser("train", help="train a feature network (a small CNN classifier) on a labelled dataset",
+                                     description="Train a feature network on a labelled dataset (fashion-mnist, a folder "
+                                                 "of IDX files with labels, CIFAR batches, or one sub-folder per class) and "
+                                                 "write FILE (safetensors) and FILE.json (its description, test accuracy "
+                                                 "and this command).")
+    ftrain.add_argument("--dataset", required=True, help="fashion-mnist or a labelled dataset folder")
+    ftrain.add_argument("--out", required=True, metavar="FILE", help="the weights file (.safetensors)")
+    ftrain.add_argument("--image-size", type=int, default=32, help="image side (default 32)")
+    ftrain.add_argument("--channels", type=int, default=1, help="image channels (default 1)")
+    ftrain.add_argument("--width", type=int, default=16, help="first convolution's channels; features: 4× (default 16)")
+    ftrain.add_argument("--epochs", type=int, default=5, help="passes over the training split (default 5)")
+    ftrain.add_argument("--batch-size", type=int, default=128, help="batch size (default 128)")
+    ftrain.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default 1e-3)")
+    ftrain.add_argument("--seed", type=int, default=1, help="seeds the weights and the batches (default 1)")
+    ftrain.add_argument("--threads", type=int, default=None, help="threads (default: the cores available)")
+    ftrain.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    ftrain.set_defaults(handler=_features_train)
 
     listing = sub.add_parser("list", help="list the losses, penalties and architectures")
     listing.set_defaults(handler=_list)

@@ -14,7 +14,7 @@ import gzip
 import os
 import pickle
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -253,6 +253,93 @@ def load_dataset(spec: str, image_size: Optional[int] = None, channels: Optional
     if class_name is None and any(_is_cifar_batch(n) for n in names):
         return convert(_load_cifar_folder(spec, [n for n in names if _is_cifar_batch(n)]), image_size, channels)
     return load_image_folder(spec, image_size or 64, channels or 3, class_name)
+
+
+# ---- labelled datasets (for feature networks) ------------------------------------------
+
+def load_idx_labels(path: str) -> np.ndarray:
+    """An MNIST-format IDX label file (gzipped or not): int64 [N]."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 8 or data[:4] != b"\x00\x00\x08\x01":
+        raise ValueError(f"{path}: not an IDX label file (1-D unsigned bytes)")
+    n = int.from_bytes(data[4:8], "big")
+    if len(data) - 8 < n:
+        raise ValueError(f"{path}: truncated: header says {n} labels, file holds {len(data) - 8}")
+    return np.frombuffer(data, dtype=np.uint8, count=n, offset=8).astype(np.int64)
+
+
+def _idx_pairs(folder: str, split: str) -> List[Tuple[str, str]]:
+    """(images, labels) IDX files of `split` ("train": train-*, "test": t10k-* or test-*) in `folder`."""
+    names = sorted(os.listdir(folder))
+    prefixes = ("train",) if split == "train" else ("t10k", "test")
+    pairs = []
+    for name in names:
+        if _is_idx_images(name) and name.startswith(prefixes):
+            labels = name.replace("images-idx3", "labels-idx1")
+            if labels not in names:
+                raise FileNotFoundError(f"{folder}: {name} has no labels file {labels}")
+            pairs.append((os.path.join(folder, name), os.path.join(folder, labels)))
+    return pairs
+
+
+def load_labelled_dataset(spec: str, split: str = "train", image_size: Optional[int] = None,
+                          channels: Optional[int] = None, holdout: float = 0.1) -> Tuple[np.ndarray, np.ndarray, List[str]]:
+    """Labelled images (images float32 [N, C, H, W] in [-1, 1], labels int64 [N], class names) of `split`
+    ("train" or "test"): "fashion-mnist" or a folder of IDX files with their label files (train-*/t10k-*), CIFAR-10/100
+    python batches (data_batch_*/test_batch, or train/test), or image files in one sub-folder per class (the test
+    split is a seeded `holdout` share of each class, the train split the rest).
+
+    Raises:
+        FileNotFoundError: for a missing dataset or labels file.
+        ValueError: for a split other than train/test, or a dataset without labels.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if spec.lower() in ("fashion-mnist", "fashion_mnist", "fashionmnist"):
+        spec = FASHION_MNIST_DIR
+        if not os.path.isdir(spec):
+            raise FileNotFoundError(f"{spec} not found: install Debian's package with "
+                                    "`apt-get install dataset-fashion-mnist`")
+    if not os.path.isdir(spec):
+        raise FileNotFoundError(f"labelled dataset {spec!r}: no such folder, and not a known name (fashion-mnist)")
+    names = sorted(os.listdir(spec))
+    if any(_is_idx_images(n) for n in names):
+        pairs = _idx_pairs(spec, split)
+        if not pairs:
+            raise ValueError(f"{spec}: no {split} IDX images")
+        images = np.concatenate([load_idx_images(i) for i, _ in pairs])
+        labels = np.concatenate([load_idx_labels(l) for _, l in pairs])
+        if len(images) != len(labels):
+            raise ValueError(f"{spec}: {len(images)} images but {len(labels)} labels")
+        return convert(images, image_size, channels), labels, [str(c) for c in range(int(labels.max()) + 1)]
+    if any(_is_cifar_batch(n) for n in names):
+        chosen = [n for n in names if (n.startswith("data_batch_") or n == "train") == (split == "train")
+                  and _is_cifar_batch(n)]
+        images, labels = [], []
+        for name in chosen:
+            images.append(load_cifar_batch(os.path.join(spec, name)))
+            with open(os.path.join(spec, name), "rb") as f:
+                batch = pickle.load(f, encoding="bytes")
+            found = next((batch[k] for k in (b"labels", b"fine_labels", "labels", "fine_labels") if k in batch), None)
+            if found is None:
+                raise ValueError(f"{spec}/{name}: a CIFAR batch without labels")
+            labels.append(np.asarray(found, np.int64))
+        labels_all = np.concatenate(labels)
+        return convert(np.concatenate(images), image_size, channels), labels_all, [
+            str(c) for c in range(int(labels_all.max()) + 1)]
+    classes = [d for d in names if os.path.isdir(os.path.join(spec, d))]
+    if len(classes) < 2:
+        raise ValueError(f"{spec}: no labels: expected IDX label files, CIFAR batches or one sub-folder per class")
+    images, labels = [], []
+    for index, name in enumerate(classes):
+        found = load_image_folder(spec, image_size or 64, channels or 3, class_name=name)
+        held = np.random.default_rng(index).permutation(len(found)) < max(1, int(round(holdout * len(found))))
+        keep = held if split == "test" else ~held
+        images.append(found[keep])
+        labels.append(np.full(int(keep.sum()), index, np.int64))
+    return np.concatenate(images), np.concatenate(labels), classes
 
 
 # ---- sampling ------------------------------------------------------------------------

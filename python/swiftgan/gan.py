@@ -318,6 +318,15 @@ class GAN:
         self._handle.sample(int(n), out)
         return out
 
+    def evaluate(self, real: np.ndarray, n: int = 10_000, network=None, seed: int = 0, **options) -> Dict[str, object]:
+        """FID, KID (and its std), precision and recall of `n` samples against the images `real` (float32
+        [M, *sample_shape] in [-1, 1]), in a feature network's space (default: the shipped Fashion-MNIST one,
+        for 1×32×32 images); `swiftgan.features.evaluate` gives the options. The result's "measured" entry says
+        how (network file and SHA-256, feature layer, sample counts, seed): compare figures measured alike."""
+        from .features import evaluate
+
+        return evaluate(self, real, n=n, network=network, seed=seed, **options)
+
     # ---- state -------------------------------------------------------------
 
     def _read(self, index: int, which: int = _FULL) -> np.ndarray:

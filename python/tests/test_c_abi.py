@@ -167,3 +167,28 @@ def test_the_c_abi_is_clean_under_address_and_leak_sanitizer(tmp_path):
         report = done.stdout[-3000:] + done.stderr[-6000:]
         assert done.returncode == 0 and "Sanitizer" not in done.stderr, f"{source}: {report}"
         assert done.stdout.rstrip().endswith(expected), report
+
+
+def test_a_handle_of_the_other_kind_is_refused_by_name():
+    import ctypes
+
+    lib = ctypes.CDLL(os.path.join(LIBRARY_DIR, "libswiftgan.so"))
+    lib.sg_last_error.restype = ctypes.c_char_p
+    for name in ("sg_gan_create", "sg_features_create"):
+        getattr(lib, name).argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+    for name in ("sg_gan_free", "sg_features_free"):
+        getattr(lib, name).argtypes = [ctypes.c_void_p]
+    lib.sg_gan_sample.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
+    lib.sg_features_tensor_count.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64)]
+    gan, net = ctypes.c_void_p(), ctypes.c_void_p()
+    assert lib.sg_gan_create(b"arch=mlp\nchannels=2\nz_dim=2\nngf=4\nndf=4", ctypes.byref(gan)) == 0
+    assert lib.sg_features_create(b"image_size=16\nwidth=2", ctypes.byref(net)) == 0
+    count = ctypes.c_int64()
+    assert lib.sg_features_tensor_count(net, ctypes.byref(count)) == 0 and count.value > 0
+    assert lib.sg_features_tensor_count(gan, ctypes.byref(count)) == 1
+    assert b"is not a live feature network handle" in lib.sg_last_error()
+    out = (ctypes.c_float * 4)()
+    assert lib.sg_gan_sample(net, 2, out, 4) == 1 and b"is not a live GAN handle" in lib.sg_last_error()
+    assert lib.sg_gan_free(net) == 1 and lib.sg_features_free(gan) == 1  # neither freed by the other's function
+    assert lib.sg_gan_sample(gan, 2, out, 4) == 0
+    assert lib.sg_features_free(net) == 0 and lib.sg_gan_free(gan) == 0

@@ -1,0 +1,193 @@
+// MARK: - The feature network of the sample-quality metrics
+
+/// A small CNN classifier whose spatially averaged last activations are the feature space of SwiftGAN's metrics
+/// (FID, KID, precision/recall): no Inception weights are at hand, so the core trains its own on a labelled
+/// dataset (`swiftgan features train`).
+///
+/// `body`: Conv3×3(channels, w) BN ReLU, Conv3×3/2(w, 2w) BN ReLU, Conv3×3/2(2w, 4w) BN ReLU,
+/// Conv3×3/2(4w, 4w) BN ReLU; the features are its spatial mean ([N, 4w]); `head`: Linear(4w, classes).
+public final class FeatureNetwork: Module {
+    public let body: Sequential
+    public let head: Linear
+    public let featureCount: Int
+
+    public init(channels: Int, width: Int, classes: Int, rng: inout RandomGenerator) {
+        var layers: [Module] = []
+        for (input, output, stride) in [(channels, width, 1), (width, 2 * width, 2), (2 * width, 4 * width, 2),
+                                        (4 * width, 4 * width, 2)] {
+            layers += [Conv2d(input, output, kernelSize: 3, stride: stride, padding: 1, bias: false, rng: &rng),
+                       BatchNorm2d(output), ReLU()]
+        }
+        body = Sequential(layers)
+        featureCount = 4 * width
+        head = Linear(4 * width, classes, rng: &rng)
+    }
+
+    /// The features [N, 4w] of images [N, C, S, S].
+    public func features(_ x: Tensor) -> Tensor { body(x).mean(alongAxes: [2, 3]).flattened() }
+
+    /// The class logits [N, classes].
+    public func callAsFunction(_ x: Tensor) -> Tensor { head(features(x)) }
+
+    public var children: [(String, Module)] { [("body", body), ("head", head)] }
+}
+
+/// The mean softmax cross-entropy of `logits` [N, K] against class indices `labels` (each in [0, K)), computed
+/// stably (each row shifted by its maximum, a constant).
+public func crossEntropy(logits: Tensor, labels: [Int]) -> Tensor {
+    let (n, k) = (logits.shape[0], logits.shape[1])
+    let maxima = Tensor(uninitialized: [n, 1])
+    let oneHot = Tensor(uninitialized: [n, k])
+    oneHot.pointer.update(repeating: 0, count: n * k)
+    for i in 0..<n {
+        var largest = -Float.infinity
+        for j in 0..<k { largest = max(largest, logits.pointer[i * k + j]) }
+        maxima.pointer[i] = largest
+        oneHot.pointer[i * k + labels[i]] = 1
+    }
+    let shifted = logits - maxima
+    return (log(exp(shifted).sum(alongAxes: [1])) - (shifted * oneHot).sum(alongAxes: [1])).mean()
+}
+
+// MARK: - Training it
+
+/// What defines a feature network and its training: parsed from "key=value" lines (`FeatureConfig.keys`).
+public struct FeatureConfig: Equatable {
+    public var channels = 1
+    public var imageSize = 32
+    public var classes = 10
+    public var width = 16
+    public var learningRate: Float = 1e-3
+    public var seed: UInt64 = 1
+
+    /// Every key, with its meaning.
+    public static let keys: [(String, String)] = [
+        ("channels", "image channels, 1 to 4"), ("image_size", "image side, 8 to 1024"),
+        ("classes", "number of classes, 2 to 100000"), ("width", "channels of the first convolution, 1 to 512"),
+        ("lr", "Adam's learning rate, positive"), ("seed", "seeds the initial weights, ≥ 0"),
+    ]
+
+    public init() {}
+
+    public init(text: String) throws(SwiftGANError) {
+        for line in text.split(separator: "\n") where !line.isEmpty {
+            let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw SwiftGANError("config line '\(line)' is not of the form key=value") }
+            try set(parts[0], parts[1])
+        }
+    }
+
+    mutating func set(_ key: String, _ value: String) throws(SwiftGANError) {
+        func integer(_ range: ClosedRange<Int>) throws(SwiftGANError) -> Int {
+            guard let v = Int(value), range.contains(v) else {
+                throw SwiftGANError("\(key) must be an integer in [\(range.lowerBound), \(range.upperBound)], got '\(value)'")
+            }
+            return v
+        }
+        switch key {
+        case "channels": channels = try integer(1...4)
+        case "image_size": imageSize = try integer(8...1024)
+        case "classes": classes = try integer(2...100_000)
+        case "width": width = try integer(1...512)
+        case "lr":
+            guard let v = Float(value), v > 0, v.isFinite else { throw SwiftGANError("lr must be a positive number, got '\(value)'") }
+            learningRate = v
+        case "seed":
+            guard let v = UInt64(value) else { throw SwiftGANError("seed must be an integer in [0, 2⁶⁴), got '\(value)'") }
+            seed = v
+        default:
+            throw SwiftGANError("unknown feature network option '\(key)'; known: \(Self.keys.map(\.0).joined(separator: ", "))")
+        }
+    }
+
+    /// The configuration as "key=value" lines, every key.
+    public var text: String {
+        "channels=\(channels)\nimage_size=\(imageSize)\nclasses=\(classes)\nwidth=\(width)\nlr=\(learningRate)\nseed=\(seed)\n"
+    }
+}
+
+/// A feature network with its Adam optimizer: trains on labelled batches, and gives features or logits of
+/// images in evaluation mode (batch-norm running statistics).
+public final class FeatureTrainer {
+    public let config: FeatureConfig
+    public let network: FeatureNetwork
+    let optimizer: Adam
+    let parameters: [Tensor]
+
+    public init(config: FeatureConfig) {
+        self.config = config
+        var rng = RandomGenerator(seed: config.seed)
+        network = FeatureNetwork(channels: config.channels, width: config.width, classes: config.classes, rng: &rng)
+        parameters = network.namedParameters.map(\.1)
+        optimizer = Adam(parameters: parameters, learningRate: config.learningRate)
+    }
+
+    /// The shape of one image.
+    public var imageShape: [Int] { [config.channels, config.imageSize, config.imageSize] }
+
+    private func checkImages(_ images: Tensor, atLeast: Int) throws(SwiftGANError) {
+        guard images.shape.count == 4, Array(images.shape.dropFirst()) == imageShape else {
+            throw SwiftGANError("images must have shape [N, \(imageShape.map(String.init).joined(separator: ", "))], got \(images.shape)")
+        }
+        guard images.shape[0] >= atLeast else {
+            throw SwiftGANError("images must hold at least \(atLeast) image\(atLeast == 1 ? "" : "s"), got \(images.shape[0])")
+        }
+    }
+
+    /// One Adam step on a labelled batch; returns the batch's mean cross-entropy and accuracy (before the step).
+    /// A non-finite loss or gradient is refused (a `diverged` error) and nothing is applied.
+    public func trainStep(images: Tensor, labels: [Int]) throws(SwiftGANError) -> (loss: Float, accuracy: Float) {
+        try checkImages(images, atLeast: 2)
+        guard labels.count == images.shape[0] else {
+            throw SwiftGANError("labels must hold one label per image (\(images.shape[0])), got \(labels.count)")
+        }
+        if let bad = labels.first(where: { $0 < 0 || $0 >= config.classes }) {
+            throw SwiftGANError("labels must be in [0, \(config.classes)), got \(bad)")
+        }
+        let buffers = network.namedBuffers.map { $0.1.copy() }
+        network.setTraining(true)
+        let logits = network(images)
+        let loss = crossEntropy(logits: logits, labels: labels)
+        let grads = gradients(of: loss, wrt: parameters)
+        if !loss.scalar.isFinite || grads.contains(where: { !allFinite($0.pointer, count: $0.count) })
+            || optimizer.firstNonFiniteUpdate(parameters, grads) != nil {
+            for (b, saved) in zip(network.namedBuffers.map(\.1), buffers) { b.assign(from: saved.pointer) }
+            throw SwiftGANError("the feature network's loss or gradients are not finite (step \(optimizer.stepCount + 1)); "
+                                + "nothing was applied: try a lower lr", kind: .diverged)
+        }
+        optimizer.step(parameters, grads)
+        return (loss.scalar, accuracy(logits, labels))
+    }
+
+    private func accuracy(_ logits: Tensor, _ labels: [Int]) -> Float {
+        let k = config.classes
+        var right = 0
+        for (i, label) in labels.enumerated() {
+            var best = 0
+            for j in 1..<k where logits.pointer[i * k + j] > logits.pointer[i * k + best] { best = j }
+            if best == label { right += 1 }
+        }
+        return Float(right) / Float(labels.count)
+    }
+
+    /// Features ([N, 4·width]) or logits ([N, classes]) of images [N, C, S, S], in evaluation mode, written into
+    /// `out`, `batch` images at a time.
+    public func evaluate(_ images: Tensor, logits: Bool, into out: UnsafeMutableBufferPointer<Float>,
+                         batch: Int = 256) throws(SwiftGANError) {
+        try checkImages(images, atLeast: 1)
+        let width = logits ? config.classes : network.featureCount
+        let n = images.shape[0]
+        guard out.count == n * width else {
+            throw SwiftGANError("out must hold \(n) × \(width) = \(n * width) floats, got \(out.count)")
+        }
+        network.setTraining(false)
+        defer { network.setTraining(true) }
+        let per = images.count / n
+        for start in stride(from: 0, to: n, by: batch) {
+            let count = min(batch, n - start)
+            let part = Tensor(copying: images.pointer + start * per, shape: [count] + imageShape)
+            let result = withoutGradients { logits ? network(part) : network.features(part) }
+            (out.baseAddress! + start * width).update(from: result.pointer, count: count * width)
+        }
+    }
+}

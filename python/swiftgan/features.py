@@ -1,0 +1,252 @@
+"""Feature networks: small CNN classifiers trained by SwiftGAN's core, whose features are the space the sample-quality
+metrics (`swiftgan.metrics`) are measured in. No Inception weights can be downloaded everywhere, so SwiftGAN trains
+its own (`swiftgan features train`), and ships the Fashion-MNIST one (`default_network()`).
+
+A network file is a safetensors file of the weights and a JSON description beside it (`<file>.json`): format,
+configuration, feature width, the dataset and split it was trained on, its test accuracy, the command that made
+it, and the SHA-256 of the weights file, which `FeatureNetwork.load` verifies. Every figure measured with a network
+carries its name and checksum, so that two figures are only compared when they were measured the same way.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from typing import Dict, Mapping, Optional, Tuple
+
+import numpy as np
+
+from . import _native
+
+FORMAT = "swiftgan-features-1"
+DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "fashion-mnist-features.safetensors")
+
+
+class FeatureNetwork:
+    """Conv3×3(channels, w) BN ReLU, then three Conv3×3 stride 2 (to 2w, 4w, 4w) with BN ReLU; the features are
+    the spatial mean of the last ([N, 4w]); a Linear head gives the class logits. Trained with Adam by the core.
+    Images are float32 [N, channels, image_size, image_size] in [-1, 1]."""
+
+    def __init__(self, channels: int = 1, image_size: int = 32, classes: int = 10, width: int = 16,
+                 lr: float = 1e-3, seed: int = 1, threads: Optional[int] = None):
+        for name, value in (("channels", channels), ("image_size", image_size), ("classes", classes),
+                            ("width", width), ("seed", seed)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        self._handle = _native.create_features(
+            f"channels={channels}\nimage_size={image_size}\nclasses={classes}\nwidth={width}\nlr={float(lr)!r}\n"
+            f"seed={seed}")
+        self._lock = threading.RLock()
+        config = dict(line.split("=", 1) for line in self._handle.config().splitlines() if line)
+        self.channels, self.image_size = int(config["channels"]), int(config["image_size"])
+        self.classes, self.width, self.feature_count = int(config["classes"]), int(config["width"]), int(config["features"])
+        self.lr, self.seed = float(config["lr"]), int(config["seed"])
+        self._names = [self._handle.tensor_info(i)[0] for i in range(self._handle.tensor_count())]
+        self.description: Dict[str, object] = {}  # of the file it was loaded from
+        if threads is not None:
+            self._handle.set_threads(int(threads))
+
+    @property
+    def config(self) -> Dict[str, object]:
+        return {"channels": self.channels, "image_size": self.image_size, "classes": self.classes,
+                "width": self.width, "lr": self.lr, "seed": self.seed}
+
+    def __repr__(self) -> str:
+        return (f"FeatureNetwork(channels={self.channels}, image_size={self.image_size}, classes={self.classes}, "
+                f"width={self.width}, features={self.feature_count})")
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "FeatureNetwork":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _images(self, images: np.ndarray) -> np.ndarray:
+        if not isinstance(images, np.ndarray) or images.dtype != np.float32:
+            raise TypeError(f"images must be a numpy.ndarray of float32, got "
+                            f"{getattr(images, 'dtype', type(images).__name__)}")
+        expected = (self.channels, self.image_size, self.image_size)
+        if images.ndim != 4 or images.shape[1:] != expected:
+            raise ValueError(f"images must have shape [N, {', '.join(map(str, expected))}], got {list(images.shape)}")
+        return np.ascontiguousarray(images)
+
+    def train_step(self, images: np.ndarray, labels: np.ndarray) -> Tuple[float, float]:
+        """One Adam step on a labelled batch; returns its mean cross-entropy and accuracy (before the step)."""
+        labels = np.ascontiguousarray(np.asarray(labels), dtype=np.int32)
+        with self._lock:
+            return self._handle.train_step(self._images(images), labels)
+
+    def train(self, images: np.ndarray, labels: np.ndarray, epochs: int = 5, batch_size: int = 128, seed: int = 0,
+              progress: bool = True) -> Dict[str, list]:
+        """`epochs` passes over (images, labels) in seeded random batches; returns the per-epoch mean loss and
+        accuracy."""
+        from tqdm.auto import tqdm
+
+        labels = np.asarray(labels)
+        if len(labels) != len(images):
+            raise ValueError(f"labels must hold one label per image ({len(images)}), got {len(labels)}")
+        rng = np.random.default_rng(seed)
+        history: Dict[str, list] = {"loss": [], "accuracy": []}
+        steps = len(images) // batch_size
+        with tqdm(total=epochs * steps, disable=not progress, unit="step", desc="features") as bar:
+            for _ in range(epochs):
+                order = rng.permutation(len(images))
+                losses, right = [], []
+                for i in range(steps):
+                    picks = np.sort(order[i * batch_size:(i + 1) * batch_size])
+                    loss, accuracy = self.train_step(np.ascontiguousarray(images[picks]), labels[picks])
+                    losses.append(loss)
+                    right.append(accuracy)
+                    bar.update(1)
+                    if i % 50 == 0:
+                        bar.set_postfix(loss=f"{loss:.3f}", accuracy=f"{accuracy:.3f}", refresh=False)
+                history["loss"].append(float(np.mean(losses)))
+                history["accuracy"].append(float(np.mean(right)))
+        return history
+
+    def _evaluate(self, images: np.ndarray, logits: bool, batch: int = 1024) -> np.ndarray:
+        images = self._images(images)
+        width = self.classes if logits else self.feature_count
+        out = np.empty((len(images), width), np.float32)
+        with self._lock:
+            for start in range(0, len(images), batch):
+                part = images[start:start + batch]
+                self._handle.evaluate(part, logits, out[start:start + len(part)])
+        return out
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """The features float32 [N, feature_count] of images, in evaluation mode."""
+        return self._evaluate(images, logits=False)
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        """The class logits float32 [N, classes] of images, in evaluation mode."""
+        return self._evaluate(images, logits=True)
+
+    def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
+        """The share of images whose largest logit is their label."""
+        return float((self.logits(images).argmax(axis=1) == np.asarray(labels)).mean())
+
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        state = OrderedDict()
+        with self._lock:
+            for i, name in enumerate(self._names):
+                _, shape = self._handle.tensor_info(i)
+                out = np.empty(shape, np.float32)
+                self._handle.tensor_read(i, out, out.size)
+                state[name] = out
+        return state
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Overwrites every tensor from `state` (all checked first: a failed load changes nothing)."""
+        missing, unknown = sorted(set(self._names) - set(state)), sorted(set(state) - set(self._names))
+        if missing or unknown:
+            raise KeyError(f"state does not match the network: missing {missing}, unknown {unknown}")
+        arrays = []
+        for i, name in enumerate(self._names):
+            array = np.ascontiguousarray(np.asarray(state[name]), dtype=np.float32)
+            _, shape = self._handle.tensor_info(i)
+            if array.shape != tuple(shape):
+                raise ValueError(f"{name}: expected shape {list(shape)}, got {list(array.shape)}")
+            arrays.append(array)
+        with self._lock:
+            for i, array in enumerate(arrays):
+                self._handle.tensor_write(i, array, array.size)
+
+    def save(self, path: str, **description) -> str:
+        """Writes the weights to `path` (safetensors) and the description to `path`.json (with `description`'s
+        entries: dataset, accuracy, command, ...); returns `path`."""
+        from safetensors.numpy import save_file
+
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        save_file(self.state_dict(), path + ".partial", metadata={"format": FORMAT})
+        os.replace(path + ".partial", path)
+        info = {"format": FORMAT, "config": self.config, "features": self.feature_count,
+                "feature_layer": "spatial mean of the last convolution block", **description,
+                "weights_sha256": _sha256(path)}
+        with open(path + ".json.partial", "w") as f:
+            json.dump(info, f, indent=2)
+        os.replace(path + ".json.partial", path + ".json")
+        self.description = info
+        return path
+
+    @classmethod
+    def load(cls, path: str, threads: Optional[int] = None) -> "FeatureNetwork":
+        """The network saved at `path` (with `path`.json), its weights verified against the recorded SHA-256.
+
+        Raises:
+            FileNotFoundError: when either file is missing.
+            ValueError: for another format, or weights whose checksum differs (damaged or replaced).
+        """
+        from safetensors.numpy import load_file
+
+        with open(path + ".json") as f:
+            info = json.load(f)
+        if info.get("format") != FORMAT:
+            raise ValueError(f"{path}.json: unsupported feature network format {info.get('format')!r}, expected {FORMAT!r}")
+        digest = _sha256(path)
+        if digest != info.get("weights_sha256"):
+            raise ValueError(f"{path}: its SHA-256 ({digest[:12]}…) is not the one {path}.json records "
+                             f"({str(info.get('weights_sha256'))[:12]}…): the weights are damaged or were replaced")
+        config = dict(info["config"])
+        net = cls(**config, threads=threads)
+        net.load_state_dict(load_file(path))
+        net.description = {**info, "path": path}
+        return net
+
+
+def default_network(threads: Optional[int] = None) -> FeatureNetwork:
+    """The Fashion-MNIST feature network shipped in the package (1 channel, 32×32; its description gives its test
+    accuracy and the command that rebuilt it)."""
+    if not os.path.exists(DEFAULT):
+        raise FileNotFoundError(f"{DEFAULT} is missing from this installation: train one with "
+                                "`swiftgan features train --dataset fashion-mnist --out FILE`")
+    return FeatureNetwork.load(DEFAULT, threads=threads)
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def evaluate(gan, real: np.ndarray, n: int = 10_000, network: Optional[FeatureNetwork] = None, seed: int = 0,
+             kid_subsets: int = 100, kid_subset_size: int = 1000, k: int = 3,
+             real_name: str = "given") -> Dict[str, object]:
+    """FID, KID (mean, std), precision and recall of `n` samples of `gan` (from `gan.latents(n, seed)`, so the
+    GAN's own random stream is untouched) against the images `real`, in the features of `network` (default: the
+    shipped Fashion-MNIST network). The result also says how the figures were measured: the network's file and
+    SHA-256, its feature layer, the sample counts, the real set's name and the seed."""
+    from .metrics import all_metrics
+
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"n must be an int of at least 2, got {n!r}")
+    owned = network is None
+    network = default_network() if owned else network
+    try:
+        expected = (network.channels, network.image_size, network.image_size)
+        if tuple(gan.sample_shape) != expected:
+            raise ValueError(f"the feature network takes images of shape {list(expected)}, the GAN makes "
+                             f"{list(gan.sample_shape)}: train a network for this data (swiftgan features train) "
+                             "and pass it")
+        real_features = network.features(np.ascontiguousarray(real, dtype=np.float32))
+        latents = gan.latents(int(n), seed=seed)
+        fake_features = np.concatenate([network.features(gan.generate(latents[i:i + 1000]))
+                                        for i in range(0, int(n), 1000)])
+        figures = all_metrics(real_features, fake_features, kid_subsets, kid_subset_size, k, seed)
+        description = network.description
+        return {**figures, "measured": {
+            "network": os.path.basename(description.get("path", DEFAULT if owned else "given")),
+            "network_sha256": description.get("weights_sha256"), "feature_layer": description.get(
+                "feature_layer", "spatial mean of the last convolution block"), "features": network.feature_count,
+            "fake_samples": int(n), "real_samples": len(real_features), "real": real_name, "seed": seed,
+            "kid_subsets": kid_subsets, "kid_subset_size": min(kid_subset_size, int(n), len(real_features)), "k": k}}
+    finally:
+        if owned:
+            network.close()
