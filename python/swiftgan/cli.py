@@ -33,6 +33,9 @@ RUN_HELP = {
     "tensorboard": "write TensorBoard event files (default on)",
     "morph": "write morph.gif when training ends (default on)",
     "threads": "threads to compute on (default: the cores available); results are bit-identical for the same count",
+    "eval_every": "FID and KID every N iterations, into metrics.csv, TensorBoard and the progress bar (default 0: never)",
+    "eval_n": "samples, and dataset images, of each evaluation (default 2000)",
+    "feature_network": "the evaluations' feature network file (default: the shipped Fashion-MNIST one, 1×32×32)",
 }
 
 
@@ -62,7 +65,8 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
         flag = "--class" if name == "class_name" else "--" + name.replace("_", "-")
         if name in runs.RUN_DEFAULTS:
             default = runs.RUN_DEFAULTS[name]
-            kind = {"class_name": str, "channels": int, "dataset": str, "threads": int, "epochs": int}.get(name, type(default))
+            kind = {"class_name": str, "channels": int, "dataset": str, "threads": int, "epochs": int,
+                    "feature_network": str}.get(name, type(default))
             spec = dict(action=argparse.BooleanOptionalAction) if kind is bool else dict(type=kind)
             group, spec["help"] = run_group, RUN_HELP.get(name, "")
         else:

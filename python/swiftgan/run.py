@@ -59,10 +59,15 @@ RUN_DEFAULTS: "OrderedDict[str, object]" = OrderedDict([
     ("tensorboard", True),
     ("morph", True),               # write morph.gif when training ends
     ("threads", None),             # None: the cores available (also a GAN option; not part of the experiment)
+    ("eval_every", 0),             # FID and KID every N iterations (0: never)
+    ("eval_n", 2000),              # samples (and real images) of each evaluation
+    ("feature_network", None),     # the evaluations' feature network file (None: the shipped Fashion-MNIST one)
 ])
 # What `resume` may change: how long to train and what to write, never the experiment itself.
-RESUMABLE = ("iters", "epochs", "sample_every", "save_every", "tensorboard", "morph", "threads")
-METRIC_COLUMNS = ("iteration",) + _STAT_NAMES + ("time",)
+RESUMABLE = ("iters", "epochs", "sample_every", "save_every", "tensorboard", "morph", "threads", "eval_every",
+             "eval_n", "feature_network")
+EVALUATION_COLUMNS = ("fid", "kid")  # NaN in the rows of iterations not evaluated
+METRIC_COLUMNS = ("iteration",) + _STAT_NAMES + EVALUATION_COLUMNS + ("time",)
 
 
 def gan_option_names() -> List[str]:
@@ -265,7 +270,8 @@ class _Metrics:
         self.writer = csv.writer(self.file)
 
     def step(self, it: int, stats: Mapping[str, float]) -> None:
-        self.writer.writerow([it] + [repr(float(stats[name])) for name in _STAT_NAMES] + [f"{self.clock.elapsed:.3f}"])
+        self.writer.writerow([it] + [repr(float(stats.get(name, math.nan))) for name in _STAT_NAMES + EVALUATION_COLUMNS]
+                             + [f"{self.clock.elapsed:.3f}"])
 
     def flush(self) -> None:
         self.file.flush()
@@ -302,6 +308,9 @@ class _TensorBoard:
             w.add_scalar("began/M_global", stats["m_global"], it)
         if stats["skipped_steps"] > 0:  # non_finite=skip has skipped an iteration's update
             w.add_scalar("train/skipped_steps", stats["skipped_steps"], it)
+        for name in EVALUATION_COLUMNS:
+            if not math.isnan(stats.get(name, math.nan)):
+                w.add_scalar(f"metrics/{name}", stats[name], it)
 
     def image(self, it: int, grid: np.ndarray) -> None:
         if self.writer is not None:
@@ -310,6 +319,46 @@ class _TensorBoard:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+class _Evaluations:
+    """FID and KID of `n` samples (fixed latents) against `n` images of the dataset (a seeded subset), in a feature
+    network's space, every `every` iterations and at the last (0: never); they enter the step's statistics for the
+    pieces after it (metrics.csv, TensorBoard, the progress bar). Generating from fixed latents in evaluation mode
+    touches neither the GAN's random stream nor its state, so a run with evaluations trains exactly as one without."""
+
+    def __init__(self, gan: GAN, images: np.ndarray, every: int, last: int, n: int, network: Optional[str], seed: int):
+        from .features import FeatureNetwork, default_network
+
+        self.gan, self.every, self.last, self.n, self.seed = gan, every, last, n, seed
+        self.network = None
+        if not every:
+            return
+        self.network = FeatureNetwork.load(network) if network else default_network()
+        expected = (self.network.channels, self.network.image_size, self.network.image_size)
+        if tuple(gan.sample_shape) != expected:
+            self.close()
+            raise ValueError(f"--eval-every: the feature network takes images of shape {list(expected)}, this run's "
+                             f"are {list(gan.sample_shape)}: train one for this data (swiftgan features train) and "
+                             "give it with --feature-network")
+        picks = np.sort(np.random.default_rng(seed).permutation(len(images))[:n])
+        self.real = self.network.features(np.ascontiguousarray(images[picks]))
+        self.latents = gan.latents(n, seed=seed + 1)
+
+    def step(self, it: int, stats: Dict[str, float]) -> None:
+        if not self.every or (it % self.every and it != self.last):
+            return
+        from .metrics import fid, kernel_distance
+
+        fake = np.concatenate([self.network.features(self.gan.generate(self.latents[i:i + 500]))
+                               for i in range(0, self.n, 500)])
+        stats["fid"] = fid(self.real, fake)
+        stats["kid"] = kernel_distance(self.real, fake, subsets=20, subset_size=min(1000, self.n), seed=self.seed)[0]
+
+    def close(self) -> None:
+        if self.network is not None:
+            self.network.close()
+            self.network = None
 
 
 class _SampleGrids:
@@ -367,13 +416,17 @@ class _Progress:
     def __init__(self, enabled: bool, start: int, last: int, title: str):
         from tqdm.auto import tqdm
 
-        self.last = last
+        self.last, self.fid = last, None
         self.bar = tqdm(total=last, initial=start, disable=not enabled, unit="it", dynamic_ncols=True, desc=title)
 
     def step(self, it: int, stats: Mapping[str, float]) -> None:
         self.bar.update(1)
         if it % 10 == 0 or it == self.last:
+            if not math.isnan(stats.get("fid", math.nan)):
+                self.fid = stats["fid"]
             skipped = {"skipped": int(stats["skipped_steps"])} if stats["skipped_steps"] > 0 else {}
+            if self.fid is not None:
+                skipped["fid"] = f"{self.fid:.3g}"
             self.bar.set_postfix(d_loss=f"{stats['d_loss']:.3f}", g_loss=f"{stats['g_loss']:.3f}",
                                  real=f"{stats['d_real']:+.2f}", fake=f"{stats['d_fake']:+.2f}", **skipped, refresh=False)
 
@@ -437,7 +490,10 @@ def _settings(out: Optional[str], resume: Optional[str], config: Optional[str],
         settings["epochs"] = None
     if settings.get("epochs") is not None:
         _check_positive(settings, ("epochs",))
-    _check_positive(settings, ("batch_size", "iters", "sample_every", "save_every", "n_samples"))
+    _check_positive(settings, ("batch_size", "iters", "sample_every", "save_every", "n_samples", "eval_n"))
+    every = settings.get("eval_every", 0)
+    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 0:
+        raise ValueError(f"eval_every must be an int ≥ 0 (0: never), got {every!r}")
     if settings["batch_size"] < 2:
         raise ValueError(f"batch_size must be at least 2, got {settings['batch_size']}")
     config_lines(_gan_options(settings))  # the GAN options' types, before a dataset is loaded
@@ -576,6 +632,8 @@ def _loop(gan: GAN, sampler: BatchSampler, latents: np.ndarray, path: str, setti
           elapsed: float, resumed: bool, progress: bool) -> None:
     """Trains from `gan.iteration` to `settings["iters"]`, calling each piece of the run after every step."""
     start, last, k = gan.iteration, int(settings["iters"]), gan.n_critic
+    evaluations = _Evaluations(gan, sampler.images, int(settings.get("eval_every") or 0), last,
+                               int(settings.get("eval_n") or 2000), settings.get("feature_network"), int(settings["seed"]))
     clock = _Clock(elapsed)
     metrics = _Metrics(os.path.join(path, "metrics.csv"), clock)
     board = _TensorBoard(os.path.join(path, "tensorboard"), bool(settings["tensorboard"]),
@@ -584,7 +642,7 @@ def _loop(gan: GAN, sampler: BatchSampler, latents: np.ndarray, path: str, setti
     checkpoints = _Checkpoints(gan, os.path.join(path, "checkpoint"), sampler, clock, metrics,
                                int(settings["save_every"]), last)
     bar = _Progress(progress, start, last, f"{gan.loss} {os.path.basename(path)}")
-    pieces = [metrics, board, grids, checkpoints, bar]  # called in this order after every step
+    pieces = [evaluations, metrics, board, grids, checkpoints, bar]  # called in this order after every step
     try:
         if start == 0:
             grids.write(0)

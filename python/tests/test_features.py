@@ -151,3 +151,25 @@ def test_evaluate_writes_the_runs_metrics_json(tmp_path, capsys):
     result = json.load(open(os.path.join(run.path, "metrics.json")))
     assert result["measured"]["iteration"] == 3 and result["measured"]["real_samples"] == 150
     assert result["measured"]["fake_samples"] == 200 and result["fid"] > 0
+
+
+@needs_fashion_mnist
+def test_train_with_eval_every_adds_fid_and_kid_and_trains_exactly_as_without(tmp_path):
+    data = tmp_path / "fm.npy"
+    test, _, _ = load_labelled_dataset("fashion-mnist", "test", image_size=32, channels=1)
+    np.save(data, test[:400])
+    options = dict(dataset=str(data), iters=6, ngf=4, ndf=4, z_dim=8, batch_size=16, sample_every=3, save_every=3,
+                   morph=False, progress=False)
+    plain = swiftgan.train(str(tmp_path / "plain"), **options)
+    measured = swiftgan.train(str(tmp_path / "measured"), eval_every=3, eval_n=100, **options)
+    fids = measured.metrics["fid"]
+    assert np.isnan(fids[[0, 1, 3, 4]]).all() and np.isfinite(fids[[2, 5]]).all() and (fids[[2, 5]] > 0).all()
+    assert np.isfinite(measured.metrics["kid"][[2, 5]]).all() and np.isnan(plain.metrics["fid"]).all()
+    for column in ("d_loss", "g_loss"):  # evaluating touched neither the random stream nor the weights
+        np.testing.assert_array_equal(plain.metrics[column], measured.metrics[column])
+    from test_runs_and_cli import tensorboard_events
+
+    tags = {tag for tag, _, _ in tensorboard_events(os.path.join(measured.path, "tensorboard"))}
+    assert {"metrics/fid", "metrics/kid"} <= tags
+    with pytest.raises(ValueError, match=r"eval_every must be an int ≥ 0 \(0: never\), got -1"):
+        swiftgan.train(str(tmp_path / "bad"), eval_every=-1, **options)

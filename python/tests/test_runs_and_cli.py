@@ -66,7 +66,7 @@ def assert_same_run(a, b):
     ma, mb = a.metrics, b.metrics
     for column in ma:
         if column != "time":
-            assert np.array_equal(ma[column], mb[column]), column
+            assert np.array_equal(ma[column], mb[column], equal_nan=True), column
     grids_b = dict(b.sample_grids)  # b may hold more: a shorter first part ends with a grid of its last iteration
     for it, path in a.sample_grids:
         assert np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(grids_b[it]))), path
