@@ -53,7 +53,7 @@ def save(gan: "GAN", path: str, extra: Optional[Mapping[str, object]] = None) ->
         with open(os.path.join(tmp, "trainer.json"), "w") as f:
             json.dump(state, f, indent=2)
         with open(os.path.join(tmp, CHECKSUMS), "w") as f:
-            f.writelines(f"{_sha256(os.path.join(tmp, name))}  {name}\n" for name in FILES)
+            f.writelines(f"{sha256_of_file(os.path.join(tmp, name))}  {name}\n" for name in FILES)
         for name in os.listdir(tmp):
             _fsync(os.path.join(tmp, name))
         if os.path.exists(path):
@@ -127,7 +127,7 @@ def _read_verified(path: str) -> "tuple[Dict[str, object], Dict[str, object]]":
     digests = {}
     for name in FILES:
         try:
-            digests[name] = _sha256(os.path.join(path, name))
+            digests[name] = sha256_of_file(os.path.join(path, name))
         except FileNotFoundError:
             raise damaged(f"{name} is missing") from None
     recorded = _read_checksums(path, damaged)
@@ -189,7 +189,8 @@ def _read_checksums(path: str, damaged) -> Optional[Dict[str, str]]:
     return recorded
 
 
-def _sha256(path: str) -> str:
+def sha256_of_file(path: str) -> str:
+    """The SHA-256 of the file at `path`, as hex, read 1 MiB at a time."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

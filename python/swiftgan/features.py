@@ -9,7 +9,6 @@ carries its name and checksum, so that two figures are only compared when they w
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -19,6 +18,7 @@ from typing import Dict, Mapping, Optional, Tuple
 import numpy as np
 
 from . import _native
+from .checkpoint import sha256_of_file as _sha256
 
 FORMAT = "swiftgan-features-1"
 DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "fashion-mnist-features.safetensors")
@@ -206,14 +206,6 @@ def default_network(threads: Optional[int] = None) -> FeatureNetwork:
         raise FileNotFoundError(f"{DEFAULT} is missing from this installation: train one with "
                                 "`swiftgan features train --dataset fashion-mnist --out FILE`")
     return FeatureNetwork.load(DEFAULT, threads=threads)
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def evaluate(gan, real: np.ndarray, n: int = 10_000, network: Optional[FeatureNetwork] = None, seed: int = 0,
