@@ -187,7 +187,8 @@ def _features_train(args: argparse.Namespace) -> int:
         seconds = time.monotonic() - started
         command = (f"swiftgan features train --dataset {shlex.quote(args.dataset)} --out {shlex.quote(args.out)} "
                    f"--image-size {args.image_size} --channels {args.channels} --width {args.width} "
-                   f"--epochs {args.epochs} --batch-size {args.batch_size} --lr {args.lr:g} --seed {args.seed}")
+                   f"--epochs {args.epochs} --batch-size {args.batch_size} --lr {args.lr:g} --seed {args.seed}"
+                   + (f" --threads {args.threads}" if args.threads else ""))  # results are bit-identical per count
         net.save(args.out, dataset=args.dataset, classes=classes, train_images=len(images), test_images=len(test_images),
                  epochs=args.epochs, batch_size=args.batch_size, train_accuracy=history["accuracy"][-1],
                  test_accuracy=accuracy, seconds=round(seconds, 1), command=command)
