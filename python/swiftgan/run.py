@@ -478,7 +478,7 @@ def _settings(out: Optional[str], resume: Optional[str], config: Optional[str],
                              f"{', '.join(RESUMABLE)} may be given (start a new run to change the experiment)")
         if config is not None:
             raise ValueError("config cannot be given when resuming: the run's own config.yaml is used")
-        settings, path = {**run.config, **given}, run.path
+        settings, path = {**RUN_DEFAULTS, **run.config, **given}, run.path  # options newer than the run: defaults
     else:
         settings = {**RUN_DEFAULTS, **(read_config(config) if config else {}), **given}
         path = os.path.abspath(out or _default_out(settings))

@@ -361,6 +361,12 @@ def test_a_run_of_an_older_version_without_the_loss_terms_resumes_and_reads(data
     with open(path, "w") as f:
         f.write("\n".join(",".join(row) for row in rows) + "\n")
     assert np.isnan(swiftgan.load_run(run.path).metrics["d_loss_real"]).all()
+    config_path = os.path.join(run.path, "config.yaml")  # nor the options added since (evaluations)
+    config = yaml.safe_load(open(config_path))
+    for key in ("eval_every", "eval_n", "feature_network"):
+        del config[key]
+    with open(config_path, "w") as f:
+        yaml.safe_dump(config, f)
     resumed = swiftgan.train(resume=run.path, iters=7, progress=False)
     metrics = resumed.metrics
     assert list(metrics["iteration"]) == list(range(1, 8))
