@@ -5,6 +5,7 @@
     swiftgan sample runs/ralsgan --n 64 --out grid.png
     swiftgan morph runs/ralsgan --out morph.mp4 --fps 24
     swiftgan plot runs/ralsgan
+    swiftgan compare --loss RaLSGAN --iters 3000 --seeds 3 --torch-python /opt/torch/bin/python --out cmp/
     swiftgan list
 """
 from __future__ import annotations
@@ -72,6 +73,24 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
         else:
             group, spec = gan_group, _gan_flag(name)
         group.add_argument(flag, dest=name, default=argparse.SUPPRESS, **spec)  # SUPPRESS: only given options override
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+
+    known = set(runs.gan_option_names())
+    gan_options = {k: v for k, v in vars(args).items()
+                   if k in known and k not in ("threads", "seed", "image_size", "channels")}
+    summary = compare(args.out, seeds=args.seeds, seed=args.seed, iters=args.iters, every=args.every,
+                      eval_n=args.eval_n, feature_network=args.feature_network, torch_python_path=args.torch_python,
+                      threads=args.threads, dataset=args.dataset, class_name=args.class_name,
+                      image_size=args.image_size, channels=args.channels, batch_size=args.batch_size,
+                      progress=not args.no_progress, **gan_options)
+    out = summary["out"]
+    with open(os.path.join(out, "compare.md")) as f:
+        print(f.read(), end="")
+    print(f"wrote {out}: compare.md, compare.csv, checkpoints.csv, losses.png, compare.json, seed-N.json")
+    return 0
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -292,6 +311,38 @@ def parser() -> argparse.ArgumentParser:
     ftrain.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     ftrain.set_defaults(handler=_features_train)
 
+    comparison = sub.add_parser(
+        "compare", help="train one configuration in SwiftGAN and in its PyTorch twin, side by side",
+        description="Train one configuration in SwiftGAN and in its PyTorch twin (same initial weights, batches and "
+                    "noise; each engine in a process of its own) and write a side-by-side comparison into --out: "
+                    "compare.md and compare.csv (FID/KID at the end, seconds per iteration, peak memory), "
+                    "checkpoints.csv (losses and the largest parameter difference every --every iterations), "
+                    "losses.png (the loss curves overlaid). PyTorch runs in this Python if it has torch, else in "
+                    "the one --torch-python names. Seeds already in --out are not run again.")
+    comparison.add_argument("--out", help="the output folder (default compare/<loss>-<dataset>-<time>)")
+    comparison.add_argument("--torch-python", metavar="PATH",
+                            help="a Python that can import torch (default: this one, when it can)")
+    comparison.add_argument("--seeds", type=int, default=1, help="seeds to run, from --seed on (default 1)")
+    comparison.add_argument("--seed", type=int, default=1, help="the first seed (default 1)")
+    comparison.add_argument("--iters", type=int, default=1000, help="iterations of each run (default 1000)")
+    comparison.add_argument("--every", type=int, default=None,
+                            help="iterations between comparisons of the parameters (default: a tenth of --iters)")
+    comparison.add_argument("--eval-n", type=int, default=10_000,
+                            help="samples and dataset images for FID and KID at the end (default 10000; 0: none)")
+    comparison.add_argument("--feature-network", help=RUN_HELP["feature_network"])
+    comparison.add_argument("--dataset", default="fashion-mnist", help=RUN_HELP["dataset"])
+    comparison.add_argument("--class", dest="class_name", help=RUN_HELP["class_name"])
+    comparison.add_argument("--image-size", type=int, default=32, help=RUN_HELP["image_size"])
+    comparison.add_argument("--channels", type=int, default=None, help=RUN_HELP["channels"])
+    comparison.add_argument("--batch-size", type=int, default=64, help=RUN_HELP["batch_size"])
+    comparison.add_argument("--threads", type=int, default=None, help="threads of each engine (default: the cores available)")
+    comparison.add_argument("--no-progress", action="store_true", help="no progress bar")
+    gan_group = comparison.add_argument_group("GAN (see `swiftgan list` for losses and architectures)")
+    for name in runs.gan_option_names():
+        if name not in ("threads", "seed", "image_size", "channels"):
+            gan_group.add_argument("--" + name.replace("_", "-"), dest=name, default=argparse.SUPPRESS, **_gan_flag(name))
+    comparison.set_defaults(handler=_compare)
+
     listing = sub.add_parser("list", help="list the losses, penalties and architectures")
     listing.set_defaults(handler=_list)
     return main
@@ -299,6 +350,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     from ._native import SwiftGANError
+    from .compare import EngineError, PyTorchNotFoundError
 
     args = parser().parse_args(argv)
     try:
@@ -306,7 +358,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("swiftgan: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, SwiftGANError) as error:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, SwiftGANError, PyTorchNotFoundError,
+            EngineError) as error:
         print(f"swiftgan {args.command}: error: {error}", file=sys.stderr)
         return 2 if isinstance(error, (ValueError, TypeError)) else 1
 

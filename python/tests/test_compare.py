@@ -1,0 +1,131 @@
+"""`swiftgan compare`: SwiftGAN and its PyTorch twin side by side (live when a Python with torch is at hand), and
+its refusals when none is."""
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from swiftgan.compare import PyTorchNotFoundError, compare, torch_python
+
+
+def _torch_python():
+    """A Python that can import torch: this one, $SWIFTGAN_TORCH_PYTHON, or /opt/torchref's; None if none."""
+    if importlib.util.find_spec("torch") is not None:
+        return sys.executable
+    for candidate in (os.environ.get("SWIFTGAN_TORCH_PYTHON"), "/opt/torchref/bin/python"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+TORCH_PYTHON = _torch_python()
+needs_torch = pytest.mark.skipif(TORCH_PYTHON is None, reason="needs a Python with torch (SWIFTGAN_TORCH_PYTHON)")
+
+
+@pytest.fixture(scope="module")
+def blobs(tmp_path_factory):
+    """256 images 1×32×32 in [-1, 1]: a bright disc at a random place on a dark ground."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:32, :32]
+    centres = rng.uniform(8, 24, (256, 2))
+    images = np.where((yy - centres[:, 0, None, None]) ** 2 + (xx - centres[:, 1, None, None]) ** 2 < 36, 1.0, -1.0)
+    path = str(tmp_path_factory.mktemp("blobs") / "blobs.npy")
+    np.save(path, images[:, None].astype(np.float32))
+    return path
+
+
+def test_without_torch_anywhere_compare_says_what_to_install(monkeypatch, blobs, tmp_path):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
+    with pytest.raises(PyTorchNotFoundError) as error:
+        compare(str(tmp_path / "out"), dataset=blobs, iters=2, ngf=4, ndf=4, progress=False)
+    message = str(error.value)
+    assert "cannot import torch" in message and "pip install torch" in message and "--torch-python" in message
+    assert "never needs torch" in message
+    assert not os.path.exists(tmp_path / "out")  # refused before anything was written
+
+
+def test_a_torch_python_that_cannot_import_torch_is_refused_by_the_command(blobs, tmp_path):
+    fake = tmp_path / "python-without-torch"
+    fake.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'torch'\" >&2\nexit 1\n")
+    fake.chmod(0o755)
+    for given, expected in ((str(fake), "cannot import torch and numpy (ModuleNotFoundError: No module named 'torch')"),
+                            (str(tmp_path / "missing"), "no such executable file")):
+        result = subprocess.run([sys.executable, "-m", "swiftgan", "compare", "--dataset", blobs, "--iters", "2",
+                                 "--ngf", "4", "--ndf", "4", "--torch-python", given, "--out", str(tmp_path / "out")],
+                                capture_output=True, text=True)
+        assert result.returncode == 1, result.stderr
+        assert f"swiftgan compare: error: --torch-python {given}" in result.stderr and expected in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_options_the_twin_lacks_are_refused_before_training(blobs, tmp_path):
+    with pytest.raises(ValueError, match="the PyTorch twin has no lr_schedule other than 'constant', got 'step'"):
+        compare(str(tmp_path / "out"), dataset=blobs, iters=2, ngf=4, ndf=4, lr_schedule="step", progress=False)
+    with pytest.raises(ValueError, match="the PyTorch twin has no ema_decay other than 0.0, got 0.99"):
+        compare(str(tmp_path / "out"), dataset=blobs, iters=2, ngf=4, ndf=4, ema_decay=0.99, progress=False)
+
+
+def test_torch_python_takes_this_python_when_it_has_torch(monkeypatch):
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object())
+    assert torch_python() == sys.executable
+
+
+@needs_torch
+@pytest.mark.parametrize("loss, options", [("RaLSGAN", {}), ("WGAN-GP", {"n_critic": 2}),
+                                           ("RaSGAN", {"reuse_fake": True})])
+def test_compare_trains_both_engines_alike_and_writes_its_tables(blobs, tmp_path, loss, options):
+    """Same start, same inputs: the first checkpoint's parameters agree to Adam's float32 rounding (an update within
+    rounding of zero may flip its sign: at most 2·lr per iteration), the losses to 1e-3, FID to 2%; then a rerun
+    with one seed more trains only that seed."""
+    out = str(tmp_path / "cmp")
+    common = dict(dataset=blobs, iters=8, every=4, eval_n=200, batch_size=16, ngf=4, ndf=4, z_dim=8, loss=loss,
+                  torch_python_path=TORCH_PYTHON, threads=1, progress=False, **options)
+    summary = compare(out, seeds=2, **common)
+    assert summary["seeds"] == [1, 2]
+    for result in summary["results"]:
+        first = result["checkpoints"][0]
+        assert first["iteration"] == 4 and first["difference"] <= 2 * 2e-4 * 4, first
+        for name in ("d_loss", "g_loss"):
+            np.testing.assert_allclose(first[f"swiftgan_{name}"], first[f"torch_{name}"], rtol=1e-3, atol=1e-4)
+        engines = result["engines"]
+        for engine in ("swiftgan", "torch"):
+            assert len(engines[engine]["losses"]["d_loss"]) == 8 and engines[engine]["peak_rss_mb"] > 10
+            assert engines[engine]["seconds_per_iteration"] > 0 and engines[engine]["threads"] == 1
+        assert abs(engines["swiftgan"]["fid"] - engines["torch"]["fid"]) <= 0.02 * engines["torch"]["fid"]
+    assert sorted(os.listdir(out)) == ["checkpoints.csv", "compare.csv", "compare.json", "compare.md", "losses.png",
+                                       "seed-1.json", "seed-2.json"]
+    with open(os.path.join(out, "compare.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["seed"], r["engine"]) for r in rows] == [("1", "swiftgan"), ("1", "torch"), ("2", "swiftgan"),
+                                                        ("2", "torch")]
+    with open(os.path.join(out, "checkpoints.csv")) as f:
+        assert [r["iteration"] for r in csv.DictReader(f)] == ["4", "8", "4", "8"]
+    with open(os.path.join(out, "compare.md")) as f:
+        table = f.read()
+    assert f"# SwiftGAN against PyTorch: {loss}" in table and "| FID |" in table and "| 2 | " in table
+    with open(os.path.join(out, "losses.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+    written = {s: os.path.getmtime(os.path.join(out, f"seed-{s}.json")) for s in (1, 2)}
+    again = compare(out, seeds=3, **common)
+    assert again["seeds"] == [1, 2, 3]
+    assert {s: os.path.getmtime(os.path.join(out, f"seed-{s}.json")) for s in (1, 2)} == written
+    with open(os.path.join(out, "seed-1.json")) as f:
+        assert json.load(f)["engines"]["torch"]["fid"] == summary["results"][0]["engines"]["torch"]["fid"]
+
+
+@needs_torch
+def test_the_compare_command_prints_the_table(blobs, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "swiftgan", "compare", "--dataset", blobs, "--iters", "3",
+                             "--every", "3", "--eval-n", "100", "--batch-size", "8", "--ngf", "4", "--ndf", "4",
+                             "--loss", "RaHingeGAN", "--threads", "1", "--no-progress", "--torch-python", TORCH_PYTHON,
+                             "--out", str(tmp_path / "cmp")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "# SwiftGAN against PyTorch: RaHingeGAN, dcgan 1×32×32 (ngf 4, ndf 4, z 100)" in result.stdout
+    assert f"wrote {tmp_path / 'cmp'}: compare.md" in result.stdout
