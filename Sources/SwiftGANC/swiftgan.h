@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 12
+#define SG_ABI_VERSION 13
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -206,6 +206,30 @@ sg_status sg_features_tensor_read(sg_features *net, int64_t index, float *out, i
 sg_status sg_features_tensor_write(sg_features *net, int64_t index, const float *values, int64_t count);
 /* Threads this network's calls use, as sg_gan_set_threads. */
 sg_status sg_features_set_threads(sg_features *net, int32_t threads);
+
+/* ---- Sample-quality metrics (double precision) ----------------------------------------------------------
+ *
+ * Between feature sets given as row-major doubles [count, width] (count >= 2, finite values): FID, KID's
+ * per-subset unbiased MMD² with the cubic kernel (x·y/width + 1)³, and improved precision/recall on k-NN manifolds. */
+
+/* The mean [width] and covariance [width, width] (normalised by count − 1) of features [count, width]. */
+sg_status sg_metrics_statistics(const double *features, int64_t count, int64_t width, double *mean, double *covariance);
+/* The Fréchet distance between N(mean1, covariance1) and N(mean2, covariance2) (Tr √(Σ₁Σ₂) from the eigenvalues of
+ * √Σ₁ Σ₂ √Σ₁; epsilon added to both diagonals and tried again when that is not finite) into *out. */
+sg_status sg_metrics_frechet(const double *mean1, const double *covariance1, const double *mean2,
+                             const double *covariance2, int64_t width, double epsilon, double *out);
+/* FID between real [real_count, width] and fake [fake_count, width] (epsilon 1e-6) into *out. */
+sg_status sg_metrics_fid(const double *real, int64_t real_count, const double *fake, int64_t fake_count, int64_t width,
+                         double *out);
+/* The unbiased MMD² of each of `subsets` subsets into out[subsets]: subset s holds rows real_index[s·m ..< (s+1)·m]
+ * of real and fake_index[...] of fake (m = subset_size >= 2; indices in range). */
+sg_status sg_metrics_kernel_distances(const double *real, int64_t real_count, const double *fake, int64_t fake_count,
+                                      int64_t width, const int64_t *real_index, const int64_t *fake_index,
+                                      int64_t subsets, int64_t subset_size, double *out);
+/* Precision (out[0]: the share of fake rows within the k-th-neighbour radius of some real row) and recall (out[1]:
+ * the converse); 1 <= k < min(real_count, fake_count). */
+sg_status sg_metrics_precision_recall(const double *real, int64_t real_count, const double *fake, int64_t fake_count,
+                                      int64_t width, int32_t k, double *out);
 
 #ifdef __cplusplus
 }

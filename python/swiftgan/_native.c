@@ -24,21 +24,29 @@ static PyObject *raise_status(sg_status status) {
     return NULL;
 }
 
-/* Gets obj's buffer as C-contiguous float32 (writable when asked), of any shape.
- * Returns 0 on success, -1 with an exception set. */
-static int get_float32(PyObject *obj, Py_buffer *view, int writable, const char *name) {
+/* Gets obj's buffer as C-contiguous values of struct format `format` ("f" float32, "d" float64, "q" int64;
+ * writable when asked), of any shape. Returns 0 on success, -1 with an exception set. */
+static int get_typed(PyObject *obj, Py_buffer *view, int writable, const char *name, const char *format,
+                     Py_ssize_t itemsize, const char *type) {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) != 0) {
-        PyErr_Format(PyExc_TypeError, "%s must be a %sC-contiguous float32 buffer", name, writable ? "writable " : "");
+        PyErr_Format(PyExc_TypeError, "%s must be a %sC-contiguous %s buffer", name, writable ? "writable " : "", type);
         return -1;
     }
-    if (view->itemsize != 4 || view->format == NULL || strcmp(view->format, "f") != 0) {
-        PyErr_Format(PyExc_TypeError, "%s must hold float32 values (format 'f'), got format '%s'", name,
+    const char *got = view->format ? view->format : "B";
+    if (got[0] == '<' || got[0] == '=' || got[0] == '@') got++;  /* native byte order */
+    int same = strcmp(got, format) == 0 || (strcmp(format, "q") == 0 && strcmp(got, "l") == 0); /* LP64 long */
+    if (view->itemsize != itemsize || !same) {
+        PyErr_Format(PyExc_TypeError, "%s must hold %s values (format '%s'), got format '%s'", name, type, format,
                      view->format ? view->format : "B");
         PyBuffer_Release(view);
         return -1;
     }
     return 0;
+}
+
+static int get_float32(PyObject *obj, Py_buffer *view, int writable, const char *name) {
+    return get_typed(obj, view, writable, name, "f", 4, "float32");
 }
 
 /* get_float32 of exactly `count` floats. */
@@ -579,7 +587,147 @@ static PyObject *native_profile_reset(PyObject *module, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+/* ---- sample-quality metrics ----------------------------------------------- */
+
+/* A float64 feature buffer [count, width] (2 dimensions). */
+static int get_features(PyObject *obj, Py_buffer *view, const char *name) {
+    if (get_typed(obj, view, 0, name, "d", 8, "float64")) return -1;
+    if (view->ndim != 2) {
+        PyErr_Format(PyExc_ValueError, "%s must have 2 dimensions, got %d", name, view->ndim);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* statistics(features, mean_out, covariance_out) */
+static PyObject *native_metrics_statistics(PyObject *module, PyObject *args) {
+    PyObject *features, *mean, *covariance;
+    if (!PyArg_ParseTuple(args, "OOO", &features, &mean, &covariance)) return NULL;
+    Py_buffer vf = {0}, vm = {0}, vc = {0};
+    if (get_features(features, &vf, "features")) return NULL;
+    Py_ssize_t d = vf.shape[1];
+    if (get_typed(mean, &vm, 1, "mean", "d", 8, "float64") || vm.len != d * 8
+        || get_typed(covariance, &vc, 1, "covariance", "d", 8, "float64") || vc.len != d * d * 8) {
+        if (!PyErr_Occurred()) PyErr_Format(PyExc_ValueError, "mean and covariance must hold %zd and %zd doubles", d, d * d);
+        release(&vf); release(&vm); release(&vc);
+        return NULL;
+    }
+    sg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = sg_metrics_statistics(vf.buf, vf.shape[0], d, vm.buf, vc.buf);
+    Py_END_ALLOW_THREADS
+    release(&vf); release(&vm); release(&vc);
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+/* frechet(mean1, covariance1, mean2, covariance2, epsilon) -> float; means [D], covariances [D, D] */
+static PyObject *native_metrics_frechet(PyObject *module, PyObject *args) {
+    PyObject *objects[4];
+    double epsilon, out = 0;
+    if (!PyArg_ParseTuple(args, "OOOOd", &objects[0], &objects[1], &objects[2], &objects[3], &epsilon)) return NULL;
+    const char *names[4] = {"mean1", "covariance1", "mean2", "covariance2"};
+    Py_buffer views[4] = {{0}};
+    for (int i = 0; i < 4; i++) {
+        if (get_typed(objects[i], &views[i], 0, names[i], "d", 8, "float64")) {
+            for (int j = 0; j < i; j++) release(&views[j]);
+            return NULL;
+        }
+    }
+    Py_ssize_t d = views[0].len / 8;
+    sg_status st = SG_OK;
+    if (views[2].len != d * 8 || views[1].len != d * d * 8 || views[3].len != d * d * 8) {
+        PyErr_Format(PyExc_ValueError, "the statistics disagree in shape: means of %zd and %zd values, covariances of "
+                     "%zd and %zd", d, views[2].len / 8, views[1].len / 8, views[3].len / 8);
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        st = sg_metrics_frechet(views[0].buf, views[1].buf, views[2].buf, views[3].buf, d, epsilon, &out);
+        Py_END_ALLOW_THREADS
+    }
+    for (int i = 0; i < 4; i++) release(&views[i]);
+    if (PyErr_Occurred()) return NULL;
+    if (st != SG_OK) return raise_status(st);
+    return PyFloat_FromDouble(out);
+}
+
+/* Two feature buffers of the same width, for the functions below. */
+static int get_pair(PyObject *real, PyObject *fake, Py_buffer *vr, Py_buffer *vf) {
+    if (get_features(real, vr, "real_features")) return -1;
+    if (get_features(fake, vf, "fake_features")) { release(vr); return -1; }
+    if (vr->shape[1] != vf->shape[1]) {
+        PyErr_Format(PyExc_ValueError, "the feature sets differ in width: %zd and %zd", vr->shape[1], vf->shape[1]);
+        release(vr); release(vf);
+        return -1;
+    }
+    return 0;
+}
+
+/* fid(real, fake) -> float */
+static PyObject *native_metrics_fid(PyObject *module, PyObject *args) {
+    PyObject *real, *fake;
+    if (!PyArg_ParseTuple(args, "OO", &real, &fake)) return NULL;
+    Py_buffer vr = {0}, vf = {0};
+    if (get_pair(real, fake, &vr, &vf)) return NULL;
+    double out = 0;
+    sg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = sg_metrics_fid(vr.buf, vr.shape[0], vf.buf, vf.shape[0], vr.shape[1], &out);
+    Py_END_ALLOW_THREADS
+    release(&vr); release(&vf);
+    if (st != SG_OK) return raise_status(st);
+    return PyFloat_FromDouble(out);
+}
+
+/* kernel_distances(real, fake, real_index, fake_index, out): indices int64 [subsets, m], out float64 [subsets] */
+static PyObject *native_metrics_kernel_distances(PyObject *module, PyObject *args) {
+    PyObject *real, *fake, *real_index, *fake_index, *out;
+    if (!PyArg_ParseTuple(args, "OOOOO", &real, &fake, &real_index, &fake_index, &out)) return NULL;
+    Py_buffer vr = {0}, vf = {0}, vri = {0}, vfi = {0}, vo = {0};
+    if (get_pair(real, fake, &vr, &vf)) return NULL;
+    sg_status st = SG_OK;
+    if (get_typed(real_index, &vri, 0, "real_index", "q", 8, "int64")
+        || get_typed(fake_index, &vfi, 0, "fake_index", "q", 8, "int64")
+        || get_typed(out, &vo, 1, "out", "d", 8, "float64")) {
+        /* the exception is set */
+    } else if (vri.ndim != 2 || vfi.ndim != 2 || vri.shape[0] != vfi.shape[0] || vri.shape[1] != vfi.shape[1]
+               || vo.len != vri.shape[0] * 8) {
+        PyErr_SetString(PyExc_ValueError, "real_index and fake_index must both be [subsets, m], out [subsets]");
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        st = sg_metrics_kernel_distances(vr.buf, vr.shape[0], vf.buf, vf.shape[0], vr.shape[1], vri.buf, vfi.buf,
+                                         vri.shape[0], vri.shape[1], vo.buf);
+        Py_END_ALLOW_THREADS
+    }
+    release(&vr); release(&vf); release(&vri); release(&vfi); release(&vo);
+    if (PyErr_Occurred()) return NULL;
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+/* precision_recall(real, fake, k) -> (precision, recall) */
+static PyObject *native_metrics_precision_recall(PyObject *module, PyObject *args) {
+    PyObject *real, *fake;
+    int k;
+    if (!PyArg_ParseTuple(args, "OOi", &real, &fake, &k)) return NULL;
+    Py_buffer vr = {0}, vf = {0};
+    if (get_pair(real, fake, &vr, &vf)) return NULL;
+    double out[2] = {0, 0};
+    sg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = sg_metrics_precision_recall(vr.buf, vr.shape[0], vf.buf, vf.shape[0], vr.shape[1], k, out);
+    Py_END_ALLOW_THREADS
+    release(&vr); release(&vf);
+    if (st != SG_OK) return raise_status(st);
+    return Py_BuildValue("(dd)", out[0], out[1]);
+}
+
 static PyMethodDef module_methods[] = {
+    {"metrics_statistics", native_metrics_statistics, METH_VARARGS, "Mean and covariance of float64 features into buffers."},
+    {"metrics_frechet", native_metrics_frechet, METH_VARARGS, "The Fréchet distance of two Gaussians' statistics."},
+    {"metrics_fid", native_metrics_fid, METH_VARARGS, "FID between two float64 feature sets [N, D]."},
+    {"metrics_kernel_distances", native_metrics_kernel_distances, METH_VARARGS, "KID's unbiased MMD² per index subset."},
+    {"metrics_precision_recall", native_metrics_precision_recall, METH_VARARGS, "Improved precision and recall (k-NN)."},
     {"create", native_create, METH_VARARGS, "Creates an engine from key=value configuration lines."},
     {"create_features", native_create_features, METH_VARARGS, "Creates a feature network from key=value lines."},
     {"abi_version", native_abi_version, METH_NOARGS, "The loaded library's ABI version."},

@@ -70,7 +70,7 @@ def test_precision_recall_match_brute_force_nearest_neighbours(seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((300, 5))
     y = rng.standard_normal((250, 5)) * 0.6 + np.array([1.0, 0, 0, 0, 0])
-    got = metrics.precision_recall(x, y, k=3, block=64)
+    got = metrics.precision_recall(x, y, k=3)
     assert (got["precision"], got["recall"]) == pytest.approx(reference_precision_recall(x, y, 3), abs=1e-12)
     assert metrics.precision_recall(x, x) == {"precision": 1.0, "recall": 1.0}
     assert metrics.precision_recall(x, y + 100) == {"precision": 0.0, "recall": 0.0}

@@ -47,3 +47,42 @@ private func widened(_ source: UnsafePointer<Float>, _ count: Int) -> UnsafeMuta
     for i in 0..<count { out[i] = Double(source[i]) }
     return out
 }
+
+// MARK: - Double precision, for the sample-quality metrics
+
+/// `C = alpha · op(A) · op(B) + beta · C` in double precision, row-major (as `sgemm`).
+func dgemm(_ c: UnsafeMutablePointer<Double>, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
+           m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
+           alpha: Double = 1, beta: Double = 0) {
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        if beta == 0 { c.update(repeating: 0, count: m * n) }
+        return
+    }
+    let opA = transposeA ? CblasTrans : CblasNoTrans, opB = transposeB ? CblasTrans : CblasNoTrans
+    cblas_dgemm(CblasRowMajor, opA, opB, Int32(m), Int32(n), Int32(k), alpha, a, Int32(transposeA ? m : k), b,
+                Int32(transposeB ? k : n), beta, c, Int32(n))
+}
+
+/// The eigenvalues (ascending) and eigenvectors of a symmetric `[n, n]` matrix (LAPACK's `dsyevd`).
+///
+/// - Returns: `values` `[n]` and `vectors` `[n, n]` row-major with eigenvector `j` in column `j`.
+/// - Throws: when the solver does not converge.
+func symmetricEigen(_ matrix: [Double], n: Int) throws(SwiftGANError) -> (values: [Double], vectors: [Double]) {
+    precondition(matrix.count == n * n)
+    if n == 0 { return ([], []) }
+    var a = matrix  // symmetric, so its row-major and column-major layouts are the same
+    var values = [Double](repeating: 0, count: n)
+    var job = CChar(UInt8(ascii: "V")), upper = CChar(UInt8(ascii: "U"))
+    var size = Int32(n), info: Int32 = 0
+    var workSize: Double = 0, iworkSize: Int32 = 0, query: Int32 = -1
+    dsyevd_(&job, &upper, &size, &a, &size, &values, &workSize, &query, &iworkSize, &query, &info)
+    var lwork = Int32(workSize), liwork = iworkSize
+    var work = [Double](repeating: 0, count: Int(lwork)), iwork = [Int32](repeating: 0, count: Int(liwork))
+    dsyevd_(&job, &upper, &size, &a, &size, &values, &work, &lwork, &iwork, &liwork, &info)
+    guard info == 0 else { throw SwiftGANError("the symmetric eigensolver did not converge (dsyevd info \(info))") }
+    // LAPACK wrote eigenvector j into column j in column-major order: row-major, that is row j; transpose.
+    var vectors = [Double](repeating: 0, count: n * n)
+    for i in 0..<n { for j in 0..<n { vectors[i * n + j] = a[j * n + i] } }
+    return (values, vectors)
+}
