@@ -37,6 +37,8 @@ RUN_HELP = {
     "eval_every": "FID and KID every N iterations, into metrics.csv, TensorBoard and the progress bar (default 0: never)",
     "eval_n": "samples, and dataset images, of each evaluation (default 2000)",
     "feature_network": "the evaluations' feature network file (default: the shipped Fashion-MNIST one, 1×32×32)",
+    "keep_checkpoints": "keep every checkpoint in RUN/checkpoints/ (hard links), for evaluate --checkpoints all "
+                        "(default off: the last two only)",
 }
 
 
@@ -158,30 +160,54 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from .datasets import load_dataset
     from .features import FeatureNetwork, evaluate
+    from .gan import GAN
 
     run = runs.load_run(args.run)
     if args.n < 2 or args.real_n < 2:
         raise ValueError(f"--n and --real-n must be at least 2, got {args.n} and {args.real_n}")
+    checkpoints = [(run.iteration, run.checkpoint)]
+    if args.checkpoints == "all":
+        checkpoints = run.kept_checkpoints
+        if not checkpoints:
+            raise ValueError(f"{run.path} kept no checkpoints (only its last two): train with --keep-checkpoints to "
+                             "evaluate every checkpoint, or with --eval-every N for FID during training")
     config = run.config
     images = load_dataset(str(config["dataset"]), image_size=config.get("image_size"), channels=config.get("channels"),
                           class_name=config.get("class_name"))
     picks = np.sort(np.random.default_rng(args.seed).permutation(len(images))[:args.real_n])
     network = FeatureNetwork.load(args.network) if args.network else None
+    results = []
     try:
-        with run.gan() as gan:
-            result = evaluate(gan, images[picks], n=args.n, network=network, seed=args.seed,
-                              real_name=f"{config['dataset']} (the run's training images)")
-            result["measured"]["iteration"] = gan.iteration
+        from tqdm.auto import tqdm
+
+        for iteration, folder in tqdm(checkpoints, desc="checkpoints", disable=len(checkpoints) < 2):
+            with GAN.load(folder) as gan:
+                result = evaluate(gan, images[picks], n=args.n, network=network, seed=args.seed,
+                                  real_name=f"{config['dataset']} (the run's training images)")
+                result["measured"]["iteration"] = gan.iteration
+            results.append(result)
     finally:
         if network is not None:
             network.close()
     path = os.path.join(run.path, "metrics.json")
+    data = results[-1] if args.checkpoints == "last" else {
+        "checkpoints": [{"iteration": r["measured"]["iteration"], **{k: v for k, v in r.items() if k != "measured"}}
+                        for r in results], "measured": {k: v for k, v in results[-1]["measured"].items()
+                                                        if k != "iteration"}}
     with open(path + ".partial", "w") as f:
-        json.dump(result, f, indent=2)
+        json.dump(data, f, indent=2)
     os.replace(path + ".partial", path)
-    print(f"{run.path} at iteration {result['measured']['iteration']}: FID {result['fid']:.2f}, KID "
-          f"{result['kid']:.4f} ± {result['kid_std']:.4f}, precision {result['precision']:.3f}, recall "
-          f"{result['recall']:.3f} ({args.n} samples against {len(picks)} images; wrote {path})")
+    for result in results:
+        print(f"{run.path} at iteration {result['measured']['iteration']}: FID {result['fid']:.2f}, KID "
+              f"{result['kid']:.4f} ± {result['kid_std']:.4f}, precision {result['precision']:.3f}, recall "
+              f"{result['recall']:.3f}")
+    written = [path]
+    if args.checkpoints == "all":
+        from .plots import plot_evaluations
+
+        written.append(plot_evaluations(data["checkpoints"], os.path.join(run.path, "fid.png"),
+                                        f"{config.get('loss')} on {config['dataset']}"))
+    print(f"({args.n} samples against {len(picks)} images each; wrote {', '.join(written)})")
     return 0
 
 
@@ -281,7 +307,7 @@ def parser() -> argparse.ArgumentParser:
     plot.set_defaults(handler=_plot)
 
     evaluate = sub.add_parser("evaluate", help="FID, KID, precision and recall of a run's generator",
-                              description="Measure a run's last checkpoint against its dataset's images (a seeded subset "
+                              description="Measure a run's last checkpoint (or all it kept) against its dataset's images (a seeded subset "
                                           "of --real-n) in a feature network's space; write RUN/metrics.json with the "
                                           "figures and how they were measured.")
     evaluate.add_argument("run", metavar="RUN")
@@ -289,6 +315,9 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--real-n", type=int, default=10_000, help="real images, at most (default 10000)")
     evaluate.add_argument("--network", help="a feature network file (default: the shipped Fashion-MNIST one)")
     evaluate.add_argument("--seed", type=int, default=0, help="seeds the latents, the real subset and KID's subsets")
+    evaluate.add_argument("--checkpoints", choices=("last", "all"), default="last",
+                          help="the last checkpoint (default), or every one the run kept (--keep-checkpoints), "
+                               "with RUN/fid.png: FID and KID over the iterations")
     evaluate.set_defaults(handler=_evaluate)
 
     features = sub.add_parser("features", help="feature networks for the sample-quality metrics")

@@ -70,6 +70,27 @@ def plot_losses(metrics: Mapping[str, np.ndarray], path: str, title: Optional[st
     return path
 
 
+def plot_evaluations(rows, path: str, title: Optional[str] = None) -> str:
+    """Writes FID and KID against the iteration (`rows`: dicts with iteration, fid, kid, precision, recall) as a
+    PNG to `path` and returns the path."""
+    iterations = [row["iteration"] for row in rows]
+    figure = _figure(10.0, 3.6)
+    axes = figure.subplots(1, 3)
+    for ax, names in zip(axes, (("fid",), ("kid",), ("precision", "recall"))):
+        for name in names:
+            ax.plot(iterations, [row[name] for row in rows], marker="o", markersize=3, label=name)
+        ax.set_title(" and ".join(n.upper() if len(n) == 3 else n for n in names))
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+        if len(names) > 1:
+            ax.legend(loc="best")
+    if title:
+        figure.suptitle(title)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, format="png")
+    return path
+
+
 def scatter_figure(samples: np.ndarray, real: Optional[np.ndarray] = None, title: Optional[str] = None):
     """A matplotlib Figure of 2-D samples [N, 2] (and real data beneath them, when given)."""
     samples = np.asarray(samples)

@@ -11,6 +11,8 @@ A run folder holds:
     morph.gif               a latent morph of the final generator
     checkpoint/             weights, optimizer and trainer state, and the data sampler's state (atomic, checksummed)
     checkpoint.previous/    the checkpoint before it: --resume falls back to it when checkpoint/ is damaged
+    checkpoints/iter_NNNNNN/ with keep_checkpoints: every checkpoint saved (hard links to checkpoint/'s files), which
+                            `swiftgan evaluate --checkpoints all` measures
 """
 from __future__ import annotations
 
@@ -62,10 +64,11 @@ RUN_DEFAULTS: "OrderedDict[str, object]" = OrderedDict([
     ("eval_every", 0),             # FID and KID every N iterations (0: never)
     ("eval_n", 2000),              # samples (and real images) of each evaluation
     ("feature_network", None),     # the evaluations' feature network file (None: the shipped Fashion-MNIST one)
+    ("keep_checkpoints", False),   # keep every checkpoint in checkpoints/iter_NNNNNN (for evaluate --checkpoints all)
 ])
 # What `resume` may change: how long to train and what to write, never the experiment itself.
 RESUMABLE = ("iters", "epochs", "sample_every", "save_every", "tensorboard", "morph", "threads", "eval_every",
-             "eval_n", "feature_network")
+             "eval_n", "feature_network", "keep_checkpoints")
 EVALUATION_COLUMNS = ("fid", "kid")  # NaN in the rows of iterations not evaluated
 METRIC_COLUMNS = ("iteration",) + _STAT_NAMES + EVALUATION_COLUMNS + ("time",)
 
@@ -180,6 +183,13 @@ class Run:
     def gan(self) -> GAN:
         """The GAN of the last checkpoint (a new object; close it when done)."""
         return GAN.load(self.checkpoint)
+
+    @property
+    def kept_checkpoints(self) -> List[tuple]:
+        """(iteration, folder) of each checkpoint kept in checkpoints/ (with keep_checkpoints), by iteration."""
+        folder = os.path.join(self.path, "checkpoints")
+        names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+        return [(int(name[5:]), os.path.join(folder, name)) for name in names if re.fullmatch(r"iter_\d+", name)]
 
     @property
     def fixed_latents(self) -> np.ndarray:
@@ -387,16 +397,38 @@ class _Checkpoints:
     the iterations a checkpoint covers."""
 
     def __init__(self, gan: GAN, folder: str, sampler: BatchSampler, clock: _Clock, metrics: _Metrics,
-                 every: int, last: int):
+                 every: int, last: int, keep: bool):
         self.gan, self.folder, self.sampler, self.clock, self.metrics = gan, folder, sampler, clock, metrics
-        self.every, self.last = every, last
+        self.every, self.last, self.keep = every, last, keep
         self.saved_iteration = gan.iteration  # the iteration of the checkpoint on disk
+        if keep and os.path.isdir(folder):
+            self._keep()  # a run killed between a save and its copy
 
     def save(self) -> None:
         self.metrics.flush()
         self.gan.save(self.folder, extra={"format": RUN_FORMAT, "sampler": self.sampler.state_dict(),
                                           "elapsed": self.clock.elapsed})
         self.saved_iteration = self.gan.iteration
+        if self.keep:
+            self._keep()
+
+    def _keep(self) -> None:
+        """checkpoints/iter_NNNNNN: hard links to checkpoint/'s files (a save writes new files, never changes
+        one), made in a temporary folder and renamed, so a kept checkpoint is complete or absent."""
+        with open(os.path.join(self.folder, "trainer.json")) as f:
+            iteration = int(json.load(f)["iteration"])
+        kept = os.path.join(os.path.dirname(self.folder), "checkpoints", f"iter_{iteration:06d}")
+        if os.path.isdir(kept):
+            return
+        partial = kept + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        os.makedirs(partial)
+        for name in os.listdir(self.folder):
+            try:
+                os.link(os.path.join(self.folder, name), os.path.join(partial, name))
+            except OSError:  # a file system without hard links
+                shutil.copy2(os.path.join(self.folder, name), os.path.join(partial, name))
+        os.rename(partial, kept)
 
     def save_if_behind(self) -> None:
         if self.gan.iteration != self.saved_iteration:
@@ -544,6 +576,9 @@ def _continue(gan: GAN, path: str, settings: Dict[str, object], sampler: BatchSa
     for it, grid in sample_grids(os.path.join(path, "samples")):  # written after the checkpoint by the run that stopped
         if it > gan.iteration:
             os.remove(grid)
+    for it, kept in Run(path).kept_checkpoints:  # after a fall back to checkpoint.previous
+        if it > gan.iteration:
+            shutil.rmtree(kept)
     return gan, float(extra["elapsed"]), np.load(os.path.join(path, "fixed_latents.npy"))
 
 
@@ -640,7 +675,7 @@ def _loop(gan: GAN, sampler: BatchSampler, latents: np.ndarray, path: str, setti
                          start + 1 if resumed else None, gan.loss)
     grids = _SampleGrids(gan, latents, os.path.join(path, "samples"), int(settings["sample_every"]), last, board)
     checkpoints = _Checkpoints(gan, os.path.join(path, "checkpoint"), sampler, clock, metrics,
-                               int(settings["save_every"]), last)
+                               int(settings["save_every"]), last, bool(settings.get("keep_checkpoints")))
     bar = _Progress(progress, start, last, f"{gan.loss} {os.path.basename(path)}")
     pieces = [evaluations, metrics, board, grids, checkpoints, bar]  # called in this order after every step
     try:

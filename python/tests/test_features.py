@@ -154,6 +154,42 @@ def test_evaluate_writes_the_runs_metrics_json(tmp_path, capsys):
 
 
 @needs_fashion_mnist
+def test_evaluate_all_checkpoints_measures_each_kept_one_and_plots_them(tmp_path, capsys):
+    data = tmp_path / "fm.npy"
+    test, _, _ = load_labelled_dataset("fashion-mnist", "test", image_size=32, channels=1)
+    np.save(data, test[:300])
+    options = dict(dataset=str(data), ngf=4, ndf=4, z_dim=8, batch_size=16, save_every=2, sample_every=2, morph=False,
+                   tensorboard=False, progress=False)
+    plain = swiftgan.train(str(tmp_path / "plain"), iters=4, **options)
+    assert not os.path.exists(os.path.join(plain.path, "checkpoints")) and plain.kept_checkpoints == []
+    assert cli.main(["evaluate", plain.path, "--checkpoints", "all"]) == 2
+    assert "kept no checkpoints (only its last two): train with --keep-checkpoints" in capsys.readouterr().err
+
+    run = swiftgan.train(str(tmp_path / "run"), iters=4, keep_checkpoints=True, **options)
+    run = swiftgan.train(resume=run.path, iters=6, progress=False)  # resumed runs keep theirs too
+    assert [it for it, _ in run.kept_checkpoints] == [2, 4, 6]
+    with swiftgan.GAN.load(run.kept_checkpoints[0][1]) as early, run.gan() as last:
+        assert early.iteration == 2 and last.iteration == 6
+    assert os.stat(os.path.join(run.kept_checkpoints[-1][1], "weights.safetensors")).st_ino == \
+        os.stat(os.path.join(run.checkpoint, "weights.safetensors")).st_ino  # hard links, not copies
+    capsys.readouterr()
+    assert cli.main(["evaluate", run.path, "--checkpoints", "all", "--n", "120", "--real-n", "100"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split(" at iteration ")[1].split(":")[0] for line in out.splitlines() if " at iteration " in line] \
+        == ["2", "4", "6"]
+    result = json.load(open(os.path.join(run.path, "metrics.json")))
+    assert [c["iteration"] for c in result["checkpoints"]] == [2, 4, 6]
+    assert all(c["fid"] > 0 and 0 <= c["precision"] <= 1 for c in result["checkpoints"])
+    assert result["measured"]["fake_samples"] == 120 and result["measured"]["real_samples"] == 100
+    with open(os.path.join(run.path, "fid.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    last = dict(result["checkpoints"][-1])
+    assert cli.main(["evaluate", run.path, "--n", "120", "--real-n", "100"]) == 0  # the last alone: the same figures
+    alone = json.load(open(os.path.join(run.path, "metrics.json")))
+    assert alone["fid"] == last["fid"] and alone["measured"]["iteration"] == 6
+
+
+@needs_fashion_mnist
 def test_train_with_eval_every_adds_fid_and_kid_and_trains_exactly_as_without(tmp_path):
     data = tmp_path / "fm.npy"
     test, _, _ = load_labelled_dataset("fashion-mnist", "test", image_size=32, channels=1)
