@@ -10,7 +10,9 @@ that its peak memory is its own, as in `benchmarks/`. The worker answers request
         → {"state": the initial weights (G.* and D.*), "version": ..., "threads": ...}
     {"op": "train", "real": [n, k, B, ...], "z": [n, k, B, z], "z_g": [n, B, z] or absent, "u", "dragan_alpha",
      "dragan_noise": [n, k, ...] when the loss uses them, "state": bool}   (n iterations of k critic steps)
-        → {"stats": {name: [n]}, "seconds": [n], "state": weights after the n iterations (when asked)}
+        → {"stats": {name: [n]}, "seconds": [n], "state": weights after the n iterations (when asked)}; an engine
+          that diverges (SwiftGAN refuses a non-finite update; the twin's loss is not finite) stops there and
+          replies with the iterations done and "diverged": what happened
     {"op": "generate", "z": [N, z]} → {"samples": [N, ...]} (the generator in evaluation mode)
     {"op": "stop"} → {"peak_rss_mb": ...}
     any failure → {"error": message}
@@ -107,6 +109,10 @@ def peak_rss_mb() -> float:
 
 # MARK: - Engines
 
+class Diverged(Exception):
+    """An engine's training diverged (its message says how)."""
+
+
 class SwiftGANEngine:
     def __init__(self, options, threads, state):
         import swiftgan
@@ -122,9 +128,14 @@ class SwiftGANEngine:
 
     def train(self, inputs):
         """`inputs` hold one entry per critic step ([k, ...]; z_g [B, z]); with k = 1, the single entry."""
+        import swiftgan
+
         if len(inputs["z"]) == 1:
             inputs = {name: value if name == "z_g" else value[0] for name, value in inputs.items()}
-        stats = self.gan.train_step(**inputs)
+        try:
+            stats = self.gan.train_step(**inputs)
+        except swiftgan.TrainingDivergedError as error:
+            raise Diverged(str(error).splitlines()[0]) from error
         return [stats[name] for name in STATS]
 
     def generate(self, z):
@@ -189,7 +200,10 @@ class TorchEngine:
             energy_options={"margin": o["ebgan_margin"], "pt_weight": o["pt_weight"], "gamma": o["began_gamma"],
                             "lambda_k": o["began_lambda_k"]},
             dragan_clip=o["dragan_clip"], reuse_fake=o["reuse_fake"])
-        return [stats[name] for name in STATS]
+        values = [stats[name] for name in STATS]
+        if not all(np.isfinite(values)):
+            raise Diverged("a loss is not finite: " + ", ".join(f"{n} {v}" for n, v in zip(STATS, values)))
+        return values
 
     def generate(self, z):
         torch = self.torch
@@ -206,13 +220,19 @@ class TorchEngine:
 def _train(engine, request):
     n = len(request["z"])
     per_step = ("real", "z", "z_g", "u", "dragan_alpha", "dragan_noise")
-    stats, seconds = [], []
+    stats, seconds, diverged = [], [], None
     for i in range(n):
         inputs = {name: request[name][i] for name in per_step if request.get(name) is not None}
         start = time.perf_counter()
-        stats.append(engine.train(inputs))
+        try:
+            stats.append(engine.train(inputs))
+        except Diverged as error:
+            diverged = str(error)
+            break
         seconds.append(time.perf_counter() - start)
     reply = {"stats": {name: [row[j] for row in stats] for j, name in enumerate(STATS)}, "seconds": seconds}
+    if diverged is not None:
+        reply["diverged"] = diverged
     if request.get("state"):
         reply["state"] = engine.state()
     return reply

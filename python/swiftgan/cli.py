@@ -87,7 +87,7 @@ def _compare(args: argparse.Namespace) -> int:
                       eval_n=args.eval_n, feature_network=args.feature_network, torch_python_path=args.torch_python,
                       threads=args.threads, dataset=args.dataset, class_name=args.class_name,
                       image_size=args.image_size, channels=args.channels, batch_size=args.batch_size,
-                      progress=not args.no_progress, **gan_options)
+                      save_weights=args.save_weights, progress=not args.no_progress, **gan_options)
     out = summary["out"]
     with open(os.path.join(out, "compare.md")) as f:
         print(f.read(), end="")
@@ -365,6 +365,9 @@ def parser() -> argparse.ArgumentParser:
     comparison.add_argument("--channels", type=int, default=None, help=RUN_HELP["channels"])
     comparison.add_argument("--batch-size", type=int, default=64, help=RUN_HELP["batch_size"])
     comparison.add_argument("--threads", type=int, default=None, help="threads of each engine (default: the cores available)")
+    comparison.add_argument("--save-weights", action="store_true",
+                            help="also write each engine's final weights to OUT/seed-S-swiftgan.safetensors and "
+                                 "seed-S-torch.safetensors")
     comparison.add_argument("--no-progress", action="store_true", help="no progress bar")
     gan_group = comparison.add_argument_group("GAN (see `swiftgan list` for losses and architectures)")
     for name in runs.gan_option_names():

@@ -9,6 +9,7 @@ PyTorch is never a dependency of SwiftGAN).
 
 An output folder holds:
 
+    seed-S-ENGINE.safetensors  with save_weights: each engine's final weights
     seed-S.json        one seed's result: losses of every iteration of both engines, the largest parameter
                        difference at each checkpoint, FID/KID, seconds per iteration, peak memory (a rerun of the
                        same command skips the seeds done)
@@ -178,8 +179,9 @@ def _largest_difference(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]
 
 
 def _run_seed(seed: int, options: Mapping[str, object], images: np.ndarray, batch: int, iters: int, every: int,
-              evaluation, python: str, threads: int, bar) -> Dict[str, object]:
-    """Trains one seed in both engines and measures them."""
+              evaluation, python: str, threads: int, bar, save_weights: Optional[str]) -> Dict[str, object]:
+    """Trains one seed in both engines and measures them; with `save_weights` (a folder), writes each engine's
+    final weights there."""
     workers = {engine: _Worker(engine, sys.executable if engine == "swiftgan" else python) for engine in ENGINES}
     try:
         started = workers["swiftgan"].ask({"op": "start", "options": {**options, "seed": seed}, "threads": threads})
@@ -191,29 +193,42 @@ def _run_seed(seed: int, options: Mapping[str, object], images: np.ndarray, batc
         losses = {engine: {name: [] for name in STATS} for engine in ENGINES}
         seconds: Dict[str, List[float]] = {engine: [] for engine in ENGINES}
         checkpoints = []
+        diverged: Dict[str, Dict[str, object]] = {}  # engine -> the iteration it diverged at, and how
         done = 0
-        while done < iters:
+        while done < iters and len(diverged) < len(ENGINES):
             n = min(25, every - done % every, iters - done)
             request = {"op": "train", **inputs.next(n)}
             checkpoint = (done + n) % every == 0 or done + n == iters
             states = {}
-            for engine in ENGINES:
+            for engine in (e for e in ENGINES if e not in diverged):
                 reply = workers[engine].ask({**request, "state": checkpoint})
                 for name in STATS:
                     losses[engine][name] += [float(v) for v in reply["stats"][name]]
                 seconds[engine] += [float(s) for s in reply["seconds"]]
                 states[engine] = reply.get("state")
+                if "diverged" in reply:
+                    diverged[engine] = {"iteration": done + len(reply["seconds"]) + 1, "message": reply["diverged"]}
             done += n
-            if checkpoint:
+            if done == iters and save_weights:
+                from safetensors.numpy import save_file
+
+                for engine, state in states.items():
+                    save_file({k: np.ascontiguousarray(v) for k, v in state.items()},
+                              os.path.join(save_weights, f"seed-{seed}-{engine}.safetensors"))
+            if checkpoint and not diverged:
                 checkpoints.append({"iteration": done, **_largest_difference(states["swiftgan"], states["torch"]),
                                     **{f"{engine}_{name}": losses[engine][name][-1] for engine in ENGINES
                                        for name in ("d_loss", "g_loss")}})
             bar.update(n)
-            bar.set_postfix_str(f"seed {seed}: d_loss {losses['swiftgan']['d_loss'][-1]:.3f} / "
-                                f"{losses['torch']['d_loss'][-1]:.3f}")
+            bar.set_postfix_str(f"seed {seed}: d_loss " + " / ".join(
+                "diverged" if e in diverged else f"{losses[e]['d_loss'][-1]:.3f}" for e in ENGINES))
+        bar.update(iters - done)
         figures = {engine: {} for engine in ENGINES}
         if evaluation is not None:
             for engine in ENGINES:
+                if engine in diverged:
+                    figures[engine] = {"fid": float("nan"), "kid": float("nan")}
+                    continue
                 samples = workers[engine].ask({"op": "generate", "z": evaluation.latents(seed)})["samples"]
                 figures[engine] = evaluation.measure(samples, seed)
         peaks = {engine: workers[engine].stop() for engine in ENGINES}
@@ -221,8 +236,9 @@ def _run_seed(seed: int, options: Mapping[str, object], images: np.ndarray, batc
         for worker in workers.values():
             worker.close()
     engines = {engine: {"version": versions[engine], "threads": used_threads[engine], **figures[engine],
-                        "seconds_per_iteration": statistics.median(seconds[engine]),
-                        "peak_rss_mb": peaks[engine], "losses": losses[engine]} for engine in ENGINES}
+                        "seconds_per_iteration": statistics.median(seconds[engine]) if seconds[engine] else None,
+                        "peak_rss_mb": peaks[engine], "losses": losses[engine],
+                        "diverged": diverged.get(engine)} for engine in ENGINES}
     return {"seed": seed, "engines": engines, "checkpoints": checkpoints}
 
 
@@ -273,7 +289,8 @@ def compare(out: Optional[str] = None, *, seeds: int = 1, seed: int = 1, iters: 
             every: Optional[int] = None, eval_n: int = 10_000, feature_network: Optional[str] = None,
             torch_python_path: Optional[str] = None, threads: Optional[int] = None, dataset: str = "fashion-mnist",
             class_name: Optional[str] = None, image_size: int = 32, channels: Optional[int] = None,
-            batch_size: int = 64, progress: bool = True, **gan_options) -> Dict[str, object]:
+            batch_size: int = 64, save_weights: bool = False, progress: bool = True,
+            **gan_options) -> Dict[str, object]:
     """Trains one configuration with `seeds` seeds (seed, seed + 1, ...) in SwiftGAN and in the PyTorch twin, and
     writes the comparison into `out` (see the module's docstring); returns what compare.json holds.
 
@@ -284,6 +301,8 @@ def compare(out: Optional[str] = None, *, seeds: int = 1, seed: int = 1, iters: 
         feature_network: the feature network file (default: the shipped Fashion-MNIST one).
         torch_python_path: a Python that has torch (default: this one, when it has).
         threads: threads of each engine (default: the cores available).
+        save_weights: also write each engine's final weights (G.* and D.*, the twin's names) to
+            seed-S-swiftgan.safetensors and seed-S-torch.safetensors.
         gan_options: `GAN(...)` options (loss, arch, ngf, ndf, z_dim, lr_d, betas, ...).
 
     Raises:
@@ -328,7 +347,8 @@ def compare(out: Optional[str] = None, *, seeds: int = 1, seed: int = 1, iters: 
         with tqdm(total=len(todo) * iters, unit="it", desc=f"compare {options['loss']}", disable=not progress) as bar:
             for s in todo:
                 start = time.perf_counter()
-                result = _run_seed(s, options, images, batch_size, iters, every, evaluation, python, threads, bar)
+                result = _run_seed(s, options, images, batch_size, iters, every, evaluation, python, threads, bar,
+                                   out if save_weights else None)
                 result.update(setup=setup, wall_seconds=time.perf_counter() - start,
                               measured=evaluation.measured if evaluation else None)
                 _write_json(result, os.path.join(out, f"seed-{s}.json"))
@@ -365,15 +385,18 @@ FIGURES = (("fid", "FID", "{:.2f}"), ("kid", "KID", "{:.4f}"), ("seconds_per_ite
            "{:.3f}"), ("peak_rss_mb", "peak memory (MB)", "{:.0f}"))
 
 
-def _summary(results: List[Mapping[str, object]]) -> Dict[str, Dict[str, Dict[str, float]]]:
-    """Mean, min and max over seeds of each engine's final figures, and of the largest parameter difference."""
-    table: Dict[str, Dict[str, Dict[str, float]]] = {}
+def _summary(results: List[Mapping[str, object]]) -> Dict[str, Dict[str, object]]:
+    """Mean, min and max over seeds of each engine's final figures (diverged runs left out) and of the largest
+    parameter difference; the number of diverged runs of each engine."""
+    table: Dict[str, Dict[str, object]] = {}
     for key, _, _ in FIGURES:
         for engine in ENGINES:
-            values = [r["engines"][engine].get(key) for r in results]
+            values = [r["engines"][engine].get(key) for r in results if not r["engines"][engine].get("diverged")]
             if values and all(v is not None for v in values):
                 table.setdefault(key, {})[engine] = {"mean": float(np.mean(values)), "min": float(np.min(values)),
                                                      "max": float(np.max(values))}
+    table["diverged"] = {engine: sum(bool(r["engines"][engine].get("diverged")) for r in results)  # runs
+                         for engine in ENGINES}
     differences = [max(c["difference"] for c in r["checkpoints"]) for r in results if r["checkpoints"]]
     if differences:
         table["largest_parameter_difference"] = {"both": {"mean": float(np.mean(differences)),
@@ -394,6 +417,9 @@ def _write_reports(out: str, summary: Mapping[str, object]) -> None:
         if key in summary["summary"]:
             cells = [_cell(summary["summary"][key][engine], form) for engine in ENGINES]
             lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    if any(r["engines"][e].get("diverged") for r in results for e in ENGINES):
+        lines.append("| runs diverged (left out above) | " + " | ".join(
+            str(summary["summary"]["diverged"][e]) for e in ENGINES) + " |")
     if "largest_parameter_difference" in summary["summary"]:
         lines.append(f"| largest parameter difference | "
                      f"{_cell(summary['summary']['largest_parameter_difference']['both'], '{:.3g}')} | |")
@@ -402,12 +428,17 @@ def _write_reports(out: str, summary: Mapping[str, object]) -> None:
               " peak MB SwiftGAN | peak MB PyTorch |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         e = r["engines"]
-        cells = [_number(e[engine].get(key), form) for key, _, form in FIGURES for engine in ENGINES]
+        cells = [f"diverged at {e[engine]['diverged']['iteration']}" if e[engine].get("diverged") and key == "fid"
+                 else _number(e[engine].get(key), form) for key, _, form in FIGURES for engine in ENGINES]
         lines.append(f"| {r['seed']} | " + " | ".join(cells) + " |")
     lines += ["", "## Checkpoints", "",
               "| seed | iteration | d_loss SwiftGAN | d_loss PyTorch | g_loss SwiftGAN | g_loss PyTorch | "
               "largest parameter difference (tensor, relative) |", "|---|---|---|---|---|---|---|"]
     for r in results:
+        for engine in ENGINES:
+            if r["engines"][engine].get("diverged"):
+                d = r["engines"][engine]["diverged"]
+                lines.append(f"| {r['seed']} | {d['iteration']} | {LABELS[engine]} diverged: {d['message']} ||||")
         for c in r["checkpoints"]:
             lines.append(f"| {r['seed']} | {c['iteration']} | {c['swiftgan_d_loss']:.4f} | {c['torch_d_loss']:.4f} | "
                          f"{c['swiftgan_g_loss']:.4f} | {c['torch_g_loss']:.4f} | {c['difference']:.3g} "
@@ -424,12 +455,14 @@ def _write_reports(out: str, summary: Mapping[str, object]) -> None:
         f.write("\n".join(lines) + "\n")
     with open(os.path.join(out, "compare.csv"), "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["seed", "engine"] + [key for key, _, _ in FIGURES] + ["final_d_loss", "final_g_loss"])
+        writer.writerow(["seed", "engine"] + [key for key, _, _ in FIGURES] + ["final_d_loss", "final_g_loss",
+                                                                               "diverged_at"])
         for r in results:
             for engine in ENGINES:
                 e = r["engines"][engine]
-                writer.writerow([r["seed"], engine] + [e.get(key, "") for key, _, _ in FIGURES]
-                                + [e["losses"]["d_loss"][-1], e["losses"]["g_loss"][-1]])
+                last = [e["losses"][name][-1] if e["losses"][name] else "" for name in ("d_loss", "g_loss")]
+                writer.writerow([r["seed"], engine] + [e.get(key, "") for key, _, _ in FIGURES] + last
+                                + [(e.get("diverged") or {}).get("iteration", "")])
     with open(os.path.join(out, "checkpoints.csv"), "w", newline="") as f:
         writer = csv.writer(f)
         columns = ["iteration", "swiftgan_d_loss", "torch_d_loss", "swiftgan_g_loss", "torch_g_loss", "difference",

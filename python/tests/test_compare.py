@@ -129,3 +129,34 @@ def test_the_compare_command_prints_the_table(blobs, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "# SwiftGAN against PyTorch: RaHingeGAN, dcgan 1×32×32 (ngf 4, ndf 4, z 100)" in result.stdout
     assert f"wrote {tmp_path / 'cmp'}: compare.md" in result.stdout
+
+
+@needs_torch
+def test_a_run_that_diverges_is_reported_not_dropped(blobs, tmp_path):
+    """At an absurd learning rate both engines blow up: each stops at its first non-finite step, which the tables
+    say; the figures of a diverged run are left out of the means, and the weights of a finished run are saved."""
+    summary = compare(str(tmp_path / "cmp"), dataset=blobs, iters=30, every=10, eval_n=100, batch_size=8, ngf=4,
+                      ndf=4, z_dim=8, loss="LSGAN", optimizer="sgd", lr_d=1e12, lr_g=1e12,
+                      torch_python_path=TORCH_PYTHON, threads=1, progress=False, save_weights=True)
+    engines = summary["results"][0]["engines"]
+    for engine in ("swiftgan", "torch"):
+        diverged = engines[engine]["diverged"]
+        assert diverged is not None and 1 <= diverged["iteration"] <= 30, engines[engine]
+        assert len(engines[engine]["losses"]["d_loss"]) == diverged["iteration"] - 1
+        assert np.isnan(engines[engine]["fid"])
+    assert "not finite" in engines["swiftgan"]["diverged"]["message"]
+    assert summary["summary"]["diverged"] == {"swiftgan": 1, "torch": 1} and "fid" not in summary["summary"]
+    with open(os.path.join(summary["out"], "compare.md")) as f:
+        table = f.read()
+    assert f"diverged at {engines['swiftgan']['diverged']['iteration']}" in table
+    assert "| runs diverged (left out above) | 1 | 1 |" in table
+    assert not any(name.endswith(".safetensors") for name in os.listdir(summary["out"]))  # nothing finished
+
+    fine = compare(str(tmp_path / "fine"), dataset=blobs, iters=2, every=2, eval_n=0, batch_size=8, ngf=4, ndf=4,
+                   z_dim=8, torch_python_path=TORCH_PYTHON, threads=1, progress=False, save_weights=True)
+    from safetensors.numpy import load_file
+
+    saved = {engine: load_file(os.path.join(fine["out"], f"seed-1-{engine}.safetensors")) for engine in ("swiftgan", "torch")}
+    assert sorted(saved["swiftgan"]) == sorted(saved["torch"]) and any(k.startswith("G.") for k in saved["torch"])
+    difference = max(float(np.abs(saved["swiftgan"][k] - saved["torch"][k]).max()) for k in saved["torch"])
+    assert difference == fine["results"][0]["checkpoints"][-1]["difference"]
