@@ -81,6 +81,8 @@ def test_one_gan_used_from_many_threads_gives_the_results_of_a_sequential_order(
 
 
 def test_a_close_while_another_thread_trains_waits_for_its_step():
+    """The step under way ends normally and the trainer's next call finds the GAN closed: had close freed the engine
+    mid-step, that step would fail with the handle's error ("... is not a live GAN handle") or crash."""
     gan = GAN(**MLP)
     started = threading.Event()
     outcome = {}

@@ -21,24 +21,28 @@ let doublePrecisionReduction = 512
 func sgemm(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
            m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
            alpha: Float = 1, beta: Float = 0) {
-    if m == 0 || n == 0 { return }
-    if k == 0 {
-        if beta == 0 { c.update(repeating: 0, count: m * n) }
-        return
-    }
-    let opA = transposeA ? CblasTrans : CblasNoTrans, opB = transposeB ? CblasTrans : CblasNoTrans
-    let lda = Int32(transposeA ? m : k), ldb = Int32(transposeB ? k : n)
+    if emptyProduct(c, m: m, n: n, k: k, beta: beta) { return }
     if k < doublePrecisionReduction {
-        cblas_sgemm(CblasRowMajor, opA, opB, Int32(m), Int32(n), Int32(k), alpha, a, lda, b, ldb, beta, c, Int32(n))
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n),
+                    beta, c, Int32(n))
         return
     }
     let wideA = widened(a, m * k), wideB = widened(b, k * n)
     let wideC = UnsafeMutableBufferPointer<Double>.allocate(capacity: m * n)
     defer { wideA.deallocate(); wideB.deallocate(); wideC.deallocate() }
     for i in 0..<(m * n) { wideC[i] = beta == 0 ? 0 : Double(c[i]) }
-    cblas_dgemm(CblasRowMajor, opA, opB, Int32(m), Int32(n), Int32(k), Double(alpha), wideA.baseAddress, lda,
-                wideB.baseAddress, ldb, Double(beta), wideC.baseAddress, Int32(n))
+    dgemm(wideC.baseAddress!, wideA.baseAddress!, wideB.baseAddress!, m: m, n: n, k: k, transposeA: transposeA,
+          transposeB: transposeB, alpha: Double(alpha), beta: Double(beta))
     for i in 0..<(m * n) { c[i] = Float(wideC[i]) }
+}
+
+/// Whether `[m, k] · [k, n]` is empty: nothing to do when m or n is 0; when k is 0, C is zeroed for beta = 0 and
+/// otherwise left as it is (the callers' beta is 0 or 1).
+private func emptyProduct<T: BinaryFloatingPoint>(_ c: UnsafeMutablePointer<T>, m: Int, n: Int, k: Int, beta: T) -> Bool {
+    if m == 0 || n == 0 { return true }
+    if k == 0 && beta == 0 { c.update(repeating: 0, count: m * n) }
+    return k == 0
 }
 
 /// A double-precision copy of `count` floats.
@@ -54,14 +58,10 @@ private func widened(_ source: UnsafePointer<Float>, _ count: Int) -> UnsafeMuta
 func dgemm(_ c: UnsafeMutablePointer<Double>, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
            m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
            alpha: Double = 1, beta: Double = 0) {
-    if m == 0 || n == 0 { return }
-    if k == 0 {
-        if beta == 0 { c.update(repeating: 0, count: m * n) }
-        return
-    }
-    let opA = transposeA ? CblasTrans : CblasNoTrans, opB = transposeB ? CblasTrans : CblasNoTrans
-    cblas_dgemm(CblasRowMajor, opA, opB, Int32(m), Int32(n), Int32(k), alpha, a, Int32(transposeA ? m : k), b,
-                Int32(transposeB ? k : n), beta, c, Int32(n))
+    if emptyProduct(c, m: m, n: n, k: k, beta: beta) { return }
+    cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n),
+                beta, c, Int32(n))
 }
 
 /// The eigenvalues (ascending) and eigenvectors of a symmetric `[n, n]` matrix (LAPACK's `dsyevd`).

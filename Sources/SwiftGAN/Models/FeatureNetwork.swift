@@ -113,12 +113,15 @@ public final class FeatureTrainer {
     public let network: FeatureNetwork
     let optimizer: Adam
     let parameters: [Tensor]
+    /// The batch-norm running statistics, listed once (a step restores them when it refuses an update).
+    let buffers: [Tensor]
 
     public init(config: FeatureConfig) {
         self.config = config
         var rng = RandomGenerator(seed: config.seed)
         network = FeatureNetwork(channels: config.channels, width: config.width, classes: config.classes, rng: &rng)
         parameters = network.namedParameters.map(\.1)
+        buffers = network.namedBuffers.map(\.1)
         optimizer = Adam(parameters: parameters, learningRate: config.learningRate)
     }
 
@@ -144,14 +147,14 @@ public final class FeatureTrainer {
         if let bad = labels.first(where: { $0 < 0 || $0 >= config.classes }) {
             throw SwiftGANError("labels must be in [0, \(config.classes)), got \(bad)")
         }
-        let buffers = network.namedBuffers.map { $0.1.copy() }
+        let saved = buffers.map { $0.copy() }
         network.setTraining(true)
         let logits = network(images)
         let loss = crossEntropy(logits: logits, labels: labels)
         let grads = gradients(of: loss, wrt: parameters)
-        if !loss.scalar.isFinite || grads.contains(where: { !allFinite($0.pointer, count: $0.count) })
-            || optimizer.firstNonFiniteUpdate(parameters, grads) != nil {
-            for (b, saved) in zip(network.namedBuffers.map(\.1), buffers) { b.assign(from: saved.pointer) }
+        // A non-finite gradient makes a non-finite update, which `firstNonFiniteUpdate` finds.
+        if !loss.scalar.isFinite || optimizer.firstNonFiniteUpdate(parameters, grads) != nil {
+            for (b, old) in zip(buffers, saved) { b.assign(from: old.pointer) }
             throw SwiftGANError("the feature network's loss or gradients are not finite (step \(optimizer.stepCount + 1)); "
                                 + "nothing was applied: try a lower lr", kind: .diverged)
         }
