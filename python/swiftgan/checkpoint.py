@@ -9,6 +9,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections import OrderedDict
@@ -168,6 +169,10 @@ def _read_verified(path: str) -> "tuple[Dict[str, object], Dict[str, object]]":
     return state, tensors
 
 
+_CHECKSUM_LINE = re.compile(rb"([0-9a-f]{64})  ([A-Za-z0-9._-]+)\n")
+_CHECKSUM_LINES = re.compile(rb"(?:[0-9a-f]{64}  [A-Za-z0-9._-]+\n)+")
+
+
 def _read_checksums(path: str, damaged) -> Optional[Dict[str, str]]:
     """checksums.sha256 as {file: hex digest}, None when absent (checkpoints before format 3)."""
     try:
@@ -175,15 +180,14 @@ def _read_checksums(path: str, damaged) -> Optional[Dict[str, str]]:
             text = f.read()
     except FileNotFoundError:
         return None
-    recorded = {}
-    try:
-        for line in text.decode("ascii").splitlines():
-            digest, name = line.split("  ", 1)
-            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-                raise ValueError(digest)
-            recorded[name] = digest
-    except ValueError:
-        raise damaged(f"{CHECKSUMS} is unreadable") from None
+    # sha256sum's text form, exactly: every line "<64 lowercase hex>  <name>\n", the last one ending in \n too, so
+    # a lost final byte or a newline turned into \r or \f (which str.splitlines would accept) is damage.
+    if not _CHECKSUM_LINES.fullmatch(text):
+        raise damaged(f"{CHECKSUMS} is unreadable (not lines of '<sha256>  <file name>')")
+    lines = _CHECKSUM_LINE.findall(text)
+    recorded = {name.decode(): digest.decode() for digest, name in lines}
+    if len(recorded) != len(lines):
+        raise damaged(f"{CHECKSUMS} lists a file twice")
     if sorted(recorded) != sorted(FILES):
         raise damaged(f"{CHECKSUMS} lists {sorted(recorded)}, expected {sorted(FILES)}")
     return recorded
