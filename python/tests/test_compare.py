@@ -80,17 +80,27 @@ def test_torch_python_takes_this_python_when_it_has_torch(monkeypatch):
 @pytest.mark.parametrize("loss, options", [("RaLSGAN", {}), ("WGAN-GP", {"n_critic": 2}),
                                            ("RaSGAN", {"reuse_fake": True})])
 def test_compare_trains_both_engines_alike_and_writes_its_tables(blobs, tmp_path, loss, options):
-    """Same start, same inputs: the first checkpoint's parameters agree to Adam's float32 rounding (an update within
-    rounding of zero may flip its sign: at most 2·lr per iteration), the losses to 1e-3, FID to 2%; then a rerun
-    with one seed more trains only that seed."""
+    """Same start, same inputs: the final weights agree to float32 rounding. The median difference of the
+    parameters is far below one Adam step, 2e-4 (an engine with another gradient would be a step or more away in
+    most entries; measured here: medians of 0 to 7e-9), and at most 0.1% of entries are off by more than 2e-5 (an
+    update within rounding of zero may flip its sign, 2·lr per iteration; measured: at most 0.01%). The losses agree
+    to 1e-3, FID to 2%; then a rerun with one seed more trains only that seed."""
+    from safetensors.numpy import load_file
+
     out = str(tmp_path / "cmp")
     common = dict(dataset=blobs, iters=8, every=4, eval_n=200, batch_size=16, ngf=4, ndf=4, z_dim=8, loss=loss,
-                  torch_python_path=TORCH_PYTHON, threads=1, progress=False, **options)
+                  torch_python_path=TORCH_PYTHON, threads=1, progress=False, save_weights=True, **options)
     summary = compare(out, seeds=2, **common)
     assert summary["seeds"] == [1, 2]
     for result in summary["results"]:
         first = result["checkpoints"][0]
-        assert first["iteration"] == 4 and first["difference"] <= 2 * 2e-4 * 4, first
+        assert first["iteration"] == 4, first
+        saved = {engine: load_file(os.path.join(out, f"seed-{result['seed']}-{engine}.safetensors"))
+                 for engine in ("swiftgan", "torch")}
+        parameters = [k for k in saved["torch"] if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+        differences = np.concatenate([np.abs(saved["swiftgan"][k] - saved["torch"][k]).ravel() for k in parameters])
+        assert np.median(differences) <= 1e-7 and np.mean(differences > 2e-5) <= 1e-3, (
+            np.median(differences), np.mean(differences > 2e-5))
         for name in ("d_loss", "g_loss"):
             np.testing.assert_allclose(first[f"swiftgan_{name}"], first[f"torch_{name}"], rtol=1e-3, atol=1e-4)
         engines = result["engines"]
@@ -99,7 +109,8 @@ def test_compare_trains_both_engines_alike_and_writes_its_tables(blobs, tmp_path
             assert engines[engine]["seconds_per_iteration"] > 0 and engines[engine]["threads"] == 1
         assert abs(engines["swiftgan"]["fid"] - engines["torch"]["fid"]) <= 0.02 * engines["torch"]["fid"]
     assert sorted(os.listdir(out)) == ["checkpoints.csv", "compare.csv", "compare.json", "compare.md", "losses.png",
-                                       "seed-1.json", "seed-2.json"]
+                                       "seed-1-swiftgan.safetensors", "seed-1-torch.safetensors", "seed-1.json",
+                                       "seed-2-swiftgan.safetensors", "seed-2-torch.safetensors", "seed-2.json"]
     with open(os.path.join(out, "compare.csv")) as f:
         rows = list(csv.DictReader(f))
     assert [(r["seed"], r["engine"]) for r in rows] == [("1", "swiftgan"), ("1", "torch"), ("2", "swiftgan"),
