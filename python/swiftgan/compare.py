@@ -141,10 +141,9 @@ class _Inputs:
         self.dragan = "DRAGAN" in loss
 
     def latents(self, *shape: int) -> np.ndarray:
-        shape = shape + (int(self.options["z_dim"]),)
-        if self.options["latent"] == "uniform":
-            return self.rng.uniform(-1, 1, shape).astype(np.float32)
-        return self.rng.standard_normal(shape).astype(np.float32)
+        from .features import draw_latents
+
+        return draw_latents(self.rng, shape + (int(self.options["z_dim"]),), str(self.options["latent"]))
 
     def next(self, n: int) -> Dict[str, object]:
         """The inputs of n iterations: real [n, k, B, ...], z [n, k, B, z], z_g [n, B, z] (none when the G step
@@ -247,42 +246,33 @@ class _Evaluation:
     feature network's space; each seed's latents are drawn from its own seed."""
 
     def __init__(self, images: np.ndarray, n: int, network_path: Optional[str], z_dim: int, latent: str):
-        from .features import FeatureNetwork, default_network
+        from .features import Reference
 
-        self.network = FeatureNetwork.load(network_path) if network_path else default_network()
-        expected = (self.network.channels, self.network.image_size, self.network.image_size)
-        if tuple(images.shape[1:]) != expected:
-            self.network.close()
-            raise ValueError(f"the feature network takes images of shape {list(expected)}, this dataset's are "
-                             f"{list(images.shape[1:])}: train one for it (swiftgan features train) and give it with "
-                             "--feature-network, or pass --eval-n 0")
+        self.reference = Reference(images, n, tuple(images.shape[1:]), network_path, seed=0,
+                                   remedy="train one for it (swiftgan features train) and give it with "
+                                          "--feature-network, or pass --eval-n 0")
         self.n, self.z_dim, self.latent = n, z_dim, latent
-        picks = np.sort(np.random.default_rng(0).permutation(len(images))[:n])
-        self.real = self.network.features(np.ascontiguousarray(images[picks]))
-        description = self.network.description
-        self.measured = {"network": os.path.basename(description.get("path", "fashion-mnist-features.safetensors")),
-                         "network_sha256": description.get("weights_sha256"), "features": self.network.feature_count,
-                         "fake_samples": n, "real_samples": len(picks),
-                         "real": "the dataset's images (a seeded subset, seed 0)", "generator_mode": "eval",
-                         "kid_subsets": 20, "kid_subset_size": min(1000, n, len(picks))}
+        self.measured = self.reference.measured(
+            n, real="the dataset's images (a seeded subset, seed 0)", generator_mode="eval", kid_subsets=20,
+            kid_subset_size=min(1000, n, len(self.reference.real)))
 
     def latents(self, seed: int) -> np.ndarray:
-        rng = np.random.default_rng([seed, 11])
-        if self.latent == "uniform":
-            return rng.uniform(-1, 1, (self.n, self.z_dim)).astype(np.float32)
-        return rng.standard_normal((self.n, self.z_dim)).astype(np.float32)
+        from .features import draw_latents
+
+        return draw_latents(np.random.default_rng([seed, 11]), (self.n, self.z_dim), self.latent)
 
     def measure(self, samples: np.ndarray, seed: int) -> Dict[str, float]:
         from .metrics import fid, kernel_distance
 
         if not np.isfinite(samples).all():
             return {"fid": float("nan"), "kid": float("nan")}
-        fake = self.network.features(np.ascontiguousarray(samples, dtype=np.float32))
-        kid = kernel_distance(self.real, fake, subsets=20, subset_size=min(1000, self.n), seed=seed)[0]
-        return {"fid": fid(self.real, fake), "kid": kid}
+        fake = self.reference.fake_features(samples)
+        real = self.reference.real
+        kid = kernel_distance(real, fake, subsets=20, subset_size=min(1000, self.n), seed=seed)[0]
+        return {"fid": fid(real, fake), "kid": kid}
 
     def close(self) -> None:
-        self.network.close()
+        self.reference.close()
 
 
 def compare(out: Optional[str] = None, *, seeds: int = 1, seed: int = 1, iters: int = 1000,

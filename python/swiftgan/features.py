@@ -208,6 +208,88 @@ def default_network(threads: Optional[int] = None) -> FeatureNetwork:
     return FeatureNetwork.load(DEFAULT, threads=threads)
 
 
+def draw_latents(rng: np.random.Generator, shape: Tuple[int, ...], latent: str = "normal") -> np.ndarray:
+    """Latents float32 of `shape` (z last) from a GAN's latent distribution, "normal" or "uniform" on [-1, 1], drawn
+    with `rng`: the one rule for latents drawn outside the core (fixed grids, evaluations, `compare`'s inputs)."""
+    if latent == "uniform":
+        return rng.uniform(-1, 1, shape).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def real_subset(count: int, n: int, seed: int) -> np.ndarray:
+    """The indices, ascending, of a seeded subset of at most `n` of `count` images (all of them when n ≥ count)."""
+    return np.sort(np.random.default_rng(seed).permutation(count)[:n])
+
+
+class Reference:
+    """What sample quality is measured against: a feature network (a file, an open `FeatureNetwork`, or None for
+    the shipped one) and the features of a seeded subset of at most `n` of `images`, checked to be of the shape
+    `sample_shape` the network takes. Used as a context manager (it closes a network it opened).
+
+    Raises:
+        ValueError: when the network takes images of another shape than `sample_shape` (`remedy` says what to do).
+    """
+
+    def __init__(self, images: np.ndarray, n: int, sample_shape: Tuple[int, ...], network=None, seed: int = 0,
+                 threads: Optional[int] = None, real_name: str = "given",
+                 remedy: str = "train a network for this data (swiftgan features train) and pass it"):
+        self.owned = not isinstance(network, FeatureNetwork)
+        self.network = network if not self.owned else (
+            FeatureNetwork.load(network, threads=threads) if network else default_network(threads))
+        expected = (self.network.channels, self.network.image_size, self.network.image_size)
+        for what, shape in (("the GAN makes", tuple(sample_shape)), ("the real images are", tuple(images.shape[1:]))):
+            if shape != expected:
+                self.close()
+                raise ValueError(f"the feature network takes images of shape {list(expected)}, {what} "
+                                 f"{list(shape)}: {remedy}")
+        self.seed, self.real_name = seed, real_name
+        picks = real_subset(len(images), n, seed)
+        self.real = self.network.features(np.ascontiguousarray(images[picks], dtype=np.float32))
+
+    def fake_features(self, samples=None, gan=None, latents: Optional[np.ndarray] = None,
+                      chunk: int = 1000) -> np.ndarray:
+        """The features of `samples`, or of `gan`'s samples of `latents`, `chunk` at a time."""
+        if gan is not None:
+            return np.concatenate([self.network.features(gan.generate(latents[i:i + chunk]))
+                                   for i in range(0, len(latents), chunk)])
+        return np.concatenate([self.network.features(np.ascontiguousarray(samples[i:i + chunk], dtype=np.float32))
+                               for i in range(0, len(samples), chunk)])
+
+    def measured(self, fake_samples: int, **more: object) -> Dict[str, object]:
+        """How a figure against this reference was measured: the network's file, SHA-256, feature layer and
+        width, the sample counts, the real set and its subset's seed (and `more`)."""
+        description = self.network.description
+        return {"network": os.path.basename(description.get("path", DEFAULT if self.owned else "given")),
+                "network_sha256": description.get("weights_sha256"),
+                "feature_layer": description.get("feature_layer", "spatial mean of the last convolution block"),
+                "features": self.network.feature_count, "fake_samples": int(fake_samples),
+                "real_samples": len(self.real), "real": self.real_name, "seed": self.seed, **more}
+
+    def evaluate(self, gan, n: int = 10_000, seed: int = 0, kid_subsets: int = 100, kid_subset_size: int = 1000,
+                 k: int = 3) -> Dict[str, object]:
+        """FID, KID (mean, std), precision and recall of `n` samples of `gan` from `gan.latents(n, seed)` (the GAN's
+        own random stream untouched), with "measured"."""
+        from .metrics import all_metrics
+
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+            raise ValueError(f"n must be an int of at least 2, got {n!r}")
+        fake = self.fake_features(gan=gan, latents=gan.latents(int(n), seed=seed))
+        figures = all_metrics(self.real, fake, kid_subsets, kid_subset_size, k, seed)
+        return {**figures, "measured": self.measured(
+            n, seed=seed, kid_subsets=kid_subsets, kid_subset_size=min(kid_subset_size, int(n), len(self.real)), k=k)}
+
+    def close(self) -> None:
+        if self.owned and self.network is not None:
+            self.network.close()
+        self.network = None
+
+    def __enter__(self) -> "Reference":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def evaluate(gan, real: np.ndarray, n: int = 10_000, network: Optional[FeatureNetwork] = None, seed: int = 0,
              kid_subsets: int = 100, kid_subset_size: int = 1000, k: int = 3,
              real_name: str = "given") -> Dict[str, object]:
@@ -215,30 +297,7 @@ def evaluate(gan, real: np.ndarray, n: int = 10_000, network: Optional[FeatureNe
     GAN's own random stream is untouched) against the images `real`, in the features of `network` (default: the
     shipped Fashion-MNIST network). The result also says how the figures were measured: the network's file and
     SHA-256, its feature layer, the sample counts, the real set's name and the seed."""
-    from .metrics import all_metrics
-
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n must be an int of at least 2, got {n!r}")
-    owned = network is None
-    network = default_network() if owned else network
-    try:
-        expected = (network.channels, network.image_size, network.image_size)
-        if tuple(gan.sample_shape) != expected:
-            raise ValueError(f"the feature network takes images of shape {list(expected)}, the GAN makes "
-                             f"{list(gan.sample_shape)}: train a network for this data (swiftgan features train) "
-                             "and pass it")
-        real_features = network.features(np.ascontiguousarray(real, dtype=np.float32))
-        latents = gan.latents(int(n), seed=seed)
-        fake_features = np.concatenate([network.features(gan.generate(latents[i:i + 1000]))
-                                        for i in range(0, int(n), 1000)])
-        figures = all_metrics(real_features, fake_features, kid_subsets, kid_subset_size, k, seed)
-        description = network.description
-        return {**figures, "measured": {
-            "network": os.path.basename(description.get("path", DEFAULT if owned else "given")),
-            "network_sha256": description.get("weights_sha256"), "feature_layer": description.get(
-                "feature_layer", "spatial mean of the last convolution block"), "features": network.feature_count,
-            "fake_samples": int(n), "real_samples": len(real_features), "real": real_name, "seed": seed,
-            "kid_subsets": kid_subsets, "kid_subset_size": min(kid_subset_size, int(n), len(real_features)), "k": k}}
-    finally:
-        if owned:
-            network.close()
+    with Reference(real, len(real), gan.sample_shape, network, seed, real_name=real_name) as reference:
+        return reference.evaluate(gan, n, seed, kid_subsets, kid_subset_size, k)

@@ -143,10 +143,9 @@ class GAN:
         """`n` latents float32 [n, z_dim] from the GAN's latent distribution (normal or uniform), drawn with
         a NumPy generator seeded by `seed`: a fixed batch for sample grids, which leaves the GAN's own random
         stream (and so its training) untouched."""
-        rng = np.random.default_rng(seed)
-        if self._config["latent"] == "uniform":
-            return rng.uniform(-1, 1, (n, self.z_dim)).astype(np.float32)
-        return rng.standard_normal((n, self.z_dim)).astype(np.float32)
+        from .features import draw_latents
+
+        return draw_latents(np.random.default_rng(seed), (n, self.z_dim), self._config["latent"])
 
     def _repr_png_(self) -> Optional[bytes]:
         """Jupyter shows a GAN as a grid of 64 samples from a fixed latent batch (`latents(64)`); for the

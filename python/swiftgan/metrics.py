@@ -10,6 +10,10 @@ KID and improved precision/recall, computed by the Swift core (`SampleQuality`, 
 - `precision_recall` (Kynkäänniemi et al. 2019): a sample is on a set's manifold when it lies within the distance
   from some point of the set to that point's k-th nearest neighbour (k = 3); precision is the share of generated
   samples on the real manifold, recall the share of real samples on the generated one.
+
+They compute on the calling thread's share of the core's threads: as many as the last GAN or feature network call
+made from this thread used (the default count before any). Like everything in the core, a figure is bit-identical
+for the same thread count; across counts it may differ in the last digits (BLAS sums in another order).
 """
 from __future__ import annotations
 

@@ -335,40 +335,35 @@ class _Evaluations:
     """FID and KID of `n` samples (fixed latents) against `n` images of the dataset (a seeded subset), in a feature
     network's space, every `every` iterations and at the last (0: never); they enter the step's statistics for the
     pieces after it (metrics.csv, TensorBoard, the progress bar). Generating from fixed latents in evaluation mode
-    touches neither the GAN's random stream nor its state, so a run with evaluations trains exactly as one without."""
+    touches neither the GAN's random stream nor its state, so a run with evaluations trains exactly as one without.
+    They compute on the run's threads, so a run's figures are the same wherever it trains (a Dask worker's
+    default is one thread)."""
 
     def __init__(self, gan: GAN, images: np.ndarray, every: int, last: int, n: int, network: Optional[str], seed: int):
-        from .features import FeatureNetwork, default_network
+        from .features import Reference
 
         self.gan, self.every, self.last, self.n, self.seed = gan, every, last, n, seed
-        self.network = None
-        if not every:
-            return
-        self.network = FeatureNetwork.load(network) if network else default_network()
-        expected = (self.network.channels, self.network.image_size, self.network.image_size)
-        if tuple(gan.sample_shape) != expected:
-            self.close()
-            raise ValueError(f"--eval-every: the feature network takes images of shape {list(expected)}, this run's "
-                             f"are {list(gan.sample_shape)}: train one for this data (swiftgan features train) and "
-                             "give it with --feature-network")
-        picks = np.sort(np.random.default_rng(seed).permutation(len(images))[:n])
-        self.real = self.network.features(np.ascontiguousarray(images[picks]))
-        self.latents = gan.latents(n, seed=seed + 1)
+        self.reference = None
+        if every:
+            self.reference = Reference(images, n, gan.sample_shape, network, seed, threads=gan.threads,
+                                       remedy="train one for this data (swiftgan features train) and give it with "
+                                              "--feature-network")
+            self.latents = gan.latents(n, seed=seed + 1)
 
     def step(self, it: int, stats: Dict[str, float]) -> None:
         if not self.every or (it % self.every and it != self.last):
             return
         from .metrics import fid, kernel_distance
 
-        fake = np.concatenate([self.network.features(self.gan.generate(self.latents[i:i + 500]))
-                               for i in range(0, self.n, 500)])
-        stats["fid"] = fid(self.real, fake)
-        stats["kid"] = kernel_distance(self.real, fake, subsets=20, subset_size=min(1000, self.n), seed=self.seed)[0]
+        fake = self.reference.fake_features(gan=self.gan, latents=self.latents, chunk=500)
+        real = self.reference.real
+        stats["fid"] = fid(real, fake)
+        stats["kid"] = kernel_distance(real, fake, subsets=20, subset_size=min(1000, self.n), seed=self.seed)[0]
 
     def close(self) -> None:
-        if self.network is not None:
-            self.network.close()
-            self.network = None
+        if self.reference is not None:
+            self.reference.close()
+            self.reference = None
 
 
 class _SampleGrids:
