@@ -156,10 +156,8 @@ def _sample_folder(gan, args: argparse.Namespace, chunk: int = 500) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     import json
 
-    import numpy as np
-
     from .datasets import load_dataset
-    from .features import FeatureNetwork, evaluate
+    from .features import Reference
     from .gan import GAN
 
     run = runs.load_run(args.run)
@@ -174,21 +172,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     config = run.config
     images = load_dataset(str(config["dataset"]), image_size=config.get("image_size"), channels=config.get("channels"),
                           class_name=config.get("class_name"))
-    picks = np.sort(np.random.default_rng(args.seed).permutation(len(images))[:args.real_n])
-    network = FeatureNetwork.load(args.network) if args.network else None
     results = []
-    try:
-        from tqdm.auto import tqdm
+    from tqdm.auto import tqdm
 
+    with GAN.load(checkpoints[-1][1]) as last, Reference(
+            images, args.real_n, last.sample_shape, args.network, args.seed,
+            real_name=f"{config['dataset']} (the run's training images)") as reference:  # the real features, once
         for iteration, folder in tqdm(checkpoints, desc="checkpoints", disable=len(checkpoints) < 2):
             with GAN.load(folder) as gan:
-                result = evaluate(gan, images[picks], n=args.n, network=network, seed=args.seed,
-                                  real_name=f"{config['dataset']} (the run's training images)")
+                result = reference.evaluate(gan, n=args.n, seed=args.seed)
                 result["measured"]["iteration"] = gan.iteration
             results.append(result)
-    finally:
-        if network is not None:
-            network.close()
     path = os.path.join(run.path, "metrics.json")
     data = results[-1] if args.checkpoints == "last" else {
         "checkpoints": [{"iteration": r["measured"]["iteration"], **{k: v for k, v in r.items() if k != "measured"}}
@@ -207,7 +201,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         written.append(plot_evaluations(data["checkpoints"], os.path.join(run.path, "fid.png"),
                                         f"{config.get('loss')} on {config['dataset']}"))
-    print(f"({args.n} samples against {len(picks)} images each; wrote {', '.join(written)})")
+    print(f"({args.n} samples against {results[-1]['measured']['real_samples']} images each; wrote "
+          f"{', '.join(written)})")
     return 0
 
 
