@@ -60,6 +60,8 @@ ARCHITECTURES = {  # DCGAN options, each trained with RaSGAN (and spectral norm 
     "RaSGAN-resnet": dict(arch="resnet"),
     "EBGAN": dict(arch="autoencoder"),
     "BEGAN": dict(arch="autoencoder", began_lambda_k=0.1),
+    "EBGAN-ebgan": dict(arch="ebgan"),  # the EBGAN paper's networks
+    "BEGAN-began": dict(arch="began", ae_code=8, began_lambda_k=0.1),  # the BEGAN paper's networks
     "RaSGAN-GP-resnet-ln": dict(arch="resnet", layer_norm_d=True),
     "RaSGAN-mlp": dict(arch="mlp"),
     "EBGAN-mlp": dict(arch="mlp", ae_code=8),

@@ -101,7 +101,7 @@ final class LossTests: XCTestCase {
 
     func testEnergyBasedLossesNeedAnAutoEncoderAndTakeNoPenalty() throws {
         XCTAssertThrowsError(try GANTrainer(config: GANConfig(text: "loss=EBGAN\nimage_size=32"))) {
-            XCTAssertEqual(($0 as! SwiftGANError).message, "loss EBGAN needs an auto-encoder critic: arch 'autoencoder' or 'mlp', got 'dcgan'")
+            XCTAssertEqual(($0 as! SwiftGANError).message, "loss EBGAN needs an auto-encoder critic: arch 'autoencoder', 'ebgan', 'began' or 'mlp', got 'dcgan'")
         }
         XCTAssertThrowsError(try GANTrainer(config: GANConfig(text: "loss=RaSGAN\narch=autoencoder\nimage_size=32"))) {
             XCTAssertEqual(($0 as! SwiftGANError).message, "arch 'autoencoder' is for the energy-based losses EBGAN and BEGAN, got loss RaSGAN")

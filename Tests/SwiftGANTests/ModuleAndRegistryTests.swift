@@ -38,7 +38,7 @@ final class ArchitectureRegistryTests: XCTestCase {
     /// Every architecture builds through its registry entry, and the entry's size rule names the architecture.
     func testEveryArchitectureBuildsFromItsEntryAndChecksItsSize() throws {
         for arch in Architecture.allCases {
-            let loss = arch == .autoencoder ? "EBGAN" : "RaSGAN"
+            let loss = arch.networks.critic == .autoEncoder ? "EBGAN" : "RaSGAN"
             let size = arch.networks.imageSizes?.first ?? 32
             let c = try GANConfig(text: "loss=\(loss)\narch=\(arch.rawValue)\nimage_size=\(size)\nchannels=1\nngf=4\nndf=4\nz_dim=4")
             var rng = RandomGenerator(seed: 3)

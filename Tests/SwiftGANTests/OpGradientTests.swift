@@ -24,7 +24,7 @@ final class OpGradientTests: XCTestCase {
             ("square", x, square), ("sqrt", positive, sqrt), ("abs", x, abs), ("exp", x, exp), ("log", positive, log),
             ("relu", x, relu), ("leakyRelu", x, { leakyRelu($0, slope: 0.2) }), ("tanh", x, tanh), ("sigmoid", x, sigmoid),
             ("softplus", x, softplus), ("clamp", x, { clamp($0, min: -0.5, max: 0.5) }),
-            ("affine", x, { 3 - $0 * 2 }), ("selu", x, selu),
+            ("affine", x, { 3 - $0 * 2 }), ("selu", x, selu), ("elu", x, { elu($0, alpha: 0.7) }),
         ]
         for (name, input, f) in cases {
             checkFirstOrder(name, [input.copy()], eps: 1e-3) { f($0[0]) }

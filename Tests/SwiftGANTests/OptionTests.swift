@@ -127,7 +127,7 @@ final class OptionScopeTests: XCTestCase {
         let scope = { (name: String) in GANConfig.options.first { $0.name == name }!.scope.text }
         XCTAssertEqual(scope("minimax"), "loss SGAN")
         XCTAssertEqual(scope("gp_weight"), "penalty -GP")
-        XCTAssertEqual(scope("selu"), "arch dcgan|patchgan|autoencoder")
+        XCTAssertEqual(scope("selu"), "arch dcgan|patchgan|autoencoder|ebgan")
         XCTAssertEqual(scope("rmsprop_alpha"), "optimizer rmsprop")
         XCTAssertEqual(scope("lr_gamma"), "lr_schedule step|began")
         XCTAssertEqual(scope("lr_d"), "all")

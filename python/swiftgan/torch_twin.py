@@ -9,6 +9,7 @@ process of a Python that has torch).
 """
 from __future__ import annotations
 
+import math
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -234,6 +235,73 @@ class ConvAutoEncoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+class EBGANAutoEncoder(nn.Module):
+    """The EBGAN paper's critic. encoder: Conv(c, ndf, 4,2,1) LReLU(0.2), Conv(ndf, 2ndf, 4,2,1) BN LReLU(0.2),
+    Conv(2ndf, 4ndf, 4,2,1) BN LReLU(0.2); decoder: ConvT(4ndf, 2ndf, 4,2,1) BN LReLU(0.2), ConvT(2ndf, ndf, 4,2,1) BN
+    LReLU(0.2), ConvT(ndf, c, 4,2,1) (bias only where no batch norm follows)."""
+
+    def __init__(self, channels: int, ndf: int):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Conv2d(channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * ndf), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * ndf, 4 * ndf, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * ndf), nn.LeakyReLU(0.2))
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(4 * ndf, 2 * ndf, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * ndf), nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(2 * ndf, ndf, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf), nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(ndf, channels, 4, 2, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+def began_scales(image_size: int) -> int:
+    """BEGAN's scales, 8×8 up to image_size."""
+    return int(round(math.log2(image_size // 8))) + 1
+
+
+def began_decoder(image_size: int, channels: int, inputs: int, n: int) -> nn.Sequential:
+    """Linear(inputs, n·8·8) Unflatten, per scale [Conv(n, n, 3,1,1) ELU]×2 with nearest Upsample×2 between scales,
+    Conv(n, c, 3,1,1)."""
+    layers = [nn.Linear(inputs, n * 8 * 8), nn.Unflatten(1, (n, 8, 8))]
+    scales = began_scales(image_size)
+    for scale in range(scales):
+        layers += [nn.Conv2d(n, n, 3, 1, 1), nn.ELU(), nn.Conv2d(n, n, 3, 1, 1), nn.ELU()]
+        if scale < scales - 1:
+            layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+    return nn.Sequential(*layers, nn.Conv2d(n, channels, 3, 1, 1))
+
+
+class BEGANGenerator(nn.Module):
+    """BEGAN's generator `main`: the decoder's layers from z (PyTorch's default init, no output activation)."""
+
+    def __init__(self, image_size: int, channels: int, z_dim: int, ngf: int):
+        super().__init__()
+        self.main = began_decoder(image_size, channels, z_dim, ngf)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(z.reshape(z.shape[0], -1))
+
+
+class BEGANAutoEncoder(nn.Module):
+    """BEGAN's critic. encoder: Conv(c, n, 3,1,1) ELU, per scale k = 1.. [Conv(kn, kn, 3,1,1) ELU]×2 and, but at 8×8,
+    Conv(kn, (k+1)n, 3,2,1) ELU; Flatten Linear(·, h). decoder: `began_decoder` from h."""
+
+    def __init__(self, image_size: int, channels: int, n: int, code: int):
+        super().__init__()
+        scales = began_scales(image_size)
+        layers = [nn.Conv2d(channels, n, 3, 1, 1), nn.ELU()]
+        for k in range(1, scales + 1):
+            layers += [nn.Conv2d(k * n, k * n, 3, 1, 1), nn.ELU(), nn.Conv2d(k * n, k * n, 3, 1, 1), nn.ELU()]
+            if k < scales:
+                layers += [nn.Conv2d(k * n, (k + 1) * n, 3, 2, 1), nn.ELU()]
+        self.encoder = nn.Sequential(*layers, nn.Flatten(), nn.Linear(scales * n * 8 * 8, code))
+        self.decoder = began_decoder(image_size, channels, code, n)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
 class MLPAutoEncoder(nn.Module):
     """encoder: Linear(d, ndf) ReLU Linear(ndf, h); decoder: ReLU Linear(h, ndf) ReLU Linear(ndf, d)
     (PyTorch's default init)."""
@@ -273,8 +341,10 @@ def wgan_init(module: nn.Module, he: bool) -> None:
 
 
 def init_pair(G: nn.Module, D: nn.Module) -> None:
-    """Each architecture's own initialisation: the WGAN-GP code's for the ResNet pair, DCGAN's otherwise
+    """Each architecture's own initialisation: the WGAN-GP code's for the ResNet pair, PyTorch's default for BEGAN's, DCGAN's otherwise
     (which leaves Linear layers, and so the MLP pair, at PyTorch's default)."""
+    if isinstance(G, BEGANGenerator):
+        return  # BEGAN's pair keeps PyTorch's default initialisation
     if isinstance(G, ResNetGenerator):
         wgan_init(G.blocks, he=True)
         wgan_init(G.dense, he=False)
@@ -296,6 +366,12 @@ def model_pair(image_size: int, channels: int, z_dim: int, ngf: int, ndf: int, e
     if options.get("arch", "dcgan") == "autoencoder":
         G, _ = model_pair(image_size, channels, z_dim, ngf, ndf, **{**options, "arch": "dcgan"})
         return G, ConvAutoEncoder(image_size, channels, ndf, options.get("ae_code", 32))
+    if options.get("arch", "dcgan") == "ebgan":
+        G, _ = model_pair(image_size, channels, z_dim, ngf, ndf, **{**options, "arch": "dcgan"})
+        return G, EBGANAutoEncoder(channels, ndf)
+    if options.get("arch", "dcgan") == "began":
+        return (BEGANGenerator(image_size, channels, z_dim, ngf),
+                BEGANAutoEncoder(image_size, channels, ndf, options.get("ae_code", 32)))
     if options.get("arch", "dcgan") == "resnet":
         return (ResNetGenerator(image_size, channels, z_dim, ngf),
                 ResNetDiscriminator(image_size, channels, ndf, options.get("layer_norm_d", False)))

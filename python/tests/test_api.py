@@ -229,7 +229,7 @@ def test_catalogue_lists_every_loss_penalty_and_architecture_with_a_description(
     assert {"RaSGAN", "RcLSGAN", "RpHingeGAN-avg", "DRAGAN", "RaDRAGAN"} <= set(losses)
     assert losses["RaLSGAN"].startswith("D: ½[E f₁(C_r−E C_f) + E f₂(C_f−E C_r)]")
     assert list(swiftgan.penalties()) == ["-GP", "-LP", "-R1", "-DRAGAN"]
-    assert list(swiftgan.architectures()) == ["dcgan", "cnn", "resnet", "patchgan", "autoencoder", "mlp"]
+    assert list(swiftgan.architectures()) == ["dcgan", "cnn", "resnet", "patchgan", "autoencoder", "ebgan", "began", "mlp"]
 
 
 def test_loss_presets_apply_unless_overridden():

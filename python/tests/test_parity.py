@@ -105,7 +105,7 @@ def test_fixtures_cover_every_objective_penalty_architecture_and_dcgan_option():
     assert {"selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d", "spectral_norm_g"} <= options
     architectures = {(r["options"].get("arch", "dcgan"), r["loss"]) for r in MANIFEST["runs"]}
     for arch in swiftgan.architectures():
-        critic_losses = ("EBGAN", "BEGAN") if arch == "autoencoder" else ("RaSGAN", "RaSGAN-GP")
+        critic_losses = ("EBGAN", "BEGAN") if arch in ("autoencoder", "ebgan", "began") else ("RaSGAN", "RaSGAN-GP")
         assert any((arch, loss) in architectures for loss in critic_losses), arch
     assert {("mlp", "EBGAN"), ("mlp", "BEGAN")} <= architectures  # the MLP auto-encoder critic
     first_issue = {"SGAN", "RSGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN", "RaSGAN-GP"}
@@ -114,7 +114,7 @@ def test_fixtures_cover_every_objective_penalty_architecture_and_dcgan_option():
 
 @pytest.mark.parametrize("loss", ["RaSGAN", "RcLSGAN", "RaHingeGAN-GP", "WGAN", "RaSGAN-GP-sn_d", "RaSGAN-sn_g-upsample",
                                   "RaSGAN-cnn", "RaSGAN-resnet", "RaSGAN-patchgan", "EBGAN", "RaSGAN-mlp",
-                                  "EBGAN-mlp"])
+                                  "EBGAN-mlp", "EBGAN-ebgan"])
 def test_training_matches_live_pytorch_on_fresh_weights(loss):
     """The fixture checks on freshly drawn weights and inputs (references in float64). A hinge, ReLU or clamp
     decision within rounding of zero can flip in any float32 code and send the iterations after it down another

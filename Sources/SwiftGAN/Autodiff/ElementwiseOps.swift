@@ -96,11 +96,11 @@ func unaryDerivativeGraph(_ op: UnaryOp, _ x: Tensor, _ g: Tensor) -> Tensor {
     case .tanh: let y = tanh(x); return g * (1 - y * y)
     case .sigmoid: let s = sigmoid(x); return g * s * (1 - s)
     case .softplus: return g * sigmoid(x)
-    case .selu:
+    case .elu(let alpha, let scale):
         // scale for x > 0, scale·α·eˣ otherwise: a mask picks the branch, eˣ stays differentiable.
         let positive = Tensor(uninitialized: x.shape)
         for i in 0..<x.count { positive.pointer[i] = x.pointer[i] > 0 ? 1 : 0 }
-        return g * (positive * UnaryOp.seluScale + (1 - positive) * exp(x) * (UnaryOp.seluScale * UnaryOp.seluAlpha))
+        return g * (positive * scale + (1 - positive) * exp(x) * (scale * alpha))
     case .abs, .relu, .leakyRelu, .clamp:
         return piecewiseLinearGradient(g, x, op)
     }
@@ -137,6 +137,8 @@ public func sigmoid(_ x: Tensor) -> Tensor { unary(x, .sigmoid) }
 public func softplus(_ x: Tensor) -> Tensor { unary(x, .softplus) }
 /// SELU as `torch.nn.SELU`: scale·x for x > 0, scale·α·(eˣ − 1) otherwise.
 public func selu(_ x: Tensor) -> Tensor { unary(x, .selu) }
+/// ELU as `torch.nn.ELU(alpha)`: x for x > 0, α·(eˣ − 1) otherwise.
+public func elu(_ x: Tensor, alpha: Float = 1) -> Tensor { unary(x, .elu(alpha: alpha, scale: 1)) }
 /// min(max(x, low), high); the gradient passes where low ≤ x ≤ high.
 public func clamp(_ x: Tensor, min low: Float, max high: Float) -> Tensor { unary(x, .clamp(low: low, high: high)) }
 

@@ -180,11 +180,11 @@ enum UnaryOp: Equatable {
     case square, sqrt, abs, exp, log, relu, tanh, sigmoid, softplus
     case leakyRelu(slope: Float)
     case clamp(low: Float, high: Float)
-    /// SELU: scale·x for x > 0, scale·α·(eˣ − 1) otherwise (Klambauer et al., PyTorch's constants).
-    case selu
+    /// ELU scaled: scale·x for x > 0, scale·α·(eˣ − 1) otherwise (`torch.nn.ELU(α)` with scale 1; SELU below).
+    case elu(alpha: Float, scale: Float)
 
-    static let seluAlpha: Float = 1.6732632423543772848170429916717
-    static let seluScale: Float = 1.0507009873554804934193349852946
+    /// SELU (Klambauer et al., PyTorch's constants).
+    static let selu = UnaryOp.elu(alpha: 1.6732632423543772848170429916717, scale: 1.0507009873554804934193349852946)
 
     @inline(__always) func apply(_ x: Float) -> Float {
         switch self {
@@ -200,7 +200,7 @@ enum UnaryOp: Equatable {
         case .softplus: return softplusValue(x)
         case .leakyRelu(let s): return x > 0 ? x : x * s
         case .clamp(let lo, let hi): return Swift.min(Swift.max(x, lo), hi)
-        case .selu: return x > 0 ? UnaryOp.seluScale * x : UnaryOp.seluScale * UnaryOp.seluAlpha * Glibc.expm1f(x)
+        case .elu(let a, let s): return x > 0 ? s * x : s * a * Glibc.expm1f(x)
         }
     }
 
@@ -219,7 +219,7 @@ enum UnaryOp: Equatable {
         case .softplus: return UnaryOp.sigmoid.apply(x)
         case .leakyRelu(let s): return x > 0 ? 1 : s
         case .clamp(let lo, let hi): return (x >= lo && x <= hi) ? 1 : 0
-        case .selu: return x > 0 ? UnaryOp.seluScale : UnaryOp.seluScale * UnaryOp.seluAlpha * Glibc.expf(x)
+        case .elu(let a, let s): return x > 0 ? s : s * a * Glibc.expf(x)
         }
     }
 }

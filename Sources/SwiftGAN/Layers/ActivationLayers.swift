@@ -31,6 +31,13 @@ public final class SELU: Module {
     public func callAsFunction(_ x: Tensor) -> Tensor { selu(x) }
 }
 
+/// `torch.nn.ELU(alpha)`.
+public final class ELU: Module {
+    public let alpha: Float
+    public init(_ alpha: Float = 1) { self.alpha = alpha }
+    public func callAsFunction(_ x: Tensor) -> Tensor { elu(x, alpha: alpha) }
+}
+
 /// `torch.nn.Upsample(scale_factor=2)` (nearest).
 public final class Upsample2x: Module {
     public init() {}

@@ -1,5 +1,9 @@
 // MARK: - The registry of architectures
 
+/// What a pair's critic gives: a score per sample (the losses that compare scores), an auto-encoder's
+/// reconstructions (EBGAN and BEGAN, which score by reconstruction energy), or either, by the loss (the MLP).
+public enum CriticKind { case scores, autoEncoder, either }
+
 /// One architecture of the registry: how it is described, which image sizes it takes and how it builds
 /// its generator and discriminator. Each model file defines its own entry; `Architecture.networks` lists
 /// them, and `swiftgan list`, the configuration's checks and the trainer read them there.
@@ -10,6 +14,8 @@ public struct NetworkPair {
     public let imageSizes: [Int]?
     /// Whether the DCGAN options `selu` and `upsample_conv` (of its DCGAN generator) apply.
     let hasDCGANGenerator: Bool
+    /// What its critic gives: scores, an auto-encoder's reconstructions (the energy-based losses), or either.
+    var critic = CriticKind.scores
     /// Builds G and D for `config`, drawing their initial weights from `rng`.
     let build: (GANConfig, inout RandomGenerator) throws(SwiftGANError) -> (generator: Module, discriminator: Module)
 
@@ -30,6 +36,8 @@ extension Architecture {
         case .resnet: return .resNet
         case .patchgan: return .patchGAN
         case .autoencoder: return .convAutoEncoder
+        case .ebgan: return .ebganPaper
+        case .began: return .beganPaper
         case .mlp: return .mlp
         }
     }
@@ -41,4 +49,7 @@ extension Architecture {
         try networks.checkImageSize(config.imageSize, arch: self)
         return try networks.build(config, &rng)
     }
+
+    /// The architectures whose critic is (or can be) an auto-encoder, for the energy-based losses.
+    static var withAutoEncoderCritic: [Architecture] { allCases.filter { $0.networks.critic != .scores } }
 }

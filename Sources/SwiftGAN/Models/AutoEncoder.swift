@@ -17,7 +17,8 @@ extension NetworkPair {
     static let convAutoEncoder = withDCGANGenerator(
         summary: "the DCGAN generator with an auto-encoder critic for EBGAN and BEGAN: encoder Conv(C,ndf,4,2,1) ReLU "
             + "Flatten Linear(ndf·(S/2)²,h); decoder BN1d(h) ReLU Linear(h,ndf·(S/2)²) BN1d ReLU Unflatten ConvT(ndf,C,4,2,1); "
-            + "h = ae_code (32); S = 32, 64, 128, 256"
+            + "h = ae_code (32); S = 32, 64, 128, 256",
+        critic: .autoEncoder
     ) { (c, rng) in
         ConvAutoEncoder(imageSize: c.imageSize, channels: c.channels, width: c.discriminatorWidth, code: c.autoEncoderCode, rng: &rng)
     }

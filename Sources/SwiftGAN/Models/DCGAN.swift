@@ -6,9 +6,10 @@ extension NetworkPair {
 
     /// A pair whose generator is `config`'s DCGAN generator (sizes 32 to 256, the DCGAN options), with the
     /// critic `discriminator` builds.
-    static func withDCGANGenerator(summary: String, discriminator: @escaping (GANConfig, inout RandomGenerator)
+    static func withDCGANGenerator(summary: String, critic: CriticKind = .scores,
+                                   discriminator: @escaping (GANConfig, inout RandomGenerator)
                                        throws(SwiftGANError) -> Module) -> NetworkPair {
-        NetworkPair(summary: summary, imageSizes: dcganImageSizes, hasDCGANGenerator: true) { (c, rng) throws(SwiftGANError) in
+        NetworkPair(summary: summary, imageSizes: dcganImageSizes, hasDCGANGenerator: true, critic: critic) { (c, rng) throws(SwiftGANError) in
             (try DCGANGenerator(config: c, rng: &rng), try discriminator(c, &rng))
         }
     }

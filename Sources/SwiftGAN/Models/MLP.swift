@@ -32,7 +32,7 @@ extension NetworkPair {
             + "D: Linear(channels,ndf) ReLU, Linear(ndf,ndf) ReLU ×2, Linear(ndf,1); for low-dimensional data (2-D toys); "
             + "with EBGAN/BEGAN the critic is an auto-encoder Linear(channels,ndf) ReLU Linear(ndf,h) | ReLU Linear(h,ndf) "
             + "ReLU Linear(ndf,channels)",
-        imageSizes: nil, hasDCGANGenerator: false
+        imageSizes: nil, hasDCGANGenerator: false, critic: .either
     ) { (c, rng) throws(SwiftGANError) in
         let g = MLP(inputs: c.zDim, hidden: c.generatorWidth, outputs: c.channels, squeezeOutput: false, rng: &rng)
         let d: Module = c.loss.objective.isEnergyBased

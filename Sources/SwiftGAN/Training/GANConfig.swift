@@ -1,7 +1,7 @@
 // MARK: - Closed sets of options
 
 /// The network pairs (their registry entries: `networks`).
-public enum Architecture: String, CaseIterable { case dcgan, cnn, resnet, patchgan, autoencoder, mlp }
+public enum Architecture: String, CaseIterable { case dcgan, cnn, resnet, patchgan, autoencoder, ebgan, began, mlp }
 
 public enum OptimizerKind: String, CaseIterable { case adam, rmsprop, sgd }
 
@@ -125,11 +125,14 @@ public struct GANConfig: Equatable {
     public func validate() throws(SwiftGANError) {
         try architecture.networks.checkImageSize(imageSize, arch: architecture)
         let energyBased = loss.objective.isEnergyBased
-        if energyBased && architecture != .autoencoder && architecture != .mlp {
-            throw SwiftGANError("loss \(loss.name) needs an auto-encoder critic: arch 'autoencoder' or 'mlp', got '\(architecture.rawValue)'")
+        let critic = architecture.networks.critic
+        if energyBased && critic == .scores {
+            let names = Architecture.withAutoEncoderCritic.map { "'\($0.rawValue)'" }
+            throw SwiftGANError("loss \(loss.name) needs an auto-encoder critic: arch \(names.dropLast().joined(separator: ", ")) "
+                                + "or \(names.last!), got '\(architecture.rawValue)'")
         }
-        if !energyBased && architecture == .autoencoder {
-            throw SwiftGANError("arch 'autoencoder' is for the energy-based losses EBGAN and BEGAN, got loss \(loss.name)")
+        if !energyBased && critic == .autoEncoder {
+            throw SwiftGANError("arch '\(architecture.rawValue)' is for the energy-based losses EBGAN and BEGAN, got loss \(loss.name)")
         }
         if architecture == .resnet {
             if dcgan.spectralNormD || dcgan.spectralNormG || !dcgan.batchNormG || !dcgan.batchNormD {
