@@ -1,4 +1,4 @@
-"""The `swiftgan` command (also `python -m swiftgan`): train, sample, morph, plot, list.
+"""The `swiftgan` command (also `python -m swiftgan`): train, sample, morph, plot, evaluate, compare, study, list.
 
     swiftgan train --dataset fashion-mnist --loss RaLSGAN --iters 2000 --out runs/ralsgan
     swiftgan train --resume runs/ralsgan --iters 4000
@@ -6,6 +6,7 @@
     swiftgan morph runs/ralsgan --out morph.mp4 --fps 24
     swiftgan plot runs/ralsgan
     swiftgan compare --loss RaLSGAN --iters 3000 --seeds 3 --torch-python /opt/torch/bin/python --out cmp/
+    swiftgan study --losses SGAN,LSGAN,RaSGAN,RaLSGAN --seeds 3 --iters 2000 --ngf 32 --ndf 32 --out study/
     swiftgan list
 """
 from __future__ import annotations
@@ -62,9 +63,14 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", metavar="RUN", help="continue this run from its last checkpoint, exactly")
     parser.add_argument("--config", metavar="FILE.yaml", help="options from a YAML file; command-line options override it")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_option_flags(parser, runs.option_names())
+
+
+def _add_option_flags(parser: argparse.ArgumentParser, names: List[str]) -> None:
+    """--flags for run and GAN options (`names`), in two groups; only the options given reach the namespace."""
     run_group = parser.add_argument_group("run")
     gan_group = parser.add_argument_group("GAN (see `swiftgan list` for losses and architectures)")
-    for name in runs.option_names():
+    for name in names:
         flag = "--class" if name == "class_name" else "--" + name.replace("_", "-")
         if name in runs.RUN_DEFAULTS:
             default = runs.RUN_DEFAULTS[name]
@@ -92,6 +98,21 @@ def _compare(args: argparse.Namespace) -> int:
     with open(os.path.join(out, "compare.md")) as f:
         print(f.read(), end="")
     print(f"wrote {out}: compare.md, compare.csv, checkpoints.csv, losses.png, compare.json, seed-N.json")
+    return 0
+
+
+def _study(args: argparse.Namespace) -> int:
+    from .study import study
+
+    known = set(runs.option_names()) - {"seed", "iters", "eval_every", "eval_n"}  # the study's own arguments
+    options = {k: v for k, v in vars(args).items() if k in known}
+    losses = [name.strip() for name in args.losses.split(",") if name.strip()]
+    summary = study(args.out, losses, seeds=args.seeds, seed=args.seed, iters=args.iters, eval_every=args.eval_every,
+                    eval_n=args.eval_n, scheduler=args.scheduler, workers=args.workers, progress=not args.no_progress,
+                    **options)
+    with open(os.path.join(summary["out"], "study.md")) as f:
+        print(f.read().split("\n## Every run")[0].rstrip())
+    print(f"\nwrote {summary['out']}: study.md, study.csv, runs.csv, fid.png, losses.png, grids/, runs/")
     return 0
 
 
@@ -370,6 +391,35 @@ def parser() -> argparse.ArgumentParser:
             gan_group.add_argument("--" + name.replace("_", "-"), dest=name, default=argparse.SUPPRESS, **_gan_flag(name))
     comparison.set_defaults(handler=_compare)
 
+    study = sub.add_parser(
+        "study", help="train several losses with several seeds, on Dask, and report them side by side",
+        description="Train every loss of --losses with each of --seeds seeds into OUT/runs/, on a local Dask "
+                    "cluster (or the one at --scheduler), evaluating FID and KID every --eval-every iterations; "
+                    "write OUT/study.md (FID per loss, mean ± std over seeds, best and last; every run; its last "
+                    "sample grid, not picked), study.csv, runs.csv, fid.png and losses.png. Rerun the same command "
+                    "to continue a study that stopped: finished runs are skipped, the others resume exactly.")
+    study.add_argument("--losses", required=True,
+                       help="comma-separated losses, e.g. SGAN,LSGAN,WGAN-GP,RaSGAN; LOSS@ARCH trains one on its own "
+                            "networks (EBGAN@ebgan, BEGAN@began)")
+    study.add_argument("--out", default="study", help="the study folder (default ./study)")
+    study.add_argument("--seeds", type=int, default=3, help="seeds per loss, from --seed on (default 3)")
+    study.add_argument("--seed", type=int, default=1, help="the first seed (default 1)")
+    study.add_argument("--iters", type=int, default=2000, help="iterations of every run (default 2000)")
+    study.add_argument("--eval-every", type=int, default=None,
+                       help="FID and KID (and a checkpoint) every N iterations (default: a tenth of --iters)")
+    study.add_argument("--eval-n", type=int, default=2000, help="samples and dataset images per evaluation (default 2000)")
+    study.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="a Dask scheduler to run on (its workers must have swiftgan and see --out at the same "
+                            "path); default: a local cluster")
+    study.add_argument("--workers", type=int, default=None,
+                       help="local worker processes (default: one per core, at most one per run); each computes "
+                            "on cores/workers threads")
+    study.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from .study import PER_RUN
+
+    _add_option_flags(study, [name for name in runs.option_names() if name not in PER_RUN or name == "threads"])
+    study.set_defaults(handler=_study)
+
     listing = sub.add_parser("list", help="list the losses, penalties and architectures")
     listing.set_defaults(handler=_list)
     return main
@@ -378,6 +428,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     from ._native import SwiftGANError
     from .compare import EngineError, PyTorchNotFoundError
+    from .study import StudyError
 
     args = parser().parse_args(argv)
     try:
@@ -386,7 +437,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("swiftgan: interrupted", file=sys.stderr)
         return 130
     except (ValueError, TypeError, FileNotFoundError, FileExistsError, SwiftGANError, PyTorchNotFoundError,
-            EngineError) as error:
+            EngineError, StudyError) as error:
         print(f"swiftgan {args.command}: error: {error}", file=sys.stderr)
         return 2 if isinstance(error, (ValueError, TypeError)) else 1
 

@@ -91,6 +91,55 @@ def plot_evaluations(rows, path: str, title: Optional[str] = None) -> str:
     return path
 
 
+def plot_study(losses, records, metrics: Mapping[str, Mapping[str, np.ndarray]], folder: str) -> "list[str]":
+    """Writes a study's figures into `folder` and returns their paths: fid.png, FID and KID against the iteration
+    (per loss, the mean over its runs that did not diverge, ± one standard deviation shaded); losses.png, D's and
+    G's losses against the iteration (every run, a moving average over a hundredth of it, coloured by loss).
+    `records` are the runs' study records, `metrics` their metrics.csv columns by run name."""
+    colours = {loss: f"C{i % 10}" for i, loss in enumerate(losses)}
+    figure = _figure(10.0, 3.8)
+    for ax, key in zip(figure.subplots(1, 2), ("fid", "kid")):
+        for loss in losses:
+            by_iteration: dict = {}
+            for record in records:
+                if record["loss"] == loss and not record["diverged"]:
+                    for e in record["evaluations"]:
+                        by_iteration.setdefault(e["iteration"], []).append(e[key])
+            if not by_iteration:
+                continue
+            iterations = sorted(by_iteration)
+            mean = np.array([np.mean(by_iteration[i]) for i in iterations])
+            std = np.array([np.std(by_iteration[i]) for i in iterations])
+            ax.plot(iterations, mean, marker="o", markersize=3, color=colours[loss], label=loss)
+            ax.fill_between(iterations, mean - std, mean + std, color=colours[loss], alpha=0.15)
+        ax.set_title(f"{key.upper()} (mean ± std over seeds)")
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:  # none when every run diverged before its first evaluation
+            ax.legend(loc="best", fontsize="small")
+    os.makedirs(folder, exist_ok=True)
+    paths = [os.path.join(folder, "fid.png"), os.path.join(folder, "losses.png")]
+    figure.savefig(paths[0], format="png")
+    figure = _figure(10.0, 3.8)
+    for ax, key in zip(figure.subplots(1, 2), ("d_loss", "g_loss")):
+        labelled = set()
+        for record in records:
+            columns = metrics.get(f"{record['loss']}-seed{record['seed']}")
+            if columns is None or len(columns["iteration"]) == 0:
+                continue
+            values = smooth(columns[key], max(1, len(columns[key]) // 100))
+            ax.plot(columns["iteration"], values, color=colours[record["loss"]], linewidth=0.9, alpha=0.8,
+                    label=None if record["loss"] in labelled else record["loss"])
+            labelled.add(record["loss"])
+        ax.set_title(f"{'D' if key == 'd_loss' else 'G'}'s loss (each run)")
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:  # none when every run diverged before its first evaluation
+            ax.legend(loc="best", fontsize="small")
+    figure.savefig(paths[1], format="png")
+    return paths
+
+
 def scatter_figure(samples: np.ndarray, real: Optional[np.ndarray] = None, title: Optional[str] = None):
     """A matplotlib Figure of 2-D samples [N, 2] (and real data beneath them, when given)."""
     samples = np.asarray(samples)
