@@ -111,6 +111,27 @@ final class LossTests: XCTestCase {
         }
     }
 
+    /// PacGAN: D takes pack·C channels and judges N/pack packed samples (the consecutive samples' channels side by
+    /// side); the penalties' inputs are per packed sample; a batch that does not split into packs is refused.
+    func testPackingFeedsTheCriticPackedSamples() throws {
+        let t = try GANTrainer(config: GANConfig(text: "loss=RaSGAN-GP\nimage_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=4\npack=2"))
+        XCTAssertEqual(t.discriminator.namedParameters.first { $0.0 == "main.0.weight" }?.1.shape, [4, 2, 4, 4])
+        XCTAssertEqual(t.generator.namedParameters.last { $0.0.hasSuffix("weight") }?.1.shape[1], 1)  // G makes 1 channel
+        let real = randomTensor([8, 1, 32, 32], seed: 1)
+        let packed = t.pack(real)
+        XCTAssertEqual(packed.shape, [4, 2, 32, 32])
+        XCTAssertEqual(Array(packed.scalars[1024..<2048]), Array(real.scalars[1024..<2048]))  // sample 1: channel 1 of pack 0
+        let s = try t.trainStep(real: [real], mixing: [randomTensor([4], seed: 2, low: 0, high: 1)])
+        XCTAssertTrue(s.discriminatorLoss.isFinite && s.penalty > 0)
+        XCTAssertThrowsError(try t.trainStep(real: [real], mixing: [randomTensor([8], seed: 2, low: 0, high: 1)])) {
+            XCTAssertEqual(($0 as! SwiftGANError).message, "u must have shape [4], got [8]")
+        }
+        XCTAssertThrowsError(try t.trainStep(real: [randomTensor([3, 1, 32, 32], seed: 3)])) {
+            XCTAssertEqual(($0 as! SwiftGANError).message,
+                           "real must hold a multiple of pack = 2 samples per batch, at least 4 (the critic judges 2 at a time), got 3")
+        }
+    }
+
     func testBEGANUpdatesKAndReportsTheConvergenceMeasure() throws {
         let t = try GANTrainer(config: GANConfig(text: "loss=BEGAN\narch=autoencoder\nimage_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=4\nbegan_lambda_k=0.1"))
         var k: Float = 0

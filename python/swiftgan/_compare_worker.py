@@ -157,9 +157,7 @@ class TorchEngine:
         spec.loader.exec_module(twin)
         self.torch, self.twin, self.options = torch, twin, options
         torch.set_num_threads(threads)
-        arch = {k: v for k, v in options.items() if k in ("arch", "ae_code", "layer_norm_d", "selu", "batch_norm_g",
-                                                           "batch_norm_d", "upsample_conv", "spectral_norm_d",
-                                                           "spectral_norm_g")}
+        arch = {k: v for k, v in options.items() if k in twin.ARCH_OPTIONS}
         base = options["loss"].split("-")[0]
         self.G, self.D = twin.model_pair(options["image_size"], options["channels"], options["z_dim"], options["ngf"],
                                          options["ndf"], energy_based=base in ("EBGAN", "BEGAN"), **arch)
@@ -199,7 +197,7 @@ class TorchEngine:
             lsgan=tuple(o["lsgan_targets"]), minimax=o["minimax"], state=self.run_state,
             energy_options={"margin": o["ebgan_margin"], "pt_weight": o["pt_weight"], "gamma": o["began_gamma"],
                             "lambda_k": o["began_lambda_k"]},
-            dragan_clip=o["dragan_clip"], reuse_fake=o["reuse_fake"])
+            dragan_clip=o["dragan_clip"], reuse_fake=o["reuse_fake"], pack=o["pack"])
         values = [stats[name] for name in STATS]
         if not all(np.isfinite(values)):
             raise Diverged("a loss is not finite: " + ", ".join(f"{n} {v}" for n, v in zip(STATS, values)))

@@ -25,7 +25,7 @@ RUN_HELP = {
     "class_name": "only this class sub-folder of an image folder",
     "image_size": "images are resized and centre-cropped to this size (default 32)",
     "channels": "1 or 3 (default: the dataset's)",
-    "batch_size": "images per batch (default 64)",
+    "batch_size": "the critic's batch (default 64); with --pack m, m·batch_size images are drawn per batch",
     "iters": "training iterations, in total (default 1000)",
     "epochs": "instead of --iters: passes over the dataset, in total (iterations = ⌈epochs·N / (batch·n_critic)⌉)",
     "sample_every": "write a sample grid every N iterations (default 100)",

@@ -133,9 +133,11 @@ class _Inputs:
     def __init__(self, images: np.ndarray, options: Mapping[str, object], batch: int, seed: int):
         from .datasets import BatchSampler
 
-        self.sampler = BatchSampler(images, batch, seed=seed)
+        m = int(options.get("pack") or 1)  # PacGAN: m·B samples per batch, the critic judges B packed ones
+        self.sampler = BatchSampler(images, batch * m, seed=seed)
         self.rng = np.random.default_rng([seed, 7])
-        self.options, self.batch, self.shape = options, batch, tuple(images.shape[1:])
+        self.options, self.batch, self.pack = options, batch, m
+        self.shape = (images.shape[1] * m,) + tuple(images.shape[2:])  # a packed sample's shape
         loss = str(options["loss"])
         self.mixing = "-GP" in loss or "-LP" in loss
         self.dragan = "DRAGAN" in loss
@@ -146,14 +148,15 @@ class _Inputs:
         return draw_latents(self.rng, shape + (int(self.options["z_dim"]),), str(self.options["latent"]))
 
     def next(self, n: int) -> Dict[str, object]:
-        """The inputs of n iterations: real [n, k, B, ...], z [n, k, B, z], z_g [n, B, z] (none when the G step
-        reuses the fake batch), u / dragan_alpha / dragan_noise [n, k, ...] when the loss uses them."""
+        """The inputs of n iterations: real [n, k, m·B, ...], z [n, k, m·B, z], z_g [n, m·B, z] (none when the G
+        step reuses the fake batch), u / dragan_alpha / dragan_noise [n, k, B, ...] (per packed sample) when the
+        loss uses them; m is `pack` (1 without PacGAN)."""
         k, b = int(self.options["n_critic"]), self.batch
         inputs: Dict[str, object] = {
             "real": np.stack([np.stack([self.sampler.next() for _ in range(k)]) for _ in range(n)]),
-            "z": self.latents(n, k, b)}
+            "z": self.latents(n, k, b * self.pack)}
         if not self.options["reuse_fake"]:
-            inputs["z_g"] = self.latents(n, b)
+            inputs["z_g"] = self.latents(n, b * self.pack)
         if self.mixing:
             inputs["u"] = self.rng.random((n, k, b), dtype=np.float32)
         if self.dragan:

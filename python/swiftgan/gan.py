@@ -250,7 +250,9 @@ class GAN:
             u: optional GP/LP mixing coefficients, float32 [B] or [n_critic, B].
             dragan_alpha: optional DRAGAN α, float32 [B] or [n_critic, B].
             dragan_noise: optional DRAGAN ε, float32 [B, *sample_shape] or [n_critic, B, *sample_shape].
-            Random inputs left None are drawn from the GAN's own seeded stream.
+            Random inputs left None are drawn from the GAN's own seeded stream. With `pack` m (PacGAN) the
+            critic judges B/m packed samples of m·C channels (B a multiple of m, at least 2m), and the penalties'
+            inputs are per packed sample: u and dragan_alpha [B/m], dragan_noise [B/m, m·C, S, S].
 
         Returns:
             The statistics of `swiftgan.gan.STATISTICS` by name: d_loss (the last critic step's loss, penalties

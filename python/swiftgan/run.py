@@ -136,9 +136,14 @@ def _check_positive(settings: Mapping[str, object], names) -> None:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
+def _samples_per_batch(settings: Mapping[str, object]) -> int:
+    """Images drawn per batch: batch_size, times `pack` with PacGAN (the critic still judges batch_size)."""
+    return int(settings["batch_size"]) * int(settings.get("pack") or 1)
+
+
 def _iterations_for(settings: Mapping[str, object], images: int, n_critic: int) -> int:
     """The iterations of `epochs` passes over `images` samples: each iteration draws n_critic batches."""
-    per_iteration = int(settings["batch_size"]) * n_critic
+    per_iteration = _samples_per_batch(settings) * n_critic
     return -(-int(settings["epochs"]) * images // per_iteration)
 
 
@@ -640,7 +645,7 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
     settings, path = _settings(out, resume, config, normalise_options(options, "train()"))
     images = load_dataset(str(settings["dataset"]), image_size=settings["image_size"], channels=settings["channels"],
                           class_name=settings["class_name"])
-    sampler = BatchSampler(images, int(settings["batch_size"]), seed=int(settings["seed"]))
+    sampler = BatchSampler(images, _samples_per_batch(settings), seed=int(settings["seed"]))
     resumed = _newest_complete_checkpoint(path) if resume is not None else None
     if resumed is not None:
         gan, elapsed, latents = _continue(resumed, path, settings, sampler, len(images))

@@ -356,37 +356,43 @@ def init_pair(G: nn.Module, D: nn.Module) -> None:
         dcgan_init(D)
 
 
+# The options that shape a pair (SwiftGAN's names), as `model_pair` takes them.
+ARCH_OPTIONS = ("arch", "ae_code", "layer_norm_d", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv",
+                "spectral_norm_d", "spectral_norm_g", "pack")
+
+
 def model_pair(image_size: int, channels: int, z_dim: int, ngf: int, ndf: int, energy_based: bool = False, **options):
     """The twins of SwiftGAN's pair for `arch` with its options (SwiftGAN's names); `energy_based` (EBGAN, BEGAN)
-    gives the "mlp" pair its auto-encoder critic."""
+    gives the "mlp" pair its auto-encoder critic. With `pack` m the critic takes m·channels inputs (PacGAN)."""
+    c = channels * options.get("pack", 1)  # the critic's input channels
     if options.get("arch", "dcgan") == "mlp":
-        critic = (MLPAutoEncoder(channels, ndf, options.get("ae_code", 32)) if energy_based
-                  else MLP(channels, ndf, 1, squeeze=True))
+        critic = (MLPAutoEncoder(c, ndf, options.get("ae_code", 32)) if energy_based
+                  else MLP(c, ndf, 1, squeeze=True))
         return MLP(z_dim, ngf, channels, squeeze=False), critic
     if options.get("arch", "dcgan") == "autoencoder":
         G, _ = model_pair(image_size, channels, z_dim, ngf, ndf, **{**options, "arch": "dcgan"})
-        return G, ConvAutoEncoder(image_size, channels, ndf, options.get("ae_code", 32))
+        return G, ConvAutoEncoder(image_size, c, ndf, options.get("ae_code", 32))
     if options.get("arch", "dcgan") == "ebgan":
         G, _ = model_pair(image_size, channels, z_dim, ngf, ndf, **{**options, "arch": "dcgan"})
-        return G, EBGANAutoEncoder(channels, ndf)
+        return G, EBGANAutoEncoder(c, ndf)
     if options.get("arch", "dcgan") == "began":
         return (BEGANGenerator(image_size, channels, z_dim, ngf),
-                BEGANAutoEncoder(image_size, channels, ndf, options.get("ae_code", 32)))
+                BEGANAutoEncoder(image_size, c, ndf, options.get("ae_code", 32)))
     if options.get("arch", "dcgan") == "resnet":
         return (ResNetGenerator(image_size, channels, z_dim, ngf),
-                ResNetDiscriminator(image_size, channels, ndf, options.get("layer_norm_d", False)))
+                ResNetDiscriminator(image_size, c, ndf, options.get("layer_norm_d", False)))
     if options.get("arch", "dcgan") == "patchgan":
         G, _ = model_pair(image_size, channels, z_dim, ngf, ndf, **{**options, "arch": "dcgan"})
-        return G, PatchGANDiscriminator(channels, ndf, options.get("spectral_norm_d", False))
+        return G, PatchGANDiscriminator(c, ndf, options.get("spectral_norm_d", False))
     if options.get("arch", "dcgan") == "cnn":
         return (StandardCNNGenerator(channels, z_dim, ngf, options.get("batch_norm_g", True),
                                      options.get("spectral_norm_g", False)),
-                StandardCNNDiscriminator(channels, ndf, options.get("batch_norm_d", True),
+                StandardCNNDiscriminator(c, ndf, options.get("batch_norm_d", True),
                                          options.get("spectral_norm_d", False)))
     G = DCGANGenerator(image_size, channels, z_dim, ngf, selu=options.get("selu", False),
                        batch_norm=options.get("batch_norm_g", True), upsample_conv=options.get("upsample_conv", False),
                        spectral_norm=options.get("spectral_norm_g", False))
-    D = DCGANDiscriminator(image_size, channels, ndf, selu=options.get("selu", False),
+    D = DCGANDiscriminator(image_size, c, ndf, selu=options.get("selu", False),
                            batch_norm=options.get("batch_norm_d", True),
                            spectral_norm=options.get("spectral_norm_d", False))
     return G, D
@@ -533,7 +539,7 @@ def train_iteration(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, op
                     weights: Optional[Dict[str, float]] = None, clip: float = 0.0, lsgan=(0.0, 1.0, 1.0),
                     minimax: bool = False, state: Optional[Dict[str, float]] = None,
                     energy_options: Optional[Dict[str, float]] = None, dragan_clip: bool = True,
-                    reuse_fake: bool = False) -> Dict[str, float]:
+                    reuse_fake: bool = False, pack: int = 1) -> Dict[str, float]:
     """len(z_d) D steps then one G step, exactly as SwiftGAN's trainer (fresh noise z_g for the G step, or with
     `reuse_fake` the last D step's fake batch, generated once with its graph kept, as the official code does).
 
@@ -541,7 +547,12 @@ def train_iteration(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, op
     its own D pass); D update; clip D's parameters to ±clip if clip > 0.
     G step: fake = G(z_g); C_r = D(x_last) without gradient (relativistic losses only); C_f = D(fake).
     `grads`, when given, receives the last D step's and the G step's gradients by parameter name.
+    With `pack` m (PacGAN), D judges every batch as B/m samples of m·C channels, m consecutive samples
+    concatenated along the channels; the penalties' inputs (u, α, ε) are per packed sample.
     """
+    def packed(batch: torch.Tensor) -> torch.Tensor:
+        return batch if pack == 1 else batch.reshape(batch.shape[0] // pack, batch.shape[1] * pack, *batch.shape[2:])
+
     base, penalties = parse_loss(loss)
     weights = {"GP": gp_weight, "LP": 10.0, "R1": 10.0, "DRAGAN": 10.0, **(weights or {})}
     eo = {"margin": 1.0, "pt_weight": 0.1, "gamma": 0.5, "lambda_k": 0.001, **(energy_options or {})}
@@ -554,13 +565,13 @@ def train_iteration(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, op
 
     stats: Dict[str, float] = {}
     for k in range(len(z_d)):
-        x = reals[k if len(reals) > 1 else 0]
+        x = packed(reals[k if len(reals) > 1 else 0])
         if reuse_fake and k == len(z_d) - 1:
-            kept = G(z_d[k])
+            kept = packed(G(z_d[k]))
             fake = kept.detach()
         else:
             with torch.no_grad():
-                fake = G(z_d[k])
+                fake = packed(G(z_d[k]))
         cr, cf = critic(x), critic(fake)
         if base == "EBGAN":
             loss_d = cr.mean() + F.relu(eo["margin"] - cf).mean()
@@ -589,8 +600,8 @@ def train_iteration(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, op
                     p.clamp_(-clip, clip)
         stats = {"d_loss": loss_d.item(), "d_real": cr.mean().item(), "d_fake": cf.mean().item(),
                  "penalty": total.item()}
-    x = reals[-1]
-    fake = kept if reuse_fake else G(z_g)
+    x = packed(reals[-1])
+    fake = kept if reuse_fake else packed(G(z_g))
     cr = None
     if not energy_based and _relativistic(base) is not None:
         with torch.no_grad():

@@ -11,7 +11,7 @@ ARCH_KEYS = ("arch", "ae_code", "layer_norm_d", "selu", "batch_norm_g", "batch_n
 def make_gan(cfg, loss, optimizer, opts, options=None):
     """A GAN configured exactly like the reference run: every option explicit, so no loss preset applies."""
     options = options or {}
-    kwargs = dict(loss=loss, image_size=cfg["image_size"], channels=cfg["channels"], z_dim=cfg["z_dim"],
+    kwargs = dict(loss=loss, image_size=cfg["image_size"], channels=cfg["channels"], z_dim=cfg["z_dim"], pack=cfg.get("pack", 1),
                   ngf=cfg["ngf"], ndf=cfg["ndf"], optimizer=optimizer, lr_d=opts["lr"], lr_g=opts["lr"],
                   n_critic=options.get("n_critic", 1), clip=options.get("clip", 0.0),
                   minimax=options.get("minimax", False), lsgan_targets=tuple(options.get("lsgan_targets", (0, 1, 1))),

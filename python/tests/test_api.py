@@ -487,3 +487,23 @@ def test_the_critic_losss_terms_on_real_and_fake_data_sum_to_it_where_the_loss_h
             assert stats["d_loss_real"] + stats["d_loss_fake"] + stats["penalty"] == pytest.approx(stats["d_loss"], rel=1e-5)
         else:  # the paired and all-pairs forms are one term on both
             assert np.isnan(stats["d_loss_real"]) and np.isnan(stats["d_loss_fake"])
+
+
+def test_packing_draws_pack_samples_per_critic_input(tmp_path):
+    """PacGAN from Python: a batch of m·B images trains a critic of m·C channels; a run folder draws m·batch_size
+    images per batch."""
+    with GAN(loss="RaSGAN-GP", image_size=32, channels=1, z_dim=8, ngf=4, ndf=4, pack=2, seed=1) as gan:
+        assert gan.state_dict()["D.main.0.weight"].shape == (4, 2, 4, 4)
+        assert gan.sample_shape == (1, 32, 32)
+        real = np.random.default_rng(0).uniform(-1, 1, (8, 1, 32, 32)).astype(np.float32)
+        stats = gan.train_step(real, u=np.full(4, 0.5, np.float32))
+        assert np.isfinite(stats["d_loss"]) and stats["penalty"] > 0
+        with pytest.raises(ValueError, match=r"u must have shape \[4\], got \[8\]"):
+            gan.train_step(real, u=np.full(8, 0.5, np.float32))
+        with pytest.raises(ValueError, match="real must hold a multiple of pack = 2 samples per batch, at least 4"):
+            gan.train_step(real[:3])
+    images = np.random.default_rng(1).uniform(-1, 1, (40, 1, 32, 32)).astype(np.float32)
+    np.save(tmp_path / "images.npy", images)
+    run = swiftgan.train(str(tmp_path / "run"), dataset=str(tmp_path / "images.npy"), loss="RaSGAN", pack=2,
+                         batch_size=4, epochs=1, ngf=4, ndf=4, z_dim=8, tensorboard=False, morph=False, progress=False)
+    assert run.iteration == 5  # 40 images, 2·4 per batch

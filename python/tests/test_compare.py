@@ -78,7 +78,7 @@ def test_torch_python_takes_this_python_when_it_has_torch(monkeypatch):
 
 @needs_torch
 @pytest.mark.parametrize("loss, options", [("RaLSGAN", {}), ("WGAN-GP", {"n_critic": 2}),
-                                           ("RaSGAN", {"reuse_fake": True})])
+                                           ("RaSGAN", {"reuse_fake": True}), ("RaSGAN-GP", {"pack": 2})])
 def test_compare_trains_both_engines_alike_and_writes_its_tables(blobs, tmp_path, loss, options):
     """Same start, same inputs: the final weights agree to float32 rounding. The median difference of the
     parameters is far below one Adam step, 2e-4 (an engine with another gradient would be a step or more away in

@@ -108,6 +108,10 @@ def test_fixtures_cover_every_objective_penalty_architecture_and_dcgan_option():
         critic_losses = ("EBGAN", "BEGAN") if arch in ("autoencoder", "ebgan", "began") else ("RaSGAN", "RaSGAN-GP")
         assert any((arch, loss) in architectures for loss in critic_losses), arch
     assert {("mlp", "EBGAN"), ("mlp", "BEGAN")} <= architectures  # the MLP auto-encoder critic
+    packed = {(MANIFEST["configs"][r["config"]]["image_size"], r["loss"]) for r in MANIFEST["runs"]
+              if MANIFEST["configs"][r["config"]].get("pack", 1) > 1}  # PacGAN, on both sizes
+    assert {(32, "RaSGAN"), (32, "RSGAN"), (32, "RpSGAN-avg"), (32, "RaSGAN-GP"), (32, "DRAGAN"), (64, "RaSGAN"),
+            (64, "RaSGAN-GP")} <= packed
     first_issue = {"SGAN", "RSGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN", "RaSGAN-GP"}
     assert first_issue <= {r["loss"] for r in MANIFEST["runs"] if r["config"] == "dcgan64x3"}
 

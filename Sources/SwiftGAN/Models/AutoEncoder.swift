@@ -20,7 +20,7 @@ extension NetworkPair {
             + "h = ae_code (32); S = 32, 64, 128, 256",
         critic: .autoEncoder
     ) { (c, rng) in
-        ConvAutoEncoder(imageSize: c.imageSize, channels: c.channels, width: c.discriminatorWidth, code: c.autoEncoderCode, rng: &rng)
+        ConvAutoEncoder(imageSize: c.imageSize, channels: c.criticChannels, width: c.discriminatorWidth, code: c.autoEncoderCode, rng: &rng)
     }
 }
 

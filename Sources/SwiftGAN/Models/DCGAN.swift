@@ -21,7 +21,7 @@ extension NetworkPair {
             + "options selu (SELU for BN+activation), batch_norm_g/_d, upsample_conv (Upsample×2 + Conv 3/1/1 for ConvT 4/2/1), "
             + "spectral_norm_d/_g (one power iteration per forward, as torch spectral_norm; drops BN)"
     ) { (c, rng) throws(SwiftGANError) in
-        try DCGANDiscriminator(imageSize: c.imageSize, channels: c.channels, width: c.discriminatorWidth, options: c.dcgan, rng: &rng)
+        try DCGANDiscriminator(imageSize: c.imageSize, channels: c.criticChannels, width: c.discriminatorWidth, options: c.dcgan, rng: &rng)
     }
 }
 

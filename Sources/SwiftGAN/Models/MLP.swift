@@ -36,8 +36,8 @@ extension NetworkPair {
     ) { (c, rng) throws(SwiftGANError) in
         let g = MLP(inputs: c.zDim, hidden: c.generatorWidth, outputs: c.channels, squeezeOutput: false, rng: &rng)
         let d: Module = c.loss.objective.isEnergyBased
-            ? MLPAutoEncoder(inputs: c.channels, hidden: c.discriminatorWidth, code: c.autoEncoderCode, rng: &rng)
-            : MLP(inputs: c.channels, hidden: c.discriminatorWidth, outputs: 1, squeezeOutput: true, rng: &rng)
+            ? MLPAutoEncoder(inputs: c.criticChannels, hidden: c.discriminatorWidth, code: c.autoEncoderCode, rng: &rng)
+            : MLP(inputs: c.criticChannels, hidden: c.discriminatorWidth, outputs: 1, squeezeOutput: true, rng: &rng)
         return (g, d)
     }
 }

@@ -10,7 +10,7 @@ extension NetworkPair {
             + "ConvT(ndf,C,4,2,1); DCGAN initialisation; for EBGAN and BEGAN; S = 32, 64, 128, 256",
         critic: .autoEncoder
     ) { (c, rng) in
-        EBGANAutoEncoder(channels: c.channels, width: c.discriminatorWidth, rng: &rng)
+        EBGANAutoEncoder(channels: c.criticChannels, width: c.discriminatorWidth, rng: &rng)
     }
 
     /// `began`: `BEGANGenerator` and `BEGANAutoEncoder` (Berthelot et al. 2017, figure 1).
@@ -24,7 +24,7 @@ extension NetworkPair {
         imageSizes: [32, 64, 128], hasDCGANGenerator: false, critic: .autoEncoder
     ) { (c, rng) in
         (BEGANGenerator(imageSize: c.imageSize, channels: c.channels, zDim: c.zDim, width: c.generatorWidth, rng: &rng),
-         BEGANAutoEncoder(imageSize: c.imageSize, channels: c.channels, width: c.discriminatorWidth,
+         BEGANAutoEncoder(imageSize: c.imageSize, channels: c.criticChannels, width: c.discriminatorWidth,
                           code: c.autoEncoderCode, rng: &rng))
     }
 }

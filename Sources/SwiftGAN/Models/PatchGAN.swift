@@ -8,7 +8,7 @@ extension NetworkPair {
             + "every conv with a bias; scores every patch (2×2 at 32 px, 6×6 at 64) and the losses average over them; "
             + "S = 32, 64, 128, 256"
     ) { (c, rng) in
-        PatchGANDiscriminator(channels: c.channels, width: c.discriminatorWidth, spectralNorm: c.dcgan.spectralNormD, rng: &rng)
+        PatchGANDiscriminator(channels: c.criticChannels, width: c.discriminatorWidth, spectralNorm: c.dcgan.spectralNormD, rng: &rng)
     }
 }
 

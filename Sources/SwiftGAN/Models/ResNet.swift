@@ -48,7 +48,7 @@ extension NetworkPair {
         imageSizes: [32, 64], hasDCGANGenerator: false
     ) { (c, rng) throws(SwiftGANError) in
         (try ResNetGenerator(imageSize: c.imageSize, channels: c.channels, zDim: c.zDim, width: c.generatorWidth, rng: &rng),
-         try ResNetDiscriminator(imageSize: c.imageSize, channels: c.channels, width: c.discriminatorWidth,
+         try ResNetDiscriminator(imageSize: c.imageSize, channels: c.criticChannels, width: c.discriminatorWidth,
                                  layerNorm: c.layerNormD, rng: &rng))
     }
 }

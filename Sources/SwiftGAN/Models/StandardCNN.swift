@@ -10,7 +10,7 @@ extension NetworkPair {
         imageSizes: [32], hasDCGANGenerator: false
     ) { (c, rng) throws(SwiftGANError) in
         (StandardCNNGenerator(channels: c.channels, zDim: c.zDim, width: c.generatorWidth, options: c.dcgan, rng: &rng),
-         StandardCNNDiscriminator(channels: c.channels, width: c.discriminatorWidth, options: c.dcgan, rng: &rng))
+         StandardCNNDiscriminator(channels: c.criticChannels, width: c.discriminatorWidth, options: c.dcgan, rng: &rng))
     }
 }
 

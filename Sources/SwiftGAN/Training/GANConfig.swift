@@ -51,6 +51,9 @@ public struct GANConfig: Equatable {
     public var imageSize = 64
     /// Image channels (DCGAN) or the data dimension (MLP).
     public var channels = 3
+    /// PacGAN's packing: the critic judges `pack` samples at once, concatenated along the channels, so a batch of
+    /// N samples gives it N / pack packed samples (1: no packing).
+    public var pack = 1
     public var zDim = 100
     /// The latent distribution: N(0, 1) or U(−1, 1).
     public var latent = LatentDistribution.normal
@@ -107,6 +110,10 @@ public struct GANConfig: Equatable {
 
     /// The shape of one training sample: `[C, S, S]` (DCGAN) or `[channels]` (MLP).
     public var sampleShape: [Int] { architecture == .mlp ? [channels] : [channels, imageSize, imageSize] }
+    /// The shape of what the critic judges: `pack` samples concatenated along the channels (PacGAN).
+    public var criticShape: [Int] { [sampleShape[0] * pack] + sampleShape.dropFirst() }
+    /// The critic's input channels (or, for the MLP, inputs): `channels · pack`.
+    public var criticChannels: Int { channels * pack }
 
     /// The settings a loss recommends, applied when the loss is set.
     public static func preset(for loss: LossSpec) -> [(String, String)] {

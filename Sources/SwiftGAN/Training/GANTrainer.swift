@@ -191,6 +191,11 @@ public final class GANTrainer {
             throw SwiftGANError("real must have shape \(expected), got \(given)")
         }
         guard b >= 2 else { throw SwiftGANError("real must hold at least 2 samples per batch, got \(b)") }
+        let m = config.pack, packed = b / m  // the critic's batch: packed samples of m each
+        guard b % m == 0, packed >= 2 else {
+            throw SwiftGANError("real must hold a multiple of pack = \(m) samples per batch, at least \(2 * m) (the critic "
+                                + "judges \(m) at a time), got \(b)")
+        }
         let penalties = config.loss.penalties
         try checkList(inputs.noiseD, "z", count: k, shape: [b, config.zDim])
         if let z = inputs.noiseG {
@@ -199,10 +204,11 @@ public final class GANTrainer {
                 throw SwiftGANError("z_g cannot be given when reuse_fake is set (the G step reuses the D step's fake batch)")
             }
         }
-        try checkList(inputs.mixing, "u", count: k, shape: [b],
+        // the penalties act on what the critic judges: one coefficient per packed sample
+        try checkList(inputs.mixing, "u", count: k, shape: [packed],
                       usedBy: penalties.contains(.gradient) || penalties.contains(.lipschitz), what: "GP or LP penalty")
-        try checkList(inputs.draganAlpha, "dragan_alpha", count: k, shape: [b], usedBy: penalties.contains(.dragan), what: "DRAGAN penalty")
-        try checkList(inputs.draganNoise, "dragan_noise", count: k, shape: [b] + sampleShape,
+        try checkList(inputs.draganAlpha, "dragan_alpha", count: k, shape: [packed], usedBy: penalties.contains(.dragan), what: "DRAGAN penalty")
+        try checkList(inputs.draganNoise, "dragan_noise", count: k, shape: [packed] + config.criticShape,
                       usedBy: penalties.contains(.dragan), what: "DRAGAN penalty")
 
         let factor = config.lrSchedule == .began ? equilibrium.learningRateFactor : config.learningRateFactor(at: iteration)
@@ -213,17 +219,17 @@ public final class GANTrainer {
         var stats = StepStats(discriminatorLoss: 0, generatorLoss: 0, criticReal: 0, criticFake: 0, penalty: 0)
         var lastFake: Tensor?
         for step in 0..<k {
-            let x = real[real.count == 1 ? 0 : step]
+            let x = pack(real[real.count == 1 ? 0 : step])
             let z = inputs.noiseD?[step] ?? drawLatents(b)
             let keepGraph = config.reuseFake && step == k - 1
-            let fake = keepGraph ? generator(z) : withoutGradients { generator(z) }
+            let fake = pack(keepGraph ? generator(z) : withoutGradients { generator(z) })
             if keepGraph { lastFake = fake }
             var penaltyInputs = PenaltyInputs(draganClip: config.draganClip)
             if penalties.contains(.gradient) || penalties.contains(.lipschitz) {
-                penaltyInputs.mixing = inputs.mixing?[step] ?? Tensor.uniform([b], rng: &rng)
+                penaltyInputs.mixing = inputs.mixing?[step] ?? Tensor.uniform([packed], rng: &rng)
             }
             if penalties.contains(.dragan) {
-                penaltyInputs.draganAlpha = inputs.draganAlpha?[step] ?? Tensor.uniform([b], low: -1, high: 1, rng: &rng)
+                penaltyInputs.draganAlpha = inputs.draganAlpha?[step] ?? Tensor.uniform([packed], low: -1, high: 1, rng: &rng)
                 penaltyInputs.draganNoise = inputs.draganNoise?[step] ?? Tensor.uniform(x.shape, rng: &rng)
             }
             let (critic, nonFinite) = discriminatorStep(real: x, fake: fake.detached(), penaltyInputs: penaltyInputs)
@@ -234,8 +240,8 @@ public final class GANTrainer {
             }
         }
 
-        let x = real[real.count == 1 ? 0 : k - 1]
-        let fake = lastFake ?? generator(inputs.noiseG ?? drawLatents(b))
+        let x = pack(real[real.count == 1 ? 0 : k - 1])
+        let fake = lastFake ?? pack(generator(inputs.noiseG ?? drawLatents(b)))
         let criticReal = objective.generatorUsesReal ? withoutGradients { critic(x) } : nil
         let lossG = objective.generatorLoss(critic: critic, criticReal: criticReal, fake: fake)
         let gradsG = gradients(of: lossG, wrt: parametersG, retainGraph: false)
@@ -256,6 +262,14 @@ public final class GANTrainer {
         iteration += 1
         stats.skippedSteps = Float(skippedSteps)
         return stats
+    }
+
+    /// A batch `[N, C, ...]` as the critic sees it: `[N / pack, pack · C, ...]`, each `pack` consecutive samples
+    /// concatenated along the channels (PacGAN; a reshape, no copy).
+    func pack(_ batch: Tensor) -> Tensor {
+        let m = config.pack
+        guard m > 1 else { return batch }
+        return batch.reshaped([batch.shape[0] / m, batch.shape[1] * m] + batch.shape.dropFirst(2))
     }
 
     /// One critic update on a real and a (constant) fake batch, then weight clipping if configured.

@@ -204,6 +204,7 @@ extension GANConfig {
         .boolean("layer_norm_d", \.layerNormD, "layer normalisation in the ResNet critic's blocks").only(.architectures(.resnet)),
         .integer("image_size", \.imageSize, 1...(1 << 14), "image side: 32, 64, 128 or 256 for the convolutional architectures").only(.architectures(.dcgan, .cnn, .resnet, .patchgan, .autoencoder, .ebgan, .began)),
         .integer("channels", \.channels, 1...4096, "image channels (1 grey, 3 colour), or the data dimension for the MLP"),
+        .integer("pack", \.pack, 1...64, "PacGAN: the critic judges pack samples at once, concatenated along the channels (a batch of N samples is N/pack packed ones)"),
         .integer("z_dim", \.zDim, 1...(1 << 16), "latent size"),
         .choice("latent", \.latent, what: "latent", plural: "latents",
                 "the latent distribution: normal N(0, 1) or uniform U(-1, 1)"),
