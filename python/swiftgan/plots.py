@@ -91,11 +91,11 @@ def plot_evaluations(rows, path: str, title: Optional[str] = None) -> str:
     return path
 
 
-def plot_study(losses, records, metrics: Mapping[str, Mapping[str, np.ndarray]], folder: str) -> "list[str]":
+def plot_study(losses, records, metrics: "list[Mapping[str, np.ndarray]]", folder: str) -> "list[str]":
     """Writes a study's figures into `folder` and returns their paths: fid.png, FID and KID against the iteration
     (per loss, the mean over its runs that did not diverge, ± one standard deviation shaded); losses.png, D's and
     G's losses against the iteration (every run, a moving average over a hundredth of it, coloured by loss).
-    `records` are the runs' study records, `metrics` their metrics.csv columns by run name."""
+    `records` are the runs' study records, `metrics` their metrics.csv columns, in the same order."""
     colours = {loss: f"C{i % 10}" for i, loss in enumerate(losses)}
     figure = _figure(10.0, 3.8)
     for ax, key in zip(figure.subplots(1, 2), ("fid", "kid")):
@@ -123,9 +123,8 @@ def plot_study(losses, records, metrics: Mapping[str, Mapping[str, np.ndarray]],
     figure = _figure(10.0, 3.8)
     for ax, key in zip(figure.subplots(1, 2), ("d_loss", "g_loss")):
         labelled = set()
-        for record in records:
-            columns = metrics.get(f"{record['loss']}-seed{record['seed']}")
-            if columns is None or len(columns["iteration"]) == 0:
+        for record, columns in zip(records, metrics):
+            if len(columns["iteration"]) == 0:
                 continue
             values = smooth(columns[key], max(1, len(columns[key]) // 100))
             ax.plot(columns["iteration"], values, color=colours[record["loss"]], linewidth=0.9, alpha=0.8,

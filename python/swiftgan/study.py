@@ -417,7 +417,6 @@ def write_report(out: str, settings: Mapping[str, object], records: List[Mapping
                 writer.writerow([r["loss"], r["seed"], e["iteration"], e["fid"], e["kid"], diverged])
     from .plots import plot_study
 
-    curves = {run_name(r["loss"], r["seed"]): runs.read_metrics(
-        os.path.join(out, "runs", run_name(r["loss"], r["seed"]), "metrics.csv")) for r in records}
+    curves = [runs.read_metrics(os.path.join(out, "runs", run_name(r["loss"], r["seed"]), "metrics.csv")) for r in records]
     plot_study(settings["losses"], records, curves, out)
     return {"out": out, "losses": table, "runs": len(records), "failed": len(failures), "wall_seconds": wall_seconds}
