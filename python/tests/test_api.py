@@ -507,3 +507,7 @@ def test_packing_draws_pack_samples_per_critic_input(tmp_path):
     run = swiftgan.train(str(tmp_path / "run"), dataset=str(tmp_path / "images.npy"), loss="RaSGAN", pack=2,
                          batch_size=4, epochs=1, ngf=4, ndf=4, z_dim=8, tensorboard=False, morph=False, progress=False)
     assert run.iteration == 5  # 40 images, 2·4 per batch
+    run = swiftgan.train(str(tmp_path / "run3"), dataset=str(tmp_path / "images.npy"), loss="RaSGAN", pack=2,
+                         batch_size=4, iters=3, ngf=4, ndf=4, z_dim=8, tensorboard=False, morph=False, progress=False)
+    with run.gan() as gan:
+        assert gan.checkpoint_extra["sampler"]["position"] == 3 * 2 * 4  # the sampler drew 8 images per batch
