@@ -33,6 +33,7 @@ from typing import Dict, List, Mapping, Optional
 import numpy as np
 
 from ._compare_worker import STATS, receive, send
+from .options import option_table
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_compare_worker.py")
 ENGINES = ("swiftgan", "torch")
@@ -365,7 +366,13 @@ def _read_seed(out: str, seed: int, setup: Mapping[str, object]) -> Optional[Dic
         return None
     with open(path) as f:
         result = json.load(f)
-    return result if json.loads(json.dumps(setup)) == result.get("setup") else None
+    stored = result.get("setup") or {}
+    if isinstance(stored.get("options"), dict):  # an option newer than the result: it ran with the default
+        defaults = {name: option.default for name, option in option_table().items()}
+        missing = {name: defaults[name] for name in setup["options"]
+                   if name not in stored["options"] and name in defaults}
+        stored = {**stored, "options": {**missing, **stored["options"]}}
+    return result if json.loads(json.dumps(setup)) == json.loads(json.dumps(stored)) else None
 
 
 def _write_json(data, path: str) -> None:

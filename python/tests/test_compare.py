@@ -131,6 +131,23 @@ def test_compare_trains_both_engines_alike_and_writes_its_tables(blobs, tmp_path
         assert json.load(f)["engines"]["torch"]["fid"] == summary["results"][0]["engines"]["torch"]["fid"]
 
 
+def test_a_seed_run_before_an_option_existed_is_kept_only_if_the_option_is_at_its_default(tmp_path):
+    """A seed result holds the setup it ran with; an option added to the core since (such as `pack`) ran at its
+    default, so the result is reused when the command asks for the default and run again otherwise."""
+    from swiftgan.compare import _read_seed
+    from swiftgan.options import option_table
+
+    options = {name: option.default for name, option in option_table().items()}
+    older = {name: value for name, value in options.items() if name != "pack"}
+    setup = {"dataset": "d", "iters": 3, "options": options}
+    with open(tmp_path / "seed-1.json", "w") as f:
+        json.dump({"seed": 1, "setup": {**setup, "options": older}}, f)
+    assert options["pack"] == 1 and _read_seed(str(tmp_path), 1, setup)["seed"] == 1
+    assert _read_seed(str(tmp_path), 1, {**setup, "options": {**options, "pack": 2}}) is None
+    assert _read_seed(str(tmp_path), 1, {**setup, "iters": 4}) is None
+    assert _read_seed(str(tmp_path), 2, setup) is None
+
+
 @needs_torch
 def test_the_compare_command_prints_the_table(blobs, tmp_path):
     result = subprocess.run([sys.executable, "-m", "swiftgan", "compare", "--dataset", blobs, "--iters", "3",
