@@ -397,12 +397,43 @@ def _summary(results: List[Mapping[str, object]]) -> Dict[str, Dict[str, object]
                                                      "max": float(np.max(values))}
     table["diverged"] = {engine: sum(bool(r["engines"][engine].get("diverged")) for r in results)  # runs
                          for engine in ENGINES}
+    fids = [[r["engines"][engine]["fid"] for r in results
+             if not r["engines"][engine].get("diverged") and r["engines"][engine].get("fid") is not None]
+            for engine in ENGINES]
+    if min(len(f) for f in fids) >= 2:
+        table["fid_difference"] = {"difference": float(np.mean(fids[0]) - np.mean(fids[1])),
+                                   "p": permutation_p(fids[0], fids[1]), "seeds": [len(f) for f in fids]}
     differences = [max(c["difference"] for c in r["checkpoints"]) for r in results if r["checkpoints"]]
     if differences:
         table["largest_parameter_difference"] = {"both": {"mean": float(np.mean(differences)),
                                                           "min": float(np.min(differences)),
                                                           "max": float(np.max(differences))}}
     return table
+
+
+def permutation_p(a, b, exact_up_to: int = 200_000, draws: int = 100_000) -> float:
+    """Two-sided p-value of a permutation test of "the two engines' figures come from one distribution" (the
+    seeds' FIDs of each engine as samples): the share of the ways to split the pooled values into groups of len(a)
+    and len(b) whose difference of means is at least as far from zero as the observed one. Exact (every split)
+    when there are at most `exact_up_to` splits (6 seeds each: 924), else `draws` random splits (seeded, so a
+    report is reproducible) with the observed split counted once."""
+    import itertools
+    import math
+
+    pooled = np.asarray(list(a) + list(b), dtype=np.float64)
+    n, total = len(a), float(np.sum(pooled))
+    observed = abs(np.mean(a) - np.mean(b))
+    tolerance = 1e-12 * max(1.0, float(np.abs(pooled).max()))  # ties in floating point count as ties
+
+    def far(sums: np.ndarray) -> np.ndarray:
+        return np.abs(sums / n - (total - sums) / (len(pooled) - n)) >= observed - tolerance
+
+    if math.comb(len(pooled), n) <= exact_up_to:
+        sums = np.array([pooled[list(group)].sum() for group in itertools.combinations(range(len(pooled)), n)])
+        return float(np.mean(far(sums)))
+    rng = np.random.default_rng(0)
+    sums = np.array([pooled[rng.permutation(len(pooled))[:n]].sum() for _ in range(draws)])
+    return float((np.sum(far(sums)) + 1) / (draws + 1))
 
 
 def _write_reports(out: str, summary: Mapping[str, object]) -> None:
@@ -423,7 +454,13 @@ def _write_reports(out: str, summary: Mapping[str, object]) -> None:
     if "largest_parameter_difference" in summary["summary"]:
         lines.append(f"| largest parameter difference | "
                      f"{_cell(summary['summary']['largest_parameter_difference']['both'], '{:.3g}')} | |")
-    lines += ["", "Mean over seeds [min, max]." if len(results) > 1 else "", "", "## Per seed", "",
+    lines += ["", "Mean over seeds [min, max]." if len(results) > 1 else ""]
+    if "fid_difference" in summary["summary"]:
+        t = summary["summary"]["fid_difference"]
+        lines += ["", f"FID, SwiftGAN − PyTorch: {t['difference']:+.3f} over {t['seeds'][0]} and {t['seeds'][1]} "
+                      f"seeds; permutation test of the seeds' FIDs (are both engines' FIDs one distribution?): "
+                      f"p = {t['p']:.3g}."]
+    lines += ["", "## Per seed", "",
               "| seed | FID SwiftGAN | FID PyTorch | KID SwiftGAN | KID PyTorch | s/it SwiftGAN | s/it PyTorch |"
               " peak MB SwiftGAN | peak MB PyTorch |", "|---|---|---|---|---|---|---|---|---|"]
     for r in results:

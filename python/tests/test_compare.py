@@ -120,6 +120,11 @@ def test_compare_trains_both_engines_alike_and_writes_its_tables(blobs, tmp_path
     with open(os.path.join(out, "compare.md")) as f:
         table = f.read()
     assert f"# SwiftGAN against PyTorch: {loss}" in table and "| FID |" in table and "| 2 | " in table
+    test = summary["summary"]["fid_difference"]
+    fids = {e: [r["engines"][e]["fid"] for r in summary["results"]] for e in ("swiftgan", "torch")}
+    assert test["seeds"] == [2, 2] and test["difference"] == pytest.approx(np.mean(fids["swiftgan"])
+                                                                           - np.mean(fids["torch"]))
+    assert f"FID, SwiftGAN − PyTorch: {test['difference']:+.3f} over 2 and 2 seeds" in table and 0 < test["p"] <= 1
     with open(os.path.join(out, "losses.png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
@@ -129,6 +134,31 @@ def test_compare_trains_both_engines_alike_and_writes_its_tables(blobs, tmp_path
     assert {s: os.path.getmtime(os.path.join(out, f"seed-{s}.json")) for s in (1, 2)} == written
     with open(os.path.join(out, "seed-1.json")) as f:
         assert json.load(f)["engines"]["torch"]["fid"] == summary["results"][0]["engines"]["torch"]["fid"]
+
+
+def test_the_permutation_test_of_two_engines_fids_is_scipys_and_counts_every_split():
+    """Equal groups: SciPy's exact two-sided permutation test of the difference of means. Unequal groups: the
+    share of all splits at least as extreme, counted directly. The random-split form agrees with the exact one."""
+    from scipy import stats
+
+    from swiftgan.compare import permutation_p
+
+    rng = np.random.default_rng(7)
+    for shift in (0.0, 0.5, 3.0):
+        a, b = rng.normal(2.0 + shift, 0.3, 6), rng.normal(2.0, 0.3, 6)
+        want = stats.permutation_test((a, b), lambda x, y: np.mean(x) - np.mean(y), permutation_type="independent",
+                                      alternative="two-sided", n_resamples=np.inf).pvalue
+        assert permutation_p(a, b) == pytest.approx(want, abs=1e-12), shift
+        assert abs(permutation_p(a, b, exact_up_to=0, draws=20_000) - want) < 0.02
+    assert permutation_p([1.0, 2.0, 3.0], [11.0, 12.0, 13.0]) == pytest.approx(2 / 20)  # the two extreme splits
+    a, b = [2.3, 2.6, 2.5, 2.9], [2.1, 2.0, 1.8]
+    pooled = a + b
+    import itertools
+    splits = list(itertools.combinations(range(7), 4))
+    observed = abs(np.mean(a) - np.mean(b))
+    extreme = sum(abs(np.mean([pooled[i] for i in g]) - np.mean([pooled[i] for i in range(7) if i not in g]))
+                  >= observed - 1e-12 for g in splits)
+    assert permutation_p(a, b) == pytest.approx(extreme / len(splits)) and extreme >= 1
 
 
 def test_a_seed_run_before_an_option_existed_is_kept_only_if_the_option_is_at_its_default(tmp_path):
