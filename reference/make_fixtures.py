@@ -79,10 +79,14 @@ MLP_RUNS = ["RaSGAN-mlp", "EBGAN-mlp", "BEGAN-mlp"]  # on 2-D points (config mlp
 # tolerances, and keeps the fixtures small; Adam is covered by every objective's run.
 SPECIAL.update({name: (options, ["sgd"]) for name, options in ARCHITECTURES.items()})
 ARCH_KEYS = ref.ARCH_OPTIONS
-# With packing: the standard, paired, average and all-pairs forms, the GP, R1 and DRAGAN penalties. Not here yet:
-# WGAN-GP (its draw's d_loss at iteration 1 is -3.8e-5, two terms cancelling, and SwiftGAN's is 2e-8 off, 5e-4
-# relative) and EBGAN (0.9% of G's first-layer gradients 2.5e-8 off, beyond rtol 1e-4): to be looked into.
-PACKED = ["SGAN", "RSGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN", "RpSGAN-avg", "RaSGAN-GP", "RaLSGAN-R1", "DRAGAN"]
+# With packing: the standard, paired, average and all-pairs forms, the Wasserstein critic, the GP, R1 and DRAGAN
+# penalties, the energy-based auto-encoders.
+PACKED = ["SGAN", "RSGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN", "RpSGAN-avg", "WGAN-GP", "RaSGAN-GP", "RaLSGAN-R1",
+          "DRAGAN", "EBGAN", "BEGAN"]
+# Runs whose start PyTorch's own float32 run missed on another machine (float32_misses measures on the writer's):
+# their search starts at this weight seed. On a machine whose OpenBLAS ran AVX2 kernels (OPENBLAS_CORETYPE=Haswell),
+# RaSGAN-GP on 64×64×3 missed from the shared start.
+REJECTED_ELSEWHERE = {("dcgan64x3", "RaSGAN-GP"): 4322}
 EXTRA = ["WGAN-GP", "WGAN-LP", "RaLSGAN-R1", "DRAGAN", "RaDRAGAN", "SGAN-minimax", "LSGAN-targets"]
 RUNS = ([("dcgan32x1", loss) for loss in OBJECTIVES + ["RaSGAN-GP"] + EXTRA
          + [name for name in ARCHITECTURES if name not in MLP_RUNS]]
@@ -140,18 +144,50 @@ def run_options(name):
     return loss, dict(options), optimizers
 
 
-def float32_agrees(cfg, name, start, inputs, final64):
-    """Whether PyTorch's own float32 run of `name` ends within the parity tolerance (rtol 1e-4, atol 1e-6) of
-    the float64 reference `final64` (the SGD run's final weights).
+def float32_misses(cfg, name, start, inputs, references, kinked=False):
+    """Where PyTorch's own float32 run of `name` misses the float64 `references` (optimizer -> (stats, first
+    gradients, final state)) by more than the parity tolerances, or None where it does not: the losses of every
+    iteration (rtol 1e-4), the SGD run's first gradients (rtol 1e-4, atol 1e-5 × the tensor's largest; tensors whose
+    float64 gradient vanishes skipped, see `inert_parameters`) and its final weights (rtol 1e-4, atol 1e-6).
 
-    The learning rates are chosen so that it does (see OPTIMIZERS), but a draw can still put an activation's
+    The learning rates are chosen so that it does not (see OPTIMIZERS), but a draw can still put an activation's
     input within float32 rounding of its kink (a ReLU input of 9e-8 where the layer's largest is 2, at the
-    last iteration of RaSGAN on the 64×64 ResNet with seed 4321): whichever branch a float32 code takes is
-    then luck, and PyTorch's float32 run itself misses the reference. Such a draw is no parity test.
-    BEGAN is exempt: its L1 energy has a kink at every pixel, which the tests handle (`kinked`)."""
-    _, _, final32 = run(cfg, name, "sgd", start, inputs, dtype=torch.float32)
-    return all(bool(((final32[k].double() - final64[k].double()).abs()
-                     <= 1e-4 * final64[k].double().abs() + 1e-6).all()) for k in final64)
+    last iteration of RaSGAN on the 64×64 ResNet with seed 4321), make a loss the difference of nearly equal terms
+    (packed WGAN-GP's d_loss of -3.8e-5 at Adam's second iteration, its terms 0.26 and 0.15: PyTorch's float32 is
+    3e-3 off relative), or make G's gradients small differences (packed EBGAN: 246 of G's 4,096 first-layer entries
+    beyond the tolerance in PyTorch's float32): whatever a float32 code gets there is then luck, and PyTorch's
+    float32 run itself misses the reference. Such a draw is no parity test.
+    `kinked` (BEGAN, whose L1 energy has a kink at every pixel): gradients as the tests take them, at least 99.9%
+    of a tensor's entries within the tolerance and none beyond 10 times it (packed BEGAN's first draw: 559 of G's
+    4,096 first-layer entries beyond it in PyTorch's float32, up to 4.1 times)."""
+    for optimizer, (stats64, grads64, final64) in references.items():
+        stats32, grads32, final32 = run(cfg, name, optimizer, start, inputs, dtype=torch.float32)
+        for it in range(len(stats64)):
+            for k, stat in enumerate(STATS):  # the tolerances of python/tests/parity.py's assert_stats_close
+                adaptive = optimizer != "sgd" and it > 0 and stat in ("d_real", "d_fake")
+                rtol = 1e-3 if adaptive else 1e-4
+                atol = (2 * OPTIMIZERS[optimizer]["lr"] * it if adaptive else 0.0 if stat.endswith("_loss")
+                        else 1e-6)
+                if abs(stats32[it, k] - stats64[it, k]) > atol + rtol * abs(stats64[it, k]):
+                    return (f"{optimizer} {stat} at iteration {it}: {stats32[it, k]:.6g}, "
+                            f"{stats64[it, k]:.6g} in float64")
+        if optimizer != "sgd":
+            continue
+        scale = {net: max(float(g.abs().max()) for k, g in grads64.items() if k.startswith(net))
+                 for net in ("D.", "G.")}
+        for k, want in grads64.items():
+            want, got = want.double(), grads32[k].double()
+            largest = float(want.abs().max())
+            if largest < 1e-12 * scale[k[:2]]:
+                continue
+            ratio = (got - want).abs() / (1e-4 * want.abs() + 1e-5 * largest)
+            if (bool((ratio > 1).any()) if not kinked else
+                    float((ratio <= 1).double().mean()) < 0.999 or float(ratio.max()) > 10):
+                return f"{optimizer} gradient of {k}: {int((ratio > 1).sum())} of {ratio.numel()} entries off"
+        for k, want in final64.items():
+            if not bool(((final32[k].double() - want.double()).abs() <= 1e-4 * want.double().abs() + 1e-6).all()):
+                return f"{optimizer} final {k}"
+    return None
 
 
 def inert_parameters(cfg, name, init, inputs):
@@ -223,33 +259,34 @@ def main():
             out = {}
             start = init
             own_weights = any(k in ARCH_KEYS for k in options)  # another pair: its own initial weights
-            if own_weights:
-                start = draw_weights(cfg, options, seed=4321, loss=loss)
-            for seed in range(4322, 4332):  # a draw PyTorch's own float32 run can match (float32_agrees)
-                if loss == "BEGAN" or float32_agrees(cfg, run_name, start, inputs,
-                                                     run(cfg, run_name, "sgd", start, inputs, dtype=torch.float64)[2]):
+            first = REJECTED_ELSEWHERE.get((name, run_name), 4321 if own_weights else None)
+            if first is not None:
+                start, own_weights = draw_weights(cfg, options, seed=first, loss=loss), True
+            weights = first  # the weight seed of the run's start (None: the configuration's shared one)
+            for seed in range((first or 4321) + 1, (first or 4321) + 11):  # a draw PyTorch's float32 run can match
+                # References are computed in float64 (from the same float32 weights and inputs) and stored as
+                # float32: a float32 reference would carry PyTorch's own rounding, which in ill-conditioned spots is
+                # as large as the tolerance (BEGAN's G gradients: 8.1e-3 of max; SwiftGAN's 1.8e-5).
+                references = {opt: run(cfg, run_name, opt, start, inputs, dtype=torch.float64) for opt in optimizers}
+                miss = float32_misses(cfg, run_name, start, inputs, references, kinked=loss == "BEGAN")
+                if miss is None:
                     break
-                print(f"{name} {run_name}: PyTorch's float32 run misses its float64 run; new weights (seed {seed})")
-                start, own_weights = draw_weights(cfg, options, seed=seed, loss=loss), True
+                print(f"{name} {run_name}: PyTorch's float32 run misses its float64 run ({miss}); new weights "
+                      f"(seed {seed})", flush=True)
+                start, own_weights, weights = draw_weights(cfg, options, seed=seed, loss=loss), True, seed
             else:
                 raise RuntimeError(f"{name} {run_name}: no draw of 10 is well-conditioned in float32")
             if own_weights:
                 out.update({f"init/{k}": v.numpy() for k, v in start.items()})
-            # References are computed in float64 (from the same float32 weights and inputs) and stored as
-            # float32: a float32 reference would carry PyTorch's own rounding, which in ill-conditioned spots is
-            # as large as the tolerance (BEGAN's G gradients: 8.1e-3 of max; SwiftGAN's 1.8e-5).
-            for opt in optimizers:
-                stats, grads, final = run(cfg, run_name, opt, start, inputs, dtype=torch.float64)
-                grads = {k: v.float() for k, v in grads.items()}
-                final = {k: v.float() for k, v in final.items()}
+            for opt, (stats, grads, final) in references.items():
                 out[f"{opt}/stats"] = stats
-                out.update({f"{opt}/final/{k}": v.numpy() for k, v in final.items()})
+                out.update({f"{opt}/final/{k}": v.float().numpy() for k, v in final.items()})
                 if opt == "sgd":  # G's first gradients follow the D update, so they are the SGD run's
-                    out.update({f"grad/{k}": v.numpy() for k, v in grads.items()})
+                    out.update({f"grad/{k}": v.float().numpy() for k, v in grads.items()})
             np.savez_compressed(os.path.join(args.out, f"{name}_{run_name}.npz"), **out)
             inert = inert_parameters(cfg, run_name, start, inputs)
             runs.append(dict(config=name, name=run_name, loss=loss, options=options, optimizers=optimizers,
-                             inert=inert, inert_dependent=inert_dependent_state(cfg, run_name, start, inputs, inert)))
+                             weights=weights, inert=inert, inert_dependent=inert_dependent_state(cfg, run_name, start, inputs, inert)))
             print(f"{name} {run_name}: d_loss {out['sgd/stats'][:, 0].round(4).tolist()}", flush=True)
     manifest = {"torch": torch.__version__, "iterations": ITERATIONS, "stats": STATS,
                 "optimizers": {k: {kk: list(vv) if isinstance(vv, tuple) else vv for kk, vv in v.items()}
