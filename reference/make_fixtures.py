@@ -146,9 +146,10 @@ def run_options(name):
 
 def float32_misses(cfg, name, start, inputs, references, kinked=False):
     """Where PyTorch's own float32 run of `name` misses the float64 `references` (optimizer -> (stats, first
-    gradients, final state)) by more than the parity tolerances, or None where it does not: the losses of every
-    iteration (rtol 1e-4), the SGD run's first gradients (rtol 1e-4, atol 1e-5 × the tensor's largest; tensors whose
-    float64 gradient vanishes skipped, see `inert_parameters`) and its final weights (rtol 1e-4, atol 1e-6).
+    gradients, final state)) by more than the parity tolerances, or None where it does not: the statistics of
+    every iteration (as the tests take them: losses within rtol 1e-4), the SGD run's first gradients (rtol 1e-4,
+    atol 1e-5 × the tensor's largest; tensors whose float64 gradient vanishes skipped, see `inert_parameters`) and
+    its final weights (rtol 1e-4, atol 1e-6).
 
     The learning rates are chosen so that it does not (see OPTIMIZERS), but a draw can still put an activation's
     input within float32 rounding of its kink (a ReLU input of 9e-8 where the layer's largest is 2, at the
@@ -286,7 +287,8 @@ def main():
             np.savez_compressed(os.path.join(args.out, f"{name}_{run_name}.npz"), **out)
             inert = inert_parameters(cfg, run_name, start, inputs)
             runs.append(dict(config=name, name=run_name, loss=loss, options=options, optimizers=optimizers,
-                             weights=weights, inert=inert, inert_dependent=inert_dependent_state(cfg, run_name, start, inputs, inert)))
+                             weights=weights, inert=inert,
+                             inert_dependent=inert_dependent_state(cfg, run_name, start, inputs, inert)))
             print(f"{name} {run_name}: d_loss {out['sgd/stats'][:, 0].round(4).tolist()}", flush=True)
     manifest = {"torch": torch.__version__, "iterations": ITERATIONS, "stats": STATS,
                 "optimizers": {k: {kk: list(vv) if isinstance(vv, tuple) else vv for kk, vv in v.items()}
