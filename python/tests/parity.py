@@ -74,10 +74,20 @@ def assert_sgd_weights_close(got, expected, where):
         np.testing.assert_allclose(got[name], want, rtol=1e-4, atol=1e-6, err_msg=f"{where}: {name}")
 
 
-def assert_adam_weights_close(got, expected, lr, iterations, where, inert=(), inert_dependent=()):
-    """At least 99.9% of the entries within rtol 1e-4 / atol 1e-6, none off by more than 2·lr per iteration.
+def assert_adam_weights_close(got, expected, init, lr, iterations, where, inert=(), inert_dependent=()):
+    """No entry off by more than 2·lr per iteration, and every tensor's update within 5% of float64's in norm:
+    ‖(w − w₀) − (w₆₄ − w₀)‖ ≤ 0.05·‖w₆₄ − w₀‖.
 
-    Adam's first updates are lr·sign(g): a gradient entry within rounding of zero may flip sign.
+    Adam's first updates are lr·sign(g), later ones lr·m̂/√v̂ entry by entry: an entry whose gradient lies within
+    rounding of zero may flip sign and move by up to 2·lr, and where a float32 rounding lands a pre-activation on
+    the other side of a (leaky) ReLU's kink, which happens on some processors and not on others, the gradient moves
+    by a small structured amount that flips every entry smaller than it. Which entries flip depends on the kernels
+    the processor runs, so entries are not counted one by one (a rule of 99.9% of entries failed on AVX-512
+    OpenBLAS kernels for packed RaLSGAN-R1: 329 of 9,872 entries flipped, the update 2.7% off in norm). A correct
+    engine's update is within 0.06% of float64's in norm on every other Adam fixture and within 2.7% on that one,
+    under every cell of `.ci/isa-matrix`; a wrong gradient (a sign, a term, a mean) moves most entries by lr and
+    misses by tens of percent or more. The SGD runs carry the strict, entry-by-entry verdict on the engine.
+
     `inert` parameters (zero gradient in exact arithmetic, see `assert_gradients_close`) move by ±lr on
     noise, so they count only for the 2·lr bound; `inert_dependent` state (a batch norm's running mean
     fed by an inert bias), found by the fixture writer in float64, follows that noise and is only
@@ -91,8 +101,15 @@ def assert_adam_weights_close(got, expected, lr, iterations, where, inert=(), in
     b = np.concatenate([expected[k].ravel() for k in kept])
     worst = float(np.abs(a - b).max())
     assert worst <= 2 * lr * iterations, f"{where}: an entry is off by {worst} > 2·lr·{iterations}"
-    compared = [k for k in kept if k not in inert]
-    a = np.concatenate([got[k].ravel() for k in compared])
-    b = np.concatenate([expected[k].ravel() for k in compared])
-    close = np.abs(a - b) <= 1e-6 + 1e-4 * np.abs(b)
-    assert close.mean() >= 0.999, f"{where}: only {close.mean():.5f} of {a.size} entries match"
+    for name in kept:
+        if name in inert:
+            continue
+        start = np.asarray(init[name], np.float64)
+        want = np.asarray(expected[name], np.float64) - start
+        error = float(np.linalg.norm(np.asarray(got[name], np.float64) - start - want))
+        scale = float(np.linalg.norm(want))
+        assert error <= ADAM_UPDATE_RTOL * scale + 1e-7, \
+            f"{where}: {name}'s update is {error / max(scale, 1e-30):.3g} of float64's off in norm (> {ADAM_UPDATE_RTOL})"
+
+
+ADAM_UPDATE_RTOL = 0.05

@@ -54,10 +54,10 @@ def check_against(cfg, loss, options, optimizers, inert_parameters, inert_depend
     for optimizer in optimizers:
         opts = MANIFEST["optimizers"][optimizer]
         results = run_swiftgan(cfg, loss, optimizer, opts, options, init, inputs)
-        compare(cfg, loss, options, optimizer, results, expected[optimizer], inert_parameters, inert_dependent)
+        compare(cfg, loss, options, optimizer, results, expected[optimizer], inert_parameters, inert_dependent, init)
 
 
-def compare(cfg, loss, options, optimizer, results, expected, inert_parameters, inert_dependent):
+def compare(cfg, loss, options, optimizer, results, expected, inert_parameters, inert_dependent, init):
     """The parity checks of one run: `results` = (stats per iteration, first gradients, final state) against
     `expected` = (stats, first-iteration gradients of the SGD run or None, final state)."""
     opts = MANIFEST["optimizers"][optimizer]
@@ -74,7 +74,7 @@ def compare(cfg, loss, options, optimizer, results, expected, inert_parameters, 
     if optimizer == "sgd":
         assert_sgd_weights_close(final, want_final, where)
     else:
-        assert_adam_weights_close(final, want_final, opts["lr"], MANIFEST["iterations"], where, inert_parameters,
+        assert_adam_weights_close(final, want_final, init, opts["lr"], MANIFEST["iterations"], where, inert_parameters,
                                   inert_dependent)
 
 
@@ -199,7 +199,8 @@ def _reference_float32_passes(make_fixtures, torch, cfg, run_name, loss, options
     results = ([dict(zip(STAT_NAMES, row)) for row in stats], {k: v.numpy() for k, v in grads.items()},
                {k: v.numpy() for k, v in final.items()})
     try:
-        compare(cfg, loss, options, optimizer, results, expected, inert, dependent)
+        compare(cfg, loss, options, optimizer, results, expected, inert, dependent,
+                {k: v.numpy() for k, v in init.items()})
         return True
     except AssertionError:
         return False
