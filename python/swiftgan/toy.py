@@ -27,14 +27,16 @@ def mode_statistics(samples: np.ndarray, modes: int = 8, radius: float = 2.0, st
                     min_share: float = 0.01) -> Dict[str, float]:
     """How well `samples` [N, 2] cover the ring: a sample is of high quality when it lies within 3·std of
     its nearest centre; a mode is covered when at least `min_share` of all samples are high-quality
-    samples of it. Returns {"modes_covered", "high_quality"} (a count and a fraction)."""
+    samples of it. Returns {"modes_covered", "high_quality", "centre_distance"}: a count, a fraction, and the
+    median distance of a sample to its nearest centre (2 for points at the ring's centre; 0 on the modes)."""
     samples = np.asarray(samples, dtype=np.float64)
     if samples.ndim != 2 or samples.shape[1] != 2:
         raise ValueError(f"samples must have shape [N, 2], got {list(samples.shape)}")
     distances = np.linalg.norm(samples[:, None, :] - ring_centres(modes, radius)[None], axis=2)
     nearest, close = distances.argmin(axis=1), distances.min(axis=1) < 3 * std
     counts = np.bincount(nearest[close], minlength=modes)
-    return {"modes_covered": int((counts >= min_share * len(samples)).sum()), "high_quality": float(close.mean())}
+    return {"modes_covered": int((counts >= min_share * len(samples)).sum()), "high_quality": float(close.mean()),
+            "centre_distance": float(np.median(distances.min(axis=1)))}
 
 
 def train_on_ring(loss: str, iterations: int = 2000, batch_size: int = 512, data_seed: int = 0,

@@ -33,6 +33,7 @@ found it alike). So a loss passes when it learns the ring at one of data seeds 0
 penalty of the wrong sign misses at every seed, as BEGAN does (below).
 """
 import concurrent.futures
+import statistics
 import multiprocessing
 import os
 
@@ -97,6 +98,11 @@ def expected_cost(loss):
         return gan.n_critic * (2 if penalised else 1) * RING_BATCH.get(loss, RING["batch_size"])
 
 
+LONG = os.environ.get("SWIFTGAN_LONG_TESTS") == "1"
+long_test = pytest.mark.skipif(not LONG, reason="the 2,000-iteration ring (13-24 min on 2 cores) runs with "
+                                                 "SWIFTGAN_LONG_TESTS=1; CI runs the short statistical version")
+
+
 @pytest.fixture(scope="module")
 def ring_results():
     """Every loss trained on the ring, in parallel processes (one thread each): loss -> the statistics of each
@@ -120,6 +126,7 @@ def ring_results():
     return results
 
 
+@long_test
 @pytest.mark.parametrize("loss", [pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_MISSES[name], strict=True))
                                   if name in KNOWN_MISSES else name for name in all_losses()])
 def test_every_loss_covers_the_ring_of_gaussians(loss, ring_results):
@@ -137,3 +144,34 @@ def test_mode_statistics_recognise_coverage_and_quality():
     assert blurred["high_quality"] < 0.2
     with pytest.raises(ValueError, match=r"samples must have shape \[N, 2\], got \[3\]"):
         mode_statistics(np.zeros(3))
+
+
+# MARK: - The short version: every loss moves its samples onto the ring, a statistic over data seeds
+
+SHORT = dict(iterations=300, batch_size=128)
+SHORT_SEEDS = (0, 1, 2)
+# The median over data seeds of the median distance from a sample to its nearest mode centre (2 at the ring's
+# centre, where an untrained generator's samples lie; 0 on the modes). Measured on AMD Zen 4 (the MLP pair runs on
+# OpenBLAS alone), OpenBLAS's own kernels / OPENBLAS_CORETYPE=Haswell, medians over seeds 0-2: largest RaDRAGAN
+# 1.456 / 1.440, RaHingeGAN 1.221 / 1.214, DRAGAN 1.184 / 1.156, WGAN-GP 0.986 / 1.116; smallest BEGAN 0.271 /
+# 0.269; the largest move between the two cells 0.130 (WGAN-GP). The bound leaves 0.14 above the largest and 0.4
+# below an untrained generator: a first, weak statistic, to be replaced by one measured across more cells.
+SHORT_BOUND = 1.6
+
+
+@pytest.fixture(scope="module")
+def short_results():
+    """Every loss × SHORT_SEEDS trained SHORT on the ring, two processes, one thread each: loss -> statistics."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context) as pool:
+        futures = {(loss, seed): pool.submit(train_on_ring, loss, data_seed=seed, threads=1, **SHORT, **settings_for(loss))
+                   for loss in sorted(all_losses(), key=expected_cost, reverse=True) for seed in SHORT_SEEDS}
+        return {loss: [futures[(loss, seed)].result() for seed in SHORT_SEEDS] for loss in all_losses()}
+
+
+@pytest.mark.parametrize("loss", all_losses())
+def test_every_loss_brings_its_samples_to_the_ring_within_300_iterations(loss, short_results):
+    """A statistic, not one chaotic outcome: the median over 3 data seeds of the median distance to the nearest
+    mode centre falls from about 2 to at most SHORT_BOUND."""
+    distances = [r["centre_distance"] for r in short_results[loss]]
+    assert statistics.median(distances) <= SHORT_BOUND, f"{loss} with {settings_for(loss)}: {short_results[loss]}"
