@@ -151,11 +151,14 @@ def test_mode_statistics_recognise_coverage_and_quality():
 SHORT = dict(iterations=300, batch_size=128)
 SHORT_SEEDS = (0, 1, 2)
 # The median over data seeds of the median distance from a sample to its nearest mode centre (2 at the ring's
-# centre, where an untrained generator's samples lie; 0 on the modes). Measured on AMD Zen 4 (the MLP pair runs on
-# OpenBLAS alone), OpenBLAS's own kernels / OPENBLAS_CORETYPE=Haswell, medians over seeds 0-2: largest RaDRAGAN
-# 1.456 / 1.440, RaHingeGAN 1.221 / 1.214, DRAGAN 1.184 / 1.156, WGAN-GP 0.986 / 1.116; smallest BEGAN 0.271 /
-# 0.269; the largest move between the two cells 0.130 (WGAN-GP). The bound leaves 0.14 above the largest and 0.4
-# below an untrained generator: a first, weak statistic, to be replaced by one measured across more cells.
+# centre, where an untrained generator's samples lie; 0 on the modes). Measured on AMD Zen 4 under the four
+# OPENBLAS_CORETYPE cells of .ci/isa-matrix (the MLP pair runs on OpenBLAS alone; SkylakeX gave the default's
+# numbers, Zen Haswell's): largest RaDRAGAN 1.456 / 1.440, RaHingeGAN 1.221 / 1.214, DRAGAN 1.184 / 1.156, WGAN-GP
+# 0.986 / 1.116. Against broken engines (same settings, default cell): with G's gradient negated, every loss tried
+# (SGAN, LSGAN, RaSGAN, RaHingeGAN, WGAN-GP, EBGAN, BEGAN, DRAGAN) ends at 1.76 or more (WGAN-GP, EBGAN, BEGAN and
+# DRAGAN above 1,000); with the critic's adversarial gradient negated, SGAN 1.81, LSGAN 1.82, RaHingeGAN 1.92, EBGAN
+# 1.65, BEGAN 4.6 and WGAN-GP 1,496 fail, RaSGAN (1.32) and DRAGAN (0.75) do not: this short test catches a wrong
+# generator direction everywhere and a wrong critic direction in 6 of 8; the parity tests catch all of them.
 SHORT_BOUND = 1.6
 
 
