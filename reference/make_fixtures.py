@@ -30,7 +30,15 @@ CONFIGS = {
     # PacGAN: the critic judges 2 samples at once (a batch of 8 is 4 packed samples of 2 channels)
     "dcgan32x1p2": dict(image_size=32, channels=1, z_dim=16, ngf=4, ndf=4, batch=8, pack=2),
     "dcgan64x3p2": dict(image_size=64, channels=3, z_dim=16, ngf=2, ndf=2, batch=4, pack=2),
+    # Image sizes × channel counts × small and odd batches, through every convolution path (the plain layout beside
+    # a 1- to 3-channel image, oneDNN's gemm-based backward-data pass there, the blocked middle layers, the dense
+    # first and last layers), judged on SGD updates against float64 (issue 21: 64×64×1 at batch 8 was not covered).
+    "dcgan64x1b3": dict(image_size=64, channels=1, z_dim=16, ngf=4, ndf=4, batch=3),
+    "dcgan32x2b5": dict(image_size=32, channels=2, z_dim=16, ngf=4, ndf=4, batch=5),
+    "dcgan128x3b2": dict(image_size=128, channels=3, z_dim=16, ngf=2, ndf=2, batch=2),
+    "dcgan64x2b8": dict(image_size=64, channels=2, z_dim=16, ngf=4, ndf=4, batch=8),
 }
+WIDENED = ["dcgan64x1b3", "dcgan32x2b5", "dcgan128x3b2", "dcgan64x2b8"]
 ITERATIONS = 3
 MAX_CRITIC_STEPS = 2
 # Learning rates keep 3 iterations well-conditioned: with them PyTorch's own float32 run matches its
@@ -78,6 +86,7 @@ MLP_RUNS = ["RaSGAN-mlp", "EBGAN-mlp", "BEGAN-mlp"]  # on 2-D points (config mlp
 # Architecture runs use SGD only: it checks losses, first gradients and final weights at the strict
 # tolerances, and keeps the fixtures small; Adam is covered by every objective's run.
 SPECIAL.update({name: (options, ["sgd"]) for name, options in ARCHITECTURES.items()})
+SPECIAL.update({"SGAN-sgd": ({}, ["sgd"]), "RaLSGAN-sgd": ({}, ["sgd"])})  # the widened sizes: SGD updates only
 ARCH_KEYS = ref.ARCH_OPTIONS
 # With packing: the standard, paired, average and all-pairs forms, the Wasserstein critic, the GP, R1 and DRAGAN
 # penalties, the energy-based auto-encoders.
@@ -93,7 +102,8 @@ RUNS = ([("dcgan32x1", loss) for loss in OBJECTIVES + ["RaSGAN-GP"] + EXTRA
         + [("dcgan64x3", loss) for loss in FIRST_ISSUE + ["RaSGAN-resnet"]]
         + [("mlp2", loss) for loss in MLP_RUNS]
         + [("dcgan32x1p2", loss) for loss in PACKED]
-        + [("dcgan64x3p2", loss) for loss in ("RaSGAN", "RaSGAN-GP")])
+        + [("dcgan64x3p2", loss) for loss in ("RaSGAN", "RaSGAN-GP")]
+        + [(name, loss) for name in WIDENED for loss in ("RaSGAN", "SGAN-sgd", "RaLSGAN-sgd")])
 
 
 def make_pair(cfg, options=None, loss="RaSGAN"):
@@ -138,7 +148,7 @@ def draw_inputs(cfg, seed):
 def run_options(name):
     """(SwiftGAN loss name, SwiftGAN options, optimizers) of a run."""
     options, optimizers = SPECIAL.get(name, ({}, ["sgd", "adam"]))
-    loss = {"SGAN-minimax": "SGAN", "LSGAN-targets": "LSGAN"}.get(name, name)
+    loss = {"SGAN-minimax": "SGAN", "LSGAN-targets": "LSGAN", "SGAN-sgd": "SGAN", "RaLSGAN-sgd": "RaLSGAN"}.get(name, name)
     if name in ARCHITECTURES:
         loss = next(base for base in ("RaSGAN-GP", "RaSGAN", "EBGAN", "BEGAN") if name.startswith(base))
     return loss, dict(options), optimizers
@@ -241,14 +251,23 @@ def run(cfg, name, optimizer, init, inputs, dtype=torch.float32, iterations=ITER
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "python", "tests", "fixtures"))
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=None,
+                        help="write only these configurations' fixtures, keeping the others and their manifest entries")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
+    chosen = args.configs or list(CONFIGS)
     for old in os.listdir(args.out):
-        if old.endswith(".npz"):
+        if old.endswith(".npz") and any(old.startswith(f"{name}_") for name in chosen):
             os.remove(os.path.join(args.out, old))
     torch.set_num_threads(1)  # reproducible reductions
     runs = []
+    manifest_path = os.path.join(args.out, "manifest.json")
+    if args.configs and os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            runs = [r for r in json.load(f)["runs"] if r["config"] not in chosen]
     for name, cfg in CONFIGS.items():
+        if name not in chosen:
+            continue
         init, inputs = draw_inputs(cfg, seed=1234)
         used = [loss for c, loss in RUNS if c == name]
         arrays = {f"init/{k}": v.numpy() for k, v in init.items()}
@@ -294,7 +313,9 @@ def main():
                 "optimizers": {k: {kk: list(vv) if isinstance(vv, tuple) else vv for kk, vv in v.items()}
                                for k, v in OPTIMIZERS.items()},
                 "configs": CONFIGS, "runs": runs}
-    with open(os.path.join(args.out, "manifest.json"), "w") as f:
+    order = list(CONFIGS)
+    runs.sort(key=lambda r: order.index(r["config"]))  # stable: each configuration's runs keep their order
+    with open(manifest_path, "w") as f:
         json.dump(manifest, f, indent=2)
 
 

@@ -112,6 +112,10 @@ def test_fixtures_cover_every_objective_penalty_architecture_and_dcgan_option():
               if MANIFEST["configs"][r["config"]].get("pack", 1) > 1}  # PacGAN, on both sizes
     assert {(32, "RaSGAN"), (32, "RSGAN"), (32, "RpSGAN-avg"), (32, "RaSGAN-GP"), (32, "DRAGAN"), (64, "RaSGAN"),
             (64, "RaSGAN-GP")} <= packed
+    sizes = {(c["image_size"], c["channels"], c["batch"]) for name, c in MANIFEST["configs"].items()
+             if any(r["config"] == name for r in MANIFEST["runs"])}
+    assert {s for s, _, _ in sizes} >= {32, 64, 128} and {ch for _, ch, _ in sizes} >= {1, 2, 3}
+    assert {b for _, _, b in sizes} >= {2, 3, 5, 8}  # small and odd batches (issue 21)
     first_issue = {"SGAN", "RSGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN", "RaSGAN-GP"}
     assert first_issue <= {r["loss"] for r in MANIFEST["runs"] if r["config"] == "dcgan64x3"}
 
