@@ -172,32 +172,80 @@ def float32_misses(cfg, name, start, inputs, references, kinked=False):
     of a tensor's entries within the tolerance and none beyond 10 times it (packed BEGAN's first draw: 559 of G's
     4,096 first-layer entries beyond it in PyTorch's float32, up to 4.1 times)."""
     for optimizer, (stats64, grads64, final64) in references.items():
-        stats32, grads32, final32 = run(cfg, name, optimizer, start, inputs, dtype=torch.float32)
-        for it in range(len(stats64)):
-            for k, stat in enumerate(STATS):  # the tolerances of python/tests/parity.py's assert_stats_close
-                adaptive = optimizer != "sgd" and it > 0 and stat in ("d_real", "d_fake")
-                rtol = 1e-3 if adaptive else 1e-4
-                atol = (2 * OPTIMIZERS[optimizer]["lr"] * it if adaptive else 0.0 if stat.endswith("_loss")
-                        else 1e-6)
-                if abs(stats32[it, k] - stats64[it, k]) > atol + rtol * abs(stats64[it, k]):
-                    return (f"{optimizer} {stat} at iteration {it}: {stats32[it, k]:.6g}, "
-                            f"{stats64[it, k]:.6g} in float64")
-        if optimizer != "sgd":
+        for cell, (stats32, grads32, final32) in float32_runs(cfg, name, optimizer, start, inputs):
+            miss = _float32_miss(optimizer, stats64, grads64, final64, stats32, grads32, final32, kinked)
+            if miss is not None:
+                return f"{miss} ({cell})"
+    return None
+
+
+# PyTorch's own kernel choices on other x86-64 processors, simulated here: its ATen vector code capped at AVX2, and
+# its oneDNN capped at AVX2. A draw is kept only if PyTorch's float32 run matches float64 on this machine's kernels
+# and on these, so that a draw's acceptance does not depend on the writer's processor alone (set TORCH_CELLS=0 to
+# check this machine's kernels only).
+TORCH_CELLS = {"ATen AVX2, oneDNN AVX2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
+
+
+def float32_runs(cfg, name, optimizer, start, inputs):
+    """(cell, PyTorch float32 results) on this process's kernels, then on each of TORCH_CELLS (a subprocess each,
+    since the kernels are chosen when torch loads)."""
+    yield "this machine's kernels", run(cfg, name, optimizer, start, inputs, dtype=torch.float32)
+    if os.environ.get("TORCH_CELLS") == "0":
+        return
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        given, result = os.path.join(tmp, "given.npz"), os.path.join(tmp, "result.npz")
+        np.savez(given, job=json.dumps(dict(cfg=cfg, name=name, optimizer=optimizer)),
+                 **{f"start/{k}": v.numpy() for k, v in start.items()},
+                 **{f"inputs/{k}": v.numpy() for k, v in inputs.items()})
+        for cell, env in TORCH_CELLS.items():
+            subprocess.run([sys.executable, os.path.abspath(__file__), "--float32-run", given, result],
+                           env={**os.environ, **env}, check=True)
+            out = np.load(result)
+            yield cell, (out["stats"], {k[6:]: torch.from_numpy(out[k]) for k in out.files if k.startswith("grads/")},
+                         {k[6:]: torch.from_numpy(out[k]) for k in out.files if k.startswith("final/")})
+
+
+def _float32_run_job(given, result):
+    """The subprocess side of `float32_runs`."""
+    torch.set_num_threads(1)
+    data = np.load(given)
+    job = json.loads(str(data["job"]))
+    start = {k[6:]: torch.from_numpy(data[k]) for k in data.files if k.startswith("start/")}
+    inputs = {k[7:]: torch.from_numpy(data[k]) for k in data.files if k.startswith("inputs/")}
+    stats, grads, final = run(job["cfg"], job["name"], job["optimizer"], start, inputs, dtype=torch.float32)
+    np.savez(result, stats=stats, **{f"grads/{k}": v.numpy() for k, v in grads.items()},
+             **{f"final/{k}": v.numpy() for k, v in final.items()})
+
+
+def _float32_miss(optimizer, stats64, grads64, final64, stats32, grads32, final32, kinked):
+    """What of one float32 run misses the float64 references (see `float32_misses`), or None."""
+    for it in range(len(stats64)):
+        for k, stat in enumerate(STATS):  # the tolerances of python/tests/parity.py's assert_stats_close
+            adaptive = optimizer != "sgd" and it > 0 and stat in ("d_real", "d_fake")
+            rtol = 1e-3 if adaptive else 1e-4
+            atol = (2 * OPTIMIZERS[optimizer]["lr"] * it if adaptive else 0.0 if stat.endswith("_loss")
+                    else 1e-6)
+            if abs(stats32[it, k] - stats64[it, k]) > atol + rtol * abs(stats64[it, k]):
+                return (f"{optimizer} {stat} at iteration {it}: {stats32[it, k]:.6g}, "
+                        f"{stats64[it, k]:.6g} in float64")
+    if optimizer != "sgd":
+        return None
+    scale = {net: max(float(g.abs().max()) for k, g in grads64.items() if k.startswith(net))
+             for net in ("D.", "G.")}
+    for k, want in grads64.items():
+        want, got = want.double(), grads32[k].double()
+        largest = float(want.abs().max())
+        if largest < 1e-12 * scale[k[:2]]:
             continue
-        scale = {net: max(float(g.abs().max()) for k, g in grads64.items() if k.startswith(net))
-                 for net in ("D.", "G.")}
-        for k, want in grads64.items():
-            want, got = want.double(), grads32[k].double()
-            largest = float(want.abs().max())
-            if largest < 1e-12 * scale[k[:2]]:
-                continue
-            ratio = (got - want).abs() / (1e-4 * want.abs() + 1e-5 * largest)
-            if (bool((ratio > 1).any()) if not kinked else
-                    float((ratio <= 1).double().mean()) < 0.999 or float(ratio.max()) > 10):
-                return f"{optimizer} gradient of {k}: {int((ratio > 1).sum())} of {ratio.numel()} entries off"
-        for k, want in final64.items():
-            if not bool(((final32[k].double() - want.double()).abs() <= 1e-4 * want.double().abs() + 1e-6).all()):
-                return f"{optimizer} final {k}"
+        ratio = (got - want).abs() / (1e-4 * want.abs() + 1e-5 * largest)
+        if (bool((ratio > 1).any()) if not kinked else
+                float((ratio <= 1).double().mean()) < 0.999 or float(ratio.max()) > 10):
+            return f"{optimizer} gradient of {k}: {int((ratio > 1).sum())} of {ratio.numel()} entries off"
+    for k, want in final64.items():
+        if not bool(((final32[k].double() - want.double()).abs() <= 1e-4 * want.double().abs() + 1e-6).all()):
+            return f"{optimizer} final {k}"
     return None
 
 
@@ -249,6 +297,8 @@ def run(cfg, name, optimizer, init, inputs, dtype=torch.float32, iterations=ITER
 
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--float32-run":
+        return _float32_run_job(sys.argv[2], sys.argv[3])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "python", "tests", "fixtures"))
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=None,
