@@ -1,6 +1,6 @@
 """Writes the PyTorch parity fixtures that python/tests/test_parity.py reads.
 
-    /opt/torchref/bin/python reference/make_fixtures.py  [--out python/tests/fixtures]
+    /opt/torchref/bin/python reference/make_fixtures.py  [--out python/tests/fixtures] [--configs NAME ...]
 
 For each configuration (DCGAN 32×32×1 and 64×64×3, and the MLP pair on 2-D points; narrow widths, small
 batches) it draws
@@ -9,8 +9,11 @@ critic steps the D noise, GP/LP mixing coefficients and DRAGAN's α and ε; the 
 Each run then trains one loss for 3 iterations from that start, once per optimizer, in float64
 (PyTorch's exact result for the float32 start), and records the losses of every iteration, the
 SGD run's first-iteration gradients and the final weights, as float32. The runs cover every objective and every
-penalty on DCGAN 32×32×1, every architecture with RaSGAN (the auto-encoders with EBGAN and BEGAN), and the six
-losses of the first parity issue on both sizes.
+penalty on DCGAN 32×32×1, every architecture with RaSGAN (the auto-encoders with EBGAN and BEGAN), the six
+losses of the first parity issue on both sizes, PacGAN, and RaSGAN, SGAN and RaLSGAN at other sizes, channel
+counts and small or odd batches (WIDENED). A draw is kept only where PyTorch's own float32 run matches the float64
+references, on this machine's kernels and on those of TORCH_CELLS (`float32_misses`). `--configs` writes only the
+named configurations and keeps the others' files and manifest entries.
 """
 import argparse
 import json

@@ -74,6 +74,9 @@ def assert_sgd_weights_close(got, expected, where):
         np.testing.assert_allclose(got[name], want, rtol=1e-4, atol=1e-6, err_msg=f"{where}: {name}")
 
 
+ADAM_UPDATE_RTOL = 0.05  # the largest relative update error, in norm, of one Adam tensor (see below)
+
+
 def assert_adam_weights_close(got, expected, init, lr, iterations, where, inert=(), inert_dependent=()):
     """No entry off by more than 2·lr per iteration, and every tensor's update within 5% of float64's in norm:
     ‖(w − w₀) − (w₆₄ − w₀)‖ ≤ 0.05·‖w₆₄ − w₀‖.
@@ -110,6 +113,3 @@ def assert_adam_weights_close(got, expected, init, lr, iterations, where, inert=
         scale = float(np.linalg.norm(want))
         assert error <= ADAM_UPDATE_RTOL * scale + 1e-7, \
             f"{where}: {name}'s update is {error / max(scale, 1e-30):.3g} of float64's off in norm (> {ADAM_UPDATE_RTOL})"
-
-
-ADAM_UPDATE_RTOL = 0.05

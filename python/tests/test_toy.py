@@ -1,6 +1,8 @@
-"""Every loss learns the ring of 8 Gaussians: a sign error in any objective or penalty fails here.
+"""Every loss learns the ring of 8 Gaussians.
 
-Each loss trains the MLP pair for 2,000 iterations on samples of 8 Gaussians (σ = 0.02) on a circle of
+By default, a short statistical version runs (`test_every_loss_moves_its_samples_towards_the_modes_in_300_iterations`,
+below, with its measured margins); the long version described here runs with SWIFTGAN_LONG_TESTS=1 (13-24 minutes
+on 2 cores). In the long version each loss trains the MLP pair for 2,000 iterations on samples of 8 Gaussians (σ = 0.02) on a circle of
 radius 2 (`swiftgan.toy.train_on_ring`), then 2,000 samples of G's moving average must cover at least 6 of
 the 8 modes, and at least half of them must lie within 3σ of a mode's centre (`swiftgan.toy.mode_statistics`).
 
@@ -33,9 +35,9 @@ found it alike). So a loss passes when it learns the ring at one of data seeds 0
 penalty of the wrong sign misses at every seed, as BEGAN does (below).
 """
 import concurrent.futures
-import statistics
 import multiprocessing
 import os
+import statistics
 
 import numpy as np
 import pytest
@@ -140,8 +142,11 @@ def test_mode_statistics_recognise_coverage_and_quality():
     assert perfect["modes_covered"] == 8 and perfect["high_quality"] > 0.98
     collapsed = mode_statistics(ring_of_gaussians(4000, rng)[:1] + np.zeros((4000, 2), np.float32))
     assert collapsed["modes_covered"] == 1
+    assert perfect["centre_distance"] < 0.05  # σ = 0.02: the median distance of a 2-D Gaussian is 1.18σ
     blurred = mode_statistics(ring_of_gaussians(4000, rng, std=0.5))
     assert blurred["high_quality"] < 0.2
+    untrained = mode_statistics(0.01 * rng.standard_normal((4000, 2)))  # an untrained G: at the ring's centre
+    assert abs(untrained["centre_distance"] - 2.0) < 0.02
     with pytest.raises(ValueError, match=r"samples must have shape \[N, 2\], got \[3\]"):
         mode_statistics(np.zeros(3))
 
@@ -173,7 +178,7 @@ def short_results():
 
 
 @pytest.mark.parametrize("loss", all_losses())
-def test_every_loss_brings_its_samples_to_the_ring_within_300_iterations(loss, short_results):
+def test_every_loss_moves_its_samples_towards_the_modes_in_300_iterations(loss, short_results):
     """A statistic, not one chaotic outcome: the median over 3 data seeds of the median distance to the nearest
     mode centre falls from about 2 to at most SHORT_BOUND."""
     distances = [r["centre_distance"] for r in short_results[loss]]
