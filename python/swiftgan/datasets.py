@@ -1,47 +1,115 @@
 """Datasets as float32 [N, C, H, W] in [-1, 1], and a seeded batch sampler.
 
-`load_dataset(spec)` reads, by name or by path (the format is detected):
+`load_dataset(spec)` reads, by name or by path, the format detected from the content (a name alone decides
+nothing):
   - "fashion-mnist": the real Fashion-MNIST of Debian's dataset-fashion-mnist package;
   - MNIST-format IDX image files, gzipped or not (MNIST, Fashion-MNIST, KMNIST, EMNIST), or a folder of them;
-  - the CIFAR-10 / CIFAR-100 python batches (a batch file, or the folder holding them);
+  - the CIFAR-10 / CIFAR-100 python batches (a batch file, or the folder holding them), read by a reader of plain
+    data (`untrusted.read_pickled_data`), never by Python's unpickler;
   - folders of JPEG / PNG / BMP / WebP images, recursive, optionally only one class sub-folder;
   - .npy / .npz arrays ([N, H, W], [N, C, H, W] or [N, H, W, C]; uint8 in [0, 255] or floats in [-1, 1]).
 Images are resized and centre-cropped to `image_size` and converted to `channels` (1 or 3) when asked.
+Only regular files are read, each no further than its header declares and its size holds, and a dataset whose
+images would not fit in the memory left is refused (`MemoryError`) before it is read.
 """
 from __future__ import annotations
 
-import gzip
 import os
-import pickle
+import stat
 import sys
+import zipfile
+import zlib
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .untrusted import (DEFLATE_MAX_RATIO, check_memory, is_gzip, open_regular, read_gzip, read_pickled_data,
+                        read_regular)
+
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+MAX_IMAGE_PIXELS = 1 << 26  # 67 M pixels (8192 × 8192): larger images are skipped before they are decoded
+IMAGE_SIZES = (1, 4096)  # the image_size a dataset can be converted to
+CHANNELS = (1, 3)
+
+
+def check_conversion(image_size: Optional[int], channels: Optional[int]) -> None:
+    """Validates the conversion options before anything is read.
+
+    Raises:
+        TypeError: for a non-integer (or a boolean).
+        ValueError: for an image_size outside [1, 4096] or channels other than 1 or 3.
+    """
+    for name, value in (("image_size", image_size), ("channels", channels)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+            raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if image_size is not None and not IMAGE_SIZES[0] <= image_size <= IMAGE_SIZES[1]:
+        raise ValueError(f"image_size must be in [{IMAGE_SIZES[0]}, {IMAGE_SIZES[1]}], got {image_size}")
+    if channels is not None and channels not in CHANNELS:
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+
+
+def check_dataset_memory(what: str, count: int, shape: Sequence[int], image_size: Optional[int],
+                         channels: Optional[int], stored_bytes: int = 1) -> None:
+    """Refuses, before reading, `count` images of `shape` [C, H, W] (stored in `stored_bytes` per value) whose
+    reading and conversion to `image_size` and `channels` would not fit in memory: the stored values, their float32
+    copy and the converted float32 images are held at once at the peak."""
+    c, h, w = shape
+    native = count * c * h * w
+    converted = count * (channels or c) * (image_size or h) * (image_size or w)
+    check_memory(native * stored_bytes + 4 * native + 4 * converted, f"{what}: {count:,} images of {c}×{h}×{w}"
+                 + (f" converted to {channels or c}×{image_size or h}×{image_size or w}" if converted != native else ""),
+                 "choose a smaller image_size, fewer channels, or a subset of the data")
 
 
 # ---- IDX -------------------------------------------------------------------------
 
-def load_idx_images(path: str) -> np.ndarray:
+def _idx_header(header: bytes, path: str, dims: int) -> Tuple[int, ...]:
+    if len(header) < 4 + 4 * dims or header[0] != 0 or header[1] != 0:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    if header[2] != 0x08 or header[3] != dims:
+        raise ValueError(f"{path}: expected {dims}-D unsigned-byte IDX {'images' if dims == 3 else 'labels'}, got type 0x{header[2]:02x} with "
+                         f"{header[3]} dims")
+    return tuple(int.from_bytes(header[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
+
+
+def _read_idx(path: str, dims: int, plan=None) -> Tuple[Tuple[int, ...], bytes]:
+    """An IDX file of `dims` dimensions (gzipped or not, told by its content): its sizes and its bytes, read only
+    after the header's size is checked against what the file can hold and against `plan(sizes)`."""
+    header_size = 4 + 4 * dims
+
+    def body_size(header: bytes) -> int:
+        sizes = _idx_header(header, path, dims)
+        if plan is not None:
+            plan(sizes)
+        return int(np.prod(sizes, dtype=object))
+
+    if is_gzip(path):
+        header, body = read_gzip(path, header_size, body_size)
+        return _idx_header(header, path, dims), body
+    with open_regular(path) as f:
+        held = os.fstat(f.fileno()).st_size - header_size
+        header = f.read(header_size)
+        wanted = body_size(header)
+        if wanted > held:
+            sizes = "×".join(str(s) for s in _idx_header(header, path, dims))
+            raise ValueError(f"{path}: truncated: header says {sizes} bytes, file holds {max(held, 0):,}")
+        return _idx_header(header, path, dims), f.read(wanted)
+
+
+def load_idx_images(path: str, image_size: Optional[int] = None, channels: Optional[int] = None) -> np.ndarray:
     """Reads an MNIST-format IDX image file (gzipped or not): uint8 [N, H, W] → float32 [N, 1, H, W] in [-1, 1].
+    `image_size` and `channels`, when given, are the conversion planned after: they only size the memory check.
 
     Raises:
         FileNotFoundError: when `path` does not exist.
-        ValueError: when the file is not an IDX file of unsigned bytes with 3 dimensions, or is truncated.
+        ValueError: when the file is not an IDX file of unsigned bytes with 3 dimensions, is truncated, or is
+            not a regular file.
+        MemoryError: when the images would not fit in memory (checked from the header, before reading).
     """
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if len(data) < 16 or data[0] != 0 or data[1] != 0:
-        raise ValueError(f"{path}: not an IDX file (bad magic number)")
-    if data[2] != 0x08 or data[3] != 3:
-        raise ValueError(f"{path}: expected 3-D unsigned-byte IDX images, got type 0x{data[2]:02x} with {data[3]} dims")
-    n, h, w = (int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(3))
-    if len(data) - 16 < n * h * w:
-        raise ValueError(f"{path}: truncated: header says {n}×{h}×{w} bytes, file holds {len(data) - 16}")
-    pixels = np.frombuffer(data, dtype=np.uint8, count=n * h * w, offset=16).reshape(n, 1, h, w)
+    plan = lambda sizes: check_dataset_memory(path, sizes[0], (1, sizes[1], sizes[2]), image_size, channels)
+    (n, h, w), body = _read_idx(path, 3, plan)
+    pixels = np.frombuffer(body, dtype=np.uint8).reshape(n, 1, h, w)
     return pixels.astype(np.float32) / 127.5 - 1.0
 
 
@@ -59,48 +127,168 @@ def _is_idx_images(name: str) -> bool:
     return "idx3-ubyte" in name
 
 
+# ---- what a file holds, from its first bytes ---------------------------------------------------
+
+def sniff(path: str) -> Optional[str]:
+    """The format of the regular file `path` told by its first bytes: "idx", "pickle", "npy", "npz", "image"
+    or None. A name is never enough: `data_batch_1` holding text is None, not a CIFAR batch."""
+    head = read_regular(path, 16)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = read_gzip(path, 4, lambda header: 0)[0]
+        except ValueError:
+            return None
+        return "idx" if head[:3] == b"\x00\x00\x08" else None
+    if head[:3] == b"\x00\x00\x08":
+        return "idx"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "pickle"
+    if head[:6] == b"\x93NUMPY":
+        return "npy"
+    if head[:4] == b"PK\x03\x04":
+        return "npz"
+    if head[:8] == b"\x89PNG\r\n\x1a\n" or head[:3] == b"\xff\xd8\xff" or head[:2] == b"BM" or (
+            head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return "image"
+    return None
+
+
+def _is_regular(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 # ---- CIFAR -----------------------------------------------------------------------
 
-def _is_cifar_batch(name: str) -> bool:
+CIFAR_TRAIN = ("data_batch_", "train")
+CIFAR_TEST = ("test_batch", "test")
+
+
+def _is_cifar_name(name: str) -> bool:
     return name.startswith("data_batch_") or name in ("test_batch", "train", "test")
 
 
-def load_cifar_batch(path: str) -> np.ndarray:
-    """One CIFAR-10 or CIFAR-100 python batch (a pickled dict with b"data" [N, 3072] uint8) →
-    float32 [N, 3, 32, 32] in [-1, 1]."""
-    with open(path, "rb") as f:
-        try:
-            batch = pickle.load(f, encoding="bytes")
-        except Exception as error:  # pickle raises many kinds on foreign files
-            raise ValueError(f"{path}: not a CIFAR python batch ({error.__class__.__name__}: {error})") from None
-    data = batch.get(b"data") if isinstance(batch, dict) else None
-    if data is None:
-        data = batch.get("data") if isinstance(batch, dict) else None
-    if data is None or np.asarray(data).ndim != 2 or np.asarray(data).shape[1] != 3072:
-        raise ValueError(f"{path}: not a CIFAR python batch (expected a dict with 'data' of shape [N, 3072])")
-    return np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32).astype(np.float32) / 127.5 - 1.0
+def _cifar_files(folder: str, names: Sequence[str]) -> List[str]:
+    """The CIFAR batches of `folder`: files named as the CIFAR-10/100 python batches are named that hold a pickle."""
+    return [n for n in names if _is_cifar_name(n) and _is_regular(os.path.join(folder, n))
+            and sniff(os.path.join(folder, n)) == "pickle"]
 
 
-def _load_cifar_folder(folder: str, names: Sequence[str]) -> np.ndarray:
-    train = [n for n in names if n.startswith("data_batch_") or n == "train"]
+def read_cifar_batch(path: str, image_size: Optional[int] = None,
+                     channels: Optional[int] = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """One CIFAR-10 or CIFAR-100 python batch: its images uint8 [N, 3, 32, 32] and its labels int64 [N] (the
+    fine labels of CIFAR-100; None when the batch has none), read as plain data (no code runs, whatever the file).
+
+    Raises:
+        ValueError: when the file is not a pickle of plain data holding a dict with 'data' of shape [N, 3072]
+            uint8 (and labels, when present, of N integers).
+        MemoryError: when the images would not fit in memory (checked from the file's size, before reading).
+    """
+    with open_regular(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        check_dataset_memory(path, size // 3072, (3, 32, 32), image_size, channels)
+        batch = read_pickled_data(f.read(size), path)
+    if not isinstance(batch, dict):
+        raise ValueError(f"{path}: not a CIFAR python batch (expected a dict, got {type(batch).__name__})")
+    data = next((batch[k] for k in (b"data", "data") if k in batch), None)
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise ValueError(f"{path}: not a CIFAR python batch (expected a dict with 'data' of shape [N, 3072] uint8)")
+    labels = next((batch[k] for k in (b"labels", b"fine_labels", "labels", "fine_labels") if k in batch), None)
+    if labels is not None:
+        labels = np.asarray(labels) if isinstance(labels, (list, tuple, np.ndarray)) else None
+        if labels is None or labels.shape != (len(data),) or labels.dtype.kind not in "iu":
+            raise ValueError(f"{path}: a CIFAR batch whose labels are not {len(data)} integers")
+        labels = labels.astype(np.int64)
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def load_cifar_batch(path: str, image_size: Optional[int] = None, channels: Optional[int] = None) -> np.ndarray:
+    """One CIFAR-10 or CIFAR-100 python batch → float32 [N, 3, 32, 32] in [-1, 1] (see `read_cifar_batch`)."""
+    return read_cifar_batch(path, image_size, channels)[0].astype(np.float32) / 127.5 - 1.0
+
+
+def _load_cifar_folder(folder: str, names: Sequence[str], image_size, channels) -> np.ndarray:
+    train = [n for n in names if n.startswith(CIFAR_TRAIN)]
     chosen = sorted(train) if train else sorted(names)
+    total = sum(os.stat(os.path.join(folder, n)).st_size for n in chosen)
+    check_dataset_memory(folder, total // 3072, (3, 32, 32), image_size, channels)
     return np.concatenate([load_cifar_batch(os.path.join(folder, n)) for n in chosen])
 
 
 # ---- arrays ----------------------------------------------------------------------
 
-def load_array(path: str) -> np.ndarray:
-    """A .npy file, or the first (or only) array of a .npz, as float32 [N, C, H, W] in [-1, 1]: uint8
-    arrays are scaled from [0, 255]; [N, H, W] gets one channel; [N, H, W, C] (C ≤ 4) is made channels-first."""
-    loaded = np.load(path, allow_pickle=False)
-    if isinstance(loaded, np.lib.npyio.NpzFile):
-        keys = list(loaded.keys())
-        if not keys:
+def _npy_header(f, path: str) -> Tuple[Tuple[int, ...], bool, np.dtype, int]:
+    """The shape, order (Fortran or not), dtype and data size declared by a .npy header read from `f`."""
+    try:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f, max_header_size=10000)
+    except (ValueError, SyntaxError, TypeError) as error:
+        raise ValueError(f"{path}: not a .npy array ({error})") from None
+    if dtype.hasobject:
+        raise ValueError(f"{path}: an array of Python objects: only arrays of numbers are read")
+    return shape, fortran, dtype, int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
+def load_array(path: str, image_size: Optional[int] = None, channels: Optional[int] = None) -> np.ndarray:
+    """A .npy file, or the array named "images" (else the first) of a .npz, as float32 [N, C, H, W] in [-1, 1]:
+    uint8 arrays are scaled from [0, 255]; [N, H, W] gets one channel; [N, H, W, C] (C ≤ 4) is made
+    channels-first. The header is checked against the file's size (and a .npz member's against its compressed
+    size) and against the memory left before the data is read; arrays of objects are refused."""
+    kind = sniff(path)
+    with open_regular(path) as f:
+        if kind == "npy":
+            shape, fortran, dtype, size = _npy_header(f, path)
+            held = os.fstat(f.fileno()).st_size - f.tell()
+            if size > held:
+                raise ValueError(f"{path}: truncated: header says {size:,} bytes, file holds {held:,}")
+            _check_array_memory(path, shape, dtype, image_size, channels)
+            array = np.frombuffer(f.read(size), dtype=dtype).reshape(shape, order="F" if fortran else "C")
+        elif kind == "npz":
+            array = _load_npz_member(f, path, image_size, channels)
+        else:
+            raise ValueError(f"{path}: not a .npy or .npz array")
+    return _as_images(np.asarray(array), path)
+
+
+def _load_npz_member(f, path: str, image_size, channels) -> np.ndarray:
+    try:
+        archive = zipfile.ZipFile(f)
+    except zipfile.BadZipFile as error:
+        raise ValueError(f"{path}: not a .npz archive ({error})") from None
+    with archive:
+        members = [i for i in archive.infolist() if i.filename.endswith(".npy")]
+        if not members:
             raise ValueError(f"{path}: the .npz holds no array")
-        array = loaded["images"] if "images" in keys else loaded[keys[0]]
-    else:
-        array = loaded
-    array = np.asarray(array)
+        member = next((i for i in members if i.filename == "images.npy"), members[0])
+        if member.compress_type != zipfile.ZIP_STORED and member.file_size > DEFLATE_MAX_RATIO * member.compress_size:
+            raise ValueError(f"{path}: {member.filename} declares {member.file_size:,} bytes, more than "
+                             f"{member.compress_size:,} compressed bytes can hold")
+        try:
+            with archive.open(member) as stream:
+                shape, fortran, dtype, size = _npy_header(stream, f"{path}:{member.filename}")
+                if size > member.file_size:
+                    raise ValueError(f"{path}: {member.filename} truncated: header says {size:,} bytes, the "
+                                     f"member holds {member.file_size:,}")
+                _check_array_memory(path, shape, dtype, image_size, channels)
+                data = stream.read(size)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+            raise ValueError(f"{path}: damaged .npz ({error.__class__.__name__}: {error})") from None
+        if len(data) != size:
+            raise ValueError(f"{path}: {member.filename} truncated")
+        return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def _check_array_memory(path: str, shape, dtype: np.dtype, image_size, channels) -> None:
+    if len(shape) in (3, 4) and shape[0] > 0:
+        c = 1 if len(shape) == 3 else (shape[1] if shape[1] in (1, 3, 4) else shape[3])
+        h, w = (shape[1:3] if len(shape) == 3 else shape[2:4] if shape[1] in (1, 3, 4) else shape[1:3])
+        check_dataset_memory(path, shape[0], (c, h, w), image_size, channels, stored_bytes=dtype.itemsize)
+
+
+def _as_images(array: np.ndarray, path: str) -> np.ndarray:
     if array.ndim == 3:
         array = array[:, None]
     if array.ndim != 4:
@@ -109,7 +297,11 @@ def load_array(path: str) -> np.ndarray:
         array = array.transpose(0, 3, 1, 2)
     if array.dtype == np.uint8:
         return array.astype(np.float32) / 127.5 - 1.0
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: expected an array of numbers, got {array.dtype}")
     array = array.astype(np.float32)
+    if array.size and not np.isfinite(array).all():
+        raise ValueError(f"{path}: the images hold NaN or infinite values")
     if array.size and (array.min() < -1.0001 or array.max() > 1.0001):
         raise ValueError(f"{path}: float images must lie in [-1, 1], got values in [{array.min()}, {array.max()}]")
     return array
@@ -128,28 +320,28 @@ def find_images(root: str, class_name: Optional[str] = None) -> List[str]:
     found = []
     for folder, _, files in os.walk(root):
         found += [os.path.join(folder, f) for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
-    return sorted(found)
+    return sorted(p for p in found if _is_regular(p))  # a FIFO or device named x.png is never opened
 
 
 def load_image_folder(root: str, image_size: int, channels: int = 3, class_name: Optional[str] = None,
                       report=None) -> np.ndarray:
     """Every image below `root` resized (shorter side) and centre-cropped to `image_size`, as 1 or 3
-    channels. Unreadable or corrupt files are reported (`report(path, reason)`, default: a line on
-    stderr) and skipped.
+    channels. Unreadable, corrupt, non-regular or too large (over `MAX_IMAGE_PIXELS`) files are reported
+    (`report(path, reason)`, default: a line on stderr) and skipped.
 
     Raises:
         ValueError: when no usable image is found.
+        MemoryError: when the converted images would not fit in memory (checked before any is decoded).
     """
-    from PIL import Image
-
     report = report or (lambda path, reason: print(f"swiftgan: skipping {path}: {reason}", file=sys.stderr))
     paths = find_images(root, class_name)
+    check_memory(2 * 4 * len(paths) * channels * image_size * image_size,
+                 f"{root}: {len(paths):,} images converted to {channels}×{image_size}×{image_size}",
+                 "choose a smaller image_size, fewer channels, or a subset of the data")
     images = []
     for path in paths:
         try:
-            with Image.open(path) as image:
-                image.load()
-                images.append(_to_array(image, image_size, channels))
+            images.append(read_image(path, image_size, channels))
         except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError, ... on bad files
             report(path, f"{error.__class__.__name__}: {error}")
     if not images:
@@ -157,6 +349,19 @@ def load_image_folder(root: str, image_size: int, channels: int = 3, class_name:
         raise ValueError(f"{where}: no usable image among {len(paths)} image files "
                          f"({', '.join(IMAGE_EXTENSIONS)})")
     return np.stack(images)
+
+
+def read_image(path: str, image_size: int, channels: int) -> np.ndarray:
+    """One image file (a regular file of at most `MAX_IMAGE_PIXELS` pixels, checked before decoding) as
+    float32 [channels, image_size, image_size] in [-1, 1]."""
+    from PIL import Image
+
+    with open_regular(path) as f, Image.open(f) as image:
+        width, height = image.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise ValueError(f"{width}×{height} pixels, more than the {MAX_IMAGE_PIXELS:,} an image may have")
+        image.load()
+        return _to_array(image, image_size, channels)
 
 
 def _to_array(image, size: int, channels: int) -> np.ndarray:
@@ -217,57 +422,56 @@ def _resize_matrix(size_in: int, size_out: int) -> np.ndarray:
 
 def load_dataset(spec: str, image_size: Optional[int] = None, channels: Optional[int] = None,
                  class_name: Optional[str] = None) -> np.ndarray:
-    """A dataset by name ("fashion-mnist") or path, format detected, as float32 [N, C, H, W] in [-1, 1],
-    converted to `image_size` and `channels` when given.
+    """A dataset by name ("fashion-mnist") or path, the format detected from the content, as float32
+    [N, C, H, W] in [-1, 1], converted to `image_size` and `channels` when given.
 
     Raises:
+        TypeError, ValueError: for options out of their range (checked before anything is read).
         FileNotFoundError: for a path that does not exist.
-        ValueError: for a file or folder in no known format, or with no usable image.
+        ValueError: for a file or folder in no known format, with no usable image, or not a regular file.
+        MemoryError: for a dataset that would not fit in memory (checked from its headers, before reading).
     """
+    check_conversion(image_size, channels)
     if spec.lower() in ("fashion-mnist", "fashion_mnist", "fashionmnist"):
-        return convert(fashion_mnist("train"), image_size, channels)
+        spec = os.path.join(FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz")
+        if not os.path.exists(spec):
+            raise FileNotFoundError(f"{spec} not found: install Debian's package with "
+                                    "`apt-get install dataset-fashion-mnist`")
     if not os.path.exists(spec):
         raise FileNotFoundError(f"dataset {spec!r}: no such file or folder, and not a known name (fashion-mnist)")
-    if os.path.isfile(spec):
-        name = os.path.basename(spec)
-        if name.endswith((".npy", ".npz")):
-            images = load_array(spec)
-        elif _is_idx_images(name):
-            images = load_idx_images(spec)
-        elif _is_cifar_batch(name):
-            images = load_cifar_batch(spec)
-        elif name.lower().endswith(IMAGE_EXTENSIONS):
-            from PIL import Image
-
-            with Image.open(spec) as image:  # just this image, not its folder
-                image.load()
-                return _to_array(image, image_size or 64, channels or 3)[None]
+    if not os.path.isdir(spec):
+        kind = sniff(spec)
+        if kind in ("npy", "npz"):
+            images = load_array(spec, image_size, channels)
+        elif kind == "idx":
+            images = load_idx_images(spec, image_size, channels)
+        elif kind == "pickle":
+            images = load_cifar_batch(spec, image_size, channels)
+        elif kind == "image":
+            return read_image(spec, image_size or 64, channels or 3)[None]  # just this image, not its folder
         else:
-            raise ValueError(f"{spec}: unknown dataset format (expected IDX, a CIFAR batch, .npy/.npz or an image)")
+            raise ValueError(f"{spec}: unknown dataset format (expected from its content an IDX file, gzipped or "
+                             "not, a CIFAR python batch, a .npy/.npz array or a JPEG/PNG/BMP/WebP image)")
         return convert(images, image_size, channels)
     names = sorted(os.listdir(spec))
-    if class_name is None and any(_is_idx_images(n) for n in names):
-        train = [n for n in names if _is_idx_images(n) and n.startswith("train")]
-        chosen = train or [n for n in names if _is_idx_images(n)]
-        return convert(np.concatenate([load_idx_images(os.path.join(spec, n)) for n in chosen]), image_size, channels)
-    if class_name is None and any(_is_cifar_batch(n) for n in names):
-        return convert(_load_cifar_folder(spec, [n for n in names if _is_cifar_batch(n)]), image_size, channels)
+    idx = [n for n in names if _is_idx_images(n) and _is_regular(os.path.join(spec, n))
+           and sniff(os.path.join(spec, n)) == "idx"]
+    if class_name is None and idx:
+        chosen = [n for n in idx if n.startswith("train")] or idx
+        images = [load_idx_images(os.path.join(spec, n), image_size, channels) for n in chosen]
+        return convert(np.concatenate(images), image_size, channels)
+    cifar = _cifar_files(spec, names)
+    if class_name is None and cifar:
+        return convert(_load_cifar_folder(spec, cifar, image_size, channels), image_size, channels)
     return load_image_folder(spec, image_size or 64, channels or 3, class_name)
 
 
 # ---- labelled datasets (for feature networks) ------------------------------------------
 
 def load_idx_labels(path: str) -> np.ndarray:
-    """An MNIST-format IDX label file (gzipped or not): int64 [N]."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if len(data) < 8 or data[:4] != b"\x00\x00\x08\x01":
-        raise ValueError(f"{path}: not an IDX label file (1-D unsigned bytes)")
-    n = int.from_bytes(data[4:8], "big")
-    if len(data) - 8 < n:
-        raise ValueError(f"{path}: truncated: header says {n} labels, file holds {len(data) - 8}")
-    return np.frombuffer(data, dtype=np.uint8, count=n, offset=8).astype(np.int64)
+    """An MNIST-format IDX label file (gzipped or not, told by its content): int64 [N]."""
+    _, body = _read_idx(path, 1)
+    return np.frombuffer(body, dtype=np.uint8).astype(np.int64)
 
 
 def _idx_pairs(folder: str, split: str) -> List[Tuple[str, str]]:
@@ -314,18 +518,18 @@ def load_labelled_dataset(spec: str, split: str = "train", image_size: Optional[
         if len(images) != len(labels):
             raise ValueError(f"{spec}: {len(images)} images but {len(labels)} labels")
         return convert(images, image_size, channels), labels, [str(c) for c in range(int(labels.max()) + 1)]
-    if any(_is_cifar_batch(n) for n in names):
-        chosen = [n for n in names if (n.startswith("data_batch_") or n == "train") == (split == "train")
-                  and _is_cifar_batch(n)]
+    cifar = _cifar_files(spec, names)
+    if cifar:
+        chosen = [n for n in cifar if n.startswith(CIFAR_TRAIN) == (split == "train")]
+        if not chosen:
+            raise ValueError(f"{spec}: no {split} CIFAR batches")
         images, labels = [], []
         for name in chosen:
-            images.append(load_cifar_batch(os.path.join(spec, name)))
-            with open(os.path.join(spec, name), "rb") as f:
-                batch = pickle.load(f, encoding="bytes")
-            found = next((batch[k] for k in (b"labels", b"fine_labels", "labels", "fine_labels") if k in batch), None)
+            pixels, found = read_cifar_batch(os.path.join(spec, name), image_size, channels)
             if found is None:
                 raise ValueError(f"{spec}/{name}: a CIFAR batch without labels")
-            labels.append(np.asarray(found, np.int64))
+            images.append(pixels.astype(np.float32) / 127.5 - 1.0)
+            labels.append(found)
         labels_all = np.concatenate(labels)
         return convert(np.concatenate(images), image_size, channels), labels_all, [
             str(c) for c in range(int(labels_all.max()) + 1)]
