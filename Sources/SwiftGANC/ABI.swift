@@ -147,6 +147,7 @@ func guarded(_ body: () throws(SwiftGANError) -> Void) -> Int32 {
         case .invalidArgument: return SG_INVALID_ARGUMENT
         case .engine: return SG_ENGINE_ERROR
         case .diverged: return SG_DIVERGED
+        case .outOfMemory: return SG_OUT_OF_MEMORY
         }
     }
 }
@@ -167,6 +168,7 @@ func tensor(_ a: sg_array, _ name: String) throws(SwiftGANError) -> Tensor? {
     let product = shape.reduce(Int64(1)) { $0.multipliedReportingOverflow(by: $1).overflow ? Int64.max : $0 * $1 }
     try require(product <= 1 << 32 && a.count == product,
                 "\(name): count must be the product of shape \(shape) (\(product)), got \(a.count)")
+    try MemoryBudget.require(MemoryBudget.bytes(ofTensor: Int(product)), for: "a copy of \(name) \(shape)")
     return Tensor(copying: values, shape: shape.map(Int.init))
 }
 

@@ -28,7 +28,7 @@ public func sg_features_create(_ config: UnsafePointer<CChar>?, _ out: UnsafeMut
         guard let out else { throw SwiftGANError("out is NULL") }
         out.pointee = nil
         let config = try FeatureConfig(text: config.map { String(cString: $0) } ?? "")
-        out.pointee = register(FeatureHandle(trainer: FeatureTrainer(config: config)))
+        out.pointee = register(FeatureHandle(trainer: try FeatureTrainer(config: config)))
     }
 }
 

@@ -10,6 +10,7 @@ private func featureSet(_ values: UnsafePointer<Double>?, _ count: Int64, _ widt
     try require(values != nil, "\(name) is NULL")
     try require(count >= 2 && count <= 1 << 31 && width >= 1 && width <= 1 << 20 && count * width <= 1 << 34,
                 "\(name) must be features [N, D] with 2 ≤ N ≤ 2^31, 1 ≤ D ≤ 2^20, got [\(count), \(width)]")
+    try MemoryBudget.require(Int(count * width) * MemoryLayout<Double>.size, for: "a copy of \(name) [\(count), \(width)]")
     return try FeatureSet(Array(UnsafeBufferPointer(start: values, count: Int(count * width))), count: Int(count),
                           width: Int(width), name: name)
 }
@@ -27,6 +28,7 @@ public func sg_metrics_statistics(_ features: UnsafePointer<Double>?, _ count: I
     guarded { () throws(SwiftGANError) in
         let set = try featureSet(features, count, width, "features")
         try require(mean != nil && covariance != nil, "mean and covariance must not be NULL")
+        try SampleQuality.requireStatistics(of: set)
         let (m, c) = set.statistics()
         mean!.update(from: m, count: m.count)
         covariance!.update(from: c, count: c.count)

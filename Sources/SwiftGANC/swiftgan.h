@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 13
+#define SG_ABI_VERSION 14
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -35,6 +35,8 @@ typedef int32_t sg_status;
 #define SG_ENGINE_ERROR 2     /* the engine failed */
 #define SG_DIVERGED 3         /* a training step's loss, gradient or update was not finite (NaN or inf) and was not
                                  applied (option non_finite=raise); sg_last_error() names the iteration and the term */
+#define SG_OUT_OF_MEMORY 4    /* the call needed more memory than the process can get: refused before its work,
+                                 nothing changed; sg_last_error() names what and how many bytes */
 
 typedef struct sg_gan sg_gan;
 

@@ -28,7 +28,7 @@ final class FeatureNetworkTests: XCTestCase {
     }
 
     func testTheTrainerRefusesBadLabelsAndShapesAndChangesNothing() throws {
-        let trainer = FeatureTrainer(config: try FeatureConfig(text: "image_size=8\nclasses=3\nwidth=2"))
+        let trainer = try FeatureTrainer(config: try FeatureConfig(text: "image_size=8\nclasses=3\nwidth=2"))
         let before = trainer.network.namedState.map { $0.1.scalars }
         let images = randomTensor([4, 1, 8, 8], seed: 1)
         XCTAssertThrowsError(try trainer.trainStep(images: images, labels: [0, 1, 3, 2])) {

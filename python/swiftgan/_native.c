@@ -3,7 +3,8 @@
  *
  * It parses arguments, checks buffers (float32, C-contiguous, exact size),
  * releases the GIL while Swift computes, and maps statuses to exceptions:
- * SG_INVALID_ARGUMENT -> ValueError, SG_ENGINE_ERROR -> SwiftGANError, SG_DIVERGED -> TrainingDivergedError.
+ * SG_INVALID_ARGUMENT -> ValueError, SG_ENGINE_ERROR -> SwiftGANError, SG_DIVERGED -> TrainingDivergedError,
+ * SG_OUT_OF_MEMORY -> MemoryError.
  * All shape logic and messages a user reads live in swiftgan/*.py and the core.
  */
 #define PY_SSIZE_T_CLEAN
@@ -19,6 +20,7 @@ static PyObject *SwiftGANError, *TrainingDivergedError;
 static PyObject *raise_status(sg_status status) {
     PyErr_SetString(status == SG_INVALID_ARGUMENT ? PyExc_ValueError
                     : status == SG_DIVERGED     ? TrainingDivergedError
+                    : status == SG_OUT_OF_MEMORY ? PyExc_MemoryError
                                                 : SwiftGANError,
                     sg_last_error());
     return NULL;

@@ -5,15 +5,15 @@ name, and the caller's `extra` state) and `checksums.sha256` (the SHA-256 of the
 is kept beside it (`<path>.previous`) until the next save."""
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
 import re
 import shutil
-import tempfile
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Dict, Mapping, Optional, Type
+
+from .ownership import is_checkpoint, remove_stale_temporaries, temporary_sibling
 
 if TYPE_CHECKING:
     from .gan import GAN
@@ -39,11 +39,14 @@ def save(gan: "GAN", path: str, extra: Optional[Mapping[str, object]] = None) ->
 
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
+    previous = path + ".previous"
+    for existing in (path, previous):  # replaced or removed below: only ever a checkpoint
+        if os.path.lexists(existing) and not is_checkpoint(existing) and not _is_empty_folder(existing):
+            raise FileExistsError(f"{existing} exists and is not a SwiftGAN checkpoint: choose another path (SwiftGAN "
+                                  "never replaces or removes what it did not write)")
     os.makedirs(parent, exist_ok=True)
-    prefix = ".tmp-" + os.path.basename(path) + "-"
-    for stale in glob.glob(os.path.join(glob.escape(parent), glob.escape(prefix) + "*")):  # from saves killed midway
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp: Optional[str] = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    remove_stale_temporaries(path)  # of saves of this path killed midway
+    tmp: Optional[str] = temporary_sibling(path)
     try:
         scalars = gan.scalars
         metadata = {"format": FORMAT, "iteration": scalars["iteration"]}  # ties the files to one save
@@ -57,14 +60,14 @@ def save(gan: "GAN", path: str, extra: Optional[Mapping[str, object]] = None) ->
             f.writelines(f"{sha256_of_file(os.path.join(tmp, name))}  {name}\n" for name in FILES)
         for name in os.listdir(tmp):
             _fsync(os.path.join(tmp, name))
-        if os.path.exists(path):
+        if os.path.exists(path) and not _is_empty_folder(path):
             _replace_directory(tmp, path)  # tmp now holds the previous checkpoint: kept as <path>.previous
-            previous = path + ".previous"
             if os.path.exists(tmp):
-                shutil.rmtree(previous, ignore_errors=True)
+                if is_checkpoint(previous):
+                    shutil.rmtree(previous)
                 os.rename(tmp, previous)
         else:
-            os.rename(tmp, path)
+            os.rename(tmp, path)  # onto nothing, or onto an empty folder
         tmp = None
         _fsync(parent)
     finally:
@@ -213,6 +216,10 @@ def _scalars_of_format_1(state: Mapping[str, object]) -> Dict[str, object]:
     return scalars
 
 
+def _is_empty_folder(path: str) -> bool:
+    return os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)
+
+
 def _fsync(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -238,7 +245,8 @@ def _replace_directory(new: str, target: str) -> None:
     except (AttributeError, OSError):
         pass
     aside = target + ".previous"
-    shutil.rmtree(aside, ignore_errors=True)
+    if is_checkpoint(aside):
+        shutil.rmtree(aside)
     os.rename(target, aside)
     os.rename(new, target)
     os.rename(aside, new)

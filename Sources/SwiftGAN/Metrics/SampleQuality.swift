@@ -61,6 +61,8 @@ public enum SampleQuality {
             throw SwiftGANError("the statistics disagree in shape: means [\(mean1.count)] and [\(mean2.count)], "
                                 + "covariances of \(covariance1.count) and \(covariance2.count) values")
         }
+        // eigenvectors, the scaled copy, the root, the product, the middle and LAPACK's work: 8 matrices at most
+        try MemoryBudget.require(8 * d * d * MemoryLayout<Double>.size, for: "the Fréchet distance of \(d)-wide statistics")
         var trace = try? traceOfSquareRootOfProduct(covariance1, covariance2, d)
         if trace.map({ !$0.isFinite }) ?? true {
             var (offset1, offset2) = (covariance1, covariance2)
@@ -90,6 +92,7 @@ public enum SampleQuality {
     /// FID between two feature sets: the Fréchet distance of their means and covariances.
     public static func fid(real: FeatureSet, fake: FeatureSet) throws(SwiftGANError) -> Double {
         try requireSameWidth(real, fake)
+        try requireStatistics(of: real)
         let (m1, s1) = real.statistics(), (m2, s2) = fake.statistics()
         return try frechetDistance(mean1: m1, covariance1: s1, mean2: m2, covariance2: s2)
     }
@@ -105,7 +108,9 @@ public enum SampleQuality {
         guard realIndices.count == fakeIndices.count, !realIndices.isEmpty else {
             throw SwiftGANError("give the same number of real and fake subsets, at least 1: got \(realIndices.count) and \(fakeIndices.count)")
         }
-        let d = real.width
+        let d = real.width, largest = max(realIndices.map(\.count).max() ?? 0, fakeIndices.map(\.count).max() ?? 0)
+        try MemoryBudget.require((2 * largest * d + largest * largest) * MemoryLayout<Double>.size,
+                                 for: "the kernel distance of subsets of \(largest) rows of \(d)-wide features")
         return try zip(realIndices, fakeIndices).map { (a, b) throws(SwiftGANError) -> Double in
             let m = a.count
             guard m >= 2, b.count == m else { throw SwiftGANError("a subset must hold m ≥ 2 rows of each set, got \(a.count) and \(b.count)") }
@@ -185,8 +190,18 @@ public enum SampleQuality {
         guard k >= 1, k < min(real.count, fake.count) else {
             throw SwiftGANError("k must be in [1, \(min(real.count, fake.count) - 1)] for sets of \(real.count) and \(fake.count), got \(k)")
         }
+        let rows = max(real.count, fake.count)
+        try MemoryBudget.require((1024 * rows + 4 * rows) * MemoryLayout<Double>.size,
+                                 for: "precision and recall of \(real.count) and \(fake.count) rows")
         return (shareOnManifold(fake, real, radii: kthNeighbourRadii(real, k: k)),
                 shareOnManifold(real, fake, radii: kthNeighbourRadii(fake, k: k)))
+    }
+
+    /// Refuses `statistics()` of `set` when its mean and covariance (and the Fréchet distance's matrices after) would
+    /// not fit in memory.
+    public static func requireStatistics(of set: FeatureSet) throws(SwiftGANError) {
+        try MemoryBudget.require(10 * set.width * set.width * MemoryLayout<Double>.size,
+                                 for: "the covariance of \(set.width)-wide features")
     }
 
     private static func requireSameWidth(_ a: FeatureSet, _ b: FeatureSet) throws(SwiftGANError) {

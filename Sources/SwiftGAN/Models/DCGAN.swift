@@ -131,10 +131,10 @@ func dcganInitialize(_ net: Sequential, rng: inout RandomGenerator) {
         case let conv as ConvTranspose2d: rng.fillNormal(conv.weight.pointer, count: conv.weight.count, std: 0.02)
         case let bn as BatchNorm2d:
             rng.fillNormal(bn.weight.pointer, count: bn.weight.count, mean: 1, std: 0.02)
-            bn.bias.pointer.update(repeating: 0, count: bn.bias.count)
+            bn.bias.fill(0)
         case let bn as BatchNorm1d:
             rng.fillNormal(bn.norm.weight.pointer, count: bn.norm.weight.count, mean: 1, std: 0.02)
-            bn.norm.bias.pointer.update(repeating: 0, count: bn.norm.bias.count)
+            bn.norm.bias.fill(0)
         default: break
         }
     }

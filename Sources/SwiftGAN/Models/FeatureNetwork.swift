@@ -116,9 +116,15 @@ public final class FeatureTrainer {
     /// The batch-norm running statistics, listed once (a step restores them when it refuses an update).
     let buffers: [Tensor]
 
-    public init(config: FeatureConfig) {
+    /// - Throws: `.outOfMemory` when the network, its gradients and Adam's moments would not fit (checked first).
+    public init(config: FeatureConfig) throws(SwiftGANError) {
         self.config = config
-        var rng = RandomGenerator(seed: config.seed)
+        var rng = RandomGenerator(seed: config.seed), counted = rng
+        let (_, bytes) = try AllocationCount.counting { () throws(SwiftGANError) -> FeatureNetwork in
+            FeatureNetwork(channels: config.channels, width: config.width, classes: config.classes, rng: &counted)
+        }
+        try MemoryBudget.require(4 * bytes, for: "building the feature network (\(MemoryBudget.format(bytes)) of "
+                                 + "parameters and buffers, 4 copies with gradients and Adam's moments)")
         network = FeatureNetwork(channels: config.channels, width: config.width, classes: config.classes, rng: &rng)
         parameters = network.namedParameters.map(\.1)
         buffers = network.namedBuffers.map(\.1)

@@ -133,10 +133,10 @@ func wganInitialize(_ net: Sequential, he: Bool, rng: inout RandomGenerator) {
         case let conv as Conv2d:
             let k = conv.weight.shape[2] * conv.weight.shape[3]
             fill(conv.weight, fanIn: conv.weight.shape[1] * k, fanOut: conv.weight.shape[0] * k)
-            conv.bias?.pointer.update(repeating: 0, count: conv.bias!.count)
+            conv.bias?.fill(0)
         case let linear as Linear:
             fill(linear.weight, fanIn: linear.weight.shape[1], fanOut: linear.weight.shape[0])
-            linear.bias?.pointer.update(repeating: 0, count: linear.bias!.count)
+            linear.bias?.fill(0)
         case let block as ResidualBlock:
             wganInitialize(block.main, he: he, rng: &rng)
             wganInitialize(block.shortcut, he: he, rng: &rng)

@@ -43,12 +43,14 @@ public struct RandomGenerator {
 
     /// Fills `buffer` with draws from U(low, high).
     public mutating func fillUniform(_ buffer: UnsafeMutablePointer<Float>, count: Int, low: Float = 0, high: Float = 1) {
+        if AllocationCount.isCounting { return }  // a tensor being counted has no values
         let span = Double(high - low)
         for i in 0..<count { buffer[i] = Float(Double(low) + span * nextUnitDouble()) }
     }
 
     /// Fills `buffer` with draws from N(mean, std²) (Box–Muller in double precision).
     public mutating func fillNormal(_ buffer: UnsafeMutablePointer<Float>, count: Int, mean: Float = 0, std: Float = 1) {
+        if AllocationCount.isCounting { return }
         var i = 0
         while i < count {
             let u1 = 1.0 - nextUnitDouble()  // (0, 1]

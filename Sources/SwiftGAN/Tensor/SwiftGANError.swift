@@ -13,6 +13,8 @@ public struct SwiftGANError: Error, CustomStringConvertible, Equatable {
         case engine
         /// A training step's loss, gradients or update was not finite (NaN or ±inf); the update was not applied.
         case diverged
+        /// An operation needed more memory than the process can get; it was refused before its work, nothing changed.
+        case outOfMemory
     }
 
     /// What went wrong, for a person.

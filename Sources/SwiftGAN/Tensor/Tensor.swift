@@ -38,19 +38,21 @@ public final class Tensor {
     /// A tensor filled with `value`.
     public convenience init(repeating value: Float, shape: [Int]) {
         self.init(uninitialized: shape)
-        pointer.update(repeating: value, count: count)
+        fill(value)
     }
 
     /// A tensor holding `values` (row-major) under `shape`.
     public convenience init(_ values: [Float], shape: [Int]) {
         precondition(values.count == shape.reduce(1, *), "values do not fill the shape")
         self.init(uninitialized: shape)
+        if AllocationCount.isCounting { return }
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: count) }
     }
 
     /// A tensor holding a copy of the `shape.reduce(1, *)` values at `values` (row-major).
     public convenience init(copying values: UnsafePointer<Float>, shape: [Int]) {
         self.init(uninitialized: shape)
+        if AllocationCount.isCounting { return }
         pointer.update(from: values, count: count)
     }
 
@@ -80,6 +82,12 @@ public final class Tensor {
         let out = Tensor(uninitialized: shape)
         out.pointer.update(from: pointer, count: count)
         return out
+    }
+
+    /// Sets every value to `value` (nothing while counting allocations: the tensor has no values then).
+    public func fill(_ value: Float) {
+        if AllocationCount.isCounting { return }
+        pointer.update(repeating: value, count: count)
     }
 
     /// Overwrites the values from `source` (same count), off the tape.

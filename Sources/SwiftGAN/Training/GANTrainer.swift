@@ -107,12 +107,34 @@ public final class GANTrainer {
     /// what a training step's forward passes change besides the random stream.
     let buffers: [(String, Tensor)]
 
+    /// The bytes of both networks' parameters and buffers.
+    let networksBytes: Int
+    /// The most bytes the buffer pool held during a step beyond what was handed out when it began (the step's
+    /// tensors, and the cached buffers of other sizes that stay beside them: all threads'), and its batch.
+    private var measuredStep: (batch: Int, bytes: Int)?
+    /// The bytes G's and D's forward passes allocate for one sample, measured once (`forwardBytesPerSample`).
+    private var measuredForward: Int?
+    /// A first step's need: this many times its batch's forward allocations, plus three times the networks (their
+    /// gradients and the optimizer's temporaries). `MemoryTests` checks it covers every loss and architecture.
+    static let stepForwardFactor = 6
+
     /// Builds both networks from `config` (seeded by `config.seed`).
     public init(config: GANConfig) throws(SwiftGANError) {
         try config.validate()
         self.config = config
         objective = config.objective
         var rng = RandomGenerator(seed: config.seed)
+        // what the networks, their gradients, the optimizers' moments and the moving average will hold, checked
+        // before any of it is allocated
+        var counted = rng
+        let (_, networkBytes) = try AllocationCount.counting { () throws(SwiftGANError) in
+            try config.architecture.makeNetworks(config, rng: &counted)
+        }
+        let slots = 2 + (config.optimizer == .adam ? 2 : config.optimizer == .rmsprop ? 1 : 0) + (config.emaDecay > 0 ? 1 : 0)
+        let what = "building the networks (\(config.architecture.rawValue): \(MemoryBudget.format(networkBytes)) of "
+            + "parameters and buffers, \(slots) copies with gradients and optimizer state)"
+        try MemoryBudget.require(networkBytes * slots, for: what)
+        networksBytes = networkBytes
         (generator, discriminator) = try config.architecture.makeNetworks(config, rng: &rng)
         critic = try Critic(discriminator, for: objective)
         self.rng = rng
@@ -211,6 +233,10 @@ public final class GANTrainer {
         try checkList(inputs.draganNoise, "dragan_noise", count: k, shape: [packed] + config.criticShape,
                       usedBy: penalties.contains(.dragan), what: "DRAGAN penalty")
 
+        try MemoryBudget.require(stepMemoryNeed(batch: b), for: "a training step on a batch of \(b)")
+        let base = BufferPool.shared.resetPeak()
+        defer { recordStepPeak(batch: b, base: base) }
+
         let factor = config.lrSchedule == .began ? equilibrium.learningRateFactor : config.learningRateFactor(at: iteration)
         optimizerD.learningRate = config.learningRateD * factor
         optimizerG.learningRate = config.learningRateG * factor
@@ -262,6 +288,40 @@ public final class GANTrainer {
         iteration += 1
         stats.skippedSteps = Float(skippedSteps)
         return stats
+    }
+
+    // MARK: Memory
+
+    /// What a step on a batch of `b` needs at most: the peak measured on an earlier step scaled up to `b`, or,
+    /// before any step, `stepForwardFactor` times the batch's forward allocations plus three times the networks.
+    /// A step's tensors are a fixed part plus one per sample, so b / b₀ ≥ 1 times a measured peak bounds them; the
+    /// pool rounds buffers of 64 KiB and more up to a power of two, which at most doubles them (hence 2 b / b₀).
+    public func stepMemoryNeed(batch b: Int) -> Int {
+        if let (batch, bytes) = measuredStep {
+            return b <= batch ? bytes : Int((2 * Double(bytes) * Double(b) / Double(batch)).rounded(.up))
+        }
+        return Self.stepForwardFactor * b * forwardBytesPerSample() + 3 * networksBytes
+    }
+
+    private func recordStepPeak(batch b: Int, base: Int) {
+        let bytes = BufferPool.shared.peakBytes - base
+        if let (batch, known) = measuredStep, batch >= b, known >= bytes { return }
+        measuredStep = (b, bytes)
+    }
+
+    /// The bytes G's and D's forward passes allocate for one sample (every tensor, none reused), measured once on a
+    /// batch of zero latents in evaluation mode, which changes no state.
+    public func forwardBytesPerSample() -> Int {
+        if let measuredForward { return measuredForward }
+        let m = config.pack, before = BufferPool.shared.takenBytes
+        generator.setTraining(false)
+        discriminator.setTraining(false)
+        withoutGradients { _ = critic(pack(generator(Tensor.zeros([m, config.zDim])))) }
+        generator.setTraining(true)
+        discriminator.setTraining(true)
+        let bytes = (BufferPool.shared.takenBytes - before + m - 1) / m
+        measuredForward = bytes
+        return bytes
     }
 
     /// A batch `[N, C, ...]` as the critic sees it: `[N / pack, pack · C, ...]`, each `pack` consecutive samples
@@ -419,6 +479,9 @@ public final class GANTrainer {
         let z = flatLatents(z)
         try checkLatents(z)
         try checkOutput(out, samples: z.shape[0])
+        let rows = min(Self.generationBatch, z.shape[0])
+        try MemoryBudget.require(2 * rows * forwardBytesPerSample() + networksBytes,
+                                 for: "generating \(z.shape[0]) samples (\(rows) at a time)")
         let out = out.baseAddress!
         let state = generator.namedState.map { $0.1 }
         let saved = emaState.isEmpty ? [] : state.map { $0.copy() }

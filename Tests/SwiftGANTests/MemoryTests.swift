@@ -1,0 +1,64 @@
+import XCTest
+@testable import SwiftGAN
+
+/// Principle 3 of the Guarantees: a lack of memory is an error checked before the work, never a crash. These
+/// check the checks: counting a construction allocates nothing and counts what the real one takes, and a first
+/// step's estimate covers what every loss and architecture really takes.
+final class MemoryTests: XCTestCase {
+    func testCountingTheNetworksCountsWhatBuildingThemTakesAndAllocatesNothing() throws {
+        for text in ["arch=dcgan\nngf=8\nndf=8", "arch=resnet\nngf=8\nndf=8\nspectral_norm_d=true\nspectral_norm_g=true", "arch=began\nloss=BEGAN",
+                     "arch=mlp\nimage_size=2\nchannels=2"] {
+            let config = try GANConfig(text: "image_size=32\nchannels=1\nz_dim=8\n" + text)
+            var rng = RandomGenerator(seed: 0)
+            let taken = BufferPool.shared.takenBytes
+            let (_, counted) = try AllocationCount.counting { () throws(SwiftGANError) in
+                try config.architecture.makeNetworks(config, rng: &rng)
+            }
+            XCTAssertEqual(BufferPool.shared.takenBytes, taken, text)
+            let networks = try config.architecture.makeNetworks(config, rng: &rng)
+            let real = (networks.0.namedState + networks.1.namedState).reduce(0) { $0 + $1.1.count * 4 }
+            XCTAssertGreaterThanOrEqual(counted, real, text)
+            XCTAssertLessThanOrEqual(counted, real * 2, text)  // the same tensors, plus any scratch of the build
+        }
+    }
+
+    func testAFirstStepsEstimateCoversWhatEveryLossAndArchitectureTakes() throws {
+        var worst = 0.0
+        for loss in LossSpec.knownNames.filter({ $0.hasPrefix("Ra") || $0.hasPrefix("WGAN") || $0.hasPrefix("BEGAN")
+                                                 || $0.hasPrefix("EBGAN") || $0.hasPrefix("DRAGAN") }) {
+            let energy = loss.hasPrefix("BEGAN") || loss.hasPrefix("EBGAN")
+            for arch in energy ? ["began", "mlp"] : ["dcgan", "resnet", "mlp"] {
+                let size = arch == "mlp" ? "image_size=2\nchannels=2" : "image_size=32\nchannels=1"
+                let t = try GANTrainer(config: GANConfig(text: "\(size)\nngf=8\nndf=8\nz_dim=8\narch=\(arch)\nloss=\(loss)"))
+                let b = 8
+                BufferPool.shared.releaseCache()  // the measure counts cached buffers: start from none, as the estimate does
+                let estimate = t.stepMemoryNeed(batch: b)
+                _ = try t.trainStep(real: [randomTensor([b] + t.sampleShape, seed: 1)])
+                let measured = t.stepMemoryNeed(batch: b)
+                XCTAssertLessThanOrEqual(measured, estimate, "\(loss) \(arch)")
+                worst = max(worst, Double(measured) / Double(estimate))
+            }
+        }
+        print("first-step estimate: the largest measured share of it was \(worst)")
+    }
+
+    func testANeedBeyondWhatIsAvailableIsAnOutOfMemoryErrorNamingWhatAndHowMuch() {
+        XCTAssertThrowsError(try MemoryBudget.require(1 << 60, for: "a test's 1 EB")) {
+            let error = $0 as! SwiftGANError
+            XCTAssertEqual(error.kind, .outOfMemory)
+            XCTAssertTrue(error.message.hasPrefix("out of memory: a test's 1 EB needs 1048576.0 TB, "), error.message)
+        }
+        XCTAssertNoThrow(try MemoryBudget.require(1 << 20, for: "a megabyte"))
+        XCTAssertGreaterThan(MemoryBudget.available(), 1 << 20)
+    }
+
+    func testAGANTooLargeForTheMachineIsRefusedBeforeAnythingIsAllocated() {
+        let taken = BufferPool.shared.takenBytes
+        XCTAssertThrowsError(try GANTrainer(config: GANConfig(text: "ngf=16384\nndf=16384\nimage_size=64"))) {
+            let error = $0 as! SwiftGANError
+            XCTAssertEqual(error.kind, .outOfMemory)
+            XCTAssertTrue(error.message.hasPrefix("out of memory: building the networks (dcgan: "), error.message)
+        }
+        XCTAssertEqual(BufferPool.shared.takenBytes, taken)
+    }
+}
