@@ -399,6 +399,7 @@ public func sg_gan_set_retain_gradients(_ gan: OpaquePointer?, _ on: Int32) -> I
 public func sg_gan_set_threads(_ gan: OpaquePointer?, _ threads: Int32) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
         try require(threads >= 0 && threads <= 1024, "threads must be in [1, 1024] (0: the default), got \(threads)")
+        try require(!Threads.isForkedChild || threads <= 1, Threads.forkedChildMessage(asked: Int(threads)))
         h.threads = threads == 0 ? Threads.initial : Int(threads)
     }
 }
@@ -407,7 +408,7 @@ public func sg_gan_set_threads(_ gan: OpaquePointer?, _ threads: Int32) -> Int32
 public func sg_gan_get_threads(_ gan: OpaquePointer?, _ threads: UnsafeMutablePointer<Int32>?) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
         try require(threads != nil, "threads is NULL")
-        threads!.pointee = Int32(h.threads)
+        threads!.pointee = Int32(Threads.effective(h.threads))
     }
 }
 

@@ -123,6 +123,7 @@ public func sg_features_tensor_write(_ handle: OpaquePointer?, _ index: Int64, _
 public func sg_features_set_threads(_ handle: OpaquePointer?, _ threads: Int32) -> Int32 {
     callFeatures(handle) { (h) throws(SwiftGANError) in
         try require(threads >= 0 && threads <= 1024, "threads must be in [1, 1024] (0: the default), got \(threads)")
+        try require(!Threads.isForkedChild || threads <= 1, Threads.forkedChildMessage(asked: Int(threads)))
         h.threads = threads == 0 ? Threads.initial : Int(threads)
     }
 }

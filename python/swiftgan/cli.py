@@ -17,6 +17,7 @@ import sys
 from typing import Dict, List, Optional
 
 from . import run as runs
+from .ownership import FolderInUseError, check_new_file
 
 # Help for the run's own options; the GAN's options take theirs, and their types, from the core's option table.
 RUN_HELP = {
@@ -61,6 +62,9 @@ def _gan_flag(name: str) -> Dict[str, object]:
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="the run folder (default runs/<loss>-<dataset>-<time>)")
     parser.add_argument("--resume", metavar="RUN", help="continue this run from its last checkpoint, exactly")
+    parser.add_argument("--force", action="store_true",
+                        help="write a new run into a folder that holds other files, beside them (none of the names "
+                             "a run writes may be taken; nothing of theirs is changed or removed)")
     parser.add_argument("--config", metavar="FILE.yaml", help="options from a YAML file; command-line options override it")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_option_flags(parser, runs.option_names())
@@ -119,7 +123,8 @@ def _study(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     known = set(runs.option_names())
     options = {k: v for k, v in vars(args).items() if k in known}
-    run = runs.train(out=args.out, resume=args.resume, config=args.config, progress=not args.no_progress, **options)
+    run = runs.train(out=args.out, resume=args.resume, config=args.config, progress=not args.no_progress,
+                     force=args.force, **options)
     metrics = run.metrics
     last = {k: float(v[-1]) for k, v in metrics.items() if len(v)}
     print(f"{run.path}: {run.iteration} iterations in {last.get('time', 0):.1f} s; "
@@ -137,6 +142,8 @@ def _sample(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, got {args.n}")
     folder = args.out.endswith(os.sep) or os.path.isdir(args.out)
+    if not folder:
+        check_new_file(args.out, args.force)
     with run.gan() as gan:
         if len(gan.sample_shape) != 3 and not args.out.endswith(".npy"):
             raise ValueError("this GAN generates points, not images: write them with --out FILE.npy")
@@ -164,6 +171,11 @@ def _sample_folder(gan, args: argparse.Namespace, chunk: int = 500) -> None:
     from .images import write_png
 
     os.makedirs(args.out, exist_ok=True)
+    names = [f"{i:06d}.png" for i in range(args.n)]
+    taken = [name for name in names if os.path.lexists(os.path.join(args.out, name))]
+    if taken and not args.force:
+        raise FileExistsError(f"{args.out} already holds {len(taken)} of the files this writes ({taken[0]}, ...): "
+                              "choose another folder, or pass --force to replace them")
     latents = gan.latents(args.n, seed=args.seed)
     with tqdm(total=args.n, unit="img", disable=args.n < 2 * chunk, desc="samples") as bar:
         for start in range(0, args.n, chunk):
@@ -237,6 +249,8 @@ def _features_train(args: argparse.Namespace) -> int:
     for name in ("epochs", "batch_size", "width", "image_size", "channels"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    for written in (args.out, args.out + ".json"):  # before hours of training, not after
+        check_new_file(written, args.force)
     images, labels, classes = load_labelled_dataset(args.dataset, "train", args.image_size, args.channels)
     test_images, test_labels, _ = load_labelled_dataset(args.dataset, "test", args.image_size, args.channels)
     started = time.monotonic()
@@ -261,6 +275,8 @@ def _features_train(args: argparse.Namespace) -> int:
 def _morph(args: argparse.Namespace) -> int:
     run = runs.load_run(args.run)
     out = args.out or os.path.join(run.path, "morph.gif")
+    if args.out:
+        check_new_file(args.out, args.force)
     path = run.morph(out, points=args.points, steps=args.steps, n=args.n, method=args.method, seed=args.seed, fps=args.fps)
     print(f"wrote {path}: {args.points * args.steps} frames at {args.fps:g} fps ({args.method})")
     return 0
@@ -268,6 +284,8 @@ def _morph(args: argparse.Namespace) -> int:
 
 def _plot(args: argparse.Namespace) -> int:
     run = runs.load_run(args.run)
+    if args.out:
+        check_new_file(args.out, args.force)
     path = run.plot(args.out, window=args.window)
     print(f"wrote {path}: {len(run.metrics['iteration'])} iterations")
     return 0
@@ -302,6 +320,7 @@ def parser() -> argparse.ArgumentParser:
                              "sample, as external FID tools read them (default samples.png)")
     sample.add_argument("--nrow", type=int, default=None, help="images per grid row (default: a square)")
     sample.add_argument("--seed", type=int, default=0, help="seeds the latents (default 0)")
+    sample.add_argument("--force", action="store_true", help="replace existing files")
     sample.set_defaults(handler=_sample)
 
     morph = sub.add_parser("morph", help="animate a run's generator between latent points")
@@ -314,12 +333,14 @@ def parser() -> argparse.ArgumentParser:
     morph.add_argument("--n", type=int, default=16, help="morphs side by side (default 16)")
     morph.add_argument("--fps", type=float, default=12, help="frames per second (default 12)")
     morph.add_argument("--seed", type=int, default=0, help="seeds the latent points (default 0)")
+    morph.add_argument("--force", action="store_true", help="replace an existing --out file")
     morph.set_defaults(handler=_morph)
 
     plot = sub.add_parser("plot", help="plot a run's loss curves")
     plot.add_argument("run", metavar="RUN")
     plot.add_argument("--out", help="the PNG (default RUN/losses.png)")
     plot.add_argument("--window", type=int, default=None, help="moving-average window (default: 1%% of the run)")
+    plot.add_argument("--force", action="store_true", help="replace an existing --out file")
     plot.set_defaults(handler=_plot)
 
     evaluate = sub.add_parser("evaluate", help="FID, KID, precision and recall of a run's generator",
@@ -345,6 +366,7 @@ def parser() -> argparse.ArgumentParser:
                                                  "and this command).")
     ftrain.add_argument("--dataset", required=True, help="fashion-mnist or a labelled dataset folder")
     ftrain.add_argument("--out", required=True, metavar="FILE", help="the weights file (.safetensors)")
+    ftrain.add_argument("--force", action="store_true", help="replace an existing --out file (and its .json)")
     ftrain.add_argument("--image-size", type=int, default=32, help="image side (default 32)")
     ftrain.add_argument("--channels", type=int, default=1, help="image channels (default 1)")
     ftrain.add_argument("--width", type=int, default=16, help="first convolution's channels; features: 4× (default 16)")
@@ -436,10 +458,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("swiftgan: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, SwiftGANError, PyTorchNotFoundError,
-            EngineError, StudyError) as error:
-        print(f"swiftgan {args.command}: error: {error}", file=sys.stderr)
+    except (ValueError, TypeError, SwiftGANError, PyTorchNotFoundError, EngineError, StudyError, FolderInUseError,
+            MemoryError, OSError) as error:
+        print(f"swiftgan {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 2 if isinstance(error, (ValueError, TypeError)) else 1
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one line: an OSError as "what: where" (its text, its file), a MemoryError with its kind."""
+    if isinstance(error, OSError) and error.strerror and error.filename is not None and str(error.filename) not in str(error.strerror):
+        text = f"{error.strerror}: {error.filename}" + (f" → {error.filename2}" if error.filename2 else "")
+    elif isinstance(error, MemoryError):
+        text = str(error) or "out of memory"
+    else:
+        text = str(error) or error.__class__.__name__
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

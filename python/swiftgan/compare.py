@@ -23,6 +23,7 @@ import csv
 import importlib.util
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -34,6 +35,9 @@ import numpy as np
 
 from ._compare_worker import STATS, receive, send
 from .options import option_table
+from .ownership import claim_folder
+
+COMPARE_FILES = ("compare.md", "compare.csv", "compare.json", "checkpoints.csv", "losses.png", ".swiftgan-compare")
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_compare_worker.py")
 ENGINES = ("swiftgan", "torch")
@@ -322,7 +326,8 @@ def compare(out: Optional[str] = None, *, seeds: int = 1, seed: int = 1, iters: 
     threads = threads or len(os.sched_getaffinity(0))
     out = out or os.path.join("compare", f"{options['loss']}-{os.path.basename(str(dataset).rstrip('/'))}-"
                                          f"{time.strftime('%Y%m%d-%H%M%S')}")
-    os.makedirs(out, exist_ok=True)
+    claim_folder(out, ".swiftgan-compare", "comparison", COMPARE_FILES,
+                 legacy=lambda p: any(re.fullmatch(r"seed-\d+\.json|compare\.json", n) for n in os.listdir(p)))
     setup = {"dataset": dataset, "class_name": class_name, "image_size": int(images.shape[-1]),
              "channels": int(images.shape[1]), "batch_size": batch_size, "iters": iters, "every": every,
              "eval_n": eval_n, "feature_network": feature_network, "options": options}

@@ -60,6 +60,12 @@ class FeatureNetwork:
     def close(self) -> None:
         self._handle.close()
 
+    def _refuse_copy(self, *_):
+        raise TypeError(f"cannot copy or pickle {self!r}: it holds a handle to the Swift core; "
+                        "save it (net.save(path)) and load the file (FeatureNetwork.load(path)) instead")
+
+    __copy__ = __deepcopy__ = __reduce__ = __reduce_ex__ = _refuse_copy
+
     def __enter__(self) -> "FeatureNetwork":
         return self
 

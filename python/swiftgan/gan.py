@@ -223,6 +223,35 @@ class GAN:
         """Frees the engine; later calls raise ValueError."""
         self._handle.close()
 
+    # ---- copies and pickles: independent GANs --------------------------------------
+
+    @_serialised
+    def _full_state(self) -> "tuple[str, OrderedDict[str, np.ndarray], Dict[str, str]]":
+        if self.closed:
+            raise ValueError(f"cannot copy or pickle {self!r}: it is closed")
+        config = "\n".join(f"{k}={v}" for k, v in self._config.items())
+        return config, OrderedDict((name, self._read(i)) for i, name in enumerate(self._names)), self.scalars
+
+    def __deepcopy__(self, memo) -> "GAN":
+        """An independent GAN in the same state (weights, buffers, optimizer moments, moving average, the trainer's
+        scalars and random stream): each trains on as the other would, and changes nothing of the other."""
+        import copy
+
+        config, tensors, scalars = self._full_state()
+        clone = _restore(type(self), config, tensors, scalars, self.strict)
+        clone.checkpoint_extra = copy.deepcopy(self.checkpoint_extra, memo)
+        return clone
+
+    def __copy__(self) -> "GAN":
+        """As `copy.deepcopy`: a copy sharing the engine would let one close or train the other."""
+        return self.__deepcopy__({})
+
+    def __reduce__(self):
+        """Pickles the GAN's state and configuration (not the engine): unpickled, it is an independent GAN in the same
+        state. (Unpickle only what you pickled yourself: `GAN.load` reads checkpoints without running code.)"""
+        config, tensors, scalars = self._full_state()
+        return _restore, (type(self), config, dict(tensors), scalars, self.strict)
+
     @property
     def closed(self) -> bool:
         return self._handle.closed
@@ -430,6 +459,18 @@ class GAN:
         """Restores trainer scalars by name (any of `scalars`); an unknown name or a bad value raises
         ValueError and changes nothing."""
         self._handle.set_scalars("\n".join(f"{name}={value}" for name, value in scalars.items()))
+
+
+def _restore(cls, config: str, tensors: Mapping[str, np.ndarray], scalars: Mapping[str, str], strict: bool) -> GAN:
+    """A new GAN of `cls` built from `config`, with every tensor and scalar of a copied or pickled one."""
+    gan = cls(_config_text=config, strict=strict)
+    try:
+        gan._write_tensors(tensors, range(len(gan._names)), strict=True)
+        gan.set_scalars(scalars)
+    except BaseException:
+        gan.close()
+        raise
+    return gan
 
 
 document_options(GAN)

@@ -61,13 +61,14 @@ def _marker_kind(path: str, marker: str) -> Optional[str]:
 
 
 def claim_folder(path: str, marker: str, kind: str, ours: Iterable[str], force: bool = False,
-                 legacy=None) -> bool:
+                 legacy=None, create: bool = True) -> bool:
     """Makes `path` a folder of `kind` (written in its `marker` file), creating it if need be. Returns whether it
     held one already (a run to resume, a comparison to complete, ...).
 
     A folder is SwiftGAN's when it holds `marker` naming `kind` (or `legacy(path)` says it is one written before
     markers existed). An empty folder becomes SwiftGAN's. A folder holding other files is refused unless `force`,
-    and then only when none of the names SwiftGAN writes there (`ours`) is taken.
+    and then only when none of the names SwiftGAN writes there (`ours`) is taken. With `create` false, only checks
+    (nothing is created or written).
 
     Raises:
         FileExistsError: for a path that is a file, a folder of another kind, or a folder holding files SwiftGAN did
@@ -76,10 +77,14 @@ def claim_folder(path: str, marker: str, kind: str, ours: Iterable[str], force: 
     """
     if os.path.lexists(path) and not os.path.isdir(path):
         raise FileExistsError(f"{path} is a file, not a folder: choose another path")
-    os.makedirs(path, exist_ok=True)
+    if not os.path.isdir(path):
+        if create:
+            os.makedirs(path)
+            _write_marker(path, marker, kind)
+        return False
     found = _marker_kind(path, marker)
     if found == kind or (found is None and legacy is not None and legacy(path)):
-        if found is None:
+        if found is None and create:
             _write_marker(path, marker, kind)
         return True
     if found is not None:
@@ -95,8 +100,21 @@ def claim_folder(path: str, marker: str, kind: str, ours: Iterable[str], force: 
         raise FileExistsError(f"{path}: {', '.join(taken)} already exist{'s' if len(taken) == 1 else ''} and "
                               f"{'is' if len(taken) == 1 else 'are'} not SwiftGAN's: choose another folder (even "
                               "with --force, SwiftGAN never replaces a file it did not write)")
-    _write_marker(path, marker, kind)
+    if create:
+        _write_marker(path, marker, kind)
     return False
+
+
+def check_new_file(path: str, force: bool = False) -> None:
+    """Refuses to write the file `path` over an existing one unless `force` (a folder is always refused).
+
+    Raises:
+        FileExistsError: saying how to proceed.
+    """
+    if os.path.isdir(path):
+        raise FileExistsError(f"{path} is a folder: give a file name")
+    if os.path.lexists(path) and not force:
+        raise FileExistsError(f"{path} exists: choose another name, or pass --force (force=True) to replace it")
 
 
 def _write_marker(path: str, marker: str, kind: str) -> None:

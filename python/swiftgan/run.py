@@ -40,6 +40,7 @@ from .datasets import BatchSampler, load_dataset
 from ._native import TrainingDivergedError
 from .gan import GAN, _STAT_NAMES
 from .options import OPTION_SHORTHANDS, config_lines, option_table
+from .ownership import LOCK_NAME, FolderInUseError, FolderLock, claim_folder, is_checkpoint, owned_by
 from .images import make_grid, write_png
 from .plots import plot_losses
 
@@ -147,6 +148,22 @@ def _iterations_for(settings: Mapping[str, object], images: int, n_critic: int) 
     return -(-int(settings["epochs"]) * images // per_iteration)
 
 
+RUN_MARKER = ".swiftgan-run"
+# every name a run writes in its folder (with --force, none may be taken by a file of the user's)
+RUN_FILES = ("config.yaml", "config.yaml.partial", "metrics.csv", "metrics.csv.partial", "fixed_latents.npy",
+             "samples", "checkpoint", "checkpoint.previous", "checkpoint.damaged", "checkpoints", "tensorboard",
+             "losses.png", "fid.png", "evolution.gif", "morph.gif", RUN_MARKER)
+
+
+def _is_legacy_run(path: str) -> bool:
+    """A run folder written before run folders were marked: its config.yaml is the one `train` writes."""
+    try:
+        with open(os.path.join(path, "config.yaml")) as f:
+            return f.readline().startswith("# SwiftGAN run configuration")
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _default_out(settings: Mapping[str, object]) -> str:
     dataset = re.sub(r"[^A-Za-z0-9_-]+", "-", os.path.basename(str(settings["dataset"]).rstrip("/")) or "data")
     return os.path.join("runs", f"{settings.get('loss') or 'RaSGAN'}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -160,6 +177,8 @@ class Run:
         config_path = os.path.join(self.path, "config.yaml")
         if not os.path.isfile(config_path):
             raise FileNotFoundError(f"no SwiftGAN run at {path!r} (missing config.yaml)")
+        if not owned_by(self.path, RUN_MARKER, "run", legacy=_is_legacy_run):
+            raise FileNotFoundError(f"no SwiftGAN run at {path!r}: its config.yaml was not written by swiftgan train")
         self.config: Dict[str, object] = read_config(config_path)
 
     def __repr__(self) -> str:
@@ -497,7 +516,7 @@ def _deferred_interrupt():
 
 
 def _settings(out: Optional[str], resume: Optional[str], config: Optional[str],
-              given: Dict[str, object]) -> "tuple[Dict[str, object], str]":
+              given: Dict[str, object], force: bool = False) -> "tuple[Dict[str, object], str]":
     """The run's settings (defaults, then the config file or the resumed run's config.yaml, then `given`) and
     its folder, checked."""
     if resume is not None:
@@ -514,7 +533,7 @@ def _settings(out: Optional[str], resume: Optional[str], config: Optional[str],
     else:
         settings = {**RUN_DEFAULTS, **(read_config(config) if config else {}), **given}
         path = os.path.abspath(out or _default_out(settings))
-        if os.path.exists(os.path.join(path, "config.yaml")) or os.path.exists(os.path.join(path, "checkpoint")):
+        if claim_folder(path, RUN_MARKER, "run", RUN_FILES, force, legacy=_is_legacy_run, create=False):
             raise FileExistsError(f"{path} already holds a run: resume it (--resume {path}) or choose another folder")
     if "epochs" in given and "iters" in given:
         raise ValueError("give iters or epochs, not both: epochs sets the iterations from the dataset's size")
@@ -551,7 +570,8 @@ def _newest_complete_checkpoint(path: str) -> Optional[GAN]:
         damage = error
     gan = GAN.load(previous)
     damaged = folder + ".damaged"
-    shutil.rmtree(damaged, ignore_errors=True)
+    if is_checkpoint(damaged):  # the one an earlier fall back kept
+        shutil.rmtree(damaged)
     if os.path.exists(folder):
         os.rename(folder, damaged)
     os.rename(previous, folder)
@@ -619,7 +639,7 @@ def _start(path: str, settings: Dict[str, object], images: np.ndarray) -> "tuple
 
 
 def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Optional[str] = None,
-          progress: bool = True, **options) -> Run:
+          progress: bool = True, force: bool = False, **options) -> Run:
     """Runs a whole experiment into a run folder and returns the `Run`.
 
     Args:
@@ -629,6 +649,8 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
             again (to train longer).
         config: a YAML file of options; keyword arguments override it.
         progress: show a progress bar (tqdm; a notebook widget in Jupyter).
+        force: write a new run into a folder that holds other files (beside them: none of the names the run
+            writes may be taken; nothing of theirs is changed or removed).
         options: the run's options (`RUN_DEFAULTS`: dataset, class_name, image_size, channels, batch_size,
             iters or epochs, sample_every, save_every, n_samples, seed, tensorboard, morph, threads) and any
             `GAN(...)` option
@@ -639,27 +661,42 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
 
     Raises:
         ValueError: for an unknown or invalid option, or an option `resume` cannot change.
-        FileExistsError: when `out` already holds a run.
+        FileExistsError: when `out` already holds a run, is a file, or holds files SwiftGAN did not write (without
+            `force`).
+        FolderInUseError: when another process is training in the run folder (named in the message).
         FileNotFoundError: for a missing dataset, config file or run to resume.
     """
-    settings, path = _settings(out, resume, config, normalise_options(options, "train()"))
+    settings, path = _settings(out, resume, config, normalise_options(options, "train()"), force)
     images = load_dataset(str(settings["dataset"]), image_size=settings["image_size"], channels=settings["channels"],
                           class_name=settings["class_name"])
     sampler = BatchSampler(images, _samples_per_batch(settings), seed=int(settings["seed"]))
-    resumed = _newest_complete_checkpoint(path) if resume is not None else None
-    if resumed is not None:
-        gan, elapsed, latents = _continue(resumed, path, settings, sampler, len(images))
-    else:  # a new run, or one stopped before its first checkpoint: (re)start from iteration 0
-        (gan, latents), elapsed = _start(path, settings, images), 0.0
-    try:
-        _loop(gan, sampler, latents, path, settings, elapsed, resumed=resume is not None, progress=progress)
-        run = Run(path)
-        run.plot()
-        evolution(os.path.join(path, "samples"), os.path.join(path, "evolution.gif"))
-        if settings["morph"] and len(gan.sample_shape) == 3:
-            morph(gan, os.path.join(path, "morph.gif"), seed=int(settings["seed"]))
-    finally:
-        gan.close()
+    created = resume is None and not os.path.lexists(path)
+    if resume is None:
+        claim_folder(path, RUN_MARKER, "run", RUN_FILES, force, legacy=_is_legacy_run)
+    with FolderLock(path, "run"):  # a second process on this run is refused, naming this one
+        resumed = _newest_complete_checkpoint(path) if resume is not None else None
+        if resumed is not None:
+            gan, elapsed, latents = _continue(resumed, path, settings, sampler, len(images))
+        else:  # a new run, or one stopped before its first checkpoint: (re)start from iteration 0
+            try:
+                (gan, latents), elapsed = _start(path, settings, images), 0.0
+            except BaseException:
+                if created:  # refused before its first file: the folder made for it goes
+                    for name in (RUN_MARKER, LOCK_NAME, "samples"):
+                        with contextlib.suppress(OSError):
+                            (os.rmdir if name == "samples" else os.remove)(os.path.join(path, name))
+                    with contextlib.suppress(OSError):
+                        os.rmdir(path)
+                raise
+        try:
+            _loop(gan, sampler, latents, path, settings, elapsed, resumed=resume is not None, progress=progress)
+            run = Run(path)
+            run.plot()
+            evolution(os.path.join(path, "samples"), os.path.join(path, "evolution.gif"))
+            if settings["morph"] and len(gan.sample_shape) == 3:
+                morph(gan, os.path.join(path, "morph.gif"), seed=int(settings["seed"]))
+        finally:
+            gan.close()
     return run
 
 

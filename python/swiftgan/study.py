@@ -35,6 +35,10 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from . import run as runs
+from .ownership import claim_folder
+
+STUDY_FILES = ("study.json", "study.json.partial", "study.md", "study.md.partial", "study.csv", "runs.csv",
+               "runs", "grids", "fid.png", "losses.png", ".swiftgan-study")
 
 STUDY_FORMAT = "swiftgan-study-1"
 RUN_RECORD = "study-run.json"
@@ -187,6 +191,7 @@ def _study_settings(out: str, losses: Sequence[str], seeds: int, seed: int, iter
     settings = {"format": STUDY_FORMAT, "eval_every": eval_every, "eval_n": eval_n,
                 "options": {k: v for k, v in shared.items() if k != "threads"}}
     path = os.path.join(out, "study.json")
+    claim_folder(out, ".swiftgan-study", "study", STUDY_FILES, legacy=lambda p: os.path.isfile(os.path.join(p, "study.json")))
     if os.path.isfile(path):
         with open(path) as f:
             before = json.load(f)
@@ -197,8 +202,6 @@ def _study_settings(out: str, losses: Sequence[str], seeds: int, seed: int, iter
             changed += [k for k in ("eval_every", "eval_n") if settings[k] != recorded[k]]
             raise ValueError(f"{out} holds a study with other settings ({', '.join(changed) or 'format'} differ): a "
                              "study continues with the options it started with; give them again, or another --out")
-    else:
-        os.makedirs(out, exist_ok=True)
     settings.update(losses=list(losses), seeds=list(range(seed, seed + seeds)), iters=iters)
     _write_json(settings, path)
     return settings

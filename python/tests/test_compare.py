@@ -108,7 +108,7 @@ def test_compare_trains_both_engines_alike_and_writes_its_tables(blobs, tmp_path
             assert len(engines[engine]["losses"]["d_loss"]) == 8 and engines[engine]["peak_rss_mb"] > 10
             assert engines[engine]["seconds_per_iteration"] > 0 and engines[engine]["threads"] == 1
         assert abs(engines["swiftgan"]["fid"] - engines["torch"]["fid"]) <= 0.02 * engines["torch"]["fid"]
-    assert sorted(os.listdir(out)) == ["checkpoints.csv", "compare.csv", "compare.json", "compare.md", "losses.png",
+    assert sorted(os.listdir(out)) == [".swiftgan-compare", "checkpoints.csv", "compare.csv", "compare.json", "compare.md", "losses.png",
                                        "seed-1-swiftgan.safetensors", "seed-1-torch.safetensors", "seed-1.json",
                                        "seed-2-swiftgan.safetensors", "seed-2-torch.safetensors", "seed-2.json"]
     with open(os.path.join(out, "compare.csv")) as f:

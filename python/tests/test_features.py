@@ -136,6 +136,9 @@ def test_features_train_from_the_command_line(tmp_path, capsys):
     info = json.load(open(str(out) + ".json"))
     assert info["classes"] == ["0", "1", "2"] and info["command"].startswith("swiftgan features train --dataset")
     assert cli.main(["features", "train", "--dataset", str(tmp_path / "none"), "--out", str(out)]) == 1
+    assert capsys.readouterr().err == (f"swiftgan features: error: {out} exists: choose another name, or pass --force "
+                                       "(force=True) to replace it\n")  # refused before any training
+    assert cli.main(["features", "train", "--dataset", str(tmp_path / "none"), "--out", str(tmp_path / "b.safetensors")]) == 1
     assert "no such folder" in capsys.readouterr().err
 
 

@@ -1,4 +1,5 @@
 import COpenMP
+import Glibc
 
 // MARK: - The one thread pool
 
@@ -19,11 +20,33 @@ public enum Threads {
     /// (OpenMP's initial setting, read once).
     public static let initial = max(1, Int(omp_get_max_threads()))
 
-    /// Uses `count` threads (at least 1) for parallel work started from the calling thread.
+    /// Uses `count` threads (at least 1; 1 in a fork child, see `isForkedChild`) for parallel work started from
+    /// the calling thread.
     public static func use(_ count: Int) {
-        let n = Int32(clamping: max(1, count))
+        _ = forkWatch
+        let n = Int32(clamping: isForkedChild ? 1 : max(1, count))
+        if n > 1 { teamStarted = true }
         if omp_get_max_threads() != n { omp_set_num_threads(n) }
     }
+
+    /// Whether this process is a fork of one whose OpenMP team had started. Only the forking thread survives a
+    /// fork, and GNU OpenMP would wait for the team's other threads forever; so a fork child computes on one
+    /// thread (`effective` reports it), which works, instead of hanging.
+    public private(set) static var isForkedChild = false
+    nonisolated(unsafe) private static var teamStarted = false
+    private static let forkWatch: Void = {
+        pthread_atfork(nil, nil) { if Threads.teamStarted { Threads.isForkedChild = true } }
+    }()
+
+    /// Why a fork child cannot use `asked` threads.
+    public static func forkedChildMessage(asked: Int) -> String {
+        "threads: this process was forked after SwiftGAN's thread pool had started, and a thread pool does not survive "
+            + "a fork: it computes on 1 thread, not \(asked) (start worker processes with multiprocessing's 'spawn' or "
+            + "'forkserver' method to use more)"
+    }
+
+    /// The threads a handle set to `count` really uses: `count`, or 1 in a fork child.
+    public static func effective(_ count: Int) -> Int { isForkedChild ? 1 : count }
 }
 
 // MARK: - Parallel loops
