@@ -400,7 +400,9 @@ class GAN:
 
         Raises:
             KeyError: with strict=True, when a key is missing or unknown.
-            ValueError: when a shape differs.
+            TypeError: when a tensor's values are not floating-point (integers, booleans, objects...).
+            ValueError: when a shape differs, a value is not finite (or overflows float32), or a running
+                variance is negative; the message names the tensor, and nothing is changed.
         """
         self._write_tensors(state, range(self._model_count), strict)
 
@@ -416,10 +418,20 @@ class GAN:
         for key, value in given.items():
             if key not in wanted:
                 continue
-            array = np.ascontiguousarray(np.asarray(value), dtype=np.float32)
+            given_array = np.asarray(value)
+            if given_array.dtype.kind != "f":
+                raise TypeError(f"{key}: expected floating-point values (float32), got {given_array.dtype}")
             _, shape = self._handle.tensor_info(_FULL, wanted[key])
-            if tuple(array.shape) != tuple(shape):
-                raise ValueError(f"{key}: expected shape {list(shape)}, got {list(array.shape)}")
+            if tuple(given_array.shape) != tuple(shape):
+                raise ValueError(f"{key}: expected shape {list(shape)}, got {list(given_array.shape)}")
+            with np.errstate(over="ignore"):
+                array = np.ascontiguousarray(given_array, dtype=np.float32)
+            if not np.isfinite(array).all():
+                overflow = np.isfinite(given_array).all()
+                raise ValueError(f"{key}: holds non-finite values ("
+                                 + ("values beyond float32's range overflow to inf" if overflow else "NaN or ±inf") + ")")
+            if key.endswith("running_var") and array.size and array.min() < 0:
+                raise ValueError(f"{key}: a running variance must be ≥ 0, got {float(array.min())}")
             arrays[key] = array
         for key, array in arrays.items():  # all checked first: a failed load changes nothing
             self._handle.tensor_write(_FULL, wanted[key], array, array.size)

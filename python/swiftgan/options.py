@@ -61,6 +61,8 @@ def _option_text(option: Option, value: object) -> str:
         raise TypeError(f"{option.name} must be an int, got {type(value).__name__}")
     if want is float and (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))):
         raise TypeError(f"{option.name} must be a number, got {type(value).__name__}")
+    if want is bool and not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{option.name} must be a bool (True or False), got {type(value).__name__} {value!r}")
     if want is str and not isinstance(value, str):
         raise TypeError(f"{option.name} must be a str, got {type(value).__name__}")
     text = str(bool(value)).lower() if want is bool else repr(float(value)) if want is float else str(value)

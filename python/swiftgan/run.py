@@ -545,6 +545,10 @@ def _settings(out: Optional[str], resume: Optional[str], config: Optional[str],
     every = settings.get("eval_every", 0)
     if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 0:
         raise ValueError(f"eval_every must be an int ≥ 0 (0: never), got {every!r}")
+    for name in ("tensorboard", "morph", "keep_checkpoints"):
+        if not isinstance(settings.get(name), (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool (true or false), got {type(settings.get(name)).__name__} "
+                            f"{settings.get(name)!r}")
     if settings["batch_size"] < 2:
         raise ValueError(f"batch_size must be at least 2, got {settings['batch_size']}")
     config_lines(_gan_options(settings))  # the GAN options' types, before a dataset is loaded

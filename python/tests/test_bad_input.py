@@ -87,7 +87,15 @@ BAD_CALLS = {
     "a scalar of another name": (lambda g: g.set_scalars({"iteration": 9, "steps": 2}), ValueError,
                                  "unknown trainer scalar 'steps'; known: iteration"),
     "a scalar that is not a number": (lambda g: g.set_scalars({"began.k": "fast"}), ValueError,
-                                      "began.k must be a number, got 'fast'"),
+                                      r"began.k must be a number in \[0, 1\], got 'fast'"),
+    "a scalar out of its range": (lambda g: g.set_scalars({"began.k": 7}), ValueError,
+                                  r"began.k must be a number in \[0, 1\], got '7'"),
+    "a negative learning-rate factor": (lambda g: g.set_scalars({"began.lr_factor": -1}), ValueError,
+                                        r"began.lr_factor must be a number in \[0, 1\], got '-1'"),
+    "a negative convergence record": (lambda g: g.set_scalars({"began.best_m_global": "-0.5"}), ValueError,
+                                      r"began.best_m_global must be a number ≥ 0 \(or inf\), got '-0.5'"),
+    "a NaN scalar": (lambda g: g.set_scalars({"began.best_m_global": "nan"}), ValueError,
+                     r"began.best_m_global must be a number ≥ 0 \(or inf\), got 'nan'"),
     # state dicts
     "a state_dict with a key missing": (lambda g: g.load_state_dict(dict(list(g.state_dict().items())[1:])), KeyError,
                                         r"state does not match the model: missing \['G.main.0.weight'\]"),
@@ -96,8 +104,21 @@ BAD_CALLS = {
     "a state_dict of another architecture": (
         lambda g: g.load_state_dict(GAN(**{**SMALL, "ngf": 8}).state_dict()), ValueError,
         r"expected shape \[8, 16, 4, 4\], got \[8, 32, 4, 4\]"),
-    "a state_dict of strings": (lambda g: g.load_state_dict({k: "x" for k in g.state_dict()}), ValueError,
-                                "could not convert string to float"),
+    "a state_dict of strings": (lambda g: g.load_state_dict({k: "x" for k in g.state_dict()}), TypeError,
+                                r"G.main.0.weight: expected floating-point values \(float32\), got <U1"),
+    "a state_dict of integers": (lambda g: g.load_state_dict({k: v.astype(np.int32) for k, v in g.state_dict().items()}),
+                                 TypeError, r"G.main.0.weight: expected floating-point values \(float32\), got int32"),
+    "a state_dict of booleans": (lambda g: g.load_state_dict({k: v > 0 for k, v in g.state_dict().items()}),
+                                 TypeError, r"G.main.0.weight: expected floating-point values \(float32\), got bool"),
+    "a state_dict with a NaN in its last tensor": (
+        lambda g: g.load_state_dict({**g.state_dict(), "D.main.8.weight": np.full_like(g.state_dict()["D.main.8.weight"], np.nan)}),
+        ValueError, r"D.main.8.weight: holds non-finite values \(NaN or ±inf\)"),
+    "a state_dict that overflows float32": (
+        lambda g: g.load_state_dict({**g.state_dict(), "G.main.0.weight": np.full(g.state_dict()["G.main.0.weight"].shape, 1e300)}),
+        ValueError, r"G.main.0.weight: holds non-finite values \(values beyond float32's range overflow to inf\)"),
+    "a state_dict with a negative running variance": (
+        lambda g: g.load_state_dict({**g.state_dict(), "G.main.1.running_var": -np.ones_like(g.state_dict()["G.main.1.running_var"])}),
+        ValueError, r"G.main.1.running_var: a running variance must be ≥ 0, got -1.0"),
 }
 
 
@@ -126,6 +147,9 @@ def test_a_bad_call_raises_its_type_with_a_message_and_changes_nothing(gan, name
     (dict(channels=-1), ValueError, r"channels must be an integer in \[1, 4096\], got '-1'"),
     (dict(seed=-1), ValueError, r"seed must be an integer in \[0, 2⁶⁴\), got '-1'"),
     (dict(threads=0.5), TypeError, "threads must be an int, got float"),
+    (dict(batch_norm_g="yes"), TypeError, r"batch_norm_g must be a bool \(True or False\), got str 'yes'"),
+    (dict(batch_norm_g=1), TypeError, r"batch_norm_g must be a bool \(True or False\), got int 1"),
+    (dict(reuse_fake=0.0), TypeError, r"reuse_fake must be a bool \(True or False\), got float 0.0"),
 ])
 def test_bad_constructor_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):

@@ -574,9 +574,13 @@ private struct TrainerScalar {
         }
     }
 
-    static func float(_ name: String, _ path: ReferenceWritableKeyPath<GANTrainer, Float>) -> TrainerScalar {
+    /// A float scalar whose values lie in `range` (as the trainer itself keeps them).
+    static func float(_ name: String, _ path: ReferenceWritableKeyPath<GANTrainer, Float>, in range: ClosedRange<Float>,
+                      _ expected: String) -> TrainerScalar {
         TrainerScalar(name: name, read: { "\($0[keyPath: path])" }) { (t, text) throws(SwiftGANError) in
-            guard let v = Float(text), !v.isNaN else { throw SwiftGANError("\(name) must be a number, got '\(text)'") }
+            guard let v = Float(text), range.contains(v) else {
+                throw SwiftGANError("\(name) must be \(expected), got '\(text)'")
+            }
             return { t[keyPath: path] = v }
         }
     }
@@ -593,9 +597,9 @@ private struct TrainerScalar {
         .integer("optimizer_D.steps", \.optimizerD.stepCount),
         .integer("optimizer_G.steps", \.optimizerG.stepCount),
         .word(0), .word(1), .word(2), .word(3),
-        .float("began.k", \.equilibrium.k),
-        .float("began.lr_factor", \.equilibrium.learningRateFactor),
-        .float("began.best_m_global", \.equilibrium.bestMGlobal),
+        .float("began.k", \.equilibrium.k, in: 0...1, "a number in [0, 1]"),
+        .float("began.lr_factor", \.equilibrium.learningRateFactor, in: 0...1, "a number in [0, 1]"),
+        .float("began.best_m_global", \.equilibrium.bestMGlobal, in: 0...Float.infinity, "a number ≥ 0 (or inf)"),
         .integer("began.since_best", \.equilibrium.sinceBest),
         .integer("skipped_steps", \.skippedSteps),
     ]

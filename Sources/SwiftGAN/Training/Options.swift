@@ -134,7 +134,7 @@ public struct Option {
 
     static func boolean(_ name: String, _ path: WritableKeyPath<GANConfig, Bool>, _ help: String) -> Option {
         Option(name: name, kind: .boolean, help: help, read: { "\($0[keyPath: path])" }) { (c, text) throws(SwiftGANError) in
-            guard let v = ["0": false, "1": true, "false": false, "true": true][text.lowercased()] else {
+            guard let v = ["false": false, "true": true][text] else {  // the one spelling; no 1, yes or TRUE
                 throw SwiftGANError("\(name) must be true or false, got '\(text)'")
             }
             c[keyPath: path] = v
