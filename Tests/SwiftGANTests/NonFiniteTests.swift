@@ -94,4 +94,31 @@ final class NonFiniteTests: XCTestCase {
         }
         XCTAssertEqual(w.scalars, [1, 3e38])
     }
+
+    /// Principle 5: whichever term is refused, after critic updates of the same iteration were applied (the second
+    /// critic step's batch, or the generator step), in raise and in skip, the trainer is exactly as before.
+    func testARefusalAfterAppliedCriticUpdatesPutsThemBack() throws {
+        for mode in ["raise", "skip"] {
+            for (extra, poison) in [("n_critic=2", 1), ("lr_g=1e38", -1)] {
+                let t = try small("loss=RaSGAN-GP\nnon_finite=\(mode)\n\(extra)")
+                let k = t.config.criticSteps
+                _ = try t.trainStep(real: (0..<k).map { randomTensor([4, 1, 32, 32], seed: UInt64($0)) })
+                let before = snapshot(t)
+                let batches = (0..<k).map { randomTensor([4, 1, 32, 32], seed: UInt64(10 + $0)) }
+                if poison >= 0 { batches[poison].pointer[7] = .nan }
+                if mode == "raise" {
+                    XCTAssertThrowsError(try t.trainStep(real: batches)) {
+                        XCTAssertTrue(($0 as! SwiftGANError).message.contains("nothing of this iteration was applied"))
+                    }
+                    XCTAssertEqual(snapshot(t), before, "\(mode) \(extra)")
+                } else {
+                    let stats = try t.trainStep(real: batches)
+                    XCTAssertEqual(stats.skippedSteps, 1)
+                    let after = snapshot(t).filter { !$0.hasPrefix("iteration=") && !$0.hasPrefix("skipped_steps=") }
+                    XCTAssertEqual(after, before.filter { !$0.hasPrefix("iteration=") && !$0.hasPrefix("skipped_steps=") },
+                                   "\(mode) \(extra)")
+                }
+            }
+        }
+    }
 }

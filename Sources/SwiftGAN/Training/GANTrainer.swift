@@ -241,7 +241,7 @@ public final class GANTrainer {
         optimizerD.learningRate = config.learningRateD * factor
         optimizerG.learningRate = config.learningRateG * factor
 
-        let before = RandomAndBuffers(self)
+        let before = IterationStart(self)
         var stats = StepStats(discriminatorLoss: 0, generatorLoss: 0, criticReal: 0, criticFake: 0, penalty: 0)
         var lastFake: Tensor?
         for step in 0..<k {
@@ -262,7 +262,7 @@ public final class GANTrainer {
             stats = critic
             if let nonFinite {
                 return try refuse(nonFinite, in: k > 1 ? "critic step \(step + 1) of \(k)" : "the critic step",
-                                  appliedCriticSteps: step, stats: stats, restoring: before)
+                                  stats: stats, restoring: before)
             }
         }
 
@@ -276,7 +276,7 @@ public final class GANTrainer {
         if let nonFinite = nonFiniteTerm(loss: ("the generator's loss", stats.generatorLoss), optimizer: optimizerG,
                                          parameters: parametersG, gradients: gradsG, names: parameterNames.suffix(parametersG.count))
             ?? nonFiniteBuffer() {
-            return try refuse(nonFinite, in: "the generator step", appliedCriticSteps: k, stats: stats, restoring: before)
+            return try refuse(nonFinite, in: "the generator step", stats: stats, restoring: before)
         }
         optimizerG.step(parametersG, gradsG)
         updateMovingAverage()
@@ -399,12 +399,13 @@ public final class GANTrainer {
     /// yet in this iteration, the random stream and the buffers (batch-norm statistics, spectral-norm vectors)
     /// are restored, so the trainer is as before the call. `raise` throws a `diverged` error naming the
     /// iteration and the term; `skip` counts the iteration as skipped and returns its statistics.
-    private func refuse(_ term: String, in phase: String, appliedCriticSteps: Int, stats: StepStats,
-                        restoring before: RandomAndBuffers) throws(SwiftGANError) -> StepStats {
-        if appliedCriticSteps == 0 { before.restore(self) }
-        let applied = appliedCriticSteps == 0 ? "nothing of this iteration was applied"
-            : appliedCriticSteps == 1 ? "the critic update before it (finite) stays applied, the rest of the iteration was not"
-            : "the \(appliedCriticSteps) critic updates before it (finite) stay applied, the rest of the iteration was not"
+    /// Ends an iteration whose `term` was not finite: everything the iteration changed (the critic's updates of
+    /// earlier critic steps, its optimizer's state, both networks' buffers, the random stream) is put back, then the
+    /// divergence is raised or (non_finite=skip) the iteration is counted as skipped.
+    private func refuse(_ term: String, in phase: String, stats: StepStats,
+                        restoring before: IterationStart) throws(SwiftGANError) -> StepStats {
+        before.restore(self)
+        let applied = "nothing of this iteration was applied"
         switch config.nonFinite {
         case .raise:
             throw SwiftGANError("iteration \(iteration + 1), \(phase): \(term) is not finite; \(applied). Try lower learning "
@@ -607,18 +608,26 @@ private struct TrainerScalar {
 
 /// What a training iteration changes before its first update: the random stream and the buffers of both
 /// networks (batch-norm running statistics, spectral-norm vectors), copied so a refused iteration can restore them.
-private struct RandomAndBuffers {
+/// What an iteration changes before its generator update, copied at its start so that a refused iteration
+/// restores all of it: the random stream, both networks' buffers, and the critic's parameters, optimizer state and
+/// update count (its critic steps are applied before the generator's step is checked). G's parameters, its
+/// optimizer, the moving average and the trainer's counters change only after every check passed.
+private struct IterationStart {
     let rng: RandomGenerator
-    let buffers: [(Tensor, Tensor)]  // (live buffer, copy)
+    let tensors: [(Tensor, Tensor)]  // (live tensor, copy)
+    let criticSteps: Int
 
     init(_ trainer: GANTrainer) {
         rng = trainer.rng
-        buffers = trainer.buffers.map { ($0.1, $0.1.copy()) }
+        criticSteps = trainer.optimizerD.stepCount
+        let live = trainer.buffers.map(\.1) + trainer.parametersD + trainer.optimizerD.namedState.map(\.1)
+        tensors = live.map { ($0, $0.copy()) }
     }
 
     func restore(_ trainer: GANTrainer) {
         trainer.rng = rng
-        for (live, copy) in buffers { live.assign(from: copy.pointer) }
+        trainer.optimizerD.stepCount = criticSteps
+        for (live, copy) in tensors { live.assign(from: copy.pointer) }
     }
 }
 
