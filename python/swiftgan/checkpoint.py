@@ -5,6 +5,7 @@ name, and the caller's `extra` state) and `checksums.sha256` (the SHA-256 of the
 is kept beside it (`<path>.previous`) until the next save."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -35,8 +36,6 @@ def save(gan: "GAN", path: str, extra: Optional[Mapping[str, object]] = None) ->
     """Writes `gan`'s checkpoint to the folder `path` atomically: the new files are written and fsynced in a
     temporary sibling folder, then swapped in at once, so a process killed at any moment leaves a complete
     checkpoint (the previous or the new) at `path`."""
-    from safetensors.numpy import save_file
-
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     previous = path + ".previous"
@@ -50,8 +49,8 @@ def save(gan: "GAN", path: str, extra: Optional[Mapping[str, object]] = None) ->
     try:
         scalars = gan.scalars
         metadata = {"format": FORMAT, "iteration": scalars["iteration"]}  # ties the files to one save
-        save_file(gan.state_dict(), os.path.join(tmp, "weights.safetensors"), metadata=metadata)
-        save_file(gan._optimizer_state(), os.path.join(tmp, "optimizer.safetensors"), metadata=metadata)
+        _write_tensors(gan.state_dict(), os.path.join(tmp, "weights.safetensors"), metadata)
+        _write_tensors(gan._optimizer_state(), os.path.join(tmp, "optimizer.safetensors"), metadata)
         state = {"format": FORMAT, "config": gan._config, "iteration": int(scalars["iteration"]), "scalars": scalars,
                  "extra": dict(extra or {})}
         with open(os.path.join(tmp, "trainer.json"), "w") as f:
@@ -214,6 +213,17 @@ def _scalars_of_format_1(state: Mapping[str, object]) -> Dict[str, object]:
     scalars.update([("began.k", repr(float(began["k"]))), ("began.lr_factor", repr(float(began["lr_factor"]))),
                     ("began.best_m_global", repr(float(began["best_m_global"]))), ("began.since_best", int(began["since_best"]))])
     return scalars
+
+
+def _write_tensors(tensors: Mapping[str, object], path: str, metadata: Dict[str, str]) -> None:
+    """safetensors' save_file, its I/O failures (a full disk) as the OSError they are, naming the file."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import save_file
+
+    try:
+        save_file(tensors, path, metadata=metadata)
+    except SafetensorError as error:
+        raise OSError(errno.EIO, f"could not write ({' '.join(str(error).split())})", path) from None
 
 
 def _is_empty_folder(path: str) -> bool:

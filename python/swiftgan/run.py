@@ -152,7 +152,7 @@ RUN_MARKER = ".swiftgan-run"
 # every name a run writes in its folder (with --force, none may be taken by a file of the user's)
 RUN_FILES = ("config.yaml", "config.yaml.partial", "metrics.csv", "metrics.csv.partial", "fixed_latents.npy",
              "samples", "checkpoint", "checkpoint.previous", "checkpoint.damaged", "checkpoints", "tensorboard",
-             "losses.png", "fid.png", "evolution.gif", "morph.gif", RUN_MARKER)
+             "losses.png", "fid.png", "evolution.gif", "morph.gif", "dataset.json", "dataset.json.partial", RUN_MARKER)
 
 
 def _is_legacy_run(path: str) -> bool:
@@ -593,6 +593,15 @@ def _continue(gan: GAN, path: str, settings: Dict[str, object], sampler: BatchSa
     if extra.get("format") != RUN_FORMAT:
         gan.close()
         raise ValueError(f"{path}/checkpoint was not written by a run (no sampler state); load it with GAN.load")
+    recorded = Run(path).config
+    for name, value in gan.options.items():  # config.yaml and the checkpoint: one experiment
+        written = recorded.get(name)
+        written = tuple(written) if isinstance(written, list) else written
+        if name != "threads" and written is not None and written != value:
+            gan.close()
+            raise ValueError(f"{path}: config.yaml says {name} = {written!r}, its checkpoint holds a GAN with {name} = "
+                             f"{value!r}: the run's records disagree (was config.yaml edited?); restore it, or start a "
+                             "new run")
     sampler.load_state_dict(extra["sampler"])
     if settings.get("epochs") is not None:
         settings["iters"] = _iterations_for(settings, images, gan.n_critic)
@@ -604,6 +613,42 @@ def _continue(gan: GAN, path: str, settings: Dict[str, object], sampler: BatchSa
         if it > gan.iteration:
             shutil.rmtree(kept)
     return gan, float(extra["elapsed"]), np.load(os.path.join(path, "fixed_latents.npy"))
+
+
+DATASET_RECORD = "dataset.json"
+
+
+def _dataset_fingerprint(images: np.ndarray) -> Dict[str, object]:
+    """The loaded images' shape and SHA-256 (of their float32 values as the run trains on them)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    flat = np.ascontiguousarray(images).reshape(len(images), -1)
+    for start in range(0, len(flat), 4096):
+        digest.update(flat[start:start + 4096].tobytes())
+    return {"shape": [int(s) for s in images.shape], "sha256": digest.hexdigest()}
+
+
+def _write_dataset_record(path: str, images: np.ndarray) -> None:
+    tmp = os.path.join(path, DATASET_RECORD + ".partial")
+    with open(tmp, "w") as f:
+        json.dump(_dataset_fingerprint(images), f, indent=2)
+    os.replace(tmp, os.path.join(path, DATASET_RECORD))
+
+
+def _check_dataset_record(path: str, dataset: str, images: np.ndarray) -> None:
+    """Refuses a resume whose dataset is not the one the run started on (runs written before the record: unchecked)."""
+    try:
+        with open(os.path.join(path, DATASET_RECORD)) as f:
+            recorded = json.load(f)
+    except FileNotFoundError:
+        return
+    found = _dataset_fingerprint(images)
+    if found != recorded:
+        what = (f"{recorded['shape'][0]} images of {recorded['shape'][1:]}, now {found['shape'][0]} of {found['shape'][1:]}"
+                if found["shape"] != recorded["shape"] else "the same number of images, with other values")
+        raise ValueError(f"{path}: the dataset {dataset} changed since the run started ({what}): resuming would not "
+                         "continue the same experiment; restore the data, or start a new run")
 
 
 def _gan_options(settings: Mapping[str, object]) -> Dict[str, object]:
@@ -634,7 +679,10 @@ def _start(path: str, settings: Dict[str, object], images: np.ndarray) -> "tuple
     resolved = {k: v for k, v in settings.items() if k in RUN_DEFAULTS}
     resolved.update(channels=int(images.shape[1]), image_size=int(images.shape[-1]))
     resolved.update(gan.options)
+    if os.path.exists(str(resolved["dataset"])):  # a path: recorded absolute, so a resume from elsewhere reads it
+        resolved["dataset"] = os.path.abspath(str(resolved["dataset"]))
     _write_yaml(resolved, os.path.join(path, "config.yaml"))
+    _write_dataset_record(path, images)
     latents = gan.latents(int(settings["n_samples"]), seed=int(settings["seed"]))
     np.save(os.path.join(path, "fixed_latents.npy"), latents)
     with open(os.path.join(path, "metrics.csv"), "w", newline="") as f:
@@ -674,9 +722,22 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
     images = load_dataset(str(settings["dataset"]), image_size=settings["image_size"], channels=settings["channels"],
                           class_name=settings["class_name"])
     sampler = BatchSampler(images, _samples_per_batch(settings), seed=int(settings["seed"]))
+    try:
+        return _train_in(path, settings, images, sampler, resume, force, progress)
+    except OSError as error:
+        if error.filename is None:  # a write that failed without naming its file (NumPy's): say where
+            raise OSError(error.errno, f"{error.strerror or error} while writing the run (a full disk, or a file size "
+                                       "limit?)", path) from error
+        raise
+
+
+def _train_in(path: str, settings: Dict[str, object], images: np.ndarray, sampler: BatchSampler,
+              resume: Optional[str], force: bool, progress: bool) -> Run:
     created = resume is None and not os.path.lexists(path)
     if resume is None:
         claim_folder(path, RUN_MARKER, "run", RUN_FILES, force, legacy=_is_legacy_run)
+    else:
+        _check_dataset_record(path, str(settings["dataset"]), images)
     with FolderLock(path, "run"):  # a second process on this run is refused, naming this one
         resumed = _newest_complete_checkpoint(path) if resume is not None else None
         if resumed is not None:
