@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 import sys
 import zipfile
 import zlib
@@ -225,8 +226,10 @@ def _npy_header(f, path: str) -> Tuple[Tuple[int, ...], bool, np.dtype, int]:
         version = np.lib.format.read_magic(f)
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, fortran, dtype = read_header(f, max_header_size=10000)
-    except (ValueError, SyntaxError, TypeError) as error:
-        raise ValueError(f"{path}: not a .npy array ({error})") from None
+    except MemoryError:
+        raise
+    except Exception as error:  # NumPy parses the header with ast.literal_eval: SyntaxError, tokenize's errors, ...
+        raise ValueError(f"{path}: not a .npy array ({error.__class__.__name__}: {error})") from None
     if dtype.hasobject:
         raise ValueError(f"{path}: an array of Python objects: only arrays of numbers are read")
     return shape, fortran, dtype, int(np.prod(shape, dtype=object)) * dtype.itemsize
@@ -256,8 +259,8 @@ def load_array(path: str, image_size: Optional[int] = None, channels: Optional[i
 def _load_npz_member(f, path: str, image_size, channels) -> np.ndarray:
     try:
         archive = zipfile.ZipFile(f)
-    except zipfile.BadZipFile as error:
-        raise ValueError(f"{path}: not a .npz archive ({error})") from None
+    except (zipfile.BadZipFile, OSError, EOFError, struct.error) as error:  # offsets past the end, bad records
+        raise ValueError(f"{path}: not a .npz archive ({error.__class__.__name__}: {error})") from None
     with archive:
         members = [i for i in archive.infolist() if i.filename.endswith(".npy")]
         if not members:
@@ -274,7 +277,7 @@ def _load_npz_member(f, path: str, image_size, channels) -> np.ndarray:
                                      f"member holds {member.file_size:,}")
                 _check_array_memory(path, shape, dtype, image_size, channels)
                 data = stream.read(size)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError, struct.error) as error:
             raise ValueError(f"{path}: damaged .npz ({error.__class__.__name__}: {error})") from None
         if len(data) != size:
             raise ValueError(f"{path}: {member.filename} truncated")
@@ -447,8 +450,13 @@ def load_dataset(spec: str, image_size: Optional[int] = None, channels: Optional
             images = load_idx_images(spec, image_size, channels)
         elif kind == "pickle":
             images = load_cifar_batch(spec, image_size, channels)
-        elif kind == "image":
-            return read_image(spec, image_size or 64, channels or 3)[None]  # just this image, not its folder
+        elif kind == "image":  # just this image, not its folder
+            try:
+                return read_image(spec, image_size or 64, channels or 3)[None]
+            except (ValueError, MemoryError):
+                raise
+            except Exception as error:  # Pillow raises OSError, SyntaxError, DecompressionBombError, ... on bad files
+                raise ValueError(f"{spec}: not a readable image ({error.__class__.__name__}: {error})") from None
         else:
             raise ValueError(f"{spec}: unknown dataset format (expected from its content an IDX file, gzipped or "
                              "not, a CIFAR python batch, a .npy/.npz array or a JPEG/PNG/BMP/WebP image)")

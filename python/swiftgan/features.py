@@ -9,6 +9,7 @@ carries its name and checksum, so that two figures are only compared when they w
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -188,19 +189,41 @@ class FeatureNetwork:
             FileNotFoundError: when either file is missing.
             ValueError: for another format, or weights whose checksum differs (damaged or replaced).
         """
-        from safetensors.numpy import load_file
+        from safetensors import SafetensorError
+        from safetensors.numpy import load
 
-        with open(path + ".json") as f:
-            info = json.load(f)
-        if info.get("format") != FORMAT:
-            raise ValueError(f"{path}.json: unsupported feature network format {info.get('format')!r}, expected {FORMAT!r}")
-        digest = _sha256(path)
+        from .untrusted import read_regular
+
+        try:
+            info = json.loads(read_regular(path + ".json", 1 << 20))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}.json: not JSON ({error})") from None
+        if not isinstance(info, dict) or info.get("format") != FORMAT:
+            found = info.get("format") if isinstance(info, dict) else type(info).__name__
+            raise ValueError(f"{path}.json: unsupported feature network format {found!r}, expected {FORMAT!r}")
+        config = info.get("config")
+        keys = ("channels", "image_size", "classes", "width", "lr", "seed")
+        if not isinstance(config, dict) or not set(config) <= set(keys) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.values()):
+            raise ValueError(f"{path}.json: config must map {', '.join(keys)} to numbers, got {config!r}")
+        weights = read_regular(path)
+        digest = hashlib.sha256(weights).hexdigest()
         if digest != info.get("weights_sha256"):
             raise ValueError(f"{path}: its SHA-256 ({digest[:12]}…) is not the one {path}.json records "
                              f"({str(info.get('weights_sha256'))[:12]}…): the weights are damaged or were replaced")
-        config = dict(info["config"])
-        net = cls(**config, threads=threads)
-        net.load_state_dict(load_file(path))
+        try:
+            state = load(weights)
+        except SafetensorError as error:
+            raise ValueError(f"{path}: not a safetensors file ({error})") from None
+        try:
+            net = cls(**config, threads=threads)
+        except TypeError as error:
+            raise ValueError(f"{path}.json: {error}") from None
+        try:
+            net.load_state_dict(state)
+        except (KeyError, ValueError, TypeError) as error:
+            net.close()
+            raise ValueError(f"{path}: the weights do not fit the network {path}.json describes: {error}") from None
         net.description = {**info, "path": path}
         return net
 
