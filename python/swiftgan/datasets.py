@@ -259,7 +259,7 @@ def load_array(path: str, image_size: Optional[int] = None, channels: Optional[i
 def _load_npz_member(f, path: str, image_size, channels) -> np.ndarray:
     try:
         archive = zipfile.ZipFile(f)
-    except (zipfile.BadZipFile, OSError, EOFError, struct.error) as error:  # offsets past the end, bad records
+    except (zipfile.BadZipFile, OSError, EOFError, struct.error, NotImplementedError) as error:  # bad records
         raise ValueError(f"{path}: not a .npz archive ({error.__class__.__name__}: {error})") from None
     with archive:
         members = [i for i in archive.infolist() if i.filename.endswith(".npy")]
@@ -387,7 +387,13 @@ def _to_array(image, size: int, channels: int) -> np.ndarray:
 def convert(images: np.ndarray, image_size: Optional[int] = None, channels: Optional[int] = None) -> np.ndarray:
     """Images [N, C, H, W] in [-1, 1] resized to `image_size` (shorter side, then centre crop; bilinear,
     antialiased when shrinking, as Pillow's BILINEAR) and converted to `channels`: 1 → 3 repeats the grey
-    channel, 3 → 1 takes the luminance (ITU-R 601)."""
+    channel, 3 → 1 takes the luminance (ITU-R 601).
+
+    Raises:
+        ValueError: for no images, or images with a side of 0 pixels.
+    """
+    if images.ndim != 4 or 0 in images.shape:
+        raise ValueError(f"no images to convert: the dataset holds {list(images.shape)} values (N, C, H, W)")
     if channels is not None and channels != images.shape[1]:
         if channels == 3 and images.shape[1] == 1:
             images = np.repeat(images, 3, axis=1)

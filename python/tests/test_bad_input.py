@@ -94,6 +94,8 @@ BAD_CALLS = {
                                         r"began.lr_factor must be a number in \[0, 1\], got '-1'"),
     "a negative convergence record": (lambda g: g.set_scalars({"began.best_m_global": "-0.5"}), ValueError,
                                       r"began.best_m_global must be a number ≥ 0 \(or inf\), got '-0.5'"),
+    "a random stream of zeros": (lambda g: g.set_scalars({f"rng.{i}": 0 for i in range(4)}), ValueError,
+                                 r"rng.0 to rng.3 cannot all be 0"),
     "a NaN scalar": (lambda g: g.set_scalars({"began.best_m_global": "nan"}), ValueError,
                      r"began.best_m_global must be a number ≥ 0 \(or inf\), got 'nan'"),
     # state dicts

@@ -117,7 +117,7 @@ def test_wrong_counts_null_buffers_and_closed_handles_raise_and_never_crash():
         "tensor_write: gradients": "ValueError gradients are read-only",
         "tensor_info: negative index": "ValueError index must be in [0,",
         "set_scalars: unknown name": "ValueError unknown trainer scalar 'step'; known: iteration, optimizer_D.steps",
-        "set_scalars: not a number": "ValueError began.k must be a number, got 'fast'",
+        "set_scalars: not a number": "ValueError began.k must be a number in [0, 1], got 'fast'",
         "set_scalars: not name=value": "ValueError scalar line 'iteration' is not of the form name=value",
         "set_threads: too many": "ValueError threads must be in [1, 1024]",
         "create: bad option": "ValueError image_size must be an integer",

@@ -558,6 +558,11 @@ public final class GANTrainer {
             }
             writes.append(try scalar.parse(self, text))
         }
+        var words = rngWords  // xoshiro256 never leaves the all-zero state: every draw would be 0
+        for (name, text) in pairs where name.hasPrefix("rng.") { words[Int(name.dropFirst(4))!] = UInt64(text)! }
+        guard words.contains(where: { $0 != 0 }) else {
+            throw SwiftGANError("rng.0 to rng.3 cannot all be 0: that is no state of the random stream (every draw would be 0)")
+        }
         writes.forEach { $0() }
     }
 }
