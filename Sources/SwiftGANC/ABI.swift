@@ -383,9 +383,10 @@ public func sg_gan_tensor_write(_ gan: OpaquePointer?, _ which: Int32, _ index: 
                                 _ count: Int64) -> Int32 {
     call(gan) { (h) throws(SwiftGANError) in
         try require(which != tensorsGradients, "gradients are read-only")
-        let t = try entry(h, which, index).1
+        let (name, t) = try entry(h, which, index)
         try require(values != nil, "values is NULL")
         try require(count == Int64(t.count), "count must be \(t.count) for tensor \(index) of shape \(t.shape), got \(count)")
+        try GANTrainer.checkStateValues(String(cString: name), UnsafeBufferPointer(start: values, count: t.count))
         t.assign(from: values!)
     }
 }

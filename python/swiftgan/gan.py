@@ -430,8 +430,10 @@ class GAN:
                 overflow = np.isfinite(given_array).all()
                 raise ValueError(f"{key}: holds non-finite values ("
                                  + ("values beyond float32's range overflow to inf" if overflow else "NaN or ±inf") + ")")
-            if key.endswith("running_var") and array.size and array.min() < 0:
-                raise ValueError(f"{key}: a running variance must be ≥ 0, got {float(array.min())}")
+            variance = key.endswith("running_var") or "exp_avg_sq" in key or "square_avg" in key
+            if variance and array.size and array.min() < 0:  # the core refuses it too; checked here for all first
+                first = int(np.argmax(array.reshape(-1) < 0))
+                raise ValueError(f"{key}: must be ≥ 0 (a variance), got {array.reshape(-1)[first]} at flat index {first}")
             arrays[key] = array
         for key, array in arrays.items():  # all checked first: a failed load changes nothing
             self._handle.tensor_write(_FULL, wanted[key], array, array.size)

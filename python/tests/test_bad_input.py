@@ -120,7 +120,7 @@ BAD_CALLS = {
         ValueError, r"G.main.0.weight: holds non-finite values \(values beyond float32's range overflow to inf\)"),
     "a state_dict with a negative running variance": (
         lambda g: g.load_state_dict({**g.state_dict(), "G.main.1.running_var": -np.ones_like(g.state_dict()["G.main.1.running_var"])}),
-        ValueError, r"G.main.1.running_var: a running variance must be ≥ 0, got -1.0"),
+        ValueError, r"G.main.1.running_var: must be ≥ 0 \(a variance\), got -1.0 at flat index 0"),
 }
 
 

@@ -35,6 +35,7 @@ FUZZ = textwrap.dedent("""
     real = f32(4, 1, 32, 32)
     read_only = f32(1024)
     read_only.flags.writeable = False
+    variance = next(i for i in range(h.tensor_count(0)) if h.tensor_info(0, i)[0].endswith("running_var"))
     calls = [
         ("sample: out too small", lambda: h.sample(200000, f32(2))),
         ("sample: n negative", lambda: h.sample(-1, f32(2))),
@@ -58,6 +59,11 @@ FUZZ = textwrap.dedent("""
         ("tensor_read: count", lambda: h.tensor_read(1, 0, f32(1), 1)),
         ("tensor_read: which", lambda: h.tensor_read(7, 0, f32(1), 1)),
         ("tensor_write: gradients", lambda: h.tensor_write(2, 0, f32(1), 1)),
+        ("tensor_write: NaN", lambda: h.tensor_write(0, 0, np.full(int(np.prod(h.tensor_info(0, 0)[1])), np.nan, np.float32),
+                                                     int(np.prod(h.tensor_info(0, 0)[1])))),
+        ("tensor_write: negative variance", lambda: h.tensor_write(
+            0, variance, -np.ones(int(np.prod(h.tensor_info(0, variance)[1])), np.float32),
+            int(np.prod(h.tensor_info(0, variance)[1])))),
         ("tensor_info: negative index", lambda: h.tensor_info(1, -1)),
         ("set_scalars: unknown name", lambda: h.set_scalars("iteration=2\\nstep=3")),
         ("set_scalars: not a number", lambda: h.set_scalars("began.k=fast")),
@@ -115,6 +121,8 @@ def test_wrong_counts_null_buffers_and_closed_handles_raise_and_never_crash():
         "tensor_read: count": "ValueError count must be",
         "tensor_read: which": "ValueError which must be SG_TENSORS_MODEL",
         "tensor_write: gradients": "ValueError gradients are read-only",
+        "tensor_write: NaN": "ValueError G.main.0.weight: holds non-finite values (NaN or ±inf), the first at flat index 0",
+        "tensor_write: negative variance": "ValueError G.main.1.running_var: must be ≥ 0 (a variance), got -1.0 at flat index 0",
         "tensor_info: negative index": "ValueError index must be in [0,",
         "set_scalars: unknown name": "ValueError unknown trainer scalar 'step'; known: iteration, optimizer_D.steps",
         "set_scalars: not a number": "ValueError began.k must be a number in [0, 1], got 'fast'",
