@@ -147,7 +147,9 @@ def test_a_second_process_on_a_run_is_refused_naming_the_first(dataset, tmp_path
         lock = os.path.join(run.path, ".swiftgan-lock")
         deadline = time.monotonic() + 60
         while not (os.path.exists(lock) and f"process {first.pid} " in open(lock).read()):
-            assert time.monotonic() < deadline and first.poll() is None, first.communicate()
+            if time.monotonic() > deadline or first.poll() is not None:
+                first.kill()
+                raise AssertionError(f"the first process took no lock in 60 s: {first.communicate()}")
             time.sleep(0.1)
         rows = len(open(os.path.join(run.path, "metrics.csv")).readlines())
         with pytest.raises(FolderInUseError, match=rf"run: the run is in use by process {first.pid} on .+ since .+: "
