@@ -14,6 +14,7 @@ images would not fit in the memory left is refused (`MemoryError`) before it is 
 """
 from __future__ import annotations
 
+import io
 import os
 import stat
 import struct
@@ -359,7 +360,9 @@ def read_image(path: str, image_size: int, channels: int) -> np.ndarray:
     float32 [channels, image_size, image_size] in [-1, 1]."""
     from PIL import Image
 
-    with open_regular(path) as f, Image.open(f) as image:
+    # Pillow reads a chunk by the length its header declares (a PNG chunk of 0xFFFFFFFF asks for 4 GB): it reads
+    # from the file's bytes in memory instead, where a read never returns, nor allocates, more than the file holds
+    with Image.open(io.BytesIO(read_regular(path))) as image:
         width, height = image.size
         if width * height > MAX_IMAGE_PIXELS:
             raise ValueError(f"{width}×{height} pixels, more than the {MAX_IMAGE_PIXELS:,} an image may have")

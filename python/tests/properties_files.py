@@ -33,9 +33,13 @@ FOLDER = tempfile.mkdtemp(prefix="swiftgan-files-")
 MARKER = os.path.join(FOLDER, "ran")
 
 
-def _limit_memory():
-    """An address-space limit 1.5 GB above what the process maps now: a reader that allocated what a header
-    declares instead of what the file holds would fail here."""
+def _limit_memory(on: bool) -> None:
+    """During a read, an address-space limit 1.5 GB above what the process maps: a reader that allocated what a
+    header declares instead of what the file holds fails there. Lifted after each read, so that hypothesis and
+    pytest can always report."""
+    if not on:
+        resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        return
     with open("/proc/self/status") as f:
         mapped = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
     resource.setrlimit(resource.RLIMIT_AS, (mapped + (3 << 29), resource.RLIM_INFINITY))
@@ -123,6 +127,7 @@ def _check_images(images):
 def _read(call):
     READS["tried"] += 1
     signal.alarm(30)  # a read that blocks fails the test
+    _limit_memory(True)
     try:
         return call()
     except (ValueError, MemoryError, FileNotFoundError) as error:  # FileNotFoundError: a labels file missing
@@ -130,6 +135,7 @@ def _read(call):
         assert str(error), f"{type(error).__name__} without a message"
         return None
     finally:
+        _limit_memory(False)
         signal.alarm(0)
         assert not os.path.exists(MARKER), "a file ran code"
 
@@ -240,5 +246,3 @@ def test_report():
     print(f"\ncalls tried: {READS['tried']} ({READS['refused']} refused)")
     assert READS["tried"] >= 1000
 
-
-_limit_memory()

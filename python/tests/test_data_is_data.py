@@ -237,3 +237,17 @@ def test_a_size_that_would_not_fit_in_memory_is_refused_from_the_header_before_r
                                           r"3×4096×4096 needs [\d.]+ TB of memory, [\d.]+ [TGM]B are available: "
                                           r"choose a smaller image_size"):
         swiftgan.load_dataset("fashion-mnist", image_size=4096, channels=3)
+
+
+def test_a_chunk_declaring_4_gb_is_never_allocated(tmp_path):
+    """Found by the property test: Pillow reads a PNG chunk by its declared length (here 0xFFFFFFFF); from a file
+    it asked for 4 GB. Under a 3 GB address-space limit the image still loads (Pillow tolerates the bad chunk)."""
+    Image.new("RGB", (9, 7), (10, 200, 30)).save(tmp_path / "x.png")
+    png = bytearray((tmp_path / "x.png").read_bytes())
+    at = png.index(b"IDAT") - 4
+    png[at:at + 4] = b"\xff\xff\xff\xff"
+    (tmp_path / "x.png").write_bytes(bytes(png))
+    script = ("import resource, swiftgan; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.RLIM_INFINITY)); "
+              f"print(swiftgan.load_dataset({str(tmp_path / 'x.png')!r}, image_size=8).shape)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "(1, 3, 8, 8)", done.stderr[-2000:]
