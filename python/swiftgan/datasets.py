@@ -164,8 +164,7 @@ def _is_regular(path: str) -> bool:
 
 # ---- CIFAR -----------------------------------------------------------------------
 
-CIFAR_TRAIN = ("data_batch_", "train")
-CIFAR_TEST = ("test_batch", "test")
+CIFAR_TRAIN = ("data_batch_", "train")  # the names of training batches; the others are test batches
 
 
 def _is_cifar_name(name: str) -> bool:

@@ -40,7 +40,7 @@ from .datasets import BatchSampler, load_dataset
 from ._native import TrainingDivergedError
 from .gan import GAN, _STAT_NAMES
 from .options import OPTION_SHORTHANDS, config_lines, option_table
-from .ownership import LOCK_NAME, FolderInUseError, FolderLock, claim_folder, is_checkpoint, owned_by
+from .ownership import LOCK_NAME, FolderLock, claim_folder, is_checkpoint, owned_by
 from .images import make_grid, write_png
 from .plots import plot_losses
 
@@ -715,7 +715,7 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
         ValueError: for an unknown or invalid option, or an option `resume` cannot change.
         FileExistsError: when `out` already holds a run, is a file, or holds files SwiftGAN did not write (without
             `force`).
-        FolderInUseError: when another process is training in the run folder (named in the message).
+        swiftgan.ownership.FolderInUseError: when another process is training in the run folder (named in the message).
         FileNotFoundError: for a missing dataset, config file or run to resume.
     """
     settings, path = _settings(out, resume, config, normalise_options(options, "train()"), force)

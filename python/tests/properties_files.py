@@ -16,7 +16,6 @@ import resource
 import shutil
 import signal
 import tempfile
-import zipfile
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -51,7 +50,7 @@ class _RunsCode:
 
 
 def _idx(n=3, h=5, w=4):
-    return bytes([0, 0, 8, 3]) + b"".join(v.to_bytes(4, "big") for v in (n, h, w)) + bytes(range(n * h * w % 256)) * 0 + \
+    return bytes([0, 0, 8, 3]) + b"".join(v.to_bytes(4, "big") for v in (n, h, w)) + \
         np.random.default_rng(0).integers(0, 256, n * h * w, dtype=np.uint8).tobytes()
 
 

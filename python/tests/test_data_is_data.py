@@ -8,7 +8,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import zipfile
 import zlib
 
 import numpy as np
@@ -184,14 +183,13 @@ def test_a_gzip_whose_header_declares_more_than_it_can_hold_is_refused_before_de
 def test_headers_that_declare_more_than_the_file_holds_are_refused_before_allocating(tmp_path):
     header = bytes([0, 0, 8, 3]) + b"".join(v.to_bytes(4, "big") for v in (2 ** 31, 2 ** 16, 2 ** 16))
     (tmp_path / "huge-idx3-ubyte").write_bytes(header + b"\x00" * 64)
-    with pytest.raises((ValueError, MemoryError), match=r"(truncated: header says 2147483648×65536×65536 bytes, "
-                                                        r"file holds 64|needs [\d.]+ [TGM]B of memory)"):
+    with pytest.raises(MemoryError, match=r"huge-idx3-ubyte: 2,147,483,648 images of 1×65536×65536 needs [\d.]+ TB of "
+                                          r"memory"):  # 2^63 bytes: refused from the header, before the size check
         swiftgan.load_dataset(str(tmp_path / "huge-idx3-ubyte"))
     with open(tmp_path / "huge.npy", "wb") as f:
         np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (10 ** 6, 3, 64, 64)})
         f.write(b"\x00" * 100)
-    with pytest.raises((ValueError, MemoryError), match=r"(truncated: header says 49,152,000,000 bytes, file holds "
-                                                        r"100|needs [\d.]+ [TGM]B of memory)"):
+    with pytest.raises(ValueError, match=r"huge.npy: truncated: header says 49,152,000,000 bytes, file holds 100"):
         swiftgan.load_dataset(str(tmp_path / "huge.npy"))
 
 

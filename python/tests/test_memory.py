@@ -2,15 +2,11 @@
 address-space limit (RLIMIT_AS), set after the library's threads exist, so that a crash or a hang is reported
 as a failure; every call there must succeed or raise MemoryError naming what and how much, leaving the GAN as
 it was."""
-import os
 import subprocess
 import sys
 import textwrap
 
-import numpy as np
 import pytest
-
-import swiftgan
 
 PRELUDE = textwrap.dedent("""
     import resource, sys

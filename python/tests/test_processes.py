@@ -2,7 +2,6 @@
 hang; `copy.copy`, `copy.deepcopy` and `pickle` of a GAN make an independent GAN in the same state, or are refused
 naming what is copied."""
 import copy
-import os
 import pickle
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import textwrap
 import numpy as np
 import pytest
 
-import swiftgan
 from swiftgan import GAN
 from swiftgan.features import FeatureNetwork
 

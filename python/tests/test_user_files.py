@@ -3,7 +3,6 @@ or recognises, never removes what it did not write, locks a run while training, 
 collide); one source of truth on resume; every CLI failure on a bad file, a full disk, a read-only folder or an
 unreachable scheduler is one line, exit status non-zero."""
 import hashlib
-import json
 import os
 import resource
 import subprocess

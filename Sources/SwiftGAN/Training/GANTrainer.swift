@@ -410,20 +410,16 @@ public final class GANTrainer {
         buffers.first { !allFinite($0.1.pointer, count: $0.1.count) }.map { "\($0.0), a buffer the forward pass updated," }
     }
 
-    /// Handles a non-finite term found in `phase` (`non_finite`): the update is not applied; with nothing applied
-    /// yet in this iteration, the random stream and the buffers (batch-norm statistics, spectral-norm vectors)
-    /// are restored, so the trainer is as before the call. `raise` throws a `diverged` error naming the
-    /// iteration and the term; `skip` counts the iteration as skipped and returns its statistics.
     /// Ends an iteration whose `term` was not finite: everything the iteration changed (the critic's updates of
     /// earlier critic steps, its optimizer's state, both networks' buffers, the random stream) is put back, then the
     /// divergence is raised or (non_finite=skip) the iteration is counted as skipped.
     private func refuse(_ term: String, in phase: String, stats: StepStats,
                         restoring before: IterationStart) throws(SwiftGANError) -> StepStats {
         before.restore(self)
-        let applied = "nothing of this iteration was applied"
         switch config.nonFinite {
         case .raise:
-            throw SwiftGANError("iteration \(iteration + 1), \(phase): \(term) is not finite; \(applied). Try lower learning "
+            throw SwiftGANError("iteration \(iteration + 1), \(phase): \(term) is not finite; nothing of this iteration "
+                                + "was applied. Try lower learning "
                                 + "rates (lr_d, lr_g), a gradient penalty (e.g. loss \(objective.name)-GP), inputs in [-1, 1], or "
                                 + "non_finite=skip", kind: .diverged)
         case .skip:
