@@ -1,5 +1,10 @@
 import XCTest
 @testable import SwiftGAN
+@testable import SwiftGANLosses
+@testable import SwiftGANNN
+@testable import SwiftGANAutodiff
+@testable import SwiftGANOptimizers
+@testable import SwiftGANTensor
 
 /// Every convolution path (oneDNN's blocked kernels, the plain layout beside a 1- to 3-channel image, the
 /// gemm-based backward-data pass oneDNN picks there, and the dense `sgemm` layers) against float64, element

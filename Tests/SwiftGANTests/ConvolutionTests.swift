@@ -1,5 +1,10 @@
 import XCTest
 @testable import SwiftGAN
+@testable import SwiftGANLosses
+@testable import SwiftGANNN
+@testable import SwiftGANAutodiff
+@testable import SwiftGANOptimizers
+@testable import SwiftGANTensor
 
 final class ConvolutionTests: XCTestCase {
     /// A direct 7-loop cross-correlation to compare the oneDNN and GEMM paths with.

@@ -1,5 +1,10 @@
 import XCTest
 @testable import SwiftGAN
+@testable import SwiftGANLosses
+@testable import SwiftGANNN
+@testable import SwiftGANAutodiff
+@testable import SwiftGANOptimizers
+@testable import SwiftGANTensor
 
 final class LossTests: XCTestCase {
     let cr: [Double] = [0.3, -1.2, 2.5, 0.1], cf: [Double] = [-0.7, 0.4, -2.1, 1.3]

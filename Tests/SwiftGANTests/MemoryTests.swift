@@ -1,5 +1,10 @@
 import XCTest
 @testable import SwiftGAN
+@testable import SwiftGANLosses
+@testable import SwiftGANNN
+@testable import SwiftGANAutodiff
+@testable import SwiftGANOptimizers
+@testable import SwiftGANTensor
 
 /// Principle 3 of the Guarantees: a lack of memory is an error checked before the work, never a crash. These
 /// check the checks: counting a construction allocates nothing and counts what the real one takes, and a first
@@ -12,10 +17,10 @@ final class MemoryTests: XCTestCase {
             var rng = RandomGenerator(seed: 0)
             let taken = BufferPool.shared.takenBytes
             let (_, counted) = try AllocationCount.counting { () throws(SwiftGANError) in
-                try config.architecture.makeNetworks(config, rng: &rng)
+                try config.architecture.makeNetworks(config.networkOptions, rng: &rng)
             }
             XCTAssertEqual(BufferPool.shared.takenBytes, taken, text)
-            let networks = try config.architecture.makeNetworks(config, rng: &rng)
+            let networks = try config.architecture.makeNetworks(config.networkOptions, rng: &rng)
             let real = (networks.0.namedState + networks.1.namedState).reduce(0) { $0 + $1.1.count * 4 }
             XCTAssertGreaterThanOrEqual(counted, real, text)
             XCTAssertLessThanOrEqual(counted, real * 2, text)  // the same tensors, plus any scratch of the build

@@ -1,5 +1,10 @@
 import XCTest
 @testable import SwiftGAN
+@testable import SwiftGANLosses
+@testable import SwiftGANNN
+@testable import SwiftGANAutodiff
+@testable import SwiftGANOptimizers
+@testable import SwiftGANTensor
 
 final class ModuleTreeTests: XCTestCase {
     /// A model lists every tensor of its tree once, named by its path, as `torch.nn.Module` does.
@@ -42,7 +47,7 @@ final class ArchitectureRegistryTests: XCTestCase {
             let size = arch.networks.imageSizes?.first ?? 32
             let c = try GANConfig(text: "loss=\(loss)\narch=\(arch.rawValue)\nimage_size=\(size)\nchannels=1\nngf=4\nndf=4\nz_dim=4")
             var rng = RandomGenerator(seed: 3)
-            let (g, d) = try arch.makeNetworks(c, rng: &rng)
+            let (g, d) = try arch.makeNetworks(c.networkOptions, rng: &rng)
             XCTAssertFalse(g.namedParameters.isEmpty, arch.rawValue)
             XCTAssertFalse(d.namedParameters.isEmpty, arch.rawValue)
             XCTAssertFalse(arch.networks.summary.isEmpty)

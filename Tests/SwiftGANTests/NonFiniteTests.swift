@@ -1,5 +1,10 @@
 import XCTest
 @testable import SwiftGAN
+@testable import SwiftGANLosses
+@testable import SwiftGANNN
+@testable import SwiftGANAutodiff
+@testable import SwiftGANOptimizers
+@testable import SwiftGANTensor
 
 /// A non-finite loss, gradient or update is never applied: a diverged error names the iteration and the term
 /// and leaves the trainer as it was, or (`non_finite=skip`) the iteration is counted as skipped.

@@ -1,5 +1,10 @@
 import XCTest
 @testable import SwiftGAN
+@testable import SwiftGANLosses
+@testable import SwiftGANNN
+@testable import SwiftGANAutodiff
+@testable import SwiftGANOptimizers
+@testable import SwiftGANTensor
 
 /// The option table is the one description of every option: names, kinds, defaults, parsing.
 final class OptionTests: XCTestCase {

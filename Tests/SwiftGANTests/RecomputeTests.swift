@@ -1,5 +1,10 @@
 import XCTest
 @testable import SwiftGAN
+@testable import SwiftGANLosses
+@testable import SwiftGANNN
+@testable import SwiftGANAutodiff
+@testable import SwiftGANOptimizers
+@testable import SwiftGANTensor
 
 /// The ops that keep less on the tape: an intermediate recomputed in the backward pass, batch norm's input
 /// gradient as one op under double backprop, and a piecewise-linear gradient without a mask tensor.

@@ -1,5 +1,10 @@
 import XCTest
 @testable import SwiftGAN
+@testable import SwiftGANLosses
+@testable import SwiftGANNN
+@testable import SwiftGANAutodiff
+@testable import SwiftGANOptimizers
+@testable import SwiftGANTensor
 
 /// The sample-quality metrics against closed forms and direct sums (the Python suite checks them against SciPy).
 final class SampleQualityTests: XCTestCase {

@@ -1,5 +1,10 @@
 import XCTest
 @testable import SwiftGAN
+@testable import SwiftGANLosses
+@testable import SwiftGANNN
+@testable import SwiftGANAutodiff
+@testable import SwiftGANOptimizers
+@testable import SwiftGANTensor
 
 final class SpectralNormTests: XCTestCase {
     /// The largest singular value of a rows × columns matrix, by many power iterations in double precision.

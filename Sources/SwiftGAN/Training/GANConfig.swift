@@ -1,8 +1,5 @@
 // MARK: - Closed sets of options
 
-/// The network pairs (their registry entries: `networks`).
-public enum Architecture: String, CaseIterable { case dcgan, cnn, resnet, patchgan, autoencoder, ebgan, began, mlp }
-
 public enum OptimizerKind: String, CaseIterable { case adam, rmsprop, sgd }
 
 public enum LatentDistribution: String, CaseIterable { case normal, uniform }
@@ -114,6 +111,14 @@ public struct GANConfig: Equatable {
     public var criticShape: [Int] { [sampleShape[0] * pack] + sampleShape.dropFirst() }
     /// The critic's input channels (or, for the MLP, inputs): `channels · pack`.
     public var criticChannels: Int { channels * pack }
+
+    /// What the architecture's registry entry builds the networks from.
+    public var networkOptions: NetworkOptions {
+        NetworkOptions(imageSize: imageSize, channels: channels, criticChannels: criticChannels, zDim: zDim,
+                       generatorWidth: generatorWidth, discriminatorWidth: discriminatorWidth, dcgan: dcgan,
+                       layerNormD: layerNormD, autoEncoderCode: autoEncoderCode,
+                       autoEncoderCritic: loss.objective.isEnergyBased)
+    }
 
     /// The settings a loss recommends, applied when the loss is set.
     public static func preset(for loss: LossSpec) -> [(String, String)] {

@@ -128,14 +128,14 @@ public final class GANTrainer {
         // before any of it is allocated
         var counted = rng
         let (_, networkBytes) = try AllocationCount.counting { () throws(SwiftGANError) in
-            try config.architecture.makeNetworks(config, rng: &counted)
+            try config.architecture.makeNetworks(config.networkOptions, rng: &counted)
         }
         let slots = 2 + (config.optimizer == .adam ? 2 : config.optimizer == .rmsprop ? 1 : 0) + (config.emaDecay > 0 ? 1 : 0)
         let what = "building the networks (\(config.architecture.rawValue): \(MemoryBudget.format(networkBytes)) of "
             + "parameters and buffers, \(slots) copies with gradients and optimizer state)"
         try MemoryBudget.require(networkBytes * slots, for: what)
         networksBytes = networkBytes
-        (generator, discriminator) = try config.architecture.makeNetworks(config, rng: &rng)
+        (generator, discriminator) = try config.architecture.makeNetworks(config.networkOptions, rng: &rng)
         critic = try Critic(discriminator, for: objective)
         self.rng = rng
         parametersD = discriminator.namedParameters.map { $0.1 }

@@ -25,7 +25,7 @@
 ///   - pre: a recorded op on x returning y and the closure that fills a buffer with y's values again.
 ///   - layer: the differentiable layer applied to y, affine in y (a convolution): its gradient in y must
 ///     not read y.
-func recomputingIntermediate(_ x: Tensor, recomputeInput: (() -> Tensor)? = nil,
+package func recomputingIntermediate(_ x: Tensor, recomputeInput: (() -> Tensor)? = nil,
                              pre: (Tensor) -> (output: Tensor, refill: (UnsafeMutablePointer<Float>) -> Void),
                              layer: (Tensor) -> Tensor) -> Tensor {
     let (y, refill) = pre(x)

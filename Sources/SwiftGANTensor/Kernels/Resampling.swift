@@ -1,7 +1,7 @@
 // MARK: - Nearest-neighbour 2× upsampling and its adjoint
 
 /// `y[n, c, 2i + a, 2j + b] = x[n, c, i, j]` for a, b ∈ {0, 1}.
-func upsampleNearest2xForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, 2H, 2W]
+package func upsampleNearest2xForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, 2H, 2W]
                               _ x: UnsafePointer<Float>,  // [N, C, H, W]
                               planes: Int, height h: Int, width w: Int) {
     Profile.time(.elementwise) {
@@ -19,7 +19,7 @@ func upsampleNearest2xForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, 2H, 2
 }
 
 /// `x[n, c, i, j] = Σ_{a,b} y[n, c, 2i + a, 2j + b]` (the adjoint of the 2× upsampling).
-func sumPool2x2Forward(_ x: UnsafeMutablePointer<Float>,  // [N, C, H, W]
+package func sumPool2x2Forward(_ x: UnsafeMutablePointer<Float>,  // [N, C, H, W]
                        _ y: UnsafePointer<Float>,  // [N, C, 2H, 2W]
                        planes: Int, height h: Int, width w: Int) {
     Profile.time(.elementwise) {

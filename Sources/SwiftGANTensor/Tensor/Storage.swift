@@ -13,8 +13,8 @@ import Glibc
 /// the sizes that peak at other moments (the generator's and the discriminator's steps, a penalty's pass).
 /// Measured on DCGAN-64×3 at batch 64: peak RSS 282 → 274 MB (RaSGAN), 303 → 297 MB (with GP). The pages
 /// of a capacity beyond what is written are never touched, so they cost no memory.
-final class BufferPool: @unchecked Sendable {
-    static let shared = BufferPool()
+package final class BufferPool: @unchecked Sendable {
+    package static let shared = BufferPool()
 
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var cachedElements = 0
@@ -80,7 +80,7 @@ final class BufferPool: @unchecked Sendable {
     }
 }
 
-extension BufferPool {
+package extension BufferPool {
     /// Frees every cached buffer.
     func releaseCache() {
         pthread_mutex_lock(&mutex)
@@ -253,7 +253,7 @@ public enum AllocationCount {
 // MARK: - Storage
 
 /// A reference-counted float buffer taken from the pool and given back on release.
-final class Storage {
+package final class Storage {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
     /// Made while counting (`AllocationCount`): no memory behind it.

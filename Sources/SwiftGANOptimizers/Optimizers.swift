@@ -195,7 +195,7 @@ let nonFiniteExponent: UInt32 = 0x7f80_0000
 /// Whether `largestExponent(range)` (the largest `exponentBits` of the values it covers) is below
 /// `nonFiniteExponent` for every chunk of `0..<count`, the chunks run on the thread pool.
 @inline(__always)
-func allFinite(_ count: Int, costPerItem: Int, _ largestExponent: (Range<Int>) -> UInt32) -> Bool {
+package func allFinite(_ count: Int, costPerItem: Int, _ largestExponent: (Range<Int>) -> UInt32) -> Bool {
     let chunks = parallelChunkCount(count, costPerItem: costPerItem)
     var largest = [UInt32](repeating: 0, count: chunks)
     largest.withUnsafeMutableBufferPointer { l in
@@ -205,7 +205,7 @@ func allFinite(_ count: Int, costPerItem: Int, _ largestExponent: (Range<Int>) -
 }
 
 /// Whether `count` floats at `values` are all finite.
-func allFinite(_ values: UnsafePointer<Float>, count: Int) -> Bool {
+package func allFinite(_ values: UnsafePointer<Float>, count: Int) -> Bool {
     allFinite(count, costPerItem: 1) { r in
         var largest: UInt32 = 0
         for j in r { largest = max(largest, exponentBits(values[j])) }

@@ -35,7 +35,7 @@ extension NetworkPair {
         imageSizes: nil, hasDCGANGenerator: false, critic: .either
     ) { (c, rng) throws(SwiftGANError) in
         let g = MLP(inputs: c.zDim, hidden: c.generatorWidth, outputs: c.channels, squeezeOutput: false, rng: &rng)
-        let d: Module = c.loss.objective.isEnergyBased
+        let d: Module = c.autoEncoderCritic
             ? MLPAutoEncoder(inputs: c.criticChannels, hidden: c.discriminatorWidth, code: c.autoEncoderCode, rng: &rng)
             : MLP(inputs: c.criticChannels, hidden: c.discriminatorWidth, outputs: 1, squeezeOutput: true, rng: &rng)
         return (g, d)

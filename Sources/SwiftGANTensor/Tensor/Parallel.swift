@@ -71,7 +71,7 @@ private let runTeamShare: @convention(c) (UnsafeMutableRawPointer?) -> Void = { 
 
 /// Runs `body(i)` for `i` in `0..<iterations` on the OpenMP team (at most `Threads.count` threads),
 /// each thread taking a contiguous share; returns when all are done.
-func parallelFor(_ iterations: Int, _ body: (Int) -> Void) {
+package func parallelFor(_ iterations: Int, _ body: (Int) -> Void) {
     if iterations <= 1 {
         if iterations == 1 { body(0) }
         return
@@ -87,14 +87,14 @@ func parallelFor(_ iterations: Int, _ body: (Int) -> Void) {
 /// The number of chunks a loop over `count` items of `costPerItem` is split into: one per thread,
 /// or 1 when the work (`count * costPerItem`) is too small to share.
 @inline(__always)
-func parallelChunkCount(_ count: Int, costPerItem: Int = 1) -> Int {
+package func parallelChunkCount(_ count: Int, costPerItem: Int = 1) -> Int {
     count * costPerItem < parallelThreshold || count < 2 ? 1 : min(Threads.count, count)
 }
 
 /// Runs `body(range)` over `0..<count` split into contiguous chunks on the thread pool,
 /// or inline when the work (`count * costPerItem`) is too small to share.
 @inline(__always)
-func parallelChunks(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+package func parallelChunks(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
     let chunks = parallelChunkCount(count, costPerItem: costPerItem)
     if chunks == 1 {
         if count > 0 { body(0..<count) }

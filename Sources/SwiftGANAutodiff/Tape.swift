@@ -74,14 +74,17 @@ final class Node {
 
 /// Attaches a tape node to `output` when recording and any input is differentiable.
 @inline(__always)
-func record(_ output: Tensor, _ inputs: [Tensor], _ backward: @escaping (Tensor, [Bool]) -> [Tensor?]) -> Tensor {
+package func record(_ output: Tensor, _ inputs: [Tensor], _ backward: @escaping (Tensor, [Bool]) -> [Tensor?]) -> Tensor {
     if GradMode.isEnabled, inputs.contains(where: { $0.isDifferentiable }) {
-        output.gradFn = Node(edges: inputs.map(Edge.init), backward: backward)
+        output.tapeNode = Node(edges: inputs.map(Edge.init), backward: backward)
     }
     return output
 }
 
 extension Tensor {
+    /// The tape node that produced this tensor, if it was recorded (only this layer sets `tapeNode`, always to a Node).
+    var gradFn: Node? { tapeNode.map { unsafeDowncast($0, to: Node.self) } }
+
     /// The key its gradient is kept under: its node's identity, or its own for a leaf.
     var gradientKey: ObjectIdentifier { gradFn.map(ObjectIdentifier.init) ?? ObjectIdentifier(self) }
 }

@@ -7,7 +7,7 @@ extension NetworkPair {
     /// A pair whose generator is `config`'s DCGAN generator (sizes 32 to 256, the DCGAN options), with the
     /// critic `discriminator` builds.
     static func withDCGANGenerator(summary: String, critic: CriticKind = .scores,
-                                   discriminator: @escaping (GANConfig, inout RandomGenerator)
+                                   discriminator: @escaping (NetworkOptions, inout RandomGenerator)
                                        throws(SwiftGANError) -> Module) -> NetworkPair {
         NetworkPair(summary: summary, imageSizes: dcganImageSizes, hasDCGANGenerator: true, critic: critic) { (c, rng) throws(SwiftGANError) in
             (try DCGANGenerator(config: c, rng: &rng), try discriminator(c, &rng))
@@ -85,7 +85,7 @@ public final class DCGANGenerator: Module {
     }
 
     /// The generator of `config`'s image size, channels, latent size, width `ngf` and DCGAN options.
-    convenience init(config c: GANConfig, rng: inout RandomGenerator) throws(SwiftGANError) {
+    convenience init(config c: NetworkOptions, rng: inout RandomGenerator) throws(SwiftGANError) {
         try self.init(imageSize: c.imageSize, channels: c.channels, zDim: c.zDim, width: c.generatorWidth, options: c.dcgan, rng: &rng)
     }
 

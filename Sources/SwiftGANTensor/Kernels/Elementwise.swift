@@ -4,13 +4,13 @@ import Glibc
 
 /// How two shapes broadcast (NumPy/PyTorch rules), with adjacent dimensions
 /// coalesced so that inner loops run over the longest contiguous rows.
-struct BroadcastPlan {
-    let outputShape: [Int]
+package struct BroadcastPlan {
+    package let outputShape: [Int]
     let dims: [Int]  // coalesced output dimensions, outermost first
     let aStrides: [Int]  // element strides of a per coalesced dim (0 = broadcast)
     let bStrides: [Int]
 
-    init(_ a: [Int], _ b: [Int]) throws(SwiftGANError) {
+    package init(_ a: [Int], _ b: [Int]) throws(SwiftGANError) {
         let rank = max(a.count, b.count)
         let pa = Array(repeating: 1, count: rank - a.count) + a
         let pb = Array(repeating: 1, count: rank - b.count) + b
@@ -76,10 +76,10 @@ struct BroadcastPlan {
 
 // MARK: - Binary kernels
 
-enum BinaryOp { case add, subtract, multiply, divide }
+package enum BinaryOp { case add, subtract, multiply, divide }
 
 /// `out = a op b` with broadcasting. `out` has the plan's output shape.
-func binaryForward(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+package func binaryForward(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                    _ op: BinaryOp, _ plan: BroadcastPlan) {
     Profile.time(.elementwise) {
         plan.forEachRow { o, ao, bo, n, sa, sb in
@@ -115,7 +115,7 @@ func binaryForward(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>
 
 /// `out[target] = Σ input` over the dimensions where `targetShape` is 1 (or missing),
 /// accumulated in double precision. `targetShape` must broadcast to `inputShape`.
-func sumToKernel(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,
+package func sumToKernel(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Float>,
                  inputShape: [Int], targetShape: [Int]) {
     Profile.time(.elementwise) {
         let rank = inputShape.count
@@ -175,7 +175,7 @@ func sumToKernel(_ out: UnsafeMutablePointer<Float>, _ input: UnsafePointer<Floa
 // MARK: - Unary kernels
 
 /// Element-wise functions with a known derivative.
-enum UnaryOp: Equatable {
+package enum UnaryOp: Equatable {
     case affine(scale: Float, shift: Float)
     case square, sqrt, abs, exp, log, relu, tanh, sigmoid, softplus
     case leakyRelu(slope: Float)
@@ -184,7 +184,7 @@ enum UnaryOp: Equatable {
     case elu(alpha: Float, scale: Float)
 
     /// SELU (Klambauer et al., PyTorch's constants).
-    static let selu = UnaryOp.elu(alpha: 1.6732632423543772848170429916717, scale: 1.0507009873554804934193349852946)
+    package static let selu = UnaryOp.elu(alpha: 1.6732632423543772848170429916717, scale: 1.0507009873554804934193349852946)
 
     @inline(__always) func apply(_ x: Float) -> Float {
         switch self {
@@ -230,7 +230,7 @@ enum UnaryOp: Equatable {
 }
 
 /// `out[i] = op(x[i])`.
-func unaryForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int, _ op: UnaryOp) {
+package func unaryForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int, _ op: UnaryOp) {
     Profile.time(.elementwise) {
         parallelChunks(count) { r in
             switch op {
@@ -245,7 +245,7 @@ func unaryForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
 }
 
 /// `gradInput[i] = gradOutput[i] · op'(x[i])` in one pass (`y` is op's output).
-func unaryBackward(_ gradInput: UnsafeMutablePointer<Float>, _ gradOutput: UnsafePointer<Float>,
+package func unaryBackward(_ gradInput: UnsafeMutablePointer<Float>, _ gradOutput: UnsafePointer<Float>,
                    _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ count: Int, _ op: UnaryOp) {
     Profile.time(.elementwise) {
         parallelChunks(count) { r in
@@ -263,7 +263,7 @@ func unaryBackward(_ gradInput: UnsafeMutablePointer<Float>, _ gradOutput: Unsaf
 // MARK: - Broadcast copy
 
 /// `out = x` broadcast to `plan.outputShape` (the plan was built as `(outputShape, x.shape)`).
-func broadcastKernel(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ plan: BroadcastPlan) {
+package func broadcastKernel(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ plan: BroadcastPlan) {
     Profile.time(.elementwise) {
         plan.forEachRow { o, _, xo, n, _, step in
             if step == 1 { (out + o).update(from: x + xo, count: n) } else { (out + o).update(repeating: x[xo], count: n) }

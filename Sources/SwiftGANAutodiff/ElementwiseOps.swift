@@ -81,7 +81,7 @@ func unary(_ x: Tensor, _ op: UnaryOp) -> Tensor {
 }
 
 /// `unary(x, op)`, with `refill`, which writes the same output again from x (for `recomputingIntermediate`).
-func unaryRecomputable(_ x: Tensor, _ op: UnaryOp) -> (output: Tensor, refill: (UnsafeMutablePointer<Float>) -> Void) {
+package func unaryRecomputable(_ x: Tensor, _ op: UnaryOp) -> (output: Tensor, refill: (UnsafeMutablePointer<Float>) -> Void) {
     (unary(x, op), { unaryForward($0, x.pointer, x.count, op) })
 }
 

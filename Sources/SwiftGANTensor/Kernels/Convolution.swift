@@ -19,7 +19,7 @@ public struct ConvGeometry: Hashable {
                   outputWidth: (width + 2 * padding - kernelWidth) / stride + 1)
     }
 
-    init(batch: Int, channels: Int, height: Int, width: Int, kernelHeight: Int, kernelWidth: Int,
+    package init(batch: Int, channels: Int, height: Int, width: Int, kernelHeight: Int, kernelWidth: Int,
          stride: Int, padding: Int, outputHeight: Int, outputWidth: Int) {
         self.batch = batch; self.channels = channels; self.height = height; self.width = width
         self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
@@ -45,7 +45,7 @@ extension ConvGeometry {
 }
 
 /// Cross-correlation: `y[n,o] = Σ_c w[o,c] ⋆ x[n,c]` (no bias).
-func conv2dForward(_ y: UnsafeMutablePointer<Float>,  // [N, O, OH, OW]
+package func conv2dForward(_ y: UnsafeMutablePointer<Float>,  // [N, O, OH, OW]
                    _ x: UnsafePointer<Float>,  // [N, C, H, W]
                    _ w: UnsafePointer<Float>,  // [O, C, KH, KW]
                    outChannels: Int, _ g: ConvGeometry) {
@@ -60,7 +60,7 @@ func conv2dForward(_ y: UnsafeMutablePointer<Float>,  // [N, O, OH, OW]
 
 /// The adjoint of `conv2dForward` in x (a transposed convolution):
 /// `x[n,c] = Σ_o w[o,c] ⋆ᵀ y[n,o]`, written into the image of geometry `g`.
-func conv2dBackwardInput(_ x: UnsafeMutablePointer<Float>,  // [N, C, H, W]
+package func conv2dBackwardInput(_ x: UnsafeMutablePointer<Float>,  // [N, C, H, W]
                          _ y: UnsafePointer<Float>,  // [N, O, OH, OW]
                          _ w: UnsafePointer<Float>,  // [O, C, KH, KW]
                          outChannels: Int, _ g: ConvGeometry) {
@@ -74,7 +74,7 @@ func conv2dBackwardInput(_ x: UnsafeMutablePointer<Float>,  // [N, C, H, W]
 }
 
 /// The weight gradient of `conv2dForward`: `gw[o,c,ki,kj] = Σ_{n,oy,ox} gy[n,o,oy,ox] · x[n,c,oy·s+ki−p,ox·s+kj−p]`.
-func conv2dBackwardWeight(_ gw: UnsafeMutablePointer<Float>,  // [O, C, KH, KW]
+package func conv2dBackwardWeight(_ gw: UnsafeMutablePointer<Float>,  // [O, C, KH, KW]
                           _ gy: UnsafePointer<Float>,  // [N, O, OH, OW]
                           _ x: UnsafePointer<Float>,  // [N, C, H, W]
                           outChannels: Int, _ g: ConvGeometry) {

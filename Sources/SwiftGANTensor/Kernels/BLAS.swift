@@ -18,7 +18,7 @@ let doublePrecisionReduction = 512
 ///   - c: `[m, n]`, leading dimension `n`.
 ///   - a: `[m, k]` (or `[k, m]` when `transposeA`).
 ///   - b: `[k, n]` (or `[n, k]` when `transposeB`).
-func sgemm(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+package func sgemm(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
            m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
            alpha: Float = 1, beta: Float = 0) {
     if emptyProduct(c, m: m, n: n, k: k, beta: beta) { return }
@@ -55,7 +55,7 @@ private func widened(_ source: UnsafePointer<Float>, _ count: Int) -> UnsafeMuta
 // MARK: - Double precision, for the sample-quality metrics
 
 /// `C = alpha · op(A) · op(B) + beta · C` in double precision, row-major (as `sgemm`).
-func dgemm(_ c: UnsafeMutablePointer<Double>, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
+package func dgemm(_ c: UnsafeMutablePointer<Double>, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
            m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
            alpha: Double = 1, beta: Double = 0) {
     if emptyProduct(c, m: m, n: n, k: k, beta: beta) { return }
@@ -68,7 +68,7 @@ func dgemm(_ c: UnsafeMutablePointer<Double>, _ a: UnsafePointer<Double>, _ b: U
 ///
 /// - Returns: `values` `[n]` and `vectors` `[n, n]` row-major with eigenvector `j` in column `j`.
 /// - Throws: when the solver does not converge.
-func symmetricEigen(_ matrix: [Double], n: Int) throws(SwiftGANError) -> (values: [Double], vectors: [Double]) {
+package func symmetricEigen(_ matrix: [Double], n: Int) throws(SwiftGANError) -> (values: [Double], vectors: [Double]) {
     precondition(matrix.count == n * n)
     if n == 0 { return ([], []) }
     var a = matrix  // symmetric, so its row-major and column-major layouts are the same

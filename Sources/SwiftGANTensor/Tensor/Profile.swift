@@ -48,7 +48,7 @@ public enum Profile {
 
     /// Runs `body`, adding its duration to `kind` when profiling.
     @inline(__always)
-    static func time<R>(_ kind: KernelKind, _ body: () -> R) -> R {
+    package static func time<R>(_ kind: KernelKind, _ body: () -> R) -> R {
         if !isEnabled { return body() }
         let start = now()
         defer { add(now() - start, to: kind) }

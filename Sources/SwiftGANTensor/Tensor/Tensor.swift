@@ -12,14 +12,15 @@ public final class Tensor {
     public let count: Int
     /// The values. Replaced only by `dropValues` and `restoreValues` (an intermediate whose values a
     /// backward pass recomputes rather than keeps); unchecked, as reading it is every kernel's first step.
-    @exclusivity(unchecked) private(set) var storage: Storage
-    /// The tape node that produced this tensor, if it was recorded.
-    var gradFn: Node?
+    @exclusivity(unchecked) package private(set) var storage: Storage
+    /// The tape node that produced this tensor, if it was recorded (a `Node` of SwiftGANAutodiff, the layer above,
+    /// which reads it as `gradFn`).
+    package var tapeNode: AnyObject?
     /// Marks a leaf whose gradient can be requested.
     public var requiresGrad: Bool
 
     /// An uninitialised tensor (every op writes all of it).
-    init(uninitialized shape: [Int]) {
+    package init(uninitialized shape: [Int]) {
         self.shape = shape
         self.count = shape.reduce(1, *)
         self.storage = Storage(count: count)
@@ -27,7 +28,7 @@ public final class Tensor {
     }
 
     /// A tensor sharing `storage` under another shape (reshape, detach).
-    init(shape: [Int], storage: Storage) {
+    package init(shape: [Int], storage: Storage) {
         self.shape = shape
         self.count = shape.reduce(1, *)
         precondition(count == storage.count, "shape does not fit the storage")
@@ -60,10 +61,10 @@ public final class Tensor {
     public convenience init(scalar: Float) { self.init([scalar], shape: []) }
 
     /// The first element's address; valid while the tensor lives.
-    @inline(__always) var pointer: UnsafeMutablePointer<Float> { storage.pointer }
+    @inline(__always) package var pointer: UnsafeMutablePointer<Float> { storage.pointer }
 
     /// Whether a gradient can flow to this tensor.
-    @inline(__always) var isDifferentiable: Bool { requiresGrad || gradFn != nil }
+    @inline(__always) package var isDifferentiable: Bool { requiresGrad || tapeNode != nil }
 
     /// The elements in row-major order.
     public var scalars: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
@@ -96,19 +97,19 @@ public final class Tensor {
     /// Frees the values while the tensor stays on the tape with its shape and node: for an intermediate
     /// that the backward pass recomputes (`recomputingIntermediate`). Reading it before `restoreValues` is
     /// an error.
-    func dropValues() { storage = Storage.placeholder }
+    package func dropValues() { storage = Storage.placeholder }
 
     /// Whether the tensor holds its values (false between `dropValues` and `restoreValues`).
-    var hasValues: Bool { storage !== Storage.placeholder }
+    package var hasValues: Bool { storage !== Storage.placeholder }
 
     /// Gives a tensor whose values were dropped those of `source` (same count; shared, not copied).
-    func restoreValues(from source: Tensor) {
+    package func restoreValues(from source: Tensor) {
         precondition(source.count == count, "restoreValues: \(source.count) values for a tensor of \(count)")
         storage = source.storage
     }
 
     /// Gives a tensor whose values were dropped a fresh buffer filled by `fill`.
-    func restoreValues(_ fill: (UnsafeMutablePointer<Float>) -> Void) {
+    package func restoreValues(_ fill: (UnsafeMutablePointer<Float>) -> Void) {
         storage = Storage(count: count)
         fill(storage.pointer)
     }

@@ -14,7 +14,7 @@ func affineActivation(_ q: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float
 /// Normalises with batch statistics: `y = act((x − μ_c) · σ̂_c⁻¹ · γ_c + β_c)`, with
 /// `σ̂_c = √(var_c + eps)` (biased variance) and `act` the activation of negative slope `slope`
 /// (0: ReLU; 1: none). Writes the statistics for the backward pass and the running-statistics update.
-func batchNormTrainingForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, S]
+package func batchNormTrainingForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, S]
                               mean: UnsafeMutablePointer<Float>,  // [C]
                               invStd: UnsafeMutablePointer<Float>,  // [C]
                               variance: UnsafeMutablePointer<Float>,  // [C], biased
@@ -49,7 +49,7 @@ func batchNormTrainingForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, S]
 
 /// `batchNormTrainingForward`'s output again from x and the statistics it wrote (the same arithmetic, so the
 /// same values bit for bit): `y = act(x · scale_c + shift_c)`, `scale_c = σ̂_c⁻¹ γ_c`, `shift_c = β_c − μ_c scale_c`.
-func batchNormApply(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,  // [N, C, S]
+package func batchNormApply(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,  // [N, C, S]
                     mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,  // [C]
                     _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,  // [C]
                     slope: Float, batch: Int, channels: Int, spatial: Int) {
@@ -75,7 +75,7 @@ func activationMask(_ x: Float, scale: Float, shift: Float, slope: Float) -> Flo
 }
 
 /// `out = gy · act'` with the activation's branch taken at the normalised value of x (`activationMask`).
-func batchNormActivationMask(_ out: UnsafeMutablePointer<Float>, _ gy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,  // [N, C, S]
+package func batchNormActivationMask(_ out: UnsafeMutablePointer<Float>, _ gy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,  // [N, C, S]
                              mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,  // [C]
                              _ gamma: UnsafePointer<Float>, _ beta: UnsafePointer<Float>,  // [C]
                              slope: Float, batch: Int, channels: Int, spatial: Int) {
@@ -97,7 +97,7 @@ func batchNormActivationMask(_ out: UnsafeMutablePointer<Float>, _ gy: UnsafePoi
 /// activation of negative slope `slope` ≠ 1 (`beta` then given) `gy` where the normalised value is
 /// positive and `slope · gy` elsewhere: the branch is recomputed from x, so the output is not read.
 /// Pass nil for a gradient that is not needed.
-func batchNormTrainingBackward(gradInput: UnsafeMutablePointer<Float>?,  // [N, C, S]
+package func batchNormTrainingBackward(gradInput: UnsafeMutablePointer<Float>?,  // [N, C, S]
                                gradGamma: UnsafeMutablePointer<Float>?, gradBeta: UnsafeMutablePointer<Float>?,  // [C]
                                _ gy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,  // [N, C, S]
                                mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,  // [C]
@@ -149,7 +149,7 @@ func batchNormTrainingBackward(gradInput: UnsafeMutablePointer<Float>?,  // [N, 
 /// `∂/∂gy = mask · γ r (v − v̄ − x̂ b)` (the first-order rule applied to v),
 /// `∂/∂x = −γ r² (x̂ (w − ū v̄ − 3ab) + b (u − ū) + a (v − v̄))` (through x̂ and r),
 /// `∂/∂γ = r M (w − ū v̄ − ab)`. Pass nil for a gradient that is not needed.
-func batchNormInputGradientBackward(gradUpstream: UnsafeMutablePointer<Float>?,  // [N, C, S]
+package func batchNormInputGradientBackward(gradUpstream: UnsafeMutablePointer<Float>?,  // [N, C, S]
                                     gradInput: UnsafeMutablePointer<Float>?,  // [N, C, S]
                                     gradGamma: UnsafeMutablePointer<Float>?,  // [C]
                                     _ v: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ x: UnsafePointer<Float>,  // [N, C, S]
@@ -198,7 +198,7 @@ func batchNormInputGradientBackward(gradUpstream: UnsafeMutablePointer<Float>?, 
 /// Evaluation-mode batch normalisation with the running statistics folded into one per-channel affine map,
 /// then an optional activation, in one pass: `y = act(x · scale_c + shift_c)`, `scale = γ/√(r_var + eps)`,
 /// `shift = β − r_μ · scale`. `slope` is the activation's negative slope (0: ReLU, 1: none).
-func batchNormInferenceForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, S]
+package func batchNormInferenceForward(_ y: UnsafeMutablePointer<Float>,  // [N, C, S]
                                _ x: UnsafePointer<Float>,  // [N, C, S]
                                scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,  // [C]
                                slope: Float, batch: Int, channels: Int, spatial: Int) {

@@ -21,7 +21,7 @@ public func batchNorm2dTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, runnin
 /// `batchNorm2dTraining`, with `refill`, which writes the same output again (bit for bit) from x and the
 /// batch's statistics: for `recomputingIntermediate`, which frees the output and recomputes it in the
 /// backward pass (γ and β must be unchanged by then, as they are until the optimizer step).
-func batchNorm2dTrainingRecomputable(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
+package func batchNorm2dTrainingRecomputable(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
                                      momentum: Float, eps: Float, slope: Float)
     -> (output: Tensor, refill: (UnsafeMutablePointer<Float>) -> Void) {
     let n = x.shape[0], c = x.shape[1], s = x.count / max(n * c, 1)

@@ -1,0 +1,2 @@
+// The layers below this one, visible to every file of the target (and to whoever imports it).
+@_exported import SwiftGANTensor
