@@ -51,23 +51,24 @@ public func sg_metrics_frechet(_ mean1: UnsafePointer<Double>?, _ covariance1: U
 }
 
 @_cdecl("sg_metrics_fid")
-public func sg_metrics_fid(_ real: UnsafePointer<Double>?, _ realCount: Int64, _ fake: UnsafePointer<Double>?,
-                           _ fakeCount: Int64, _ width: Int64, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
+public func sg_metrics_fid(_ real: UnsafePointer<Double>?, _ realCount: Int64, _ realWidth: Int64,
+                           _ fake: UnsafePointer<Double>?, _ fakeCount: Int64, _ fakeWidth: Int64,
+                           _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     guarded { () throws(SwiftGANError) in
         try require(out != nil, "out is NULL")
-        out!.pointee = try SampleQuality.fid(real: try featureSet(real, realCount, width, "real_features"),
-                                             fake: try featureSet(fake, fakeCount, width, "fake_features"))
+        out!.pointee = try SampleQuality.fid(real: try featureSet(real, realCount, realWidth, "real_features"),
+                                             fake: try featureSet(fake, fakeCount, fakeWidth, "fake_features"))
     }
 }
 
 @_cdecl("sg_metrics_kernel_distances")
-public func sg_metrics_kernel_distances(_ real: UnsafePointer<Double>?, _ realCount: Int64,
-                                        _ fake: UnsafePointer<Double>?, _ fakeCount: Int64, _ width: Int64,
+public func sg_metrics_kernel_distances(_ real: UnsafePointer<Double>?, _ realCount: Int64, _ realWidth: Int64,
+                                        _ fake: UnsafePointer<Double>?, _ fakeCount: Int64, _ fakeWidth: Int64,
                                         _ realIndex: UnsafePointer<Int64>?, _ fakeIndex: UnsafePointer<Int64>?,
                                         _ subsets: Int64, _ subsetSize: Int64, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     guarded { () throws(SwiftGANError) in
-        let x = try featureSet(real, realCount, width, "real_features")
-        let y = try featureSet(fake, fakeCount, width, "fake_features")
+        let x = try featureSet(real, realCount, realWidth, "real_features")
+        let y = try featureSet(fake, fakeCount, fakeWidth, "fake_features")
         try require(subsets >= 1 && subsets <= 1 << 20, "subsets must be in [1, 2^20], got \(subsets)")
         try require(subsetSize >= 2 && subsetSize <= min(realCount, fakeCount),
                     "subset_size must be in [2, \(min(realCount, fakeCount))], got \(subsetSize)")
@@ -81,14 +82,14 @@ public func sg_metrics_kernel_distances(_ real: UnsafePointer<Double>?, _ realCo
 }
 
 @_cdecl("sg_metrics_precision_recall")
-public func sg_metrics_precision_recall(_ real: UnsafePointer<Double>?, _ realCount: Int64,
-                                        _ fake: UnsafePointer<Double>?, _ fakeCount: Int64, _ width: Int64, _ k: Int32,
+public func sg_metrics_precision_recall(_ real: UnsafePointer<Double>?, _ realCount: Int64, _ realWidth: Int64,
+                                        _ fake: UnsafePointer<Double>?, _ fakeCount: Int64, _ fakeWidth: Int64, _ k: Int32,
                                         _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     guarded { () throws(SwiftGANError) in
         try require(out != nil, "out is NULL")
         let (precision, recall) = try SampleQuality.precisionRecall(
-            real: try featureSet(real, realCount, width, "real_features"),
-            fake: try featureSet(fake, fakeCount, width, "fake_features"), k: Int(k))
+            real: try featureSet(real, realCount, realWidth, "real_features"),
+            fake: try featureSet(fake, fakeCount, fakeWidth, "fake_features"), k: Int(k))
         (out![0], out![1]) = (precision, recall)
     }
 }

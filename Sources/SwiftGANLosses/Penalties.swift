@@ -2,6 +2,10 @@
 
 /// A regulariser of the critic added to the discriminator's loss. All are exact double
 /// backprop: the input gradient is taken with `createGraph: true`.
+///
+/// Each penalty is declared here whole: its suffix, formula, weight option and default, the random inputs it
+/// draws (`randomInputs`) and its computation (`penalty(_:...)`). The option table, the step's inputs, the C ABI
+/// and Python read these declarations, so adding a penalty touches this file (and the PyTorch twin and fixtures).
 public enum PenaltyKind: String, CaseIterable {
     /// Gradient penalty (WGAN-GP).
     case gradient = "GP"
@@ -11,6 +15,8 @@ public enum PenaltyKind: String, CaseIterable {
     case r1 = "R1"
     /// DRAGAN (std over the whole real batch; the clip, for images in [−1, 1], can be turned off with `dragan_clip`).
     case dragan = "DRAGAN"
+    /// R2: R1's zero-centred penalty on fake data (Mescheder et al. 2018).
+    case r2 = "R2"
 
     /// The penalty as a formula, in one line (`swiftgan list`; the one place it is written).
     public var formula: String {
@@ -19,29 +25,80 @@ public enum PenaltyKind: String, CaseIterable {
         case .lipschitz: return "+ lp_weight·E max(0, ‖∇C(x̂)‖−1)², x̂ as for GP"
         case .r1: return "+ (r1_weight/2)·E‖∇C(x_r)‖²"
         case .dragan: return "+ dragan_weight·E(‖∇C(x̂)‖−1)², x̂ = clip(x_r + α·0.5·std(x_r)·ε, −1, 1), ε ~ U(0,1), α ~ U(−1,1) per sample"
+        case .r2: return "+ (r2_weight/2)·E‖∇C(x_f)‖²"
         }
     }
 
     /// The config key of this penalty's weight.
     public var weightKey: String { rawValue.lowercased() + "_weight" }
+
+    /// The weight's help in the option table.
+    public var weightHelp: String {
+        switch self {
+        case .gradient: return "the gradient penalty's weight λ (-GP)"
+        case .lipschitz: return "the Lipschitz penalty's weight λ (-LP)"
+        case .r1: return "R1's weight γ (-R1)"
+        case .dragan: return "DRAGAN's penalty weight λ (-DRAGAN)"
+        case .r2: return "R2's weight γ (-R2)"
+        }
+    }
+
+    /// The weight before any option sets it.
+    public var defaultWeight: Float { 10 }
+
+    /// The random inputs this penalty draws each critic step, in the order it draws them; penalties that share
+    /// an input (GP and LP: `u`) share its draw.
+    public var randomInputs: [RandomInput] {
+        switch self {
+        case .gradient, .lipschitz: return [.mixing]
+        case .dragan: return [.draganAlpha, .draganNoise]
+        case .r1, .r2: return []
+        }
+    }
 }
 
-/// The random inputs a penalty draws (given explicitly to replay a step).
-public struct PenaltyInputs {
-    /// GP/LP mixing coefficients u, `[N]`.
-    public var mixing: Tensor?
-    /// DRAGAN's per-sample α, `[N]`.
-    public var draganAlpha: Tensor?
-    /// DRAGAN's per-element ε, shaped as a real batch.
-    public var draganNoise: Tensor?
-    /// Whether DRAGAN clips its perturbed points to [−1, 1] (the range of images).
-    public var draganClip = true
+/// A random input of a penalty: its name (the step input that gives it explicitly, to replay a step), its
+/// meaning, its shape for one critic step and its distribution. Shapes follow what the critic judges: with
+/// PacGAN's packing, one entry per packed sample.
+public struct RandomInput {
+    public let name: String
+    public let meaning: String
+    /// The shape of one critic step's entry, from the shape of the critic's real batch `[B', C', ...]`.
+    public let shape: (_ criticBatch: [Int]) -> [Int]
+    /// Its shape in words, for the catalogue (B' the critic's batch, one packed sample's shape after it).
+    public let shapeText: String
+    let low: Float, high: Float
 
-    public init(mixing: Tensor? = nil, draganAlpha: Tensor? = nil, draganNoise: Tensor? = nil, draganClip: Bool = true) {
-        self.mixing = mixing
-        self.draganAlpha = draganAlpha
-        self.draganNoise = draganNoise
+    /// A draw of this input for a critic batch of shape `criticBatch`, from `rng`.
+    public func draw(criticBatch: [Int], rng: inout RandomGenerator) -> Tensor {
+        .uniform(shape(criticBatch), low: low, high: high, rng: &rng)
+    }
+
+    /// GP's and LP's mixing coefficients u ~ U(0, 1), one per sample.
+    static let mixing = RandomInput(name: "u", meaning: "GP/LP mixing coefficients u ~ U(0, 1)",
+                                    shape: { [$0[0]] }, shapeText: "[B']", low: 0, high: 1)
+    /// DRAGAN's α ~ U(−1, 1), one per sample.
+    static let draganAlpha = RandomInput(name: "dragan_alpha", meaning: "DRAGAN's per-sample α ~ U(-1, 1)",
+                                         shape: { [$0[0]] }, shapeText: "[B']", low: -1, high: 1)
+    /// DRAGAN's ε ~ U(0, 1), one per value of the real batch.
+    static let draganNoise = RandomInput(name: "dragan_noise", meaning: "DRAGAN's per-value ε ~ U(0, 1)",
+                                         shape: { $0 }, shapeText: "[B', critic sample]", low: 0, high: 1)
+}
+
+/// The random inputs of one critic step's penalties, by name (`RandomInput.name`), and DRAGAN's clip option.
+public struct PenaltyInputs {
+    public var values: [String: Tensor]
+    /// Whether DRAGAN clips its perturbed points to [−1, 1] (the range of images).
+    public var draganClip: Bool
+
+    public init(_ values: [String: Tensor] = [:], draganClip: Bool = true) {
+        self.values = values
         self.draganClip = draganClip
+    }
+
+    subscript(_ input: RandomInput) -> Tensor {
+        guard let t = values[input.name] else { preconditionFailure("the penalty input \(input.name) was not drawn") }
+        return t
     }
 }
 
@@ -75,18 +132,18 @@ public func penalty(_ kind: PenaltyKind, weight: Float, critic: (Tensor) -> Tens
                     inputs: PenaltyInputs) -> Tensor {
     switch kind {
     case .gradient, .lipschitz:
-        let u = perSample(inputs.mixing!, like: real.shape)
+        let u = perSample(inputs[.mixing], like: real.shape)
         let interpolate = withoutGradients { real * u + fake * (1 - u) }
         let excess = criticGradientNorms(critic: critic, at: interpolate) - 1
         return square(kind == .gradient ? excess : relu(excess)).mean() * weight
-    case .r1:
-        let norms = criticGradientNorms(critic: critic, at: real)
+    case .r1, .r2:
+        let norms = criticGradientNorms(critic: critic, at: kind == .r1 ? real : fake)
         return square(norms).mean() * (weight / 2)
     case .dragan:
         let perturbed = withoutGradients { () -> Tensor in
             let std = sampleStandardDeviation(real)
-            let alpha = perSample(inputs.draganAlpha!, like: real.shape)
-            let moved = real + alpha * (inputs.draganNoise! * (0.5 * std))
+            let alpha = perSample(inputs[.draganAlpha], like: real.shape)
+            let moved = real + alpha * (inputs[.draganNoise] * (0.5 * std))
             return inputs.draganClip ? clamp(moved, min: -1, max: 1) : moved
         }
         return square(criticGradientNorms(critic: critic, at: perturbed) - 1).mean() * weight
@@ -105,5 +162,5 @@ func sampleStandardDeviation(_ x: Tensor) -> Float {
 
 /// The WGAN-GP gradient penalty: `penalty(.gradient, ...)` with explicit mixing coefficients `u` `[N]`.
 public func gradientPenalty(critic: (Tensor) -> Tensor, real: Tensor, fake: Tensor, mixing u: Tensor, weight: Float) -> Tensor {
-    penalty(.gradient, weight: weight, critic: critic, real: real, fake: fake, inputs: PenaltyInputs(mixing: u))
+    penalty(.gradient, weight: weight, critic: critic, real: real, fake: fake, inputs: PenaltyInputs([RandomInput.mixing.name: u]))
 }

@@ -126,9 +126,9 @@ final class LossTests: XCTestCase {
         let packed = t.pack(real)
         XCTAssertEqual(packed.shape, [4, 2, 32, 32])
         XCTAssertEqual(Array(packed.scalars[1024..<2048]), Array(real.scalars[1024..<2048]))  // sample 1: channel 1 of pack 0
-        let s = try t.trainStep(real: [real], mixing: [randomTensor([4], seed: 2, low: 0, high: 1)])
+        let s = try t.trainStep(real: [real], ["u": [randomTensor([4], seed: 2, low: 0, high: 1)]])
         XCTAssertTrue(s.discriminatorLoss.isFinite && s.penalty > 0)
-        XCTAssertThrowsError(try t.trainStep(real: [real], mixing: [randomTensor([8], seed: 2, low: 0, high: 1)])) {
+        XCTAssertThrowsError(try t.trainStep(real: [real], ["u": [randomTensor([8], seed: 2, low: 0, high: 1)]])) {
             XCTAssertEqual(($0 as! SwiftGANError).message, "u must have shape [4], got [8]")
         }
         XCTAssertThrowsError(try t.trainStep(real: [randomTensor([3, 1, 32, 32], seed: 3)])) {
@@ -190,8 +190,8 @@ final class GradientPenaltyTests: XCTestCase {
 
     func testEveryPenaltysWeightGradientsMatchFiniteDifferences() {
         let real = randomTensor([3, 1, 8, 8], seed: 1), fake = randomTensor([3, 1, 8, 8], seed: 2)
-        let inputs = PenaltyInputs(mixing: randomTensor([3], seed: 3, low: 0, high: 1),
-                                   draganAlpha: randomTensor([3], seed: 9), draganNoise: randomTensor([3, 1, 8, 8], seed: 10, low: 0, high: 1))
+        let inputs = PenaltyInputs(["u": randomTensor([3], seed: 3, low: 0, high: 1), "dragan_alpha": randomTensor([3], seed: 9),
+                                    "dragan_noise": randomTensor([3, 1, 8, 8], seed: 10, low: 0, high: 1)])
         for kind in PenaltyKind.allCases {
             let weights = [randomTensor([2, 1, 4, 4], seed: 4), randomTensor([3, 2, 4, 4], seed: 5),
                            randomTensor([3], seed: 6, low: 0.5, high: 1.5), randomTensor([3], seed: 7),
@@ -203,15 +203,15 @@ final class GradientPenaltyTests: XCTestCase {
     }
 
     func testPenaltiesOfALinearCriticAreAnalytic() {
-        // C(x) = ⟨a, x⟩ has ∇C = a everywhere: GP = λ(‖a‖ − 1)², LP = λ max(0, ‖a‖ − 1)², R1 = (γ/2)‖a‖².
+        // C(x) = ⟨a, x⟩ has ∇C = a everywhere: GP = λ(‖a‖ − 1)², LP = λ max(0, ‖a‖ − 1)², R1 = R2 = (γ/2)‖a‖².
         let a = Tensor([0.25, -0.5, 0.1, 0.2], shape: [1, 1, 2, 2])
         let critic: (Tensor) -> Tensor = { conv2d($0, weight: a).reshaped([$0.shape[0]]) }
         let real = randomTensor([2, 1, 2, 2], seed: 1), fake = randomTensor([2, 1, 2, 2], seed: 2)
-        let inputs = PenaltyInputs(mixing: Tensor([0.3, 0.9], shape: [2]), draganAlpha: Tensor([0.5, -0.5], shape: [2]),
-                                   draganNoise: randomTensor([2, 1, 2, 2], seed: 3, low: 0, high: 1))
+        let inputs = PenaltyInputs(["u": Tensor([0.3, 0.9], shape: [2]), "dragan_alpha": Tensor([0.5, -0.5], shape: [2]),
+                                    "dragan_noise": randomTensor([2, 1, 2, 2], seed: 3, low: 0, high: 1)])
         let norm = (0.0625 + 0.25 + 0.01 + 0.04).squareRoot()  // < 1: LP is 0
         let expected: [PenaltyKind: Double] = [.gradient: 10 * (norm - 1) * (norm - 1), .lipschitz: 0, .r1: 5 * norm * norm,
-                                               .dragan: 10 * (norm - 1) * (norm - 1)]
+                                               .dragan: 10 * (norm - 1) * (norm - 1), .r2: 5 * norm * norm]
         for kind in PenaltyKind.allCases {
             let p = penalty(kind, weight: 10, critic: critic, real: real, fake: fake, inputs: inputs)
             XCTAssertEqual(Double(p.scalar), expected[kind]!, accuracy: 1e-5, "\(kind)")
@@ -226,6 +226,34 @@ final class GradientPenaltyTests: XCTestCase {
                                  mixing: Tensor([0.3, 0.9], shape: [2]), weight: 10)
         let norm = (0.25 + 1 + 4 + 0.0625).squareRoot()
         XCTAssertEqual(Double(gp.scalar), 10 * (norm - 1) * (norm - 1), accuracy: 1e-5)
+    }
+}
+
+final class StepInputTests: XCTestCase {
+    /// Each penalty declares its random inputs; a step takes real, the latents and those, each once, in the order
+    /// they are drawn (the registry's, whatever the order of the suffixes), and nothing for R1 and R2.
+    func testAStepTakesTheInputsItsPenaltiesDeclare() throws {
+        func names(_ loss: String, _ extra: String = "") throws -> [String] {
+            try GANTrainer(config: GANConfig(text: "loss=\(loss)\nimage_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=4\(extra)"))
+                .stepInputSpecs.map(\.name)
+        }
+        XCTAssertEqual(try names("RaSGAN"), ["real", "z", "z_g"])
+        XCTAssertEqual(try names("RaSGAN-R1-R2"), ["real", "z", "z_g"])
+        XCTAssertEqual(try names("WGAN-GP-LP"), ["real", "z", "z_g", "u"])
+        XCTAssertEqual(try names("SGAN-DRAGAN-GP"), ["real", "z", "z_g", "u", "dragan_alpha", "dragan_noise"])
+        XCTAssertEqual(try names("RaSGAN", "\nreuse_fake=true"), ["real", "z"])
+    }
+
+    /// R2 penalises the critic's gradient at the fake batch: given the same inputs, a step's penalty is R1's with
+    /// the real and fake batches swapped, and it does not depend on the real batch.
+    func testR2IsR1OnTheFakeBatch() {
+        let critic: (Tensor) -> Tensor = { square($0).sum(alongAxes: [1, 2, 3]).reshaped([$0.shape[0]]) }  // ∇C = 2x
+        let real = randomTensor([3, 1, 4, 4], seed: 1), fake = randomTensor([3, 1, 4, 4], seed: 2)
+        let r2 = penalty(.r2, weight: 10, critic: critic, real: real, fake: fake, inputs: PenaltyInputs())
+        let r1 = penalty(.r1, weight: 10, critic: critic, real: fake, fake: real, inputs: PenaltyInputs())
+        XCTAssertEqual(r2.scalar, r1.scalar)
+        let expected = (0..<fake.count).reduce(0.0) { $0 + 4 * Double(fake.scalars[$1] * fake.scalars[$1]) } / 3 * 5
+        XCTAssertEqual(Double(r2.scalar), expected, accuracy: 1e-4 * expected)
     }
 }
 
@@ -289,26 +317,34 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try t.trainStep(real: [randomTensor([4, 3, 32, 32], seed: 1)])) {
             XCTAssertEqual(($0 as! SwiftGANError).message, "real must have shape [N, 1, 32, 32], got [4, 3, 32, 32]")
         }
-        XCTAssertThrowsError(try t.trainStep(real: [randomTensor([4, 1, 32, 32], seed: 1)], mixing: [.zeros([3])])) {
+        XCTAssertThrowsError(try t.trainStep(real: [randomTensor([4, 1, 32, 32], seed: 1)], ["u": [.zeros([3])]])) {
             XCTAssertEqual(($0 as! SwiftGANError).message, "u must have shape [4], got [3]")
         }
         XCTAssertThrowsError(try t.generate(.zeros([2, 5]))) {
             XCTAssertEqual(($0 as! SwiftGANError).message, "z must have shape [N, 8], got [2, 5]")
         }
         // The API's arrays (as the C ABI passes them), split per critic step: one message form for every input.
-        XCTAssertThrowsError(try t.trainStep(t.stepInputs(real: .zeros([4, 1, 32, 32]), mixing: .zeros([2, 4])))) {
+        XCTAssertThrowsError(try t.trainStep(t.stepInputs([("real", .zeros([4, 1, 32, 32])), ("u", .zeros([2, 4]))]))) {
             XCTAssertEqual(($0 as! SwiftGANError).message, "u must have shape [4], got [2, 4]")
         }
         var twoCritic = config("RaSGAN-GP")
         try twoCritic.set("n_critic", "2")
         let twice = try GANTrainer(config: twoCritic)
-        XCTAssertThrowsError(try twice.trainStep(twice.stepInputs(real: .zeros([3, 4, 1, 32, 32])))) {
+        XCTAssertThrowsError(try twice.trainStep(twice.stepInputs([("real", .zeros([3, 4, 1, 32, 32]))]))) {
             XCTAssertEqual(($0 as! SwiftGANError).message, "real must have shape [N, 1, 32, 32] or [2, N, 1, 32, 32], got [3, 4, 1, 32, 32]")
         }
-        XCTAssertThrowsError(try twice.trainStep(twice.stepInputs(real: .zeros([4, 1, 32, 32]), noiseD: .zeros([4, 8])))) {
+        XCTAssertThrowsError(try twice.trainStep(twice.stepInputs([("real", .zeros([4, 1, 32, 32])), ("z", .zeros([4, 8]))]))) {
             XCTAssertEqual(($0 as! SwiftGANError).message, "z must have shape [2, 4, 8], got [4, 8]")
         }
-        XCTAssertNoThrow(try twice.trainStep(twice.stepInputs(real: .zeros([2, 4, 1, 32, 32]), noiseD: .zeros([2, 4, 8]))))
+        XCTAssertNoThrow(try twice.trainStep(twice.stepInputs([("real", .zeros([2, 4, 1, 32, 32])), ("z", .zeros([2, 4, 8]))])))
+        // Inputs are named: a name the configuration does not take is refused, naming the penalties that draw it.
+        XCTAssertThrowsError(try t.stepInputs([("real", .zeros([4, 1, 32, 32])), ("dragan_alpha", .zeros([4]))])) {
+            XCTAssertEqual(($0 as! SwiftGANError).message, "dragan_alpha is not an input of loss RaSGAN-GP (it is drawn by the "
+                           + "penalties -DRAGAN); a step of this GAN takes real, z, z_g, u")
+        }
+        XCTAssertThrowsError(try t.stepInputs([("z", .zeros([4, 8]))])) {
+            XCTAssertEqual(($0 as! SwiftGANError).message, "real is required")
+        }
         XCTAssertThrowsError(try GANTrainer(config: GANConfig(text: "image_size=48"))) {
             XCTAssertEqual(($0 as! SwiftGANError).message, "image_size must be one of [32, 64, 128, 256] for arch 'dcgan', got 48")
         }

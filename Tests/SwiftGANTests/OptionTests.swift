@@ -85,7 +85,7 @@ final class OptionScopeTests: XCTestCase {
     ].map { "image_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=4\n" + $0 }
 
     /// A valid value other than `current` for `option`.
-    func otherValue(_ option: Option, _ current: String) -> String {
+    func otherValue(_ option: Option<GANConfig>, _ current: String) -> String {
         switch option.kind {
         case .boolean: return current == "true" ? "false" : "true"
         case .integer: return String(Int(current)! + 1)

@@ -84,7 +84,7 @@ static int get_array(PyObject *obj, Py_buffer *view, sg_array *array, const char
     return 0;
 }
 
-/* A library text (sg_catalogue, sg_profile_read, sg_options, sg_gan_scalars_read): its size asked first,
+/* A library text (sg_catalogue, sg_profile_read, sg_options, a handle's configuration): its size asked first,
  * then read, through an adapter that passes `context` (the catalogue's `what`, a handle). */
 typedef sg_status (*text_reader)(void *context, char *buffer, int64_t capacity, int64_t *needed);
 
@@ -101,71 +101,96 @@ static PyObject *read_text(text_reader read, void *context) {
     return result;
 }
 
-/* ---- Handle type -------------------------------------------------------- */
+/* ---- Handle type: any handle kind (sg_handle*) --------------------------------- */
 
-/* A handle's calls may run in several threads: the library serialises them, and a close() while another thread's
- * call runs (with the GIL released) ends the engine when that call returns; later calls raise ValueError. */
+/* One Python type serves every handle kind; the library refuses a call of another kind (a GAN's train_step on a
+ * feature network). A handle's calls may run in several threads: the library serialises them, and a close() while
+ * another thread's call runs (with the GIL released) ends the engine when that call returns; later calls raise
+ * ValueError. */
 typedef struct {
     PyObject_HEAD
-    sg_gan *gan;
+    sg_handle *handle;
+    const char *what; /* "GAN", "feature network": for the closed message */
 } Handle;
 
 static int check_open(Handle *self) {
-    if (self->gan == NULL) {
-        PyErr_SetString(PyExc_ValueError, "the GAN is closed");
+    if (self->handle == NULL) {
+        PyErr_Format(PyExc_ValueError, "the %s is closed", self->what);
         return -1;
     }
     return 0;
 }
 
 static void Handle_dealloc(Handle *self) {
-    sg_gan_free(self->gan);
+    sg_handle_free(self->handle);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyObject *Handle_close(Handle *self, PyObject *unused) {
-    sg_gan_free(self->gan);
-    self->gan = NULL;
+    sg_handle_free(self->handle);
+    self->handle = NULL;
     Py_RETURN_NONE;
 }
 
-static PyObject *Handle_closed(Handle *self, void *unused) { return PyBool_FromLong(self->gan == NULL); }
+static PyObject *Handle_closed(Handle *self, void *unused) { return PyBool_FromLong(self->handle == NULL); }
 
-static PyObject *Handle_config(Handle *self, PyObject *unused) {
-    if (check_open(self)) return NULL;
-    int64_t needed = 0;
-    char small[1];
-    sg_gan_config(self->gan, small, 0, &needed);
-    char *text = PyMem_Malloc((size_t)needed);
-    if (!text) return PyErr_NoMemory();
-    sg_status st = sg_gan_config(self->gan, text, needed, &needed);
-    PyObject *result = st == SG_OK ? PyUnicode_FromString(text) : raise_status(st);
-    PyMem_Free(text);
-    return result;
+static sg_status config_text(void *handle, char *buffer, int64_t capacity, int64_t *needed) {
+    return sg_handle_config((sg_handle *)handle, buffer, capacity, needed);
 }
 
-/* train_step(real, z, z_g, u, dragan_alpha, dragan_noise): arrays, None for the inputs to draw */
-static PyObject *Handle_train_step(Handle *self, PyObject *args) {
-    static const char *names[6] = {"real", "z", "z_g", "u", "dragan_alpha", "dragan_noise"};
-    PyObject *objs[6];
-    if (!PyArg_ParseTuple(args, "OOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5])) return NULL;
+static sg_status step_inputs_text(void *handle, char *buffer, int64_t capacity, int64_t *needed) {
+    return sg_gan_step_inputs((sg_handle *)handle, buffer, capacity, needed);
+}
+
+static sg_status scalars_text(void *handle, char *buffer, int64_t capacity, int64_t *needed) {
+    return sg_gan_scalars_read((sg_handle *)handle, buffer, capacity, needed);
+}
+
+/* A handle's text (configuration, step inputs, scalars). */
+static PyObject *handle_text(Handle *self, text_reader read) {
     if (check_open(self)) return NULL;
-    Py_buffer views[6] = {{0}};
-    sg_step_inputs inputs;
-    sg_array *arrays[6] = {&inputs.real, &inputs.z, &inputs.z_g, &inputs.u, &inputs.dragan_alpha, &inputs.dragan_noise};
-    for (int i = 0; i < 6; i++) {
-        if (get_array(objs[i], &views[i], arrays[i], names[i])) {
-            for (int j = 0; j < i; j++) release(&views[j]);
-            return NULL;
-        }
+    return read_text(read, self->handle);
+}
+
+static PyObject *Handle_config(Handle *self, PyObject *unused) { return handle_text(self, config_text); }
+static PyObject *Handle_step_inputs(Handle *self, PyObject *unused) { return handle_text(self, step_inputs_text); }
+static PyObject *Handle_scalars(Handle *self, PyObject *unused) { return handle_text(self, scalars_text); }
+
+/* train_step(inputs): a sequence of (name, float32 array) pairs; the core checks the names and shapes */
+static PyObject *Handle_train_step(Handle *self, PyObject *args) {
+    PyObject *given;
+    if (!PyArg_ParseTuple(args, "O", &given)) return NULL;
+    if (check_open(self)) return NULL;
+    PyObject *items = PySequence_Fast(given, "inputs must be a sequence of (name, array) pairs");
+    if (!items) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(items);
+    if (n > 64) {
+        Py_DECREF(items);
+        PyErr_Format(PyExc_ValueError, "at most 64 inputs, got %zd", n);
+        return NULL;
     }
+    sg_named_array inputs[64];
+    Py_buffer views[64];
+    memset(views, 0, sizeof views);
+    Py_ssize_t ready = 0;
+    for (; ready < n; ready++) {
+        const char *name;
+        PyObject *array;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(items, ready), "sO", &name, &array)) break;
+        inputs[ready].name = name; /* kept alive by `items` */
+        if (get_array(array, &views[ready], &inputs[ready].array, name)) break;
+    }
+    sg_status st = SG_OK;
     double stats[SG_STAT_COUNT] = {0};
-    sg_status st;
-    sg_gan *gan = self->gan;
-    Py_BEGIN_ALLOW_THREADS
-    st = sg_gan_train_step(gan, &inputs, stats, SG_STAT_COUNT);
-    Py_END_ALLOW_THREADS
-    for (int i = 0; i < 6; i++) release(&views[i]);
+    if (ready == n) {
+        sg_handle *handle = self->handle;
+        Py_BEGIN_ALLOW_THREADS
+        st = sg_gan_train_step(handle, inputs, (int32_t)n, stats, SG_STAT_COUNT);
+        Py_END_ALLOW_THREADS
+    }
+    for (Py_ssize_t i = 0; i < ready; i++) release(&views[i]);
+    Py_DECREF(items);
+    if (ready != n) return NULL;
     if (st != SG_OK) return raise_status(st);
     PyObject *result = PyTuple_New(SG_STAT_COUNT);
     if (!result) return NULL;
@@ -186,9 +211,9 @@ static PyObject *Handle_generate(Handle *self, PyObject *args) {
         return NULL;
     }
     sg_status st;
-    sg_gan *gan = self->gan;
+    sg_handle *handle = self->handle;
     Py_BEGIN_ALLOW_THREADS
-    st = sg_gan_generate(gan, &latents, vo.buf, vo.len / 4);
+    st = sg_gan_generate(handle, &latents, vo.buf, vo.len / 4);
     Py_END_ALLOW_THREADS
     release(&vz); release(&vo);
     if (st != SG_OK) return raise_status(st);
@@ -204,11 +229,57 @@ static PyObject *Handle_sample(Handle *self, PyObject *args) {
     Py_buffer vo = {0};
     if (get_float32(out, &vo, 1, "out")) return NULL;
     sg_status st;
-    sg_gan *gan = self->gan;
+    sg_handle *handle = self->handle;
     Py_BEGIN_ALLOW_THREADS
-    st = sg_gan_sample(gan, n, vo.buf, vo.len / 4);
+    st = sg_gan_sample(handle, n, vo.buf, vo.len / 4);
     Py_END_ALLOW_THREADS
     release(&vo);
+    if (st != SG_OK) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+/* features_train_step(images, labels) -> (loss, accuracy); labels: a C-contiguous int32 buffer */
+static PyObject *Handle_features_train_step(Handle *self, PyObject *args) {
+    PyObject *images, *labels;
+    if (!PyArg_ParseTuple(args, "OO", &images, &labels)) return NULL;
+    if (check_open(self)) return NULL;
+    Py_buffer vi = {0}, vl = {0};
+    sg_array x;
+    if (get_array(images, &vi, &x, "images")) return NULL;
+    if (PyObject_GetBuffer(labels, &vl, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0 || vl.itemsize != 4 || !vl.format ||
+        (strcmp(vl.format, "i") != 0 && strcmp(vl.format, "l") != 0 && strcmp(vl.format, "=i") != 0)) {
+        if (vl.obj) PyBuffer_Release(&vl);
+        release(&vi);
+        PyErr_SetString(PyExc_TypeError, "labels must be a C-contiguous int32 buffer");
+        return NULL;
+    }
+    double stats[2] = {0, 0};
+    sg_status st;
+    sg_handle *handle = self->handle;
+    Py_BEGIN_ALLOW_THREADS
+    st = sg_features_train_step(handle, &x, vl.buf, vl.len / 4, stats);
+    Py_END_ALLOW_THREADS
+    release(&vi); release(&vl);
+    if (st != SG_OK) return raise_status(st);
+    return Py_BuildValue("(dd)", stats[0], stats[1]);
+}
+
+/* features_evaluate(images, logits, out) */
+static PyObject *Handle_features_evaluate(Handle *self, PyObject *args) {
+    PyObject *images, *out;
+    int logits;
+    if (!PyArg_ParseTuple(args, "OpO", &images, &logits, &out)) return NULL;
+    if (check_open(self)) return NULL;
+    Py_buffer vi = {0}, vo = {0};
+    sg_array x;
+    if (get_array(images, &vi, &x, "images")) return NULL;
+    if (get_float32(out, &vo, 1, "out")) { release(&vi); return NULL; }
+    sg_status st;
+    sg_handle *handle = self->handle;
+    Py_BEGIN_ALLOW_THREADS
+    st = sg_features_evaluate(handle, &x, logits, vo.buf, vo.len / 4);
+    Py_END_ALLOW_THREADS
+    release(&vi); release(&vo);
     if (st != SG_OK) return raise_status(st);
     Py_RETURN_NONE;
 }
@@ -218,7 +289,7 @@ static PyObject *Handle_tensor_count(Handle *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "i", &which)) return NULL;
     if (check_open(self)) return NULL;
     int64_t count = 0;
-    sg_status st = sg_gan_tensor_count(self->gan, which, &count);
+    sg_status st = sg_tensor_count(self->handle, which, &count);
     return st == SG_OK ? PyLong_FromLongLong(count) : raise_status(st);
 }
 
@@ -229,8 +300,8 @@ static PyObject *Handle_tensor_info(Handle *self, PyObject *args) {
     if (check_open(self)) return NULL;
     const char *name = NULL;
     int32_t ndim = 0;
-    int64_t shape[8];
-    sg_status st = sg_gan_tensor_info(self->gan, which, index, &name, &ndim, shape);
+    int64_t shape[SG_MAX_DIMS];
+    sg_status st = sg_tensor_info(self->handle, which, index, &name, &ndim, shape);
     if (st != SG_OK) return raise_status(st);
     PyObject *dims = PyTuple_New(ndim);
     if (!dims) return NULL;
@@ -239,29 +310,48 @@ static PyObject *Handle_tensor_info(Handle *self, PyObject *args) {
 }
 
 static PyObject *Handle_tensor_read(Handle *self, PyObject *args) {
-    Py_ssize_t index, count;
+    Py_ssize_t index;
     int which;
     PyObject *out;
-    if (!PyArg_ParseTuple(args, "inOn", &which, &index, &out, &count)) return NULL;
+    if (!PyArg_ParseTuple(args, "inO", &which, &index, &out)) return NULL;
     if (check_open(self)) return NULL;
     Py_buffer vo = {0};
-    if (get_floats(out, &vo, count, 1, "out")) return NULL;
-    sg_status st = sg_gan_tensor_read(self->gan, which, index, vo.buf, count);
+    if (get_float32(out, &vo, 1, "out")) return NULL;
+    sg_status st = sg_tensor_read(self->handle, which, index, vo.buf, vo.len / 4);
     release(&vo);
     if (st != SG_OK) return raise_status(st);
     Py_RETURN_NONE;
 }
 
+/* tensor_write(which, [(index, float32 array), ...]): all checked by the core, then all written */
 static PyObject *Handle_tensor_write(Handle *self, PyObject *args) {
-    Py_ssize_t index, count;
     int which;
-    PyObject *values;
-    if (!PyArg_ParseTuple(args, "inOn", &which, &index, &values, &count)) return NULL;
+    PyObject *given;
+    if (!PyArg_ParseTuple(args, "iO", &which, &given)) return NULL;
     if (check_open(self)) return NULL;
-    Py_buffer vv = {0};
-    if (get_floats(values, &vv, count, 0, "values")) return NULL;
-    sg_status st = sg_gan_tensor_write(self->gan, which, index, vv.buf, count);
-    release(&vv);
+    PyObject *items = PySequence_Fast(given, "tensors must be a sequence of (index, array) pairs");
+    if (!items) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(items), ready = 0;
+    int64_t *indices = PyMem_Calloc(n + 1, sizeof *indices);
+    sg_array *arrays = PyMem_Calloc(n + 1, sizeof *arrays);
+    Py_buffer *views = PyMem_Calloc(n + 1, sizeof *views);
+    if (!indices || !arrays || !views) {
+        PyErr_NoMemory();
+    } else {
+        for (; ready < n; ready++) {
+            Py_ssize_t index;
+            PyObject *array;
+            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(items, ready), "nO", &index, &array)) break;
+            if (get_array(array, &views[ready], &arrays[ready], "values")) break;
+            indices[ready] = index;
+        }
+    }
+    sg_status st = SG_OK;
+    if (!PyErr_Occurred()) st = sg_tensor_write(self->handle, which, n, indices, arrays);
+    for (Py_ssize_t i = 0; i < ready; i++) release(&views[i]);
+    PyMem_Free(indices); PyMem_Free(arrays); PyMem_Free(views);
+    Py_DECREF(items);
+    if (PyErr_Occurred()) return NULL;
     if (st != SG_OK) return raise_status(st);
     Py_RETURN_NONE;
 }
@@ -270,7 +360,7 @@ static PyObject *Handle_set_retain_gradients(Handle *self, PyObject *args) {
     int on;
     if (!PyArg_ParseTuple(args, "p", &on)) return NULL;
     if (check_open(self)) return NULL;
-    sg_status st = sg_gan_set_retain_gradients(self->gan, on);
+    sg_status st = sg_gan_set_retain_gradients(self->handle, on);
     if (st != SG_OK) return raise_status(st);
     Py_RETURN_NONE;
 }
@@ -279,7 +369,7 @@ static PyObject *Handle_set_threads(Handle *self, PyObject *args) {
     int threads;
     if (!PyArg_ParseTuple(args, "i", &threads)) return NULL;
     if (check_open(self)) return NULL;
-    sg_status st = sg_gan_set_threads(self->gan, threads);
+    sg_status st = sg_handle_set_threads(self->handle, threads);
     if (st != SG_OK) return raise_status(st);
     Py_RETURN_NONE;
 }
@@ -287,19 +377,9 @@ static PyObject *Handle_set_threads(Handle *self, PyObject *args) {
 static PyObject *Handle_threads(Handle *self, PyObject *unused) {
     if (check_open(self)) return NULL;
     int32_t threads = 0;
-    sg_status st = sg_gan_get_threads(self->gan, &threads);
+    sg_status st = sg_handle_get_threads(self->handle, &threads);
     if (st != SG_OK) return raise_status(st);
     return PyLong_FromLong(threads);
-}
-
-static sg_status handle_scalars_text(void *gan, char *buffer, int64_t capacity, int64_t *needed) {
-    return sg_gan_scalars_read((sg_gan *)gan, buffer, capacity, needed);
-}
-
-/* scalars() -> "name=value" lines of the trainer's scalar state */
-static PyObject *Handle_scalars(Handle *self, PyObject *unused) {
-    if (check_open(self)) return NULL;
-    return read_text(handle_scalars_text, self->gan);
 }
 
 /* set_scalars(text) */
@@ -307,7 +387,7 @@ static PyObject *Handle_set_scalars(Handle *self, PyObject *args) {
     const char *text;
     if (!PyArg_ParseTuple(args, "s", &text)) return NULL;
     if (check_open(self)) return NULL;
-    sg_status st = sg_gan_scalars_write(self->gan, text);
+    sg_status st = sg_gan_scalars_write(self->handle, text);
     if (st != SG_OK) return raise_status(st);
     Py_RETURN_NONE;
 }
@@ -315,18 +395,21 @@ static PyObject *Handle_set_scalars(Handle *self, PyObject *args) {
 static PyMethodDef Handle_methods[] = {
     {"close", (PyCFunction)Handle_close, METH_NOARGS, "Frees the engine; further calls raise ValueError."},
     {"config", (PyCFunction)Handle_config, METH_NOARGS, "The resolved configuration as key=value lines."},
-    {"train_step", (PyCFunction)Handle_train_step, METH_VARARGS, "One training iteration on (real, z, z_g, u, dragan_alpha, dragan_noise); returns the statistics."},
-    {"generate", (PyCFunction)Handle_generate, METH_VARARGS, "Images from explicit latents into out."},
-    {"sample", (PyCFunction)Handle_sample, METH_VARARGS, "Images from the engine's own latents into out."},
+    {"set_threads", (PyCFunction)Handle_set_threads, METH_VARARGS, "Threads this handle's calls use (0: the default)."},
+    {"threads", (PyCFunction)Handle_threads, METH_NOARGS, "Threads this handle's calls use."},
     {"tensor_count", (PyCFunction)Handle_tensor_count, METH_VARARGS, "Number of model (0), all (1) or gradient (2) tensors."},
-    {"tensor_info", (PyCFunction)Handle_tensor_info, METH_VARARGS, "(name, shape) of a state tensor."},
-    {"tensor_read", (PyCFunction)Handle_tensor_read, METH_VARARGS, "Copies a state tensor into out."},
-    {"tensor_write", (PyCFunction)Handle_tensor_write, METH_VARARGS, "Overwrites a state tensor."},
-    {"set_retain_gradients", (PyCFunction)Handle_set_retain_gradients, METH_VARARGS, "Keeps each step's gradients."},
-    {"set_threads", (PyCFunction)Handle_set_threads, METH_VARARGS, "Threads this GAN's calls use (0: the default)."},
-    {"threads", (PyCFunction)Handle_threads, METH_NOARGS, "Threads this GAN's calls use."},
-    {"scalars", (PyCFunction)Handle_scalars, METH_NOARGS, "The trainer's scalar state as name=value lines."},
-    {"set_scalars", (PyCFunction)Handle_set_scalars, METH_VARARGS, "Restores trainer scalars from name=value lines."},
+    {"tensor_info", (PyCFunction)Handle_tensor_info, METH_VARARGS, "(name, shape) of a tensor."},
+    {"tensor_read", (PyCFunction)Handle_tensor_read, METH_VARARGS, "Copies a tensor into out."},
+    {"tensor_write", (PyCFunction)Handle_tensor_write, METH_VARARGS, "Overwrites tensors from (index, array) pairs, all or none."},
+    {"step_inputs", (PyCFunction)Handle_step_inputs, METH_NOARGS, "A GAN: name\\tshape\\tper_step\\tmeaning lines of its step's inputs."},
+    {"train_step", (PyCFunction)Handle_train_step, METH_VARARGS, "A GAN: one training iteration on (name, array) pairs; the statistics."},
+    {"generate", (PyCFunction)Handle_generate, METH_VARARGS, "A GAN: samples from explicit latents into out."},
+    {"sample", (PyCFunction)Handle_sample, METH_VARARGS, "A GAN: samples from the engine's own latents into out."},
+    {"set_retain_gradients", (PyCFunction)Handle_set_retain_gradients, METH_VARARGS, "A GAN: keeps each step's gradients."},
+    {"scalars", (PyCFunction)Handle_scalars, METH_NOARGS, "A GAN: the trainer's scalar state as name=value lines."},
+    {"set_scalars", (PyCFunction)Handle_set_scalars, METH_VARARGS, "A GAN: restores trainer scalars from name=value lines."},
+    {"features_train_step", (PyCFunction)Handle_features_train_step, METH_VARARGS, "A feature network: one Adam step on (images, int32 labels)."},
+    {"features_evaluate", (PyCFunction)Handle_features_evaluate, METH_VARARGS, "A feature network: features or logits of images into out."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -341,207 +424,41 @@ static PyTypeObject HandleType = {
     .tp_basicsize = sizeof(Handle),
     .tp_dealloc = (destructor)Handle_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "An engine handle (sg_gan*).",
+    .tp_doc = "An engine handle of any kind (sg_handle*).",
     .tp_methods = Handle_methods,
     .tp_getset = Handle_getset,
 };
 
-/* ---- Features type: a feature network (sg_features*) ------------------------ */
-
-typedef struct {
-    PyObject_HEAD
-    sg_features *net;
-} Features;
-
-static int features_open(Features *self) {
-    if (self->net == NULL) {
-        PyErr_SetString(PyExc_ValueError, "the feature network is closed");
-        return -1;
-    }
-    return 0;
-}
-
-static void Features_dealloc(Features *self) {
-    sg_features_free(self->net);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-static PyObject *Features_close(Features *self, PyObject *unused) {
-    sg_features_free(self->net);
-    self->net = NULL;
-    Py_RETURN_NONE;
-}
-
-static sg_status features_config_text(void *net, char *buffer, int64_t capacity, int64_t *needed) {
-    return sg_features_config((sg_features *)net, buffer, capacity, needed);
-}
-
-static PyObject *Features_config(Features *self, PyObject *unused) {
-    if (features_open(self)) return NULL;
-    return read_text(features_config_text, self->net);
-}
-
-/* train_step(images, labels) -> (loss, accuracy); labels: a C-contiguous int32 buffer */
-static PyObject *Features_train_step(Features *self, PyObject *args) {
-    PyObject *images, *labels;
-    if (!PyArg_ParseTuple(args, "OO", &images, &labels)) return NULL;
-    if (features_open(self)) return NULL;
-    Py_buffer vi = {0}, vl = {0};
-    sg_array x;
-    if (get_array(images, &vi, &x, "images")) return NULL;
-    if (PyObject_GetBuffer(labels, &vl, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0 || vl.itemsize != 4 || !vl.format ||
-        (strcmp(vl.format, "i") != 0 && strcmp(vl.format, "l") != 0 && strcmp(vl.format, "=i") != 0)) {
-        if (vl.obj) PyBuffer_Release(&vl);
-        release(&vi);
-        PyErr_SetString(PyExc_TypeError, "labels must be a C-contiguous int32 buffer");
-        return NULL;
-    }
-    double stats[2] = {0, 0};
-    sg_status st;
-    sg_features *net = self->net;
-    Py_BEGIN_ALLOW_THREADS
-    st = sg_features_train_step(net, &x, vl.buf, vl.len / 4, stats);
-    Py_END_ALLOW_THREADS
-    release(&vi); release(&vl);
-    if (st != SG_OK) return raise_status(st);
-    return Py_BuildValue("(dd)", stats[0], stats[1]);
-}
-
-/* evaluate(images, logits, out) */
-static PyObject *Features_evaluate(Features *self, PyObject *args) {
-    PyObject *images, *out;
-    int logits;
-    if (!PyArg_ParseTuple(args, "OpO", &images, &logits, &out)) return NULL;
-    if (features_open(self)) return NULL;
-    Py_buffer vi = {0}, vo = {0};
-    sg_array x;
-    if (get_array(images, &vi, &x, "images")) return NULL;
-    if (get_float32(out, &vo, 1, "out")) { release(&vi); return NULL; }
-    sg_status st;
-    sg_features *net = self->net;
-    Py_BEGIN_ALLOW_THREADS
-    st = sg_features_evaluate(net, &x, logits, vo.buf, vo.len / 4);
-    Py_END_ALLOW_THREADS
-    release(&vi); release(&vo);
-    if (st != SG_OK) return raise_status(st);
-    Py_RETURN_NONE;
-}
-
-static PyObject *Features_tensor_count(Features *self, PyObject *unused) {
-    if (features_open(self)) return NULL;
-    int64_t count = 0;
-    sg_status st = sg_features_tensor_count(self->net, &count);
-    return st == SG_OK ? PyLong_FromLongLong(count) : raise_status(st);
-}
-
-static PyObject *Features_tensor_info(Features *self, PyObject *args) {
-    Py_ssize_t index;
-    if (!PyArg_ParseTuple(args, "n", &index)) return NULL;
-    if (features_open(self)) return NULL;
-    const char *name = NULL;
-    int32_t ndim = 0;
-    int64_t shape[8];
-    sg_status st = sg_features_tensor_info(self->net, index, &name, &ndim, shape);
-    if (st != SG_OK) return raise_status(st);
-    PyObject *dims = PyTuple_New(ndim);
-    if (!dims) return NULL;
-    for (int i = 0; i < ndim; i++) PyTuple_SET_ITEM(dims, i, PyLong_FromLongLong(shape[i]));
-    return Py_BuildValue("(sN)", name, dims);
-}
-
-static PyObject *Features_tensor_read(Features *self, PyObject *args) {
-    Py_ssize_t index, count;
-    PyObject *out;
-    if (!PyArg_ParseTuple(args, "nOn", &index, &out, &count)) return NULL;
-    if (features_open(self)) return NULL;
-    Py_buffer vo = {0};
-    if (get_floats(out, &vo, count, 1, "out")) return NULL;
-    sg_status st = sg_features_tensor_read(self->net, index, vo.buf, count);
-    release(&vo);
-    if (st != SG_OK) return raise_status(st);
-    Py_RETURN_NONE;
-}
-
-static PyObject *Features_tensor_write(Features *self, PyObject *args) {
-    Py_ssize_t index, count;
-    PyObject *values;
-    if (!PyArg_ParseTuple(args, "nOn", &index, &values, &count)) return NULL;
-    if (features_open(self)) return NULL;
-    Py_buffer vv = {0};
-    if (get_floats(values, &vv, count, 0, "values")) return NULL;
-    sg_status st = sg_features_tensor_write(self->net, index, vv.buf, count);
-    release(&vv);
-    if (st != SG_OK) return raise_status(st);
-    Py_RETURN_NONE;
-}
-
-static PyObject *Features_set_threads(Features *self, PyObject *args) {
-    int threads;
-    if (!PyArg_ParseTuple(args, "i", &threads)) return NULL;
-    if (features_open(self)) return NULL;
-    sg_status st = sg_features_set_threads(self->net, threads);
-    if (st != SG_OK) return raise_status(st);
-    Py_RETURN_NONE;
-}
-
-static PyMethodDef Features_methods[] = {
-    {"close", (PyCFunction)Features_close, METH_NOARGS, "Frees the network; further calls raise ValueError."},
-    {"config", (PyCFunction)Features_config, METH_NOARGS, "The configuration as key=value lines."},
-    {"train_step", (PyCFunction)Features_train_step, METH_VARARGS, "One Adam step on (images, int32 labels); (loss, accuracy)."},
-    {"evaluate", (PyCFunction)Features_evaluate, METH_VARARGS, "Features or logits of images into out."},
-    {"tensor_count", (PyCFunction)Features_tensor_count, METH_NOARGS, "Number of state tensors."},
-    {"tensor_info", (PyCFunction)Features_tensor_info, METH_VARARGS, "(name, shape) of a state tensor."},
-    {"tensor_read", (PyCFunction)Features_tensor_read, METH_VARARGS, "Copies a state tensor into out."},
-    {"tensor_write", (PyCFunction)Features_tensor_write, METH_VARARGS, "Overwrites a state tensor."},
-    {"set_threads", (PyCFunction)Features_set_threads, METH_VARARGS, "Threads this network's calls use (0: the default)."},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyObject *Features_closed(Features *self, void *unused) { return PyBool_FromLong(self->net == NULL); }
-
-static PyGetSetDef Features_getset[] = {
-    {"closed", (getter)Features_closed, NULL, "Whether close() was called.", NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
-static PyTypeObject FeaturesType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "swiftgan._native.Features",
-    .tp_basicsize = sizeof(Features),
-    .tp_dealloc = (destructor)Features_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "A feature network handle (sg_features*).",
-    .tp_methods = Features_methods,
-    .tp_getset = Features_getset,
-};
-
-static PyObject *native_create_features(PyObject *module, PyObject *args) {
-    const char *config;
-    if (!PyArg_ParseTuple(args, "s", &config)) return NULL;
-    sg_features *net = NULL;
-    sg_status st = sg_features_create(config, &net);
-    if (st != SG_OK) return raise_status(st);
-    Features *f = PyObject_New(Features, &FeaturesType);
-    if (!f) { sg_features_free(net); return NULL; }
-    f->net = net;
-    return (PyObject *)f;
-}
-
 /* ---- module functions --------------------------------------------------- */
 
-static PyObject *native_create(PyObject *module, PyObject *args) {
+typedef sg_status (*creator)(const char *config, sg_handle **out);
+
+static PyObject *create_handle(PyObject *args, creator make, const char *what) {
     const char *config;
     if (!PyArg_ParseTuple(args, "s", &config)) return NULL;
-    sg_gan *gan = NULL;
+    sg_handle *handle = NULL;
     sg_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = sg_gan_create(config, &gan);
+    st = make(config, &handle);
     Py_END_ALLOW_THREADS
     if (st != SG_OK) return raise_status(st);
     Handle *h = PyObject_New(Handle, &HandleType);
-    if (!h) { sg_gan_free(gan); return NULL; }
-    h->gan = gan;
+    if (!h) { sg_handle_free(handle); return NULL; }
+    h->handle = handle;
+    h->what = what;
     return (PyObject *)h;
+}
+
+static PyObject *native_create(PyObject *module, PyObject *args) { return create_handle(args, sg_gan_create, "GAN"); }
+
+static PyObject *native_create_features(PyObject *module, PyObject *args) {
+    return create_handle(args, sg_features_create, "feature network");
+}
+
+static PyObject *native_memory_available(PyObject *module, PyObject *unused) {
+    int64_t bytes = 0;
+    sg_status st = sg_memory_available(&bytes);
+    return st == SG_OK ? PyLong_FromLongLong(bytes) : raise_status(st);
 }
 
 static PyObject *native_abi_version(PyObject *module, PyObject *unused) { return PyLong_FromLong(sg_abi_version()); }
@@ -567,6 +484,15 @@ static PyObject *native_catalogue(PyObject *module, PyObject *args) {
 }
 
 static PyObject *native_options(PyObject *module, PyObject *unused) { return read_text(options_text, NULL); }
+
+static sg_status features_options_text(void *unused, char *buffer, int64_t capacity, int64_t *needed) {
+    (void)unused;
+    return sg_features_options(buffer, capacity, needed);
+}
+
+static PyObject *native_features_options(PyObject *module, PyObject *unused) {
+    return read_text(features_options_text, NULL);
+}
 
 static sg_status stat_names_text(void *unused, char *buffer, int64_t capacity, int64_t *needed) {
     (void)unused;
@@ -653,15 +579,10 @@ static PyObject *native_metrics_frechet(PyObject *module, PyObject *args) {
     return PyFloat_FromDouble(out);
 }
 
-/* Two feature buffers of the same width, for the functions below. */
+/* Two feature buffers [N, D] (the core checks that their widths agree), for the functions below. */
 static int get_pair(PyObject *real, PyObject *fake, Py_buffer *vr, Py_buffer *vf) {
     if (get_features(real, vr, "real_features")) return -1;
     if (get_features(fake, vf, "fake_features")) { release(vr); return -1; }
-    if (vr->shape[1] != vf->shape[1]) {
-        PyErr_Format(PyExc_ValueError, "the feature sets differ in width: %zd and %zd", vr->shape[1], vf->shape[1]);
-        release(vr); release(vf);
-        return -1;
-    }
     return 0;
 }
 
@@ -674,7 +595,7 @@ static PyObject *native_metrics_fid(PyObject *module, PyObject *args) {
     double out = 0;
     sg_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = sg_metrics_fid(vr.buf, vr.shape[0], vf.buf, vf.shape[0], vr.shape[1], &out);
+    st = sg_metrics_fid(vr.buf, vr.shape[0], vr.shape[1], vf.buf, vf.shape[0], vf.shape[1], &out);
     Py_END_ALLOW_THREADS
     release(&vr); release(&vf);
     if (st != SG_OK) return raise_status(st);
@@ -697,7 +618,7 @@ static PyObject *native_metrics_kernel_distances(PyObject *module, PyObject *arg
         PyErr_SetString(PyExc_ValueError, "real_index and fake_index must both be [subsets, m], out [subsets]");
     } else {
         Py_BEGIN_ALLOW_THREADS
-        st = sg_metrics_kernel_distances(vr.buf, vr.shape[0], vf.buf, vf.shape[0], vr.shape[1], vri.buf, vfi.buf,
+        st = sg_metrics_kernel_distances(vr.buf, vr.shape[0], vr.shape[1], vf.buf, vf.shape[0], vf.shape[1], vri.buf, vfi.buf,
                                          vri.shape[0], vri.shape[1], vo.buf);
         Py_END_ALLOW_THREADS
     }
@@ -717,7 +638,7 @@ static PyObject *native_metrics_precision_recall(PyObject *module, PyObject *arg
     double out[2] = {0, 0};
     sg_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = sg_metrics_precision_recall(vr.buf, vr.shape[0], vf.buf, vf.shape[0], vr.shape[1], k, out);
+    st = sg_metrics_precision_recall(vr.buf, vr.shape[0], vr.shape[1], vf.buf, vf.shape[0], vf.shape[1], k, out);
     Py_END_ALLOW_THREADS
     release(&vr); release(&vf);
     if (st != SG_OK) return raise_status(st);
@@ -736,6 +657,8 @@ static PyMethodDef module_methods[] = {
     {"catalogue", native_catalogue, METH_VARARGS, "name\\tdescription lines: losses (0), penalties (1), architectures (2)."},
     {"stat_names", native_stat_names, METH_NOARGS, "name\\tmeaning lines of a step's statistics, in order."},
     {"options", native_options, METH_NOARGS, "name\\tkind\\tdefault\\tvalues\\thelp lines: the option table."},
+    {"features_options", native_features_options, METH_NOARGS, "The feature network's option table, as options()."},
+    {"memory_available", native_memory_available, METH_NOARGS, "Bytes the process can still get (the core's figure)."},
     {"profile_read", native_profile_read, METH_NOARGS, "name\\tseconds lines: time per kernel kind, other_core, core."},
     {"profile_set_enabled", native_profile_set_enabled, METH_VARARGS, "Switches kernel timing on or off."},
     {"profile_reset", native_profile_reset, METH_NOARGS, "Zeroes the kernel times."},
@@ -752,7 +675,7 @@ PyMODINIT_FUNC PyInit__native(void) {
                      sg_abi_version(), SG_ABI_VERSION);
         return NULL;
     }
-    if (PyType_Ready(&HandleType) < 0 || PyType_Ready(&FeaturesType) < 0) return NULL;
+    if (PyType_Ready(&HandleType) < 0) return NULL;
     PyObject *m = PyModule_Create(&native_module);
     if (!m) return NULL;
     SwiftGANError = PyErr_NewExceptionWithDoc("swiftgan.SwiftGANError", "An engine failure inside SwiftGAN's core.",

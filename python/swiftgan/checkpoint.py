@@ -12,12 +12,9 @@ import os
 import re
 import shutil
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Dict, Mapping, Optional, Type
+from typing import Dict, Mapping, NamedTuple, Optional
 
 from .ownership import is_checkpoint, remove_stale_temporaries, temporary_sibling
-
-if TYPE_CHECKING:
-    from .gan import GAN
 
 FORMAT = "swiftgan-checkpoint-3"
 # Format 2 is format 3 without checksums.sha256; format 1 (ABI 6 and before) stored the same scalars under fixed
@@ -32,10 +29,22 @@ class CheckpointDamagedError(ValueError):
     """A checkpoint whose files are truncated, altered or unreadable: it is refused, never loaded."""
 
 
-def save(gan: "GAN", path: str, extra: Optional[Mapping[str, object]] = None) -> None:
-    """Writes `gan`'s checkpoint to the folder `path` atomically: the new files are written and fsynced in a
-    temporary sibling folder, then swapped in at once, so a process killed at any moment leaves a complete
-    checkpoint (the previous or the new) at `path`."""
+class Saved(NamedTuple):
+    """A checkpoint's contents, read and verified: its folder, the resolved configuration (option -> text), every
+    tensor by name (the model's and the optimizers'), the trainer's scalars by name and the caller's `extra`."""
+    path: str
+    config: Dict[str, str]
+    tensors: Dict[str, object]
+    scalars: Dict[str, object]
+    extra: Dict[str, object]
+
+
+def save(path: str, *, config: Mapping[str, str], model: Mapping[str, object], optimizer: Mapping[str, object],
+         scalars: Mapping[str, str], extra: Optional[Mapping[str, object]] = None) -> None:
+    """Writes a checkpoint (a GAN's resolved `config`, its `model` and `optimizer` tensors by name, its trainer
+    `scalars` by name and the caller's `extra`) to the folder `path` atomically: the new files are written and
+    fsynced in a temporary sibling folder, then swapped in at once, so a process killed at any moment leaves a
+    complete checkpoint (the previous or the new) at `path`."""
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     previous = path + ".previous"
@@ -47,12 +56,11 @@ def save(gan: "GAN", path: str, extra: Optional[Mapping[str, object]] = None) ->
     remove_stale_temporaries(path)  # of saves of this path killed midway
     tmp: Optional[str] = temporary_sibling(path)
     try:
-        scalars = gan.scalars
         metadata = {"format": FORMAT, "iteration": scalars["iteration"]}  # ties the files to one save
-        _write_tensors(gan.state_dict(), os.path.join(tmp, "weights.safetensors"), metadata)
-        _write_tensors(gan._optimizer_state(), os.path.join(tmp, "optimizer.safetensors"), metadata)
-        state = {"format": FORMAT, "config": gan._config, "iteration": int(scalars["iteration"]), "scalars": scalars,
-                 "extra": dict(extra or {})}
+        _write_tensors(model, os.path.join(tmp, "weights.safetensors"), metadata)
+        _write_tensors(optimizer, os.path.join(tmp, "optimizer.safetensors"), metadata)
+        state = {"format": FORMAT, "config": dict(config), "iteration": int(scalars["iteration"]),
+                 "scalars": dict(scalars), "extra": dict(extra or {})}
         with open(os.path.join(tmp, "trainer.json"), "w") as f:
             json.dump(state, f, indent=2)
         with open(os.path.join(tmp, CHECKSUMS), "w") as f:
@@ -74,19 +82,16 @@ def save(gan: "GAN", path: str, extra: Optional[Mapping[str, object]] = None) ->
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load(path: str, cls: Optional[Type["GAN"]] = None) -> "GAN":
-    """The GAN saved at `path`, ready to continue training exactly where it stopped; the `extra` state
-    given to `save` is in its `checkpoint_extra`.
+def read(path: str) -> Saved:
+    """The checkpoint saved at `path`, verified (`GAN.load` builds its GAN).
 
     Raises:
         FileNotFoundError: when `path` holds no checkpoint.
         CheckpointDamagedError (a ValueError): when a file is truncated or altered (its checksum differs from the
             one recorded at the save), unreadable, or missing; the message names the previous checkpoint when one
             is complete.
-        ValueError: for an unknown format, files from different saves, or a configuration the core refuses.
+        ValueError: for an unknown format or files from different saves.
     """
-    if cls is None:
-        from .gan import GAN as cls
     path = _recover_checkpoint(path)
     if not os.path.isfile(os.path.join(path, "trainer.json")) and not os.path.isfile(os.path.join(path, CHECKSUMS)):
         raise FileNotFoundError(f"no SwiftGAN checkpoint at {path!r} (missing trainer.json)")
@@ -101,15 +106,7 @@ def load(path: str, cls: Optional[Type["GAN"]] = None) -> "GAN":
                 pass
         raise CheckpointDamagedError(f"{error}{hint}") from None
     scalars = _scalars_of_format_1(state) if state["format"] == FORMAT_1 else dict(state["scalars"])
-    gan = cls(_config_text="\n".join(f"{k}={v}" for k, v in state["config"].items()))
-    try:
-        gan._write_tensors(tensors, range(len(gan._names)), strict=True)
-        gan.set_scalars(scalars)
-    except (KeyError, ValueError) as error:
-        gan.close()
-        raise ValueError(f"{path}: the files do not fit the GAN their trainer.json describes: {error}") from error
-    gan.checkpoint_extra = state.get("extra", {})
-    return gan
+    return Saved(path, {k: str(v) for k, v in state["config"].items()}, tensors, scalars, state.get("extra", {}))
 
 
 def verify(path: str) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 from collections import OrderedDict
 from typing import Dict, Mapping, Optional, Tuple
 
@@ -20,34 +19,35 @@ import numpy as np
 
 from . import _native
 from .checkpoint import sha256_of_file as _sha256
+from .engine import Engine, serialised
 
 FORMAT = "swiftgan-features-1"
 DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "fashion-mnist-features.safetensors")
 
 
-class FeatureNetwork:
+class FeatureNetwork(Engine):
     """Conv3×3(channels, w) BN ReLU, then three Conv3×3 stride 2 (to 2w, 4w, 4w) with BN ReLU; the features are
     the spatial mean of the last ([N, 4w]); a Linear head gives the class logits. Trained with Adam by the core.
     Images are float32 [N, channels, image_size, image_size] in [-1, 1]."""
 
+    _what = "feature network"
+
     def __init__(self, channels: int = 1, image_size: int = 32, classes: int = 10, width: int = 16,
                  lr: float = 1e-3, seed: int = 1, threads: Optional[int] = None):
-        for name, value in (("channels", channels), ("image_size", image_size), ("classes", classes),
-                            ("width", width), ("seed", seed)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        self._handle = _native.create_features(
-            f"channels={channels}\nimage_size={image_size}\nclasses={classes}\nwidth={width}\nlr={float(lr)!r}\n"
-            f"seed={seed}")
-        self._lock = threading.RLock()
-        config = dict(line.split("=", 1) for line in self._handle.config().splitlines() if line)
+        options = {"channels": channels, "image_size": image_size, "classes": classes, "width": width, "lr": lr,
+                   "seed": seed}
+        for name, value in options.items():
+            kinds = (int, float, np.integer, np.floating) if name == "lr" else (int, np.integer)
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                raise TypeError(f"{name} must be an {'number' if name == 'lr' else 'int'}, got {type(value).__name__}")
+        super().__init__(_native.create_features("\n".join(f"{k}={v!r}" for k, v in options.items())))
+        config = self._config_lines()  # the core's option table checked every value
         self.channels, self.image_size = int(config["channels"]), int(config["image_size"])
         self.classes, self.width, self.feature_count = int(config["classes"]), int(config["width"]), int(config["features"])
         self.lr, self.seed = float(config["lr"]), int(config["seed"])
-        self._names = [self._handle.tensor_info(i)[0] for i in range(self._handle.tensor_count())]
         self.description: Dict[str, object] = {}  # of the file it was loaded from
         if threads is not None:
-            self._handle.set_threads(int(threads))
+            self.threads = threads
 
     @property
     def config(self) -> Dict[str, object]:
@@ -58,41 +58,32 @@ class FeatureNetwork:
         return (f"FeatureNetwork(channels={self.channels}, image_size={self.image_size}, classes={self.classes}, "
                 f"width={self.width}, features={self.feature_count})")
 
-    def close(self) -> None:
-        self._handle.close()
-
     def _refuse_copy(self, *_):
         raise TypeError(f"cannot copy or pickle {self!r}: it holds a handle to the Swift core; "
                         "save it (net.save(path)) and load the file (FeatureNetwork.load(path)) instead")
 
     __copy__ = __deepcopy__ = __reduce__ = __reduce_ex__ = _refuse_copy
 
-    def __enter__(self) -> "FeatureNetwork":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def _images(self, images: np.ndarray) -> np.ndarray:
         if not isinstance(images, np.ndarray) or images.dtype != np.float32:
             raise TypeError(f"images must be a numpy.ndarray of float32, got "
                             f"{getattr(images, 'dtype', type(images).__name__)}")
-        expected = (self.channels, self.image_size, self.image_size)
-        if images.ndim != 4 or images.shape[1:] != expected:
-            raise ValueError(f"images must have shape [N, {', '.join(map(str, expected))}], got {list(images.shape)}")
-        return np.ascontiguousarray(images)
+        return np.ascontiguousarray(images)  # the core checks the shape
 
     def train_step(self, images: np.ndarray, labels: np.ndarray) -> Tuple[float, float]:
         """One Adam step on a labelled batch; returns its mean cross-entropy and accuracy (before the step)."""
         labels = np.ascontiguousarray(np.asarray(labels), dtype=np.int32)
         with self._lock:
-            return self._handle.train_step(self._images(images), labels)
+            return self._handle.features_train_step(self._images(images), labels)
 
     def train(self, images: np.ndarray, labels: np.ndarray, epochs: int = 5, batch_size: int = 128, seed: int = 0,
               progress: bool = True) -> Dict[str, list]:
         """`epochs` passes over (images, labels) in seeded random batches; returns the per-epoch mean loss and
         accuracy."""
-        from tqdm.auto import tqdm
+        try:
+            from tqdm.auto import tqdm  # the progress bar, when the lab's libraries are installed
+        except ImportError:
+            progress, tqdm = False, None
 
         labels = np.asarray(labels)
         if len(labels) != len(images):
@@ -100,7 +91,7 @@ class FeatureNetwork:
         rng = np.random.default_rng(seed)
         history: Dict[str, list] = {"loss": [], "accuracy": []}
         steps = len(images) // batch_size
-        with tqdm(total=epochs * steps, disable=not progress, unit="step", desc="features") as bar:
+        with (tqdm(total=epochs * steps, disable=not progress, unit="step", desc="features") if tqdm else _NoBar()) as bar:
             for _ in range(epochs):
                 order = rng.permutation(len(images))
                 losses, right = [], []
@@ -119,11 +110,13 @@ class FeatureNetwork:
     def _evaluate(self, images: np.ndarray, logits: bool, batch: int = 1024) -> np.ndarray:
         images = self._images(images)
         width = self.classes if logits else self.feature_count
-        out = np.empty((len(images), width), np.float32)
+        out = np.empty((len(images) if images.ndim else 0, width), np.float32)
         with self._lock:
-            for start in range(0, len(images), batch):
+            if len(out) == 0:  # the core says what it expected
+                self._handle.features_evaluate(images, logits, out)
+            for start in range(0, len(out), batch):
                 part = images[start:start + batch]
-                self._handle.evaluate(part, logits, out[start:start + len(part)])
+                self._handle.features_evaluate(part, logits, out[start:start + len(part)])
         return out
 
     def features(self, images: np.ndarray) -> np.ndarray:
@@ -138,31 +131,14 @@ class FeatureNetwork:
         """The share of images whose largest logit is their label."""
         return float((self.logits(images).argmax(axis=1) == np.asarray(labels)).mean())
 
+    @serialised
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        state = OrderedDict()
-        with self._lock:
-            for i, name in enumerate(self._names):
-                _, shape = self._handle.tensor_info(i)
-                out = np.empty(shape, np.float32)
-                self._handle.tensor_read(i, out, out.size)
-                state[name] = out
-        return state
+        return self._tensors(range(self._model_count))
 
+    @serialised
     def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
         """Overwrites every tensor from `state` (all checked first: a failed load changes nothing)."""
-        missing, unknown = sorted(set(self._names) - set(state)), sorted(set(state) - set(self._names))
-        if missing or unknown:
-            raise KeyError(f"state does not match the network: missing {missing}, unknown {unknown}")
-        arrays = []
-        for i, name in enumerate(self._names):
-            array = np.ascontiguousarray(np.asarray(state[name]), dtype=np.float32)
-            _, shape = self._handle.tensor_info(i)
-            if array.shape != tuple(shape):
-                raise ValueError(f"{name}: expected shape {list(shape)}, got {list(array.shape)}")
-            arrays.append(array)
-        with self._lock:
-            for i, array in enumerate(arrays):
-                self._handle.tensor_write(i, array, array.size)
+        self._write(state, range(self._model_count), strict=True)
 
     def save(self, path: str, **description) -> str:
         """Writes the weights to `path` (safetensors) and the description to `path`.json (with `description`'s
@@ -226,6 +202,22 @@ class FeatureNetwork:
             raise ValueError(f"{path}: the weights do not fit the network {path}.json describes: {error}") from None
         net.description = {**info, "path": path}
         return net
+
+
+class _NoBar:
+    """What `train` updates when tqdm is not installed."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def update(self, n: int) -> None:
+        pass
+
+    def set_postfix(self, **values) -> None:
+        pass
 
 
 def default_network(threads: Optional[int] = None) -> FeatureNetwork:

@@ -1,19 +1,17 @@
 """The `GAN` object: a Swift training engine behind a NumPy interface."""
 from __future__ import annotations
 
-import functools
-import threading
 import warnings
 from collections import OrderedDict
-from typing import Callable, Dict, Mapping, Optional, Tuple, TypeVar
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-from . import _native
+from . import _native, checkpoint
 from .core import STATISTICS, _STAT_NAMES  # noqa: F401  (STATISTICS: swiftgan.gan.STATISTICS, as documented)
+from .engine import GRADIENTS, Engine, parse_lines, serialised
+from .features import draw_latents, evaluate as _evaluate
 from .options import config_lines, document_options, option_table, typed
-
-_MODEL, _FULL, _GRADIENTS = 0, 1, 2  # the core's tensor lists: the model, everything a checkpoint holds, gradients
 
 
 def _value_range(array: np.ndarray, name: str) -> Tuple[float, float]:
@@ -53,24 +51,7 @@ def _check_sample_count(n: int, name: str) -> None:
                          "in parts")
 
 
-_Method = TypeVar("_Method", bound=Callable)
-
-
-def _serialised(method: _Method) -> _Method:
-    """Runs `method` under the GAN's lock: calls from several threads happen one at a time, each whole (a
-    `state_dict` or `save` never mixes two iterations); the lock is not held between calls. On a closed GAN,
-    ValueError."""
-    @functools.wraps(method)
-    def locked(self, *args, **kwargs):
-        with self._lock:
-            if self._handle.closed and method.__name__ != "close":
-                raise ValueError("the GAN is closed")  # before any other check of the arguments
-            return method(self, *args, **kwargs)
-
-    return locked  # type: ignore[return-value]
-
-
-class GAN:
+class GAN(Engine):
     """A generator/discriminator pair with its optimizers, trained by SwiftGAN's Swift core.
 
     Every option of the core's table (`option_table()`, listed below) is a keyword argument; `loss` may also
@@ -98,11 +79,8 @@ class GAN:
             options["loss"] = loss
         if _config_text is None:
             _config_text = config_lines(options)
-        self._lock = threading.RLock()
-        self._handle = _native.create(_config_text)
-        self._config = self._read_config()
-        self._names = [self._handle.tensor_info(_FULL, i)[0] for i in range(self._handle.tensor_count(_FULL))]
-        self._model_count = self._handle.tensor_count(_MODEL)
+        super().__init__(_native.create(_config_text))
+        self._config = self._config_lines()
         self._retain_gradients = False
         self.strict = bool(strict)
         self._warned_range = False
@@ -110,11 +88,9 @@ class GAN:
             self.threads = threads
         self.checkpoint_extra: Dict[str, object] = {}  # the `extra` state of the checkpoint this GAN was loaded from
 
-    # ---- description -----------------------------------------------------
+    _what = "GAN"
 
-    def _read_config(self) -> Dict[str, str]:
-        pairs = (line.split("=", 1) for line in self._handle.config().splitlines() if line)
-        return {k: v for k, v in pairs}
+    # ---- description -----------------------------------------------------
 
     @property
     def config(self) -> Dict[str, object]:
@@ -139,53 +115,38 @@ class GAN:
         out["betas_g"] = (c["beta1_g"], c["beta2_g"])
         return out
 
+    @property
+    def resolved_config(self) -> Dict[str, str]:
+        """The resolved configuration as the core writes it (option name -> text), which `GAN(_config_text=...)`
+        reads back: what a checkpoint records."""
+        return dict(self._config)
+
+    @property
+    def step_inputs(self) -> "OrderedDict[str, Dict[str, object]]":
+        """The inputs `train_step` takes, by name, as the core declares them for this configuration: `real`, the
+        latents `z` and `z_g`, and the random inputs of the loss's penalties; each with its entry `shape` (B the
+        batch, B' = B / pack), whether it is `per_step` (then [n_critic, *entry] is accepted too) and its
+        `meaning`."""
+        rows = (line.split("\t") for line in self._handle.step_inputs().splitlines() if line)
+        return OrderedDict((name, {"shape": shape, "per_step": per_step == "1", "meaning": meaning})
+                           for name, shape, per_step, meaning in rows)
+
     def latents(self, n: int, seed: int = 0) -> np.ndarray:
         """`n` latents float32 [n, z_dim] from the GAN's latent distribution (normal or uniform), drawn with
         a NumPy generator seeded by `seed`: a fixed batch for sample grids, which leaves the GAN's own random
         stream (and so its training) untouched."""
-        from .features import draw_latents
-
         return draw_latents(np.random.default_rng(seed), (n, self.z_dim), self._config["latent"])
 
+    # How Jupyter shows a GAN: a function of the GAN giving PNG bytes, set by the lab floor (`swiftgan.images`, which
+    # has the image libraries); without it, Jupyter shows the repr.
+    _picture = None
+
     def _repr_png_(self) -> Optional[bytes]:
-        """Jupyter shows a GAN as a grid of 64 samples from a fixed latent batch (`latents(64)`); for the
-        MLP on 2-D data, a scatter plot of 2,000 such samples."""
-        import io
-
-        if self._handle.closed:
-            return None
-        buffer = io.BytesIO()
-        if self._config["arch"] == "mlp":
-            if self.sample_shape != (2,):
-                return None
-            from .plots import scatter_figure
-
-            scatter_figure(self.generate(self.latents(2000))).savefig(buffer, format="png")
-        else:
-            from .images import make_grid, write_png
-
-            write_png(make_grid(self.generate(self.latents(64)), nrow=8), buffer)
-        return buffer.getvalue()
+        return None if self._picture is None or self._handle.closed else self._picture()
 
     @property
     def loss(self) -> str:
         return self._config["loss"]
-
-    @property
-    def threads(self) -> int:
-        """Threads this GAN computes on (set it to change; 0 or None: the default, OMP_NUM_THREADS if the
-        environment sets it, else the cores available)."""
-        return self._handle.threads()
-
-    @threads.setter
-    @_serialised
-    def threads(self, count: Optional[int]) -> None:
-        count = 0 if count is None else count
-        if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
-            raise TypeError(f"threads must be an int, got {type(count).__name__}")
-        if not 0 <= count <= 1024:
-            raise ValueError(f"threads must be in [1, 1024] (0 or None: the default), got {count}")
-        self._handle.set_threads(int(count))
 
     @property
     def sample_shape(self) -> Tuple[int, ...]:
@@ -216,21 +177,14 @@ class GAN:
         return (f"GAN(loss={self.loss!r}, arch={self._config['arch']!r}, {size}channels={self._config['channels']}, "
                 f"z_dim={self.z_dim}, iteration={self.iteration})")
 
-    # ---- lifetime ----------------------------------------------------------
-
-    @_serialised
-    def close(self) -> None:
-        """Frees the engine; later calls raise ValueError."""
-        self._handle.close()
-
     # ---- copies and pickles: independent GANs --------------------------------------
 
-    @_serialised
+    @serialised
     def _full_state(self) -> "tuple[str, OrderedDict[str, np.ndarray], Dict[str, str]]":
         if self.closed:
             raise ValueError(f"cannot copy or pickle {self!r}: it is closed")
         config = "\n".join(f"{k}={v}" for k, v in self._config.items())
-        return config, OrderedDict((name, self._read(i)) for i, name in enumerate(self._names)), self.scalars
+        return config, self._tensors(range(len(self._names))), self.scalars
 
     def __deepcopy__(self, memo) -> "GAN":
         """An independent GAN in the same state (weights, buffers, optimizer moments, moving average, the trainer's
@@ -252,36 +206,21 @@ class GAN:
         config, tensors, scalars = self._full_state()
         return _restore, (type(self), config, dict(tensors), scalars, self.strict)
 
-    @property
-    def closed(self) -> bool:
-        return self._handle.closed
-
-    def __enter__(self) -> "GAN":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     # ---- training ----------------------------------------------------------
 
-    @_serialised
-    def train_step(self, real: np.ndarray, z: Optional[np.ndarray] = None, z_g: Optional[np.ndarray] = None,
-                   u: Optional[np.ndarray] = None, dragan_alpha: Optional[np.ndarray] = None,
-                   dragan_noise: Optional[np.ndarray] = None) -> Dict[str, float]:
+    @serialised
+    def train_step(self, real: np.ndarray, **inputs: Optional[np.ndarray]) -> Dict[str, float]:
         """Runs one iteration: `n_critic` discriminator steps, then one generator step.
 
         Args:
             real: float32 [B, *sample_shape] in [-1, 1] (used by every critic step), or
                 [n_critic, B, *sample_shape] (one batch per critic step).
-            z: optional D-step latents, float32 [B, z_dim] (n_critic == 1) or [n_critic, B, z_dim]; latents
-                may also end in 1, 1 ([B, z_dim, 1, 1], as PyTorch's DCGAN examples draw them).
-            z_g: optional G-step latents, float32 [B, z_dim] (or [B, z_dim, 1, 1]).
-            u: optional GP/LP mixing coefficients, float32 [B] or [n_critic, B].
-            dragan_alpha: optional DRAGAN α, float32 [B] or [n_critic, B].
-            dragan_noise: optional DRAGAN ε, float32 [B, *sample_shape] or [n_critic, B, *sample_shape].
-            Random inputs left None are drawn from the GAN's own seeded stream. With `pack` m (PacGAN) the
-            critic judges B/m packed samples of m·C channels (B a multiple of m, at least 2m), and the penalties'
-            inputs are per packed sample: u and dragan_alpha [B/m], dragan_noise [B/m, m·C, S, S].
+            **inputs: optional inputs by name, as `step_inputs` lists them for this GAN: `z`, the D-step latents
+                float32 [B, z_dim] (n_critic == 1) or [n_critic, B, z_dim]; `z_g`, the G-step latents [B, z_dim]
+                (latents may also end in 1, 1, as PyTorch's DCGAN examples draw them); and the random inputs the
+                loss's penalties declare (-GP/-LP: `u` [B']; -DRAGAN: `dragan_alpha` [B'] and `dragan_noise`
+                [B', *critic sample]; each per critic step, B' = B / pack). Inputs left out or None are drawn from
+                the GAN's own seeded stream.
 
         Returns:
             The statistics of `swiftgan.gan.STATISTICS` by name: d_loss (the last critic step's loss, penalties
@@ -292,19 +231,18 @@ class GAN:
             non-finite update was skipped, with non_finite="skip").
 
         Raises:
-            ValueError: for a wrong shape, or an input holding NaN or inf (images outside [-1, 1] warn once, or
-                raise with `strict=True`).
+            ValueError: for a wrong shape, an input this GAN does not take, or an input holding NaN or inf (images
+                outside [-1, 1] warn once, or raise with `strict=True`).
             TrainingDivergedError: when a loss, gradient or update is not finite (non_finite="raise"); the update
                 is not applied.
         """
-        named = [("z", z), ("z_g", z_g), ("u", u), ("dragan_alpha", dragan_alpha), ("dragan_noise", dragan_noise)]
-        arrays = [_float32_array(real, "real")] + [None if v is None else _float32_array(v, name) for name, v in named]
-        for (name, _), array in zip([("real", real)] + named, arrays):
-            if array is not None:
-                low, high = _value_range(array, name)
-                if name == "real" and len(self.sample_shape) == 3:
-                    self._check_image_range(low, high)
-        stats = self._handle.train_step(*arrays)  # the core checks every shape
+        named = [("real", _float32_array(real, "real"))]
+        named += [(name, _float32_array(value, name)) for name, value in inputs.items() if value is not None]
+        for name, array in named:
+            low, high = _value_range(array, name)
+            if name == "real" and len(self.sample_shape) == 3:
+                self._check_image_range(low, high)
+        stats = self._handle.train_step(named)  # the core checks every name and shape
         return dict(zip(_STAT_NAMES, stats))
 
     def _check_image_range(self, low: float, high: float) -> None:
@@ -321,7 +259,7 @@ class GAN:
 
     # ---- sampling ----------------------------------------------------------
 
-    @_serialised
+    @serialised
     def generate(self, z: np.ndarray) -> np.ndarray:
         """Samples float32 [N, *sample_shape] from latents float32 [N, z_dim] or [N, z_dim, 1, 1] (G in eval mode).
 
@@ -336,7 +274,7 @@ class GAN:
         self._handle.generate(z, out)  # the core checks z's shape and out's size
         return out
 
-    @_serialised
+    @serialised
     def sample(self, n: int) -> np.ndarray:
         """`n` samples float32 [n, *sample_shape] from latents drawn with the GAN's own seeded stream."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
@@ -353,17 +291,9 @@ class GAN:
         [M, *sample_shape] in [-1, 1]), in a feature network's space (default: the shipped Fashion-MNIST one,
         for 1×32×32 images); `swiftgan.features.evaluate` gives the options. The result's "measured" entry says
         how (network file and SHA-256, feature layer, sample counts, seed): compare figures measured alike."""
-        from .features import evaluate
-
-        return evaluate(self, real, n=n, network=network, seed=seed, **options)
+        return _evaluate(self, real, n=n, network=network, seed=seed, **options)
 
     # ---- state -------------------------------------------------------------
-
-    def _read(self, index: int, which: int = _FULL) -> np.ndarray:
-        _, shape = self._handle.tensor_info(which, index)
-        out = np.empty(shape, dtype=np.float32)
-        self._handle.tensor_read(which, index, out, out.size)
-        return out
 
     @property
     def retain_gradients(self) -> bool:
@@ -371,29 +301,29 @@ class GAN:
         return self._retain_gradients
 
     @retain_gradients.setter
-    @_serialised
+    @serialised
     def retain_gradients(self, on: bool) -> None:
         self._handle.set_retain_gradients(bool(on))
         self._retain_gradients = bool(on)
 
-    @_serialised
+    @serialised
     def gradients(self) -> "OrderedDict[str, np.ndarray]":
         """The last D step's gradients of D's parameters and the last G step's of G's, by parameter name.
 
         Raises:
             ValueError: unless `retain_gradients` was set before a training step.
         """
-        count = self._handle.tensor_count(_GRADIENTS)
-        return OrderedDict((self._handle.tensor_info(_GRADIENTS, i)[0], self._read(i, _GRADIENTS)) for i in range(count))
+        count = self._handle.tensor_count(GRADIENTS)
+        return OrderedDict((self._handle.tensor_info(GRADIENTS, i)[0], self._read(i, GRADIENTS)) for i in range(count))
 
-    @_serialised
+    @serialised
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
         """Copies of the weights and BN running statistics, PyTorch names, layouts and order
         (`G.main.0.weight`, ...): `G.*` loads into the PyTorch twin's generator, `D.*` into its critic.
         The moving average of G (with `ema_decay`) is saved in checkpoints but not listed here."""
-        return OrderedDict((self._names[i], self._read(i)) for i in range(self._model_count))
+        return self._tensors(range(self._model_count))
 
-    @_serialised
+    @serialised
     def load_state_dict(self, state: Mapping[str, np.ndarray], strict: bool = True) -> None:
         """Overwrites weights from `state` (as returned by `state_dict`, or a PyTorch state_dict
         converted to NumPy; `num_batches_tracked` entries are ignored).
@@ -404,71 +334,54 @@ class GAN:
             ValueError: when a shape differs, a value is not finite (or overflows float32), or a running
                 variance is negative; the message names the tensor, and nothing is changed.
         """
-        self._write_tensors(state, range(self._model_count), strict)
+        self._write(state, range(self._model_count), strict)
 
-    def _write_tensors(self, state: Mapping[str, np.ndarray], indices, strict: bool) -> None:
-        wanted = {self._names[i]: i for i in indices}
-        given = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
-        if strict:
-            missing = sorted(set(wanted) - set(given))
-            unknown = sorted(set(given) - set(wanted))
-            if missing or unknown:
-                raise KeyError(f"state does not match the model: missing {missing}, unknown {unknown}")
-        arrays = {}
-        for key, value in given.items():
-            if key not in wanted:
-                continue
-            given_array = np.asarray(value)
-            if given_array.dtype.kind != "f":
-                raise TypeError(f"{key}: expected floating-point values (float32), got {given_array.dtype}")
-            _, shape = self._handle.tensor_info(_FULL, wanted[key])
-            if tuple(given_array.shape) != tuple(shape):
-                raise ValueError(f"{key}: expected shape {list(shape)}, got {list(given_array.shape)}")
-            with np.errstate(over="ignore"):
-                array = np.ascontiguousarray(given_array, dtype=np.float32)
-            if not np.isfinite(array).all():
-                overflow = np.isfinite(given_array).all()
-                raise ValueError(f"{key}: holds non-finite values ("
-                                 + ("values beyond float32's range overflow to inf" if overflow else "NaN or ±inf") + ")")
-            variance = key.endswith("running_var") or "exp_avg_sq" in key or "square_avg" in key
-            if variance and array.size and array.min() < 0:  # the core refuses it too; checked here for all first
-                first = int(np.argmax(array.reshape(-1) < 0))
-                raise ValueError(f"{key}: must be ≥ 0 (a variance), got {array.reshape(-1)[first]} at flat index {first}")
-            arrays[key] = array
-        for key, array in arrays.items():  # all checked first: a failed load changes nothing
-            self._handle.tensor_write(_FULL, wanted[key], array, array.size)
+    @serialised
+    def optimizer_state(self) -> "OrderedDict[str, np.ndarray]":
+        """The optimizers' moments and G's moving average, by name (the part of a checkpoint besides the
+        `state_dict`)."""
+        return self._tensors(range(self._model_count, len(self._names)))
 
-    def _optimizer_state(self) -> "OrderedDict[str, np.ndarray]":
-        """The optimizers' moments and G's moving average, by name (the non-model part of the full state)."""
-        return OrderedDict((self._names[i], self._read(i)) for i in range(self._model_count, len(self._names)))
+    @serialised
+    def load_full_state(self, tensors: Mapping[str, np.ndarray]) -> None:
+        """Overwrites every tensor, the model's and the optimizers' (a `state_dict` merged with an
+        `optimizer_state`); every name must be there, and nothing changes when any is refused."""
+        self._write(tensors, range(len(self._names)), strict=True)
 
-    @_serialised
+    @serialised
     def save(self, path: str, extra: Optional[Mapping[str, object]] = None) -> None:
         """Writes a checkpoint directory atomically (`swiftgan.checkpoint.save`): the weights, the optimizers'
         state, the configuration, the trainer's scalars by name and `extra`, any JSON-able state of the caller's
         that must change together with the weights (such as a data sampler's; `GAN.load` returns it as
         `checkpoint_extra`). A process killed at any moment leaves a complete checkpoint at `path`."""
-        from . import checkpoint
-
-        checkpoint.save(self, path, extra)
+        scalars = self.scalars
+        checkpoint.save(path, config=self.resolved_config, model=self.state_dict(), optimizer=self.optimizer_state(),
+                        scalars=scalars, extra=extra)
 
     @classmethod
     def load(cls, path: str) -> "GAN":
         """Restores a GAN saved with `save`, ready to continue training exactly where it stopped; the
         `extra` state given to `save` is in `checkpoint_extra`."""
-        from . import checkpoint
-
-        return checkpoint.load(path, cls)
+        saved = checkpoint.read(path)
+        gan = cls(_config_text="\n".join(f"{k}={v}" for k, v in saved.config.items()))
+        try:
+            gan.load_full_state(saved.tensors)
+            gan.set_scalars(saved.scalars)
+        except (KeyError, ValueError) as error:
+            gan.close()
+            raise ValueError(f"{saved.path}: the files do not fit the GAN their trainer.json describes: {error}") from error
+        gan.checkpoint_extra = saved.extra
+        return gan
 
     @property
-    @_serialised
+    @serialised
     def scalars(self) -> Dict[str, str]:
         """The trainer's scalar state by name, as text that reads back exactly: iteration, optimizer_D.steps,
         optimizer_G.steps, rng.0 to rng.3, began.k, began.lr_factor, began.best_m_global, began.since_best,
         skipped_steps."""
-        return dict(line.split("=", 1) for line in self._handle.scalars().splitlines() if line)
+        return parse_lines(self._handle.scalars())
 
-    @_serialised
+    @serialised
     def set_scalars(self, scalars: Mapping[str, object]) -> None:
         """Restores trainer scalars by name (any of `scalars`); an unknown name or a bad value raises
         ValueError and changes nothing."""
@@ -479,7 +392,7 @@ def _restore(cls, config: str, tensors: Mapping[str, np.ndarray], scalars: Mappi
     """A new GAN of `cls` built from `config`, with every tensor and scalar of a copied or pickled one."""
     gan = cls(_config_text=config, strict=strict)
     try:
-        gan._write_tensors(tensors, range(len(gan._names)), strict=True)
+        gan.load_full_state(tensors)
         gan.set_scalars(scalars)
     except BaseException:
         gan.close()

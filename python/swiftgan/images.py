@@ -1,4 +1,4 @@
-"""Sample grids as PNG (Pillow)."""
+"""Sample grids as PNG (Pillow), and how Jupyter shows a GAN."""
 from __future__ import annotations
 
 import math
@@ -6,6 +6,8 @@ import os
 from typing import BinaryIO, Optional, Union
 
 import numpy as np
+
+from .gan import GAN
 
 
 def make_grid(images: np.ndarray, nrow: Optional[int] = None, padding: int = 2) -> np.ndarray:
@@ -40,3 +42,23 @@ def save_grid(images: np.ndarray, path: str, nrow: Optional[int] = None, padding
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     write_png(make_grid(images, nrow, padding), path)
     return path
+
+
+def gan_picture(gan) -> Optional[bytes]:
+    """How Jupyter shows a GAN (its `_repr_png_`): a grid of 64 samples from a fixed latent batch (`latents(64)`);
+    for the MLP on 2-D data, a scatter plot of 2,000 such samples; None for other data."""
+    import io
+
+    buffer = io.BytesIO()
+    if gan.config["arch"] == "mlp":
+        if gan.sample_shape != (2,):
+            return None
+        from .plots import scatter_figure
+
+        scatter_figure(gan.generate(gan.latents(2000))).savefig(buffer, format="png")
+    else:
+        write_png(make_grid(gan.generate(gan.latents(64)), nrow=8), buffer)
+    return buffer.getvalue()
+
+
+GAN._picture = gan_picture

@@ -793,7 +793,7 @@ def _loop(gan: GAN, sampler: BatchSampler, latents: np.ndarray, path: str, setti
                         stats = gan.train_step(real)
                     except TrainingDivergedError as error:
                         sampler.load_state_dict(drawn_from)  # the checkpoint resumes with this iteration's batch
-                        state = {**gan.state_dict(), **gan._optimizer_state()}
+                        state = {**gan.state_dict(), **gan.optimizer_state()}
                         bad = next((name for name, value in state.items() if not np.isfinite(value).all()), None)
                         if bad is not None:  # never saved as "the last good state" (the refusal restores it)
                             raise TrainingDivergedError(f"{error}\n{bad} is not finite: nothing was saved; the last good "

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import gzip
 import os
-import resource
 import stat
 import struct
 import zlib
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
+
+from . import _native
 
 DEFLATE_MAX_RATIO = 1032  # the largest expansion deflate can encode (a 258-byte match in 2 bits, RFC 1951)
 READ_PIECE = 1 << 24  # streams are read in pieces of 16 MiB
@@ -95,46 +96,10 @@ def read_gzip(path: str, header_size: int, body_size) -> Tuple[bytes, bytes]:
 # ---- memory ------------------------------------------------------------------------------------
 
 def available_memory() -> int:
-    """The bytes this process can still allocate: the least of the memory the system has available
-    (MemAvailable + SwapFree), the address-space and data limits (RLIMIT_AS, RLIMIT_DATA) less what is mapped,
-    and the cgroup's memory.max less its memory.current."""
-    bounds: List[int] = []
-    meminfo = _key_values("/proc/meminfo")
-    if "MemAvailable" in meminfo:
-        bounds.append((meminfo["MemAvailable"] + meminfo.get("SwapFree", 0)) * 1024)
-    status = _key_values("/proc/self/status")
-    for limit, used in ((resource.RLIMIT_AS, "VmSize"), (resource.RLIMIT_DATA, "VmData")):
-        soft = resource.getrlimit(limit)[0]
-        if soft != resource.RLIM_INFINITY and used in status:
-            bounds.append(max(0, soft - status[used] * 1024))
-    try:
-        with open("/proc/self/cgroup") as f:
-            group = next((line.split(":", 2)[2].strip() for line in f if line.startswith("0::")), None)
-        if group is not None:
-            folder = os.path.join("/sys/fs/cgroup", group.lstrip("/"))
-            with open(os.path.join(folder, "memory.max")) as f:
-                most = f.read().strip()
-            if most != "max":
-                with open(os.path.join(folder, "memory.current")) as f:
-                    bounds.append(max(0, int(most) - int(f.read())))
-    except (OSError, ValueError, StopIteration):
-        pass
-    return min(bounds) if bounds else 1 << 62
-
-
-def _key_values(path: str) -> Dict[str, int]:
-    """`Key: value kB` lines of a /proc file as {key: value}."""
-    found: Dict[str, int] = {}
-    try:
-        with open(path) as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                parts = value.split()
-                if parts and parts[0].isdigit():
-                    found[key] = int(parts[0])
-    except OSError:
-        pass
-    return found
+    """The bytes this process can still allocate, as the core measures them before its own allocations (the least of
+    the system's available memory, the address-space and data limits less what is mapped, and the cgroup's
+    memory.max less its memory.current)."""
+    return _native.memory_available()
 
 
 def check_memory(need: int, what: str, hint: str = "") -> None:

@@ -1,7 +1,7 @@
 // MARK: - Training a feature network
 
-/// What defines a feature network and its training: parsed from "key=value" lines (`FeatureConfig.keys`).
-public struct FeatureConfig: Equatable {
+/// What defines a feature network and its training: parsed from "key=value" lines by its option table.
+public struct FeatureConfig: Equatable, Configurable {
     public var channels = 1
     public var imageSize = 32
     public var classes = 10
@@ -9,50 +9,16 @@ public struct FeatureConfig: Equatable {
     public var learningRate: Float = 1e-3
     public var seed: UInt64 = 1
 
-    /// Every key, with its meaning.
-    public static let keys: [(String, String)] = [
-        ("channels", "image channels, 1 to 4"), ("image_size", "image side, 8 to 1024"),
-        ("classes", "number of classes, 2 to 100000"), ("width", "channels of the first convolution, 1 to 512"),
-        ("lr", "Adam's learning rate, positive"), ("seed", "seeds the initial weights, ≥ 0"),
-    ]
-
     public init() {}
 
-    public init(text: String) throws(SwiftGANError) {
-        for line in text.split(separator: "\n") where !line.isEmpty {
-            let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { throw SwiftGANError("config line '\(line)' is not of the form key=value") }
-            try set(parts[0], parts[1])
-        }
-    }
-
-    mutating func set(_ key: String, _ value: String) throws(SwiftGANError) {
-        func integer(_ range: ClosedRange<Int>) throws(SwiftGANError) -> Int {
-            guard let v = Int(value), range.contains(v) else {
-                throw SwiftGANError("\(key) must be an integer in [\(range.lowerBound), \(range.upperBound)], got '\(value)'")
-            }
-            return v
-        }
-        switch key {
-        case "channels": channels = try integer(1...4)
-        case "image_size": imageSize = try integer(8...1024)
-        case "classes": classes = try integer(2...100_000)
-        case "width": width = try integer(1...512)
-        case "lr":
-            guard let v = Float(value), v > 0, v.isFinite else { throw SwiftGANError("lr must be a positive number, got '\(value)'") }
-            learningRate = v
-        case "seed":
-            guard let v = UInt64(value) else { throw SwiftGANError("seed must be an integer in [0, 2⁶⁴), got '\(value)'") }
-            seed = v
-        default:
-            throw SwiftGANError("unknown feature network option '\(key)'; known: \(Self.keys.map(\.0).joined(separator: ", "))")
-        }
-    }
-
-    /// The configuration as "key=value" lines, every key.
-    public var text: String {
-        "channels=\(channels)\nimage_size=\(imageSize)\nclasses=\(classes)\nwidth=\(width)\nlr=\(learningRate)\nseed=\(seed)\n"
-    }
+    public static let options: [Option<FeatureConfig>] = [
+        .integer("channels", \.channels, 1...4, "image channels"),
+        .integer("image_size", \.imageSize, 8...1024, "image side"),
+        .integer("classes", \.classes, 2...100_000, "number of classes"),
+        .integer("width", \.width, 1...512, "channels of the first convolution (the features have 4·width values)"),
+        .number("lr", \.learningRate, .positive, "Adam's learning rate"),
+        .seed("seed", \.seed, "seeds the initial weights"),
+    ]
 }
 
 /// A feature network with its Adam optimizer: trains on labelled batches, and gives features or logits of

@@ -27,7 +27,7 @@ public struct GANConfig: Equatable {
     /// LSGAN's targets: a for fake, b for real, c for the generator.
     public var lsganTargets: (a: Float, b: Float, c: Float) = (0, 1, 1)
     /// Each penalty's weight (λ; γ for R1).
-    public var penaltyWeights: [PenaltyKind: Float] = [.gradient: 10, .lipschitz: 10, .r1: 10, .dragan: 10]
+    public var penaltyWeights = Dictionary(uniqueKeysWithValues: PenaltyKind.allCases.map { ($0, $0.defaultWeight) })
     /// EBGAN's margin m and pull-away weight; BEGAN's γ and λ_k; the auto-encoder critic's code size.
     public var ebganMargin: Float = 1
     public var pullAwayWeight: Float = 0.1
@@ -159,32 +159,9 @@ public struct GANConfig: Equatable {
         }
     }
 
-    /// Reads `key=value` lines (or `;`-separated), starting from the defaults. `loss` is applied
-    /// first (with its preset), then the other keys in order, so they override the preset.
-    public init(text: String) throws(SwiftGANError) {
-        self.init()
-        var pairs: [(String, String)] = []
-        for line in text.split(whereSeparator: { $0 == "\n" || $0 == ";" }) {
-            let trimmed = line.trimmingSpaces
-            if trimmed.isEmpty { continue }
-            guard let eq = trimmed.firstIndex(of: "=") else {
-                throw SwiftGANError("config line '\(trimmed)' is not of the form key=value")
-            }
-            pairs.append((String(trimmed[..<eq]).trimmingSpaces, String(trimmed[trimmed.index(after: eq)...]).trimmingSpaces))
-        }
-        for (k, v) in pairs where k == "loss" { try set(k, v) }
-        for (k, v) in pairs where k != "loss" { try set(k, v) }
-    }
-
     public static func == (a: GANConfig, b: GANConfig) -> Bool {
         a.keyValues.map { "\($0.0)=\($0.1)" } == b.keyValues.map { "\($0.0)=\($0.1)" }
     }
 }
 
 import Glibc
-
-extension StringProtocol {
-    var trimmingSpaces: String {
-        String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" }).reversed())
-    }
-}

@@ -1,28 +1,32 @@
 // MARK: - Step inputs and results
 
-/// The data and (optionally) the random inputs of one training iteration. Random inputs left
-/// nil are drawn from the trainer's stream; giving them replays a step exactly.
+/// One input of a training iteration, by name, as the configuration declares it: `real`, the latents `z` and `z_g`,
+/// and the random inputs of the loss's penalties (`PenaltyKind.randomInputs`). The C ABI and Python pass inputs as
+/// named arrays and list these declarations (`sg_gan_step_inputs`); none of them names a loss or a penalty.
+public struct StepInputSpec {
+    public let name: String
+    public let meaning: String
+    /// One entry's shape in words (B the batch, B' the critic's batch: B / pack).
+    public let shapeText: String
+    /// Whether each critic step takes its own entry (an array may then carry a leading `n_critic` axis).
+    public let perCriticStep: Bool
+    /// The rank of one entry.
+    let entryRank: Int
+    /// Latents, which may carry two more trailing axes of 1, as PyTorch's DCGAN examples draw them.
+    var isLatent = false
+}
+
+/// The data and (optionally) the random inputs of one training iteration, by name. Random inputs not given are
+/// drawn from the trainer's stream; giving them replays a step exactly.
 public struct StepInputs {
     /// One real batch `[B, ...sample]` per critic step, or a single batch reused by every step.
     public var real: [Tensor]
-    /// Latents `[B, z]` per critic step.
-    public var noiseD: [Tensor]?
-    /// Latents `[B, z]` for the generator step.
-    public var noiseG: Tensor?
-    /// GP/LP mixing coefficients `[B]` per critic step.
-    public var mixing: [Tensor]?
-    /// DRAGAN's α `[B]` and ε (shaped as a real batch) per critic step.
-    public var draganAlpha: [Tensor]?
-    public var draganNoise: [Tensor]?
+    /// The inputs given besides `real`, by name: one entry per critic step (or one for `z_g`).
+    public var given: [String: [Tensor]]
 
-    public init(real: [Tensor], noiseD: [Tensor]? = nil, noiseG: Tensor? = nil, mixing: [Tensor]? = nil,
-                draganAlpha: [Tensor]? = nil, draganNoise: [Tensor]? = nil) {
+    public init(real: [Tensor], _ given: [String: [Tensor]] = [:]) {
         self.real = real
-        self.noiseD = noiseD
-        self.noiseG = noiseG
-        self.mixing = mixing
-        self.draganAlpha = draganAlpha
-        self.draganNoise = draganNoise
+        self.given = given
     }
 }
 
@@ -164,10 +168,9 @@ public final class GANTrainer {
 
     // MARK: Training
 
-    /// Runs one iteration with `real` batches and any explicit random inputs.
-    public func trainStep(real: [Tensor], noiseD: [Tensor]? = nil, noiseG: Tensor? = nil,
-                          mixing: [Tensor]? = nil) throws(SwiftGANError) -> StepStats {
-        try trainStep(StepInputs(real: real, noiseD: noiseD, noiseG: noiseG, mixing: mixing))
+    /// Runs one iteration with `real` batches and any explicit inputs by name (`z`: one entry per critic step).
+    public func trainStep(real: [Tensor], _ given: [String: [Tensor]] = [:]) throws(SwiftGANError) -> StepStats {
+        try trainStep(StepInputs(real: real, given))
     }
 
     /// Latents `[..., z, 1, 1]`, as PyTorch's DCGAN examples draw them (`torch.randn(B, nz, 1, 1)`), as `[..., z]`.
@@ -176,27 +179,65 @@ public final class GANTrainer {
         return Tensor(shape: Array(z.shape.dropLast(2)), storage: z.storage)
     }
 
-    /// A step's inputs from arrays in the API's shapes, as the C ABI and Python pass them: `real`
-    /// `[B, ...sample]` (every critic step) or `[n_critic, B, ...sample]`; each random input shaped as one
-    /// critic step's entry, or with a leading `n_critic` axis (`z` `[B, z_dim]` or `[n_critic, B, z_dim]`; latents
-    /// may also end in `1, 1`).
-    /// The arrays are split per critic step; `trainStep` checks every shape.
-    public func stepInputs(real: Tensor, noiseD: Tensor? = nil, noiseG: Tensor? = nil, mixing: Tensor? = nil,
-                           draganAlpha: Tensor? = nil, draganNoise: Tensor? = nil) -> StepInputs {
-        func perStep(_ t: Tensor?, entryRank: Int) -> [Tensor]? {
-            guard let t else { return nil }
-            guard t.shape.count == entryRank + 1 else { return [t] }
-            let entry = Array(t.shape.dropFirst()), size = entry.reduce(1, *)
-            return (0..<t.shape[0]).map { i in
-                let e = Tensor(uninitialized: entry)
-                e.assign(from: t.pointer + i * size)
-                return e
-            }
+    /// The random inputs of this configuration's penalties, each once, in the order they are drawn.
+    var penaltyInputs: [RandomInput] {
+        var seen = Set<String>()
+        return PenaltyKind.allCases.filter(config.loss.penalties.contains).flatMap(\.randomInputs)
+            .filter { seen.insert($0.name).inserted }
+    }
+
+    /// The inputs a step of this configuration takes, by name.
+    public var stepInputSpecs: [StepInputSpec] {
+        let sample = sampleShape.count
+        var specs = [StepInputSpec(name: "real", meaning: "real samples in [-1, 1] (required)", shapeText: "[B, sample]",
+                                   perCriticStep: true, entryRank: sample + 1),
+                     StepInputSpec(name: "z", meaning: "the critic steps' latents", shapeText: "[B, z_dim]",
+                                   perCriticStep: true, entryRank: 2, isLatent: true)]
+        if !config.reuseFake {
+            specs.append(StepInputSpec(name: "z_g", meaning: "the generator step's latents", shapeText: "[B, z_dim]",
+                                       perCriticStep: false, entryRank: 2, isLatent: true))
         }
-        let sampleRank = sampleShape.count
-        return StepInputs(real: perStep(real, entryRank: sampleRank + 1)!, noiseD: perStep(noiseD.map(flatLatents), entryRank: 2),
-                          noiseG: noiseG.map(flatLatents), mixing: perStep(mixing, entryRank: 1), draganAlpha: perStep(draganAlpha, entryRank: 1),
-                          draganNoise: perStep(draganNoise, entryRank: sampleRank + 1))
+        return specs + penaltyInputs.map {
+            StepInputSpec(name: $0.name, meaning: $0.meaning, shapeText: $0.shapeText, perCriticStep: true,
+                          entryRank: $0.shape([1] + config.criticShape).count)
+        }
+    }
+
+    /// A step's inputs from named arrays in the API's shapes, as the C ABI and Python pass them: each shaped as one
+    /// critic step's entry, or (for per-step inputs) with a leading `n_critic` axis (`z` `[B, z_dim]` or
+    /// `[n_critic, B, z_dim]`; latents may also end in `1, 1`). The arrays are split per critic step; `trainStep`
+    /// checks every shape.
+    ///
+    /// - Throws: `SwiftGANError` for a name this configuration does not take (naming those it takes), a name given
+    ///   twice, or no `real`.
+    public func stepInputs(_ named: [(String, Tensor)]) throws(SwiftGANError) -> StepInputs {
+        let specs = stepInputSpecs
+        var real: [Tensor]?, given: [String: [Tensor]] = [:]
+        for (name, array) in named {
+            guard let spec = specs.first(where: { $0.name == name }) else {
+                let penalties = PenaltyKind.allCases.filter { $0.randomInputs.contains { $0.name == name } }
+                let whose = penalties.isEmpty ? "" : " (it is drawn by the penalties "
+                    + penalties.map { "-" + $0.rawValue }.joined(separator: ", ") + ")"
+                throw SwiftGANError("\(name) is not an input of loss \(config.loss.name)\(whose); a step of this GAN takes "
+                                    + specs.map(\.name).joined(separator: ", "))
+            }
+            guard real == nil || name != "real", given[name] == nil else { throw SwiftGANError("\(name) is given twice") }
+            let t = spec.isLatent ? flatLatents(array) : array
+            let entries: [Tensor]
+            if spec.perCriticStep && t.shape.count == spec.entryRank + 1 {
+                let entry = Array(t.shape.dropFirst()), size = entry.reduce(1, *)
+                entries = (0..<t.shape[0]).map { i in
+                    let e = Tensor(uninitialized: entry)
+                    e.assign(from: t.pointer + i * size)
+                    return e
+                }
+            } else {
+                entries = [t]
+            }
+            if name == "real" { real = entries } else { given[name] = entries }
+        }
+        guard let real else { throw SwiftGANError("real is required") }
+        return StepInputs(real: real, given)
     }
 
     /// Runs one iteration: `criticSteps` discriminator steps, then one generator step.
@@ -218,20 +259,17 @@ public final class GANTrainer {
             throw SwiftGANError("real must hold a multiple of pack = \(m) samples per batch, at least \(2 * m) (the critic "
                                 + "judges \(m) at a time), got \(b)")
         }
-        let penalties = config.loss.penalties
-        try checkList(inputs.noiseD, "z", count: k, shape: [b, config.zDim])
-        if let z = inputs.noiseG {
-            guard z.shape == [b, config.zDim] else { throw SwiftGANError("z_g must have shape \([b, config.zDim]), got \(z.shape)") }
-            guard !config.reuseFake else {
-                throw SwiftGANError("z_g cannot be given when reuse_fake is set (the G step reuses the D step's fake batch)")
-            }
+        let specs = stepInputSpecs, penaltyInputs = self.penaltyInputs
+        if let unknown = inputs.given.keys.sorted().first(where: { name in !specs.contains { $0.name == name } }) {
+            throw SwiftGANError("\(unknown) is not an input of loss \(config.loss.name); a step of this GAN takes "
+                                + specs.map(\.name).joined(separator: ", "))
         }
-        // the penalties act on what the critic judges: one coefficient per packed sample
-        try checkList(inputs.mixing, "u", count: k, shape: [packed],
-                      usedBy: penalties.contains(.gradient) || penalties.contains(.lipschitz), what: "GP or LP penalty")
-        try checkList(inputs.draganAlpha, "dragan_alpha", count: k, shape: [packed], usedBy: penalties.contains(.dragan), what: "DRAGAN penalty")
-        try checkList(inputs.draganNoise, "dragan_noise", count: k, shape: [packed] + config.criticShape,
-                      usedBy: penalties.contains(.dragan), what: "DRAGAN penalty")
+        try checkList(inputs.given["z"], "z", count: k, shape: [b, config.zDim])
+        try checkList(inputs.given["z_g"], "z_g", count: 1, shape: [b, config.zDim])
+        // the penalties act on what the critic judges: one entry per packed sample
+        for input in penaltyInputs {
+            try checkList(inputs.given[input.name], input.name, count: k, shape: input.shape([packed] + config.criticShape))
+        }
 
         try MemoryBudget.require(stepMemoryNeed(batch: b), for: "a training step on a batch of \(b)")
         let base = BufferPool.shared.resetPeak()
@@ -246,19 +284,15 @@ public final class GANTrainer {
         var lastFake: Tensor?
         for step in 0..<k {
             let x = pack(real[real.count == 1 ? 0 : step])
-            let z = inputs.noiseD?[step] ?? drawLatents(b)
+            let z = inputs.given["z"]?[step] ?? drawLatents(b)
             let keepGraph = config.reuseFake && step == k - 1
             let fake = pack(keepGraph ? generator(z) : withoutGradients { generator(z) })
             if keepGraph { lastFake = fake }
-            var penaltyInputs = PenaltyInputs(draganClip: config.draganClip)
-            if penalties.contains(.gradient) || penalties.contains(.lipschitz) {
-                penaltyInputs.mixing = inputs.mixing?[step] ?? Tensor.uniform([packed], rng: &rng)
+            var drawn = PenaltyInputs(draganClip: config.draganClip)
+            for input in penaltyInputs {
+                drawn.values[input.name] = inputs.given[input.name]?[step] ?? input.draw(criticBatch: x.shape, rng: &rng)
             }
-            if penalties.contains(.dragan) {
-                penaltyInputs.draganAlpha = inputs.draganAlpha?[step] ?? Tensor.uniform([packed], low: -1, high: 1, rng: &rng)
-                penaltyInputs.draganNoise = inputs.draganNoise?[step] ?? Tensor.uniform(x.shape, rng: &rng)
-            }
-            let (critic, nonFinite) = discriminatorStep(real: x, fake: fake.detached(), penaltyInputs: penaltyInputs)
+            let (critic, nonFinite) = discriminatorStep(real: x, fake: fake.detached(), penaltyInputs: drawn)
             stats = critic
             if let nonFinite {
                 return try refuse(nonFinite, in: k > 1 ? "critic step \(step + 1) of \(k)" : "the critic step",
@@ -267,7 +301,7 @@ public final class GANTrainer {
         }
 
         let x = pack(real[real.count == 1 ? 0 : k - 1])
-        let fake = lastFake ?? pack(generator(inputs.noiseG ?? drawLatents(b)))
+        let fake = lastFake ?? pack(generator(inputs.given["z_g"]?[0] ?? drawLatents(b)))
         let criticReal = objective.generatorUsesReal ? withoutGradients { critic(x) } : nil
         let lossG = objective.generatorLoss(critic: critic, criticReal: criticReal, fake: fake)
         let gradsG = gradients(of: lossG, wrt: parametersG, retainGraph: false)
@@ -451,10 +485,8 @@ public final class GANTrainer {
         for (name, g) in zip(names, grads) { retainedGradients[name] = g.copy() }
     }
 
-    private func checkList(_ list: [Tensor]?, _ name: String, count: Int, shape: [Int], usedBy used: Bool = true,
-                           what: String = "") throws(SwiftGANError) {
+    private func checkList(_ list: [Tensor]?, _ name: String, count: Int, shape: [Int]) throws(SwiftGANError) {
         guard let list else { return }
-        guard used else { throw SwiftGANError("\(name) is only used with a \(what), and loss \(config.loss.name) has none") }
         let expected = count == 1 ? shape : [count] + shape  // one entry per critic step
         guard list.count == count, list.allSatisfy({ $0.shape == shape }) else {
             let given = list.count == 1 ? list[0].shape : [list.count] + (list.first?.shape ?? [])

@@ -64,14 +64,16 @@ public enum NumberRule: String {
 /// Which configurations an option acts on: every one, or those of some losses, penalties, architectures,
 /// optimizers or schedules. Outside its scope an option is accepted (a run's config.yaml lists every option)
 /// and changes nothing.
-public struct OptionScope {
+public struct OptionScope<Config> {
     /// `all`, or the option whose value selects it and the values: `loss SGAN`, `arch dcgan|cnn`.
     public let text: String
     /// Whether the option acts on `config`.
-    public let applies: (GANConfig) -> Bool
+    public let applies: (Config) -> Bool
 
-    public static let every = OptionScope(text: "all") { _ in true }
+    public static var every: OptionScope { OptionScope(text: "all") { _ in true } }
+}
 
+extension OptionScope where Config == GANConfig {
     /// The losses whose objective is one of `names` (`SGAN` covers SGAN-GP and DRAGAN).
     static func losses(_ names: String...) -> OptionScope {
         OptionScope(text: "loss " + names.joined(separator: "|")) { names.contains($0.loss.objective.name) }
@@ -95,27 +97,86 @@ public struct OptionScope {
     }
 }
 
-/// One option of `GANConfig`: its name, kind, help, scope, and how it is read and written as text.
-public struct Option {
+/// A configuration described by an option table (a GAN's, a feature network's): parsed, validated and written
+/// back as text by its options only.
+public protocol Configurable {
+    init()
+    /// Every option, in the order the configuration lists them.
+    static var options: [Option<Self>] { get }
+}
+
+extension Configurable {
+    /// Every key `set(_:_:)` accepts, in table order.
+    public static var keys: [String] { options.map(\.name) }
+
+    /// Sets one option from its text form, validating it.
+    ///
+    /// - Throws: `SwiftGANError` naming the key for an unknown key or a bad value.
+    public mutating func set(_ key: String, _ value: String) throws(SwiftGANError) {
+        guard let option = Self.options.first(where: { $0.name == key }) else {
+            throw SwiftGANError("unknown option '\(key)'; known options: \(Self.keys.joined(separator: ", "))")
+        }
+        try option.write(&self, value)
+    }
+
+    /// The configuration as `(key, value)` pairs that `init(text:)` reads back to an equal value.
+    public var keyValues: [(String, String)] { Self.options.map { ($0.name, $0.read(self)) } }
+
+    /// The configuration as "key=value" lines.
+    public var text: String { keyValues.map { "\($0.0)=\($0.1)\n" }.joined() }
+
+    /// The option table as "name\tkind\tdefault\tvalues\thelp\tscope" lines (`sg_options`).
+    public static var table: String {
+        options.map { "\($0.name)\t\($0.kind.name)\t\($0.defaultValue)\t\($0.kind.values)\t\($0.help)\t\($0.scope.text)\n" }.joined()
+    }
+
+    /// Reads `key=value` lines (or `;`-separated), starting from the defaults; the keys in `first` are set
+    /// first (a GAN's `loss`, whose preset the other keys override), then the others in order.
+    public init(text: String, first: Set<String>) throws(SwiftGANError) {
+        self.init()
+        var pairs: [(String, String)] = []
+        for line in text.split(whereSeparator: { $0 == "\n" || $0 == ";" }) {
+            let trimmed = line.trimmingSpaces
+            if trimmed.isEmpty { continue }
+            guard let eq = trimmed.firstIndex(of: "=") else {
+                throw SwiftGANError("config line '\(trimmed)' is not of the form key=value")
+            }
+            pairs.append((String(trimmed[..<eq]).trimmingSpaces, String(trimmed[trimmed.index(after: eq)...]).trimmingSpaces))
+        }
+        for (k, v) in pairs where first.contains(k) { try set(k, v) }
+        for (k, v) in pairs where !first.contains(k) { try set(k, v) }
+    }
+
+    public init(text: String) throws(SwiftGANError) { try self.init(text: text, first: []) }
+}
+
+extension StringProtocol {
+    var trimmingSpaces: String {
+        String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" }).reversed())
+    }
+}
+
+/// One option of a configuration: its name, kind, help, scope, and how it is read and written as text.
+public struct Option<Config: Configurable> {
     public let name: String
     public let kind: OptionKind
     public let help: String
     /// The configurations it acts on.
-    public private(set) var scope = OptionScope.every
-    let read: (GANConfig) -> String
-    let write: (inout GANConfig, String) throws(SwiftGANError) -> Void
+    public private(set) var scope = OptionScope<Config>.every
+    let read: (Config) -> String
+    let write: (inout Config, String) throws(SwiftGANError) -> Void
 
-    /// The value of a configuration made with `GANConfig()`, before any loss preset.
-    public var defaultValue: String { read(GANConfig()) }
+    /// The value of a default configuration (a GAN's before any loss preset).
+    public var defaultValue: String { read(Config()) }
 
     /// This option, acting only on the configurations of `scope`.
-    func only(_ scope: OptionScope) -> Option {
+    func only(_ scope: OptionScope<Config>) -> Option {
         var scoped = self
         scoped.scope = scope
         return scoped
     }
 
-    static func integer(_ name: String, _ path: WritableKeyPath<GANConfig, Int>, _ range: ClosedRange<Int>,
+    static func integer(_ name: String, _ path: WritableKeyPath<Config, Int>, _ range: ClosedRange<Int>,
                         _ help: String) -> Option {
         Option(name: name, kind: .integer(range), help: help, read: { "\($0[keyPath: path])" }) { (c, text) throws(SwiftGANError) in
             guard let v = Int(text), range.contains(v) else {
@@ -126,13 +187,20 @@ public struct Option {
         }
     }
 
-    static func number(_ name: String, _ path: WritableKeyPath<GANConfig, Float>, _ rule: NumberRule, _ help: String) -> Option {
+    static func number(_ name: String, _ path: WritableKeyPath<Config, Float>, _ rule: NumberRule, _ help: String) -> Option {
         Option(name: name, kind: .number(rule), help: help, read: { "\($0[keyPath: path])" }) { (c, text) throws(SwiftGANError) in
             c[keyPath: path] = try parseNumber(name, text, rule)
         }
     }
 
-    static func boolean(_ name: String, _ path: WritableKeyPath<GANConfig, Bool>, _ help: String) -> Option {
+    static func seed(_ name: String, _ path: WritableKeyPath<Config, UInt64>, _ help: String) -> Option {
+        Option(name: name, kind: .seed, help: help, read: { "\($0[keyPath: path])" }) { (c, text) throws(SwiftGANError) in
+            guard let v = UInt64(text) else { throw SwiftGANError("\(name) must be an integer in [0, 2⁶⁴), got '\(text)'") }
+            c[keyPath: path] = v
+        }
+    }
+
+    static func boolean(_ name: String, _ path: WritableKeyPath<Config, Bool>, _ help: String) -> Option {
         Option(name: name, kind: .boolean, help: help, read: { "\($0[keyPath: path])" }) { (c, text) throws(SwiftGANError) in
             guard let v = ["false": false, "true": true][text] else {  // the one spelling; no 1, yes or TRUE
                 throw SwiftGANError("\(name) must be true or false, got '\(text)'")
@@ -141,7 +209,7 @@ public struct Option {
         }
     }
 
-    static func choice<E: RawRepresentable & CaseIterable>(_ name: String, _ path: WritableKeyPath<GANConfig, E>, what: String,
+    static func choice<E: RawRepresentable & CaseIterable>(_ name: String, _ path: WritableKeyPath<Config, E>, what: String,
                                                            plural: String, _ help: String) -> Option where E.RawValue == String {
         let options = E.allCases.map(\.rawValue)
         return Option(name: name, kind: .choice(options), help: help, read: { $0[keyPath: path].rawValue }) {
@@ -153,9 +221,12 @@ public struct Option {
         }
     }
 
-    /// A penalty's weight.
-    static func penaltyWeight(_ kind: PenaltyKind, _ help: String) -> Option {
-        Option(name: kind.weightKey, kind: .number(.nonNegative), help: help, read: { "\($0.penaltyWeights[kind]!)" }) {
+}
+
+extension Option where Config == GANConfig {
+    /// A penalty's weight (its name, help and default: the penalty's declaration).
+    static func penaltyWeight(_ kind: PenaltyKind) -> Option {
+        Option(name: kind.weightKey, kind: .number(.nonNegative), help: kind.weightHelp, read: { "\($0.penaltyWeights[kind]!)" }) {
             (c, text) throws(SwiftGANError) in
             c.penaltyWeights[kind] = try parseNumber(kind.weightKey, text, .nonNegative)
         }
@@ -167,10 +238,13 @@ private func parseNumber(_ name: String, _ text: String, _ rule: NumberRule) thr
     return v
 }
 
-extension GANConfig {
+extension GANConfig: Configurable {
     /// Every option, in the order the resolved configuration lists them: the one table of names, kinds,
     /// defaults (`GANConfig()`'s values) and help.
-    public static let options: [Option] = [
+    public static let options: [Option<GANConfig>] = objectiveOptions + penaltyOptions + otherOptions
+
+    /// The objective's options.
+    private static let objectiveOptions: [Option<GANConfig>] = [
         Option(name: "loss", kind: .loss,
                help: "a loss of `swiftgan list` with any penalty suffixes (case-insensitive), e.g. RaSGAN, RaLSGAN-GP, "
                    + "WGAN-LP, RpSGAN-avg-R1; sets the loss's preset before the other options",
@@ -182,10 +256,13 @@ extension GANConfig {
         .number("lsgan_a", \.lsganTargets.a, .finite, "LSGAN's target a for fake samples").only(.losses("LSGAN")),
         .number("lsgan_b", \.lsganTargets.b, .finite, "LSGAN's target b for real samples").only(.losses("LSGAN")),
         .number("lsgan_c", \.lsganTargets.c, .finite, "LSGAN's target c of the generator").only(.losses("LSGAN")),
-        .penaltyWeight(.gradient, "the gradient penalty's weight λ (-GP)").only(.penalty(.gradient)),
-        .penaltyWeight(.lipschitz, "the Lipschitz penalty's weight λ (-LP)").only(.penalty(.lipschitz)),
-        .penaltyWeight(.r1, "R1's weight γ (-R1)").only(.penalty(.r1)),
-        .penaltyWeight(.dragan, "DRAGAN's penalty weight λ (-DRAGAN)").only(.penalty(.dragan)),
+    ]
+
+    /// Each penalty's weight, from its declaration.
+    private static let penaltyOptions: [Option<GANConfig>] = PenaltyKind.allCases.map { .penaltyWeight($0).only(.penalty($0)) }
+
+    /// The networks', the optimizers' and the trainer's options.
+    private static let otherOptions: [Option<GANConfig>] = [
         .boolean("dragan_clip", \.draganClip, "DRAGAN clips its perturbed points to [-1, 1], the range of images").only(.penalty(.dragan)),
         .number("ebgan_margin", \.ebganMargin, .nonNegative, "EBGAN's margin m").only(.losses("EBGAN")),
         .number("pt_weight", \.pullAwayWeight, .nonNegative, "EBGAN's pull-away term weight").only(.losses("EBGAN")),
@@ -230,26 +307,10 @@ extension GANConfig {
         .choice("non_finite", \.nonFinite, what: "non_finite policy", plural: "policies",
                 "when a loss, gradient or update is NaN or infinite: raise (TrainingDivergedError, nothing of it applied) "
                     + "or skip (the update is not applied, skipped_steps counts it)"),
-        Option(name: "seed", kind: .seed, help: "seeds the weights and the engine's random stream",
-               read: { "\($0.seed)" }) { (c, text) throws(SwiftGANError) in
-            guard let v = UInt64(text) else { throw SwiftGANError("seed must be an integer in [0, 2⁶⁴), got '\(text)'") }
-            c.seed = v
-        },
+        .seed("seed", \.seed, "seeds the weights and the engine's random stream"),
     ]
 
-    /// Every key `set(_:_:)` accepts, in table order.
-    public static var keys: [String] { options.map(\.name) }
-
-    /// Sets one option from its text form, validating it; setting `loss` applies its preset.
-    ///
-    /// - Throws: `SwiftGANError` naming the key for an unknown key or a bad value.
-    public mutating func set(_ key: String, _ value: String) throws(SwiftGANError) {
-        guard let option = GANConfig.options.first(where: { $0.name == key }) else {
-            throw SwiftGANError("unknown option '\(key)'; known options: \(GANConfig.keys.joined(separator: ", "))")
-        }
-        try option.write(&self, value)
-    }
-
-    /// The configuration as `(key, value)` pairs that `init(text:)` reads back to an equal value.
-    public var keyValues: [(String, String)] { GANConfig.options.map { ($0.name, $0.read(self)) } }
+    /// Reads `key=value` lines (or `;`-separated), starting from the defaults. `loss` is applied first (with
+    /// its preset), then the other keys in order, so they override the preset.
+    public init(text: String) throws(SwiftGANError) { try self.init(text: text, first: ["loss"]) }
 }

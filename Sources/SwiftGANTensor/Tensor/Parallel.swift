@@ -45,6 +45,16 @@ public enum Threads {
             + "'forkserver' method to use more)"
     }
 
+    /// The thread count a caller asked for (`0`: the default, `initial`), checked: 1 to 1024, and at most 1 in a fork
+    /// child. The one check of a thread count; every handle kind's setting goes through it.
+    public static func setting(_ asked: Int) throws(SwiftGANError) -> Int {
+        guard asked >= 0 && asked <= 1024 else {
+            throw SwiftGANError("threads must be in [1, 1024] (0 or None: the default), got \(asked)")
+        }
+        guard !isForkedChild || asked <= 1 else { throw SwiftGANError(forkedChildMessage(asked: asked)) }
+        return asked == 0 ? initial : asked
+    }
+
     /// The threads a handle set to `count` really uses: `count`, or 1 in a fork child.
     public static func effective(_ count: Int) -> Int { isForkedChild ? 1 : count }
 }
