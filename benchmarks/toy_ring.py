@@ -18,12 +18,11 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "python", "tests"))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 
 
 def main():
-    from test_toy import all_losses, settings_for
+    from swiftgan.toy import settings_for, toy_losses as all_losses
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -13,7 +13,9 @@ penalty on DCGAN 32×32×1, every architecture with RaSGAN (the auto-encoders wi
 losses of the first parity issue on both sizes, PacGAN, and RaSGAN, SGAN and RaLSGAN at other sizes, channel
 counts and small or odd batches (WIDENED). A draw is kept only where PyTorch's own float32 run matches the float64
 references, on this machine's kernels and on those of TORCH_CELLS (`float32_misses`). `--configs` writes only the
-named configurations and keeps the others' files and manifest entries.
+named configurations and keeps the others' files and manifest entries; `--runs` writes only the named runs (their
+files and manifest entries), keeping every other file, the configurations' inputs included (checked to be the ones
+drawn again).
 """
 import argparse
 import json
@@ -99,7 +101,7 @@ PACKED = ["SGAN", "RSGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN", "RpSGAN-avg", "WGA
 # their search starts at this weight seed. On a machine whose OpenBLAS ran AVX2 kernels (OPENBLAS_CORETYPE=Haswell),
 # RaSGAN-GP on 64×64×3 missed from the shared start.
 REJECTED_ELSEWHERE = {("dcgan64x3", "RaSGAN-GP"): 4322}
-EXTRA = ["WGAN-GP", "WGAN-LP", "RaLSGAN-R1", "DRAGAN", "RaDRAGAN", "SGAN-minimax", "LSGAN-targets"]
+EXTRA = ["WGAN-GP", "WGAN-LP", "RaLSGAN-R1", "DRAGAN", "RaDRAGAN", "SGAN-minimax", "LSGAN-targets", "RaSGAN-R2"]
 RUNS = ([("dcgan32x1", loss) for loss in OBJECTIVES + ["RaSGAN-GP"] + EXTRA
          + [name for name in ARCHITECTURES if name not in MLP_RUNS]]
         + [("dcgan64x3", loss) for loss in FIRST_ISSUE + ["RaSGAN-resnet"]]
@@ -306,27 +308,41 @@ def main():
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "python", "tests", "fixtures"))
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=None,
                         help="write only these configurations' fixtures, keeping the others and their manifest entries")
+    parser.add_argument("--runs", nargs="+", default=None, metavar="CONFIG_RUN",
+                        help="write only these runs (e.g. dcgan32x1_RaSGAN-R2), keeping every other file")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    chosen = args.configs or list(CONFIGS)
+    only = set(args.runs or [])
+    unknown = only - {f"{c}_{loss}" for c, loss in RUNS}
+    if unknown:
+        parser.error(f"unknown runs {sorted(unknown)}")
+    chosen = sorted({run.split("_", 1)[0] for run in only}, key=list(CONFIGS).index) if only else (
+        args.configs or list(CONFIGS))
     for old in os.listdir(args.out):
-        if old.endswith(".npz") and any(old.startswith(f"{name}_") for name in chosen):
+        if old.endswith(".npz") and (old[:-4] in only if only else any(old.startswith(f"{name}_") for name in chosen)):
             os.remove(os.path.join(args.out, old))
     torch.set_num_threads(1)  # reproducible reductions
     runs = []
     manifest_path = os.path.join(args.out, "manifest.json")
-    if args.configs and os.path.exists(manifest_path):
+    if (args.configs or only) and os.path.exists(manifest_path):
         with open(manifest_path) as f:
-            runs = [r for r in json.load(f)["runs"] if r["config"] not in chosen]
+            runs = [r for r in json.load(f)["runs"]
+                    if (f"{r['config']}_{r['name']}" not in only if only else r["config"] not in chosen)]
     for name, cfg in CONFIGS.items():
         if name not in chosen:
             continue
         init, inputs = draw_inputs(cfg, seed=1234)
-        used = [loss for c, loss in RUNS if c == name]
+        used = [loss for c, loss in RUNS if c == name and (not only or f"{c}_{loss}" in only)]
         arrays = {f"init/{k}": v.numpy() for k, v in init.items()}
         arrays.update({k: v.numpy() for k, v in inputs.items()
-                       if k != "dragan_noise" or any("DRAGAN" in loss for loss in used)})
-        np.savez_compressed(os.path.join(args.out, f"{name}_inputs.npz"), **arrays)
+                       if k != "dragan_noise" or any("DRAGAN" in loss for c, loss in RUNS if c == name)})
+        inputs_path = os.path.join(args.out, f"{name}_inputs.npz")
+        if only:  # the stored inputs stay: the runs written now must use exactly them
+            stored = np.load(inputs_path)
+            assert sorted(stored.files) == sorted(arrays) and all(np.array_equal(stored[k], arrays[k]) for k in arrays), \
+                f"{inputs_path} is not the draw of this script: write the whole configuration (--configs {name})"
+        else:
+            np.savez_compressed(inputs_path, **arrays)
         for run_name in used:
             loss, options, optimizers = run_options(run_name)
             out = {}

@@ -2,22 +2,24 @@
 
 /// An optimizer that updates parameters in place from their gradients.
 public protocol Optimizer: AnyObject {
-    /// Applies one update to `parameters` with `gradients` (same order and shapes).
-    func step(_ parameters: [Tensor], _ gradients: [Tensor])
+    /// Applies one update to `parameters` with `gradients` (same order and shapes), at the learning rate times
+    /// `factor` (a schedule's).
+    func step(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float)
     /// The index of the first parameter whose next update (`step` with these gradients) would give a
     /// non-finite weight or optimizer state, or nil when every value stays finite: the same arithmetic as
     /// `step`, read-only, so a non-finite gradient or an overflowing update can be refused before anything is
     /// written.
-    func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor]) -> Int?
+    func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float) -> Int?
     /// Number of updates applied.
     var stepCount: Int { get set }
     /// Per-parameter state tensors for checkpoints, named `<kind>.<parameter index>`.
 var namedState: [(String, Tensor)] { get }
     /// The names and shapes of `namedState`, without creating state that does not exist yet.
     var stateInfo: [(name: String, shape: [Int])] { get }
-    /// The learning rate.
-    var learningRate: Float { get set }
+    /// The learning rate (set once, when the optimizer is made; a schedule scales it per step).
+    var learningRate: Float { get }
 }
+
 
 // MARK: - Adam
 
@@ -25,7 +27,7 @@ var namedState: [(String, Tensor)] { get }
 /// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
 /// `p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε)`.
 public final class Adam: Optimizer {
-    public var learningRate: Float
+    public let learningRate: Float
     public let beta1: Float, beta2: Float, eps: Float
     public var stepCount = 0
     let shapes: [[Int]]
@@ -41,9 +43,9 @@ public final class Adam: Optimizer {
     }
 
     /// The constants of update number `t`: β₁, β₂, ε, lr/(1−β₁ᵗ) and √(1−β₂ᵗ).
-    private func constants(_ t: Int) -> (b1: Float, b2: Float, eps: Float, stepSize: Float, bias2Sqrt: Float) {
+    private func constants(_ t: Int, _ factor: Float) -> (b1: Float, b2: Float, eps: Float, stepSize: Float, bias2Sqrt: Float) {
         let bias1 = 1 - pow(Double(beta1), Double(t)), bias2 = 1 - pow(Double(beta2), Double(t))
-        return (beta1, beta2, eps, Float(Double(learningRate) / bias1), Float(bias2.squareRoot()))
+        return (beta1, beta2, eps, Float(Double(learningRate * factor) / bias1), Float(bias2.squareRoot()))
     }
 
     /// One element's update: the new (m, v, w).
@@ -55,10 +57,10 @@ public final class Adam: Optimizer {
         return (m2, v2, w - c.stepSize * m2 / (v2.squareRoot() / c.bias2Sqrt + c.eps))
     }
 
-    public func step(_ parameters: [Tensor], _ gradients: [Tensor]) {
+    public func step(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float) {
         Profile.time(.optimizer) {
             stepCount += 1
-            let c = constants(stepCount)
+            let c = constants(stepCount, factor)
             for (i, p) in parameters.enumerated() {
                 let g = gradients[i].pointer, m = firstMoments[i].pointer, v = secondMoments[i].pointer, w = p.pointer
                 parallelChunks(p.count, costPerItem: 8) { r in
@@ -68,9 +70,9 @@ public final class Adam: Optimizer {
         }
     }
 
-    public func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor]) -> Int? {
+    public func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float) -> Int? {
         Profile.time(.optimizer) {
-            let c = constants(stepCount + 1)
+            let c = constants(stepCount + 1, factor)
             return parameters.indices.first { i in
                 let g = gradients[i].pointer, m = firstMoments[i].pointer, v = secondMoments[i].pointer, w = parameters[i].pointer
                 return !allFinite(parameters[i].count, costPerItem: 8) { r in
@@ -96,7 +98,7 @@ public final class Adam: Optimizer {
 /// RMSprop as `torch.optim.RMSprop` (no momentum, not centered):
 /// `v ← αv + (1−α)g²`, `p ← p − lr · g / (√v + ε)`.
 public final class RMSprop: Optimizer {
-    public var learningRate: Float
+    public let learningRate: Float
     public let alpha: Float, eps: Float
     public var stepCount = 0
     let shapes: [[Int]]
@@ -117,10 +119,10 @@ public final class RMSprop: Optimizer {
         return (v2, w - lr * g / (v2.squareRoot() + eps))
     }
 
-    public func step(_ parameters: [Tensor], _ gradients: [Tensor]) {
+    public func step(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float) {
         Profile.time(.optimizer) {
             stepCount += 1
-            let lr = learningRate, a = alpha, eps = eps
+            let lr = learningRate * factor, a = alpha, eps = eps
             for (i, p) in parameters.enumerated() {
                 let g = gradients[i].pointer, v = squareAverages[i].pointer, w = p.pointer
                 for j in 0..<p.count { (v[j], w[j]) = RMSprop.update(g[j], v[j], w[j], lr: lr, alpha: a, eps: eps) }
@@ -128,9 +130,9 @@ public final class RMSprop: Optimizer {
         }
     }
 
-    public func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor]) -> Int? {
+    public func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float) -> Int? {
         Profile.time(.optimizer) {
-            let lr = learningRate, a = alpha, eps = eps
+            let lr = learningRate * factor, a = alpha, eps = eps
             return parameters.indices.first { i in
                 let g = gradients[i].pointer, v = squareAverages[i].pointer, w = parameters[i].pointer
                 return !allFinite(parameters[i].count, costPerItem: 4) { r in
@@ -153,15 +155,15 @@ public final class RMSprop: Optimizer {
 
 /// Plain stochastic gradient descent: `p ← p − lr · g`.
 public final class SGD: Optimizer {
-    public var learningRate: Float
+    public let learningRate: Float
     public var stepCount = 0
 
     public init(learningRate: Float) { self.learningRate = learningRate }
 
-    public func step(_ parameters: [Tensor], _ gradients: [Tensor]) {
+    public func step(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float) {
         Profile.time(.optimizer) {
             stepCount += 1
-            let lr = learningRate
+            let lr = learningRate * factor
             for (i, p) in parameters.enumerated() {
                 let g = gradients[i].pointer, w = p.pointer
                 for j in 0..<p.count { w[j] -= lr * g[j] }
@@ -169,9 +171,9 @@ public final class SGD: Optimizer {
         }
     }
 
-    public func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor]) -> Int? {
+    public func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float) -> Int? {
         Profile.time(.optimizer) {
-            let lr = learningRate
+            let lr = learningRate * factor
             return parameters.indices.first { i in
                 let g = gradients[i].pointer, w = parameters[i].pointer
                 return !allFinite(parameters[i].count, costPerItem: 2) { r in

@@ -53,31 +53,29 @@ static void synthetic_batch(float *real, int step) {
         for (int i = 0; i < SAMPLE; i++) real[b * SAMPLE + i] = sinf(0.1f * (float)(i + 7 * b + 13 * step));
 }
 
-static int train(sg_gan *gan, int step, double *stats) {
+static int train(sg_handle *gan, int step, double *stats) {
     static float real[BATCH * SAMPLE];
     synthetic_batch(real, step);
     const int64_t shape[4] = {BATCH, 1, 32, 32};
-    sg_step_inputs inputs;
-    memset(&inputs, 0, sizeof inputs); /* random inputs not given: drawn from the GAN's own stream */
-    inputs.real = array(real, 4, shape);
-    return sg_gan_train_step(gan, &inputs, stats, SG_STAT_COUNT);
+    sg_named_array inputs = {"real", array(real, 4, shape)}; /* random inputs not given: drawn from the GAN's stream */
+    return sg_gan_train_step(gan, &inputs, 1, stats, SG_STAT_COUNT);
 }
 
 /* Writes every tensor of SG_TENSORS_FULL (count, then values) and the counters to `path`. */
-static void save(sg_gan *gan, const char *path) {
+static void save(sg_handle *gan, const char *path) {
     FILE *f = fopen(path, "wb");
     if (!f) fail("opening the state file for writing");
     int64_t count;
-    check(sg_gan_tensor_count(gan, SG_TENSORS_FULL, &count), "counting the state's tensors");
+    check(sg_tensor_count(gan, SG_TENSORS_FULL, &count), "counting the state's tensors");
     for (int64_t i = 0; i < count; i++) {
         const char *name;
         int32_t ndim;
         int64_t shape[8], size = 1;
-        if (sg_gan_tensor_info(gan, SG_TENSORS_FULL, i, &name, &ndim, shape) != SG_OK) fail("tensor_info");
+        if (sg_tensor_info(gan, SG_TENSORS_FULL, i, &name, &ndim, shape) != SG_OK) fail("tensor_info");
         for (int d = 0; d < ndim; d++) size *= shape[d];
         float *values = malloc((size_t)size * sizeof(float));
         if (!values) fail("allocating a tensor's buffer");
-        if (sg_gan_tensor_read(gan, SG_TENSORS_FULL, i, values, size) != SG_OK) fail(name);
+        if (sg_tensor_read(gan, SG_TENSORS_FULL, i, values, size) != SG_OK) fail(name);
         fwrite(&size, sizeof size, 1, f);
         fwrite(values, sizeof(float), (size_t)size, f);
         free(values);
@@ -94,18 +92,23 @@ static void save(sg_gan *gan, const char *path) {
     free(scalars);
 }
 
-static void load(sg_gan *gan, const char *path) {
+static void load(sg_handle *gan, const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) fail("opening the state file for reading");
     int64_t count;
-    check(sg_gan_tensor_count(gan, SG_TENSORS_FULL, &count), "counting the new GAN's tensors");
+    check(sg_tensor_count(gan, SG_TENSORS_FULL, &count), "counting the new GAN's tensors");
     for (int64_t i = 0; i < count; i++) {
         int64_t size;
         if (fread(&size, sizeof size, 1, f) != 1) fail("reading a tensor's size");
         float *values = malloc((size_t)size * sizeof(float));
         if (!values) fail("allocating a tensor's buffer");
         if (fread(values, sizeof(float), (size_t)size, f) != (size_t)size) fail("reading a tensor");
-        if (sg_gan_tensor_write(gan, SG_TENSORS_FULL, i, values, size) != SG_OK) fail("tensor_write");
+        const char *name;
+        int32_t ndim;
+        int64_t shape[SG_MAX_DIMS];
+        if (sg_tensor_info(gan, SG_TENSORS_FULL, i, &name, &ndim, shape) != SG_OK) fail("tensor_info");
+        sg_array given = array(values, ndim, shape);
+        if (given.count != size || sg_tensor_write(gan, SG_TENSORS_FULL, 1, &i, &given) != SG_OK) fail("tensor_write");
         free(values);
     }
     int64_t size;
@@ -124,7 +127,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "FAILED: the library's ABI is %d, this program's %d\n", sg_abi_version(), SG_ABI_VERSION);
         return 1;
     }
-    sg_gan *gan = NULL;
+    sg_handle *gan = NULL;
     check(sg_gan_create(config, &gan), "creating a RaSGAN");
     double stats[SG_STAT_COUNT];
     for (int step = 0; step < 3; step++) {
@@ -134,7 +137,7 @@ int main(int argc, char **argv) {
     }
     save(gan, path);
 
-    sg_gan *again = NULL;
+    sg_handle *again = NULL;
     check(sg_gan_create(config, &again), "creating a second RaSGAN");
     load(again, path);
     double a[SG_STAT_COUNT], b[SG_STAT_COUNT];
@@ -160,14 +163,14 @@ int main(int argc, char **argv) {
     latents.count = 3;
     expect_error(sg_gan_generate(again, &latents, samples, 2 * SAMPLE), "count must be the product of shape",
                  "an array whose count does not match its shape");
-    expect_error(sg_gan_train_step(again, NULL, NULL, 0), "inputs is NULL", "a step without inputs");
-    sg_step_inputs inputs;
-    memset(&inputs, 0, sizeof inputs);
-    expect_error(sg_gan_train_step(again, &inputs, NULL, 0), "real is required", "a step without real data");
+    expect_error(sg_gan_train_step(again, NULL, 1, NULL, 0), "inputs is NULL", "a step without inputs");
+    expect_error(sg_gan_train_step(again, NULL, 0, NULL, 0), "real is required", "a step without real data");
     const int64_t bad[4] = {BATCH, 3, 32, 32};
     static float real[BATCH * 3 * SAMPLE];
-    inputs.real = array(real, 4, bad);
-    expect_error(sg_gan_train_step(again, &inputs, NULL, 0), "real must have shape [N, 1, 32, 32], got [4, 3, 32, 32]",
+    sg_named_array inputs[2] = {{"real", array(real, 4, bad)}, {"dragan_noise", array(real, 4, bad)}};
+    expect_error(sg_gan_train_step(again, inputs, 2, NULL, 0), "dragan_noise is not an input of loss RaSGAN",
+                 "an input the loss does not take");
+    expect_error(sg_gan_train_step(again, inputs, 1, NULL, 0), "real must have shape [N, 1, 32, 32], got [4, 3, 32, 32]",
                  "real data of the wrong shape");
     char small[8];
     int64_t needed = 0;
@@ -175,22 +178,22 @@ int main(int argc, char **argv) {
     expect_error(sg_gan_scalars_write(again, "iteration=3\nsteps=2\n"), "unknown trainer scalar 'steps'",
                  "an unknown scalar (nothing restored)");
     expect_error(sg_gan_scalars_write(again, "began.k=fast"), "began.k must be a number", "a scalar that is not a number");
-    expect_error(sg_gan_tensor_read(again, SG_TENSORS_FULL, 0, samples, 1), "count must be", "a tensor into a wrong count");
-    expect_error(sg_gan_tensor_read(again, SG_TENSORS_FULL, 1 << 30, samples, 1), "index must be in", "a tensor index out of range");
-    sg_gan *none = NULL;
+    expect_error(sg_tensor_read(again, SG_TENSORS_FULL, 0, samples, 1), "count must be", "a tensor into a wrong count");
+    expect_error(sg_tensor_read(again, SG_TENSORS_FULL, 1 << 30, samples, 1), "index must be in", "a tensor index out of range");
+    sg_handle *none = NULL;
     expect_error(sg_gan_create("loss=NoSuchGAN", &none), "NoSuchGAN", "an unknown loss");
     if (none != NULL) fail("no handle after a failed create");
     check(train(again, 4, b), "a step after the refused calls");
 
-    check(sg_gan_free(gan), "free");
-    expect_error(sg_gan_free(gan), "is not a live GAN handle", "a second free of one handle");
+    check(sg_handle_free(gan), "free");
+    expect_error(sg_handle_free(gan), "is not a live handle", "a second free of one handle");
     expect_error(sg_gan_sample(gan, 2, samples, 2 * SAMPLE), "is not a live GAN handle", "a call on a freed handle");
     float not_a_gan[64] = {0};
-    expect_error(sg_gan_sample((sg_gan *)not_a_gan, 2, samples, 2 * SAMPLE), "is not a live GAN handle",
+    expect_error(sg_gan_sample((sg_handle *)not_a_gan, 2, samples, 2 * SAMPLE), "is not a live GAN handle",
                  "a pointer of another kind as a handle");
-    expect_error(sg_gan_free((sg_gan *)not_a_gan), "is not a live GAN handle", "a pointer of another kind freed");
-    check(sg_gan_free(again), "free");
-    check(sg_gan_free(NULL), "free of NULL");
+    expect_error(sg_handle_free((sg_handle *)not_a_gan), "is not a live handle", "a pointer never made by a create freed");
+    check(sg_handle_free(again), "free");
+    check(sg_handle_free(NULL), "free of NULL");
     remove(path);
     printf("all checks passed\n");
     return 0;

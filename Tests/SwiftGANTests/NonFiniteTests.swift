@@ -93,8 +93,8 @@ final class NonFiniteTests: XCTestCase {
         let small = Tensor([0.5, 0.25], shape: [2])
         for optimizer: Optimizer in [SGD(learningRate: 10), Adam(parameters: [small, w], learningRate: 1e37),
                                      RMSprop(parameters: [small, w], learningRate: 1e37)] {
-            XCTAssertEqual(optimizer.firstNonFiniteUpdate([small, w], [small, g]), 1, "\(type(of: optimizer))")
-            XCTAssertNil(optimizer.firstNonFiniteUpdate([small, small], [small, small]), "\(type(of: optimizer))")
+            XCTAssertEqual(optimizer.firstNonFiniteUpdate([small, w], [small, g], learningRateFactor: 1), 1, "\(type(of: optimizer))")
+            XCTAssertNil(optimizer.firstNonFiniteUpdate([small, small], [small, small], learningRateFactor: 1), "\(type(of: optimizer))")
             XCTAssertEqual(optimizer.stepCount, 0, "the check applies nothing")
         }
         XCTAssertEqual(w.scalars, [1, 3e38])

@@ -1,9 +1,9 @@
-"""One engine of `swiftgan compare` in a process of its own: SwiftGAN, or its PyTorch twin (`torch_twin.py`).
+"""One engine of `swiftgan compare` in a process of its own: SwiftGAN, or its PyTorch twin (`swiftgan_torch/twin.py`).
 
     python _compare_worker.py swiftgan|torch
 
 Run by its file path, so that any Python with torch and NumPy can run the twin, SwiftGAN installed or not; it
-imports nothing of the package but `torch_twin.py` beside it (by path). Each engine has a process of its own so
+imports nothing of the package but the twin, `swiftgan_torch/twin.py` beside the package (by path). Each engine has a process of its own so
 that its peak memory is its own, as in `benchmarks/`. The worker answers requests from stdin on stdout, in order:
 
     {"op": "start", "options": GAN options, "threads": n, "state": {name: array} or absent}
@@ -143,7 +143,7 @@ class SwiftGANEngine:
 
 
 class TorchEngine:
-    """The twin of the GAN `options` describe, trained as `torch_twin.train_iteration` does; options the twin
+    """The twin of the GAN `options` describe, trained as `twin.train_iteration` does; options the twin
     lacks were refused by the caller."""
 
     def __init__(self, options, threads, state):
@@ -152,7 +152,8 @@ class TorchEngine:
         import torch
 
         spec = importlib.util.spec_from_file_location(
-            "swiftgan_torch_twin", os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_twin.py"))
+            "swiftgan_torch_twin", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                                "swiftgan_torch", "twin.py"))
         twin = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(twin)
         self.torch, self.twin, self.options = torch, twin, options
@@ -193,7 +194,7 @@ class TorchEngine:
             u=None if u is None else [u[i] for i in range(k)], gp_weight=o["gp_weight"],
             dragan_alpha=None if alpha is None else [alpha[i] for i in range(k)],
             dragan_noise=None if noise is None else [noise[i] for i in range(k)],
-            weights={"LP": o["lp_weight"], "R1": o["r1_weight"], "DRAGAN": o["dragan_weight"]}, clip=o["clip"],
+            weights={kind: o[kind.lower() + "_weight"] for kind in self.twin.PENALTIES}, clip=o["clip"],
             lsgan=tuple(o["lsgan_targets"]), minimax=o["minimax"], state=self.run_state,
             energy_options={"margin": o["ebgan_margin"], "pt_weight": o["pt_weight"], "gamma": o["began_gamma"],
                             "lambda_k": o["began_lambda_k"]},

@@ -175,8 +175,12 @@ static PyObject *Handle_train_step(Handle *self, PyObject *args) {
     Py_ssize_t ready = 0;
     for (; ready < n; ready++) {
         const char *name;
-        PyObject *array;
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(items, ready), "sO", &name, &array)) break;
+        PyObject *array, *pair = PySequence_Fast_GET_ITEM(items, ready);
+        if (!PyTuple_Check(pair)) {
+            PyErr_SetString(PyExc_TypeError, "inputs must be (name, array) pairs");
+            break;
+        }
+        if (!PyArg_ParseTuple(pair, "sO", &name, &array)) break;
         inputs[ready].name = name; /* kept alive by `items` */
         if (get_array(array, &views[ready], &inputs[ready].array, name)) break;
     }
@@ -340,8 +344,12 @@ static PyObject *Handle_tensor_write(Handle *self, PyObject *args) {
     } else {
         for (; ready < n; ready++) {
             Py_ssize_t index;
-            PyObject *array;
-            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(items, ready), "nO", &index, &array)) break;
+            PyObject *array, *pair = PySequence_Fast_GET_ITEM(items, ready);
+            if (!PyTuple_Check(pair)) {
+                PyErr_SetString(PyExc_TypeError, "tensors must be (index, array) pairs");
+                break;
+            }
+            if (!PyArg_ParseTuple(pair, "nO", &index, &array)) break;
             if (get_array(array, &views[ready], &arrays[ready], "values")) break;
             indices[ready] = index;
         }

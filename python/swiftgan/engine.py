@@ -113,6 +113,10 @@ class Engine:
             array = np.asarray(value)
             if array.dtype.kind != "f":
                 raise TypeError(f"{key}: expected floating-point values (float32), got {array.dtype}")
-            with np.errstate(over="ignore"):  # values beyond float32 become inf, which the core refuses
-                pairs.append((wanted[key], np.ascontiguousarray(array, dtype=np.float32)))
+            with np.errstate(over="ignore"):
+                converted = np.ascontiguousarray(array, dtype=np.float32)
+            if array.dtype != np.float32 and np.isfinite(array).all() and not np.isfinite(converted).all():
+                raise ValueError(f"{key}: holds values beyond float32's range (largest magnitude "
+                                 f"{float(np.abs(array).max()):g}), which overflow to inf")
+            pairs.append((wanted[key], converted))
         self._handle.tensor_write(FULL, pairs)

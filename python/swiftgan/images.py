@@ -46,18 +46,22 @@ def save_grid(images: np.ndarray, path: str, nrow: Optional[int] = None, padding
 
 def gan_picture(gan) -> Optional[bytes]:
     """How Jupyter shows a GAN (its `_repr_png_`): a grid of 64 samples from a fixed latent batch (`latents(64)`);
-    for the MLP on 2-D data, a scatter plot of 2,000 such samples; None for other data."""
+    for the MLP on 2-D data, a scatter plot of 2,000 such samples; None for other data, or without Pillow and
+    matplotlib (Jupyter then shows the repr)."""
     import io
 
     buffer = io.BytesIO()
-    if gan.config["arch"] == "mlp":
-        if gan.sample_shape != (2,):
-            return None
-        from .plots import scatter_figure
+    try:
+        if gan.config["arch"] == "mlp":
+            if gan.sample_shape != (2,):
+                return None
+            from .plots import scatter_figure
 
-        scatter_figure(gan.generate(gan.latents(2000))).savefig(buffer, format="png")
-    else:
-        write_png(make_grid(gan.generate(gan.latents(64)), nrow=8), buffer)
+            scatter_figure(gan.generate(gan.latents(2000))).savefig(buffer, format="png")
+        else:
+            write_png(make_grid(gan.generate(gan.latents(64)), nrow=8), buffer)
+    except ImportError:
+        return None
     return buffer.getvalue()
 
 

@@ -5,6 +5,8 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from .core import losses
+
 
 def ring_centres(modes: int = 8, radius: float = 2.0) -> np.ndarray:
     """The `modes` centres evenly spaced on a circle of `radius`, float64 [modes, 2]."""
@@ -53,3 +55,36 @@ def train_on_ring(loss: str, iterations: int = 2000, batch_size: int = 512, data
             points = ring_of_gaussians(batch_size * k, rng)
             gan.train_step(points if k == 1 else points.reshape(k, batch_size, 2))
         return mode_statistics(gan.sample(n_samples))
+
+
+# The settings every loss trains the ring with (the short test, benchmarks/toy_ring.py and reference/toy.py), and
+# each loss's own, found by the sweeps the test's docstring describes.
+TOY = dict(z_dim=4, ngf=128, ndf=128, lr_d=7e-4, lr_g=7e-4, ema_decay=0.99, seed=1)
+SLOWER = dict(z_dim=2, lr_d=5e-4, lr_g=5e-4)
+FASTER = dict(lr_d=1e-3, lr_g=1e-3)
+DRAGAN_ON_POINTS = dict(dragan_weight=1.0, dragan_clip=False)
+LOSS_SETTINGS = {
+    "RLSGAN": FASTER,
+    "DRAGAN": {**FASTER, **DRAGAN_ON_POINTS},
+    "RaDRAGAN": DRAGAN_ON_POINTS,
+    "RaSGAN": SLOWER,
+    "RcHingeGAN": SLOWER,
+    "EBGAN": dict(ebgan_margin=0.5, pt_weight=1.0),
+    "WGAN": {**SLOWER, "clip": 0.05, "lr_g": 2e-3},
+    "WGAN-GP": SLOWER,
+    "WGAN-LP": SLOWER,
+}
+PRESET_LOSSES = {"WGAN", "WGAN-GP", "WGAN-LP"}  # their optimizer settings come from the preset
+
+
+def toy_losses():
+    """Every loss of the catalogue, and the WGAN penalties, as the ring is trained with them."""
+    return list(losses()) + ["WGAN-GP", "WGAN-LP"]
+
+
+def settings_for(loss: str) -> Dict[str, object]:
+    """The `GAN` options `loss` trains the ring with."""
+    settings = {**TOY, **LOSS_SETTINGS.get(loss, {})}
+    if loss not in PRESET_LOSSES:
+        settings.setdefault("betas", (0.5, 0.9))
+    return settings

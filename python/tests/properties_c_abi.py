@@ -27,19 +27,20 @@ class Array(ctypes.Structure):
                 ("shape", ctypes.c_int64 * MAX_DIMS)]
 
 
-class StepInputs(ctypes.Structure):
-    _fields_ = [(name, Array) for name in ("real", "z", "z_g", "u", "dragan_alpha", "dragan_noise")]
+class NamedArray(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("array", Array)]
 
 
 P, I32, I64 = ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64
 for name, args in {
-    "sg_gan_create": [ctypes.c_char_p, ctypes.POINTER(P)], "sg_gan_free": [P],
-    "sg_gan_config": [P, P, I64, ctypes.POINTER(I64)], "sg_gan_train_step": [P, P, P, I32],
+    "sg_gan_create": [ctypes.c_char_p, ctypes.POINTER(P)], "sg_handle_free": [P],
+    "sg_handle_config": [P, P, I64, ctypes.POINTER(I64)], "sg_gan_train_step": [P, P, I32, P, I32],
+    "sg_gan_step_inputs": [P, P, I64, ctypes.POINTER(I64)],
     "sg_gan_generate": [P, P, P, I64], "sg_gan_sample": [P, I64, P, I64],
-    "sg_gan_tensor_count": [P, I32, ctypes.POINTER(I64)],
-    "sg_gan_tensor_info": [P, I32, I64, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(I32), P],
-    "sg_gan_tensor_read": [P, I32, I64, P, I64], "sg_gan_tensor_write": [P, I32, I64, P, I64],
-    "sg_gan_set_retain_gradients": [P, I32], "sg_gan_set_threads": [P, I32], "sg_gan_get_threads": [P, P],
+    "sg_tensor_count": [P, I32, ctypes.POINTER(I64)],
+    "sg_tensor_info": [P, I32, I64, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(I32), P],
+    "sg_tensor_read": [P, I32, I64, P, I64], "sg_tensor_write": [P, I32, I64, P, P],
+    "sg_gan_set_retain_gradients": [P, I32], "sg_handle_set_threads": [P, I32], "sg_handle_get_threads": [P, P],
     "sg_gan_scalars_read": [P, P, I64, ctypes.POINTER(I64)], "sg_gan_scalars_write": [P, ctypes.c_char_p],
     "sg_catalogue": [I32, P, I64, ctypes.POINTER(I64)], "sg_options": [P, I64, ctypes.POINTER(I64)],
     "sg_stat_names": [P, I64, ctypes.POINTER(I64)],
@@ -63,14 +64,14 @@ def create(config):
 def full_state(handle):
     """Every FULL tensor and the scalars text of a live handle."""
     count = I64()
-    assert LIB.sg_gan_tensor_count(handle, 1, ctypes.byref(count)) == OK
+    assert LIB.sg_tensor_count(handle, 1, ctypes.byref(count)) == OK
     tensors = []
     for i in range(count.value):
         name, ndim, shape = ctypes.c_char_p(), I32(), (I64 * 8)()
-        assert LIB.sg_gan_tensor_info(handle, 1, i, ctypes.byref(name), ctypes.byref(ndim), shape) == OK
+        assert LIB.sg_tensor_info(handle, 1, i, ctypes.byref(name), ctypes.byref(ndim), shape) == OK
         size = math.prod(shape[:ndim.value])
         out = np.empty(size, np.float32)
-        assert LIB.sg_gan_tensor_read(handle, 1, i, out.ctypes.data, size) == OK
+        assert LIB.sg_tensor_read(handle, 1, i, out.ctypes.data, size) == OK
         tensors.append(out)
     return tensors, text_of(lambda b, c, n: LIB.sg_gan_scalars_read(handle, b, c, n))
 
@@ -134,19 +135,21 @@ def a_call(draw, handle, models):
     model = models.get(handle, {"z_dim": 4, "sample": 1024, "k": 1})
     z_dim, sample, k = model["z_dim"], model["sample"], model["k"]
     name = draw(st.sampled_from(["train"] * 3 + ["generate", "sample", "read", "write", "info", "scalars_write",
-                                                 "scalars_read", "config", "threads", "retain"]))
+                                                 "scalars_read", "config", "inputs", "threads", "retain"]))
     if name == "train":
         batch = draw(st.integers(0, 4))
-        inputs = StepInputs()
-        inputs.real = draw(arrays([batch, sample] if sample != 1024 else [batch, 1, 32, 32]))
-        for field, shape in [("z", [batch, z_dim]), ("z_g", [batch, z_dim]), ("u", [batch])]:
-            if draw(st.booleans()):
-                setattr(inputs, field, draw(arrays(shape)))
+        named = [(b"real", [batch, sample] if sample != 1024 else [batch, 1, 32, 32])]
+        named += [(field, shape) for field, shape in [(b"z", [batch, z_dim]), (b"z_g", [batch, z_dim]), (b"u", [batch]),
+                                                      (b"dragan_alpha", [batch]), (b"noise", [batch]), (None, [batch])]
+                  if draw(st.booleans())]
+        named = draw(st.permutations(named))
+        inputs = (NamedArray * max(len(named), 1))(*[NamedArray(field, draw(arrays(shape))) for field, shape in named])
+        count = draw(st.one_of(st.just(len(named)), st.integers(-1, len(named))))
         KEEP.append(inputs)
         capacity = draw(st.integers(-2, 12))
         stats = (ctypes.c_double * max(capacity, 0))() if draw(st.integers(0, 5)) else None
-        given = ctypes.byref(inputs) if draw(st.integers(0, 9)) else None
-        return name, lambda: LIB.sg_gan_train_step(handle, given, stats, capacity), None
+        given = inputs if draw(st.integers(0, 9)) else None
+        return name, lambda: LIB.sg_gan_train_step(handle, given, count, stats, capacity), None
     if name == "generate":
         z = draw(arrays([draw(st.integers(0, 3)), z_dim]))
         out, held = draw(float_buffers())
@@ -162,32 +165,40 @@ def a_call(draw, handle, models):
             return out is None or bool(np.isfinite(np.ctypeslib.as_array(ctypes.cast(out, ctypes.POINTER(ctypes.c_float)),
                                                                          (max(count, 1),))[:count]).all())
         return name, lambda: LIB.sg_gan_sample(handle, n, out, count), finite
-    if name in ("read", "write"):
+    if name == "read":
         which, index = draw(st.integers(-1, 3)), draw(st.one_of(st.integers(-2, 40), st.just(1 << 40)))
         buffer, held = draw(float_buffers(max_count=40000))
         count = draw(st.integers(0, held)) if draw(st.booleans()) else held
-        function = LIB.sg_gan_tensor_read if name == "read" else LIB.sg_gan_tensor_write
-        return name, lambda: function(handle, which, index, buffer, count), None
+        return name, lambda: LIB.sg_tensor_read(handle, which, index, buffer, count), None
+    if name == "write":  # several tensors at once, all or nothing
+        which, n = draw(st.integers(-1, 3)), draw(st.integers(0, 3))
+        indices = (I64 * max(n, 1))(*[draw(st.one_of(st.integers(-2, 40), st.just(1 << 40))) for _ in range(n)])
+        values = (Array * max(n, 1))(*[draw(arrays(draw(st.lists(st.integers(0, 40), max_size=4)))) for _ in range(n)])
+        count = draw(st.one_of(st.just(n), st.integers(-1, n)))
+        KEEP.extend([indices, values])
+        null = draw(st.integers(0, 9)) == 0
+        return name, lambda: LIB.sg_tensor_write(handle, which, count, None if null else indices, values), None
     if name == "info":
         which, index = draw(st.integers(-1, 3)), draw(st.integers(-2, 40))
         out_name, ndim, shape = ctypes.c_char_p(), I32(), (I64 * 8)()
         null_shape = draw(st.booleans())
-        return name, lambda: LIB.sg_gan_tensor_info(handle, which, index, ctypes.byref(out_name), ctypes.byref(ndim),
+        return name, lambda: LIB.sg_tensor_info(handle, which, index, ctypes.byref(out_name), ctypes.byref(ndim),
                                                     None if null_shape else shape), None
     if name == "scalars_write":
         pieces = st.sampled_from(["iteration", "rng.0", "began.k", "skipped_steps", "=", "\n", "3", "-1", "1e400",
                                   "nan", "x", " ", "é", "optimizer_G.steps", "18446744073709551616"])
         text = "".join(draw(st.lists(pieces, max_size=12))).encode()
         return name, lambda: LIB.sg_gan_scalars_write(handle, text), None
-    if name in ("scalars_read", "config"):
+    if name in ("scalars_read", "config", "inputs"):
         capacity = draw(st.integers(-5, 4000))
         buffer = ctypes.create_string_buffer(max(capacity, 1)) if draw(st.integers(0, 5)) else None
         needed = I64() if draw(st.booleans()) else None
-        function = LIB.sg_gan_scalars_read if name == "scalars_read" else LIB.sg_gan_config
+        function = {"scalars_read": LIB.sg_gan_scalars_read, "config": LIB.sg_handle_config,
+                    "inputs": LIB.sg_gan_step_inputs}[name]
         return name, lambda: function(handle, buffer, capacity, ctypes.byref(needed) if needed is not None else None), None
     if name == "threads":
         count = draw(st.integers(-3, 2000))
-        return name, lambda: LIB.sg_gan_set_threads(handle, count), None
+        return name, lambda: LIB.sg_handle_set_threads(handle, count), None
     on = draw(st.integers(-1, 2))
     return name, lambda: LIB.sg_gan_set_retain_gradients(handle, on), None
 
@@ -204,8 +215,8 @@ def test_random_calls_of_the_c_abi_return_a_status_never_crash(data):
             CALLS["tried"] += 1
             assert status in (OK, INVALID), status
             if status == OK and config not in CONFIGS:  # a random text the library took (the defaults: a large GAN)
-                assert text_of(lambda b, c, n: LIB.sg_gan_config(handle, b, c, n)).startswith(b"loss=")
-                assert LIB.sg_gan_free(handle) == OK
+                assert text_of(lambda b, c, n: LIB.sg_handle_config(handle, b, c, n)).startswith(b"loss=")
+                assert LIB.sg_handle_free(handle) == OK
                 freed.append(handle)
             elif status == OK:
                 live.append(handle)
@@ -218,7 +229,7 @@ def test_random_calls_of_the_c_abi_return_a_status_never_crash(data):
         for _ in range(data.draw(st.integers(1, 10))):
             if live and data.draw(st.integers(0, 12)) == 0:
                 handle = live.pop(data.draw(st.integers(0, len(live) - 1)))
-                assert LIB.sg_gan_free(handle) == OK
+                assert LIB.sg_handle_free(handle) == OK
                 freed.append(handle)
                 continue
             handle = data.draw(handles(live, freed))
@@ -238,10 +249,10 @@ def test_random_calls_of_the_c_abi_return_a_status_never_crash(data):
                 assert handle in live, f"{name} succeeded on a handle that is not live: {handle}"
                 assert check is None or check(), f"{name} returned a wrong result"
         for handle in freed:
-            assert LIB.sg_gan_free(handle) == INVALID  # a second free is refused
+            assert LIB.sg_handle_free(handle) == INVALID  # a second free is refused
     finally:
         for handle in live:
-            LIB.sg_gan_free(handle)
+            LIB.sg_handle_free(handle)
         KEEP.clear()
 
 

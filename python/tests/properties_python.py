@@ -52,7 +52,7 @@ def arrays(draw, shape):
 
 
 def everything(gan):
-    return {**gan.state_dict(), **gan._optimizer_state()}, gan.scalars
+    return {**gan.state_dict(), **gan.optimizer_state()}, gan.scalars
 
 
 def same(a, b):

@@ -15,7 +15,7 @@ SMALL = dict(loss="RaSGAN-GP", image_size=32, channels=1, z_dim=8, ngf=4, ndf=4,
 def everything(gan):
     """All of a GAN's state: weights, optimizer moments and moving average, and the trainer's scalars (the random
     stream's words among them)."""
-    return {**gan.state_dict(), **gan._optimizer_state()}, gan.scalars
+    return {**gan.state_dict(), **gan.optimizer_state()}, gan.scalars
 
 
 def assert_unchanged(gan, before):
@@ -117,7 +117,7 @@ BAD_CALLS = {
         ValueError, r"D.main.8.weight: holds non-finite values \(NaN or ±inf\)"),
     "a state_dict that overflows float32": (
         lambda g: g.load_state_dict({**g.state_dict(), "G.main.0.weight": np.full(g.state_dict()["G.main.0.weight"].shape, 1e300)}),
-        ValueError, r"G.main.0.weight: holds non-finite values \(values beyond float32's range overflow to inf\)"),
+        ValueError, r"G.main.0.weight: holds values beyond float32's range \(largest magnitude 1e\+300\), which overflow to inf"),
     "a state_dict with a negative running variance": (
         lambda g: g.load_state_dict({**g.state_dict(), "G.main.1.running_var": -np.ones_like(g.state_dict()["G.main.1.running_var"])}),
         ValueError, r"G.main.1.running_var: must be ≥ 0 \(a variance\), got -1.0 at flat index 0"),

@@ -45,25 +45,25 @@ FUZZ = textwrap.dedent("""
         ("generate: out too small", lambda: h.generate(f32(2, 8), f32(1))),
         ("generate: z empty", lambda: h.generate(f32(0, 8), f32(0))),
         ("generate: z None", lambda: h.generate(None, f32(2))),
-        ("train_step: real None", lambda: h.train_step(None, None, None, None, None, None)),
-        ("train_step: real 1-D", lambda: h.train_step(f32(5), None, None, None, None, None)),
-        ("train_step: real 9-D", lambda: h.train_step(f32(*[1] * 9), None, None, None, None, None)),
-        ("train_step: real of 1 sample", lambda: h.train_step(f32(1, 1, 32, 32), None, None, None, None, None)),
-        ("train_step: z wrong", lambda: h.train_step(real, f32(3, 8), None, None, None, None)),
-        ("train_step: z_g wrong", lambda: h.train_step(real, None, f32(4), None, None, None)),
-        ("train_step: u 3-D", lambda: h.train_step(real, None, None, f32(1, 1, 4), None, None)),
-        ("train_step: DRAGAN input on GP", lambda: h.train_step(real, None, None, None, f32(4), None)),
-        ("train_step: int array", lambda: h.train_step(np.zeros((4, 1, 32, 32), np.int32), None, None, None, None, None)),
-        ("train_step: str", lambda: h.train_step("real", None, None, None, None, None)),
-        ("tensor_read: index", lambda: h.tensor_read(1, 10 ** 9, f32(1), 1)),
-        ("tensor_read: count", lambda: h.tensor_read(1, 0, f32(1), 1)),
-        ("tensor_read: which", lambda: h.tensor_read(7, 0, f32(1), 1)),
-        ("tensor_write: gradients", lambda: h.tensor_write(2, 0, f32(1), 1)),
-        ("tensor_write: NaN", lambda: h.tensor_write(0, 0, np.full(int(np.prod(h.tensor_info(0, 0)[1])), np.nan, np.float32),
-                                                     int(np.prod(h.tensor_info(0, 0)[1])))),
-        ("tensor_write: negative variance", lambda: h.tensor_write(
-            0, variance, -np.ones(int(np.prod(h.tensor_info(0, variance)[1])), np.float32),
-            int(np.prod(h.tensor_info(0, variance)[1])))),
+        ("train_step: real None", lambda: h.train_step([("real", None)])),
+        ("train_step: unknown input", lambda: h.train_step([("real", real), ("noise", real)])),
+        ("train_step: not pairs", lambda: h.train_step([real])),
+        ("train_step: real 1-D", lambda: h.train_step([("real", f32(5))])),
+        ("train_step: real 9-D", lambda: h.train_step([("real", f32(*[1] * 9))])),
+        ("train_step: real of 1 sample", lambda: h.train_step([("real", f32(1, 1, 32, 32))])),
+        ("train_step: z wrong", lambda: h.train_step([("real", real), ("z", f32(3, 8))])),
+        ("train_step: z_g wrong", lambda: h.train_step([("real", real), ("z_g", f32(4))])),
+        ("train_step: u 3-D", lambda: h.train_step([("real", real), ("u", f32(1, 1, 4))])),
+        ("train_step: DRAGAN input on GP", lambda: h.train_step([("real", real), ("dragan_alpha", f32(4))])),
+        ("train_step: int array", lambda: h.train_step([("real", np.zeros((4, 1, 32, 32), np.int32))])),
+        ("train_step: str", lambda: h.train_step([("real", "real")])),
+        ("tensor_read: index", lambda: h.tensor_read(1, 10 ** 9, f32(1))),
+        ("tensor_read: count", lambda: h.tensor_read(1, 0, f32(1))),
+        ("tensor_read: which", lambda: h.tensor_read(7, 0, f32(1))),
+        ("tensor_write: gradients", lambda: h.tensor_write(2, [(0, f32(1))])),
+        ("tensor_write: NaN", lambda: h.tensor_write(0, [(0, np.full(h.tensor_info(0, 0)[1], np.nan, np.float32))])),
+        ("tensor_write: shape", lambda: h.tensor_write(0, [(0, f32(int(np.prod(h.tensor_info(0, 0)[1]))))])),
+        ("tensor_write: negative variance", lambda: h.tensor_write(0, [(variance, -np.ones(h.tensor_info(0, variance)[1], np.float32))])),
         ("tensor_info: negative index", lambda: h.tensor_info(1, -1)),
         ("set_scalars: unknown name", lambda: h.set_scalars("iteration=2\\nstep=3")),
         ("set_scalars: not a number", lambda: h.set_scalars("began.k=fast")),
@@ -79,11 +79,11 @@ FUZZ = textwrap.dedent("""
             print(name, "-> no error")
         except Exception as e:
             print(name, "->", type(e).__name__, str(e).splitlines()[0] if str(e) else "")
-    h.train_step(real, None, None, None, None, None)
+    h.train_step([("real", real)])
     print("a step after the refused calls: ok")
     h.close()
     for name, call in [("closed: sample", lambda: h.sample(1, f32(1024))),
-                       ("closed: train_step", lambda: h.train_step(real, None, None, None, None, None)),
+                       ("closed: train_step", lambda: h.train_step([("real", real)])),
                        ("closed: tensor_count", lambda: h.tensor_count(0)), ("closed: close again", h.close)]:
         try:
             call()
@@ -114,7 +114,9 @@ def test_wrong_counts_null_buffers_and_closed_handles_raise_and_never_crash():
         "train_step: z wrong": "ValueError z must have shape [4, 8], got [3, 8]",
         "train_step: z_g wrong": "ValueError z_g must have shape [4, 8], got [4]",
         "train_step: u 3-D": "ValueError u must have shape [4], got [1, 1, 4]",
-        "train_step: DRAGAN input on GP": "ValueError dragan_alpha is only used with a DRAGAN penalty",
+        "train_step: DRAGAN input on GP": "ValueError dragan_alpha is not an input of loss RaSGAN-GP (it is drawn by the penalties -DRAGAN)",
+        "train_step: unknown input": "ValueError noise is not an input of loss RaSGAN-GP; a step of this GAN takes real, z, z_g, u",
+        "train_step: not pairs": "TypeError",
         "train_step: int array": "TypeError real must hold float32 values",
         "train_step: str": "TypeError real must be a C-contiguous float32 buffer",
         "tensor_read: index": "ValueError index must be in [0,",
@@ -122,6 +124,7 @@ def test_wrong_counts_null_buffers_and_closed_handles_raise_and_never_crash():
         "tensor_read: which": "ValueError which must be SG_TENSORS_MODEL",
         "tensor_write: gradients": "ValueError gradients are read-only",
         "tensor_write: NaN": "ValueError G.main.0.weight: holds non-finite values (NaN or ±inf), the first at flat index 0",
+        "tensor_write: shape": "ValueError G.main.0.weight: expected shape [8, 32, 4, 4], got [4096]",
         "tensor_write: negative variance": "ValueError G.main.1.running_var: must be ≥ 0 (a variance), got -1.0 at flat index 0",
         "tensor_info: negative index": "ValueError index must be in [0,",
         "set_scalars: unknown name": "ValueError unknown trainer scalar 'step'; known: iteration, optimizer_D.steps",
@@ -177,26 +180,31 @@ def test_the_c_abi_is_clean_under_address_and_leak_sanitizer(tmp_path):
         assert done.stdout.rstrip().endswith(expected), report
 
 
-def test_a_handle_of_the_other_kind_is_refused_by_name():
+def test_every_handle_kind_shares_the_handle_calls_and_refuses_another_kinds_calls_by_name():
     import ctypes
 
     lib = ctypes.CDLL(os.path.join(LIBRARY_DIR, "libswiftgan.so"))
     lib.sg_last_error.restype = ctypes.c_char_p
     for name in ("sg_gan_create", "sg_features_create"):
         getattr(lib, name).argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
-    for name in ("sg_gan_free", "sg_features_free"):
-        getattr(lib, name).argtypes = [ctypes.c_void_p]
+    lib.sg_handle_free.argtypes = [ctypes.c_void_p]
     lib.sg_gan_sample.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
-    lib.sg_features_tensor_count.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64)]
+    lib.sg_features_evaluate.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64]
+    lib.sg_tensor_count.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_int64)]
+    lib.sg_handle_kind.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64)]
     gan, net = ctypes.c_void_p(), ctypes.c_void_p()
     assert lib.sg_gan_create(b"arch=mlp\nchannels=2\nz_dim=2\nngf=4\nndf=4", ctypes.byref(gan)) == 0
     assert lib.sg_features_create(b"image_size=16\nwidth=2", ctypes.byref(net)) == 0
-    count = ctypes.c_int64()
-    assert lib.sg_features_tensor_count(net, ctypes.byref(count)) == 0 and count.value > 0
-    assert lib.sg_features_tensor_count(gan, ctypes.byref(count)) == 1
-    assert b"is not a live feature network handle" in lib.sg_last_error()
+    counts = {}
+    for name, handle in (("gan", gan), ("features", net)):
+        count, kind, needed = ctypes.c_int64(), ctypes.create_string_buffer(16), ctypes.c_int64()
+        assert lib.sg_tensor_count(handle, 0, ctypes.byref(count)) == 0 and count.value > 0
+        assert lib.sg_handle_kind(handle, kind, 16, ctypes.byref(needed)) == 0 and kind.value.decode() == name
+        counts[name] = count.value
+    assert counts == {"gan": 16, "features": 22}  # the MLP pair: 4 Linear layers each, weight and bias; the CNN: 22
     out = (ctypes.c_float * 4)()
     assert lib.sg_gan_sample(net, 2, out, 4) == 1 and b"is not a live GAN handle" in lib.sg_last_error()
-    assert lib.sg_gan_free(net) == 1 and lib.sg_features_free(gan) == 1  # neither freed by the other's function
-    assert lib.sg_gan_sample(gan, 2, out, 4) == 0
-    assert lib.sg_features_free(net) == 0 and lib.sg_gan_free(gan) == 0
+    assert lib.sg_features_evaluate(gan, None, 0, out, 4) == 1
+    assert b"is not a live feature network handle" in lib.sg_last_error()
+    assert lib.sg_handle_free(net) == 0 and lib.sg_handle_free(gan) == 0
+    assert lib.sg_handle_free(gan) == 1 and b"is not a live handle: freed already" in lib.sg_last_error()

@@ -78,11 +78,15 @@ def test_precision_recall_match_brute_force_nearest_neighbours(seed):
 
 def test_bad_features_are_refused_with_the_argument_named():
     ok = np.zeros((5, 3))
-    with pytest.raises(ValueError, match=r"real_features must be features \[N, D\] with N ≥ 2, got shape \[5\]"):
+    with pytest.raises(ValueError, match=r"real_features must be features \[N, D\], got shape \[5\]"):
         metrics.kernel_distance(np.zeros(5), ok)
+    with pytest.raises(ValueError, match=r"real_features must be features \[N, D\] with 2 ≤ N ≤ 2\^31, 1 ≤ D ≤ 2\^20, "
+                                         r"got \[1, 3\]"):  # the core's check
+        metrics.fid(np.zeros((1, 3)), ok)
     with pytest.raises(ValueError, match="fake_features holds non-finite values"):
         metrics.precision_recall(ok, np.full((5, 3), np.nan))
-    with pytest.raises(ValueError, match="the feature sets differ in width: 3 and 4"):
-        metrics.precision_recall(ok, np.zeros((5, 4)))
+    for measure in (metrics.fid, metrics.precision_recall, metrics.kernel_distance):  # checked once, in the core
+        with pytest.raises(ValueError, match="the feature sets differ in width: 3 and 4"):
+            measure(ok, np.zeros((5, 4)))
     with pytest.raises(ValueError, match=r"k must be in \[1, 4\] for sets of 5 and 5, got 5"):
         metrics.precision_recall(ok, ok, k=5)

@@ -20,7 +20,7 @@ def batch(seed=0, n=4):
 
 def everything(gan):
     """The GAN's whole state: weights, moments, the trainer's scalars (iteration, RNG, ...)."""
-    return {**gan.state_dict(), **gan._optimizer_state()}, gan.scalars
+    return {**gan.state_dict(), **gan.optimizer_state()}, gan.scalars
 
 
 def assert_same(a, b):
@@ -83,7 +83,7 @@ def test_a_diverging_step_raises_and_is_not_applied():
         assert "Try lower learning rates (lr_d, lr_g)" in message
         if "nothing of this iteration was applied" in message:
             assert_same(everything(gan), before)
-        for key, value in {**gan.state_dict(), **gan._optimizer_state()}.items():
+        for key, value in {**gan.state_dict(), **gan.optimizer_state()}.items():
             assert np.isfinite(value).all(), key
 
 

@@ -43,24 +43,8 @@ import numpy as np
 import pytest
 
 import swiftgan
-from swiftgan.toy import mode_statistics, ring_of_gaussians, train_on_ring
+from swiftgan.toy import mode_statistics, ring_of_gaussians, settings_for, toy_losses as all_losses, train_on_ring
 
-TOY = dict(z_dim=4, ngf=128, ndf=128, lr_d=7e-4, lr_g=7e-4, ema_decay=0.99, seed=1)
-SLOWER = dict(z_dim=2, lr_d=5e-4, lr_g=5e-4)
-FASTER = dict(lr_d=1e-3, lr_g=1e-3)
-DRAGAN_ON_POINTS = dict(dragan_weight=1.0, dragan_clip=False)
-LOSS_SETTINGS = {
-    "RLSGAN": FASTER,
-    "DRAGAN": {**FASTER, **DRAGAN_ON_POINTS},
-    "RaDRAGAN": DRAGAN_ON_POINTS,
-    "RaSGAN": SLOWER,
-    "RcHingeGAN": SLOWER,
-    "EBGAN": dict(ebgan_margin=0.5, pt_weight=1.0),
-    "WGAN": {**SLOWER, "clip": 0.05, "lr_g": 2e-3},
-    "WGAN-GP": SLOWER,
-    "WGAN-LP": SLOWER,
-}
-PRESET_LOSSES = {"WGAN", "WGAN-GP", "WGAN-LP"}  # their optimizer settings come from the preset
 # Measured misses (modes covered / share within 3σ, over data seeds), kept visible as strict expected failures:
 # a loss that starts to pass makes its entry fail, so that it is removed here.
 KNOWN_MISSES = {
@@ -70,17 +54,6 @@ KNOWN_MISSES = {
              "nothing sends the reconstructions of off-data points to different modes, so the fakes travel as one "
              "cloud to one mode; there L(G(z)) ≈ L(x) > γ·L(x), k falls to 0 and D stops pushing them away",
 }
-
-
-def all_losses():
-    return list(swiftgan.losses()) + ["WGAN-GP", "WGAN-LP"]
-
-
-def settings_for(loss):
-    settings = {**TOY, **LOSS_SETTINGS.get(loss, {})}
-    if loss not in PRESET_LOSSES:
-        settings.setdefault("betas", (0.5, 0.9))
-    return settings
 
 
 DATA_SEEDS = (0, 1, 2)

@@ -74,12 +74,12 @@ public final class FeatureTrainer {
         let loss = crossEntropy(logits: logits, labels: labels)
         let grads = gradients(of: loss, wrt: parameters)
         // A non-finite gradient makes a non-finite update, which `firstNonFiniteUpdate` finds.
-        if !loss.scalar.isFinite || optimizer.firstNonFiniteUpdate(parameters, grads) != nil {
+        if !loss.scalar.isFinite || optimizer.firstNonFiniteUpdate(parameters, grads, learningRateFactor: 1) != nil {
             for (b, old) in zip(buffers, saved) { b.assign(from: old.pointer) }
             throw SwiftGANError("the feature network's loss or gradients are not finite (step \(optimizer.stepCount + 1)); "
                                 + "nothing was applied: try a lower lr", kind: .diverged)
         }
-        optimizer.step(parameters, grads)
+        optimizer.step(parameters, grads, learningRateFactor: 1)
         return (loss.scalar, accuracy(logits, labels))
     }
 

@@ -275,10 +275,7 @@ public final class GANTrainer {
         let base = BufferPool.shared.resetPeak()
         defer { recordStepPeak(batch: b, base: base) }
 
-        let factor = config.lrSchedule == .began ? equilibrium.learningRateFactor : config.learningRateFactor(at: iteration)
-        optimizerD.learningRate = config.learningRateD * factor
-        optimizerG.learningRate = config.learningRateG * factor
-
+        let factor = learningRateFactor
         let before = IterationStart(self)
         var stats = StepStats(discriminatorLoss: 0, generatorLoss: 0, criticReal: 0, criticFake: 0, penalty: 0)
         var lastFake: Tensor?
@@ -292,7 +289,8 @@ public final class GANTrainer {
             for input in penaltyInputs {
                 drawn.values[input.name] = inputs.given[input.name]?[step] ?? input.draw(criticBatch: x.shape, rng: &rng)
             }
-            let (critic, nonFinite) = discriminatorStep(real: x, fake: fake.detached(), penaltyInputs: drawn)
+            let (critic, nonFinite) = discriminatorStep(real: x, fake: fake.detached(), penaltyInputs: drawn,
+                                                        learningRateFactor: factor)
             stats = critic
             if let nonFinite {
                 return try refuse(nonFinite, in: k > 1 ? "critic step \(step + 1) of \(k)" : "the critic step",
@@ -308,11 +306,12 @@ public final class GANTrainer {
         retain(gradsG, names: parameterNames.suffix(parametersG.count))
         stats.generatorLoss = lossG.scalar
         if let nonFinite = nonFiniteTerm(loss: ("the generator's loss", stats.generatorLoss), optimizer: optimizerG,
-                                         parameters: parametersG, gradients: gradsG, names: parameterNames.suffix(parametersG.count))
+                                         parameters: parametersG, gradients: gradsG, names: parameterNames.suffix(parametersG.count),
+                                         learningRateFactor: factor)
             ?? nonFiniteBuffer() {
             return try refuse(nonFinite, in: "the generator step", stats: stats, restoring: before)
         }
-        optimizerG.step(parametersG, gradsG)
+        optimizerG.step(parametersG, gradsG, learningRateFactor: factor)
         updateMovingAverage()
         let schedule = config.lrSchedule == .began ? (patience: config.lrStep, factor: config.lrGamma) : nil
         if let (k, mGlobal) = objective.endIteration(&equilibrium, criticReal: stats.criticReal,
@@ -373,6 +372,13 @@ public final class GANTrainer {
         return bytes
     }
 
+    /// The factor the schedule applies to both learning rates in this iteration: BEGAN's (`lr_schedule` began,
+    /// which follows its convergence measure) or the configuration's at this iteration. Each optimizer keeps its
+    /// learning rate from the configuration; a step scales it by this.
+    public var learningRateFactor: Float {
+        config.lrSchedule == .began ? equilibrium.learningRateFactor : config.learningRateFactor(at: iteration)
+    }
+
     /// A batch `[N, C, ...]` as the critic sees it: `[N / pack, pack · C, ...]`, each `pack` consecutive samples
     /// concatenated along the channels (PacGAN; a reshape, no copy).
     func pack(_ batch: Tensor) -> Tensor {
@@ -388,7 +394,8 @@ public final class GANTrainer {
     /// graph at a time rather than all of them.
     ///
     /// - Returns: the step's statistics, and the first term that was not finite (then nothing was applied).
-    func discriminatorStep(real: Tensor, fake: Tensor, penaltyInputs: PenaltyInputs) -> (StepStats, nonFinite: String?) {
+    func discriminatorStep(real: Tensor, fake: Tensor, penaltyInputs: PenaltyInputs,
+                           learningRateFactor factor: Float) -> (StepStats, nonFinite: String?) {
         let criticReal = critic(real)
         let criticFake = critic(fake)
         let terms = objective.discriminatorLossTerms(real: criticReal, fake: criticFake, k: equilibrium.k)
@@ -412,11 +419,12 @@ public final class GANTrainer {
         retain(gradsD, names: parameterNames.prefix(parametersD.count))
         let names = parameterNames.prefix(parametersD.count)
         if let nonFinite = termValues.lazy.compactMap({ (term, value) in value.isFinite ? nil : "\(term) (\(value))" }).first
-            ?? nonFiniteTerm(loss: nil, optimizer: optimizerD, parameters: parametersD, gradients: gradsD, names: names)
+            ?? nonFiniteTerm(loss: nil, optimizer: optimizerD, parameters: parametersD, gradients: gradsD, names: names,
+                             learningRateFactor: factor)
             ?? nonFiniteBuffer() {
             return (stats, nonFinite)
         }
-        optimizerD.step(parametersD, gradsD)
+        optimizerD.step(parametersD, gradsD, learningRateFactor: factor)
         if config.clip > 0 {
             let c = config.clip
             for p in parametersD { for j in 0..<p.count { p.pointer[j] = Swift.min(Swift.max(p.pointer[j], -c), c) } }
@@ -429,9 +437,9 @@ public final class GANTrainer {
     /// The first of a step's loss, gradients and update that is not finite, described for a person; nil when
     /// all are finite. The update is checked with `firstNonFiniteUpdate` (the optimizer's arithmetic, read-only).
     func nonFiniteTerm<C: Collection>(loss: (String, Float)?, optimizer: Optimizer, parameters: [Tensor], gradients: [Tensor],
-                                      names: C) -> String? where C.Element == String {
+                                      names: C, learningRateFactor factor: Float) -> String? where C.Element == String {
         if let (term, value) = loss, !value.isFinite { return "\(term) (\(value))" }
-        guard let i = optimizer.firstNonFiniteUpdate(parameters, gradients) else { return nil }
+        guard let i = optimizer.firstNonFiniteUpdate(parameters, gradients, learningRateFactor: factor) else { return nil }
         let name = Array(names)[i], g = gradients[i].pointer
         return allFinite(g, count: gradients[i].count)
             ? "the update of \(name) (it overflows: the learning rate is too high for its gradient)"
