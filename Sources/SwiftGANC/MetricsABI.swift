@@ -4,22 +4,22 @@ import SwiftGAN
 // The sample-quality metrics' part of the C ABI (swiftgan.h, "Sample-quality metrics"): functions of their
 // arguments alone (no handle), double precision, the same statuses and messages as the rest.
 
-/// The caller's `[count, width]` doubles as a feature set (named `name` in messages).
+/// The caller's `[count, width]` doubles as a feature set (named `name` in messages); its shape checked by the core
+/// before they are read.
 private func featureSet(_ values: UnsafePointer<Double>?, _ count: Int64, _ width: Int64,
                         _ name: String) throws(SwiftGANError) -> FeatureSet {
     try require(values != nil, "\(name) is NULL")
-    try require(count >= 2 && count <= 1 << 31 && width >= 1 && width <= 1 << 20 && count * width <= 1 << 34,
-                "\(name) must be features [N, D] with 2 ≤ N ≤ 2^31, 1 ≤ D ≤ 2^20, got [\(count), \(width)]")
+    try FeatureSet.checkShape(count: Int(count), width: Int(width), name: name)
     try MemoryBudget.require(Int(count * width) * MemoryLayout<Double>.size, for: "a copy of \(name) [\(count), \(width)]")
     return try FeatureSet(Array(UnsafeBufferPointer(start: values, count: Int(count * width))), count: Int(count),
                           width: Int(width), name: name)
 }
 
-private func doubles(_ p: UnsafePointer<Double>?, _ count: Int, _ name: String) throws(SwiftGANError) -> [Double] {
+/// The caller's `count` doubles (a mean or a covariance).
+private func doubles(_ p: UnsafePointer<Double>?, _ count: Int64, _ name: String) throws(SwiftGANError) -> [Double] {
     try require(p != nil, "\(name) is NULL")
-    let values = Array(UnsafeBufferPointer(start: p, count: count))
-    try require(values.allSatisfy(\.isFinite), "\(name) holds non-finite values")
-    return values
+    try require(count >= 0 && count <= 1 << 30, "\(name): count must be in [0, 2^30], got \(count)")
+    return Array(UnsafeBufferPointer(start: p, count: Int(count)))
 }
 
 @_cdecl("sg_metrics_statistics")
@@ -36,16 +36,15 @@ public func sg_metrics_statistics(_ features: UnsafePointer<Double>?, _ count: I
 }
 
 @_cdecl("sg_metrics_frechet")
-public func sg_metrics_frechet(_ mean1: UnsafePointer<Double>?, _ covariance1: UnsafePointer<Double>?,
-                               _ mean2: UnsafePointer<Double>?, _ covariance2: UnsafePointer<Double>?, _ width: Int64,
-                               _ epsilon: Double, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
+public func sg_metrics_frechet(_ mean1: UnsafePointer<Double>?, _ mean1Count: Int64, _ covariance1: UnsafePointer<Double>?,
+                               _ covariance1Count: Int64, _ mean2: UnsafePointer<Double>?, _ mean2Count: Int64,
+                               _ covariance2: UnsafePointer<Double>?, _ covariance2Count: Int64, _ epsilon: Double,
+                               _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     guarded { () throws(SwiftGANError) in
-        try require(width >= 1 && width <= 1 << 15, "width must be in [1, 2^15], got \(width)")
         try require(out != nil, "out is NULL")
-        let d = Int(width)
         out!.pointee = try SampleQuality.frechetDistance(
-            mean1: try doubles(mean1, d, "mean1"), covariance1: try doubles(covariance1, d * d, "covariance1"),
-            mean2: try doubles(mean2, d, "mean2"), covariance2: try doubles(covariance2, d * d, "covariance2"),
+            mean1: try doubles(mean1, mean1Count, "mean1"), covariance1: try doubles(covariance1, covariance1Count, "covariance1"),
+            mean2: try doubles(mean2, mean2Count, "mean2"), covariance2: try doubles(covariance2, covariance2Count, "covariance2"),
             epsilon: epsilon)
     }
 }

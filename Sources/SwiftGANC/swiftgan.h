@@ -231,10 +231,12 @@ sg_status sg_features_evaluate(sg_handle *net, const sg_array *images, int32_t l
 
 /* The mean [width] and covariance [width, width] (normalised by count − 1) of features [count, width]. */
 sg_status sg_metrics_statistics(const double *features, int64_t count, int64_t width, double *mean, double *covariance);
-/* The Fréchet distance between N(mean1, covariance1) and N(mean2, covariance2) (Tr √(Σ₁Σ₂) from the eigenvalues of
- * √Σ₁ Σ₂ √Σ₁; epsilon added to both diagonals and tried again when that is not finite) into *out. */
-sg_status sg_metrics_frechet(const double *mean1, const double *covariance1, const double *mean2,
-                             const double *covariance2, int64_t width, double epsilon, double *out);
+/* The Fréchet distance between N(mean1, covariance1) and N(mean2, covariance2) (means of D values, covariances of
+ * D × D, each buffer with its count, which the core checks agree; Tr √(Σ₁Σ₂) from the eigenvalues of √Σ₁ Σ₂ √Σ₁;
+ * epsilon added to both diagonals and tried again when that is not finite) into *out. */
+sg_status sg_metrics_frechet(const double *mean1, int64_t mean1_count, const double *covariance1,
+                             int64_t covariance1_count, const double *mean2, int64_t mean2_count,
+                             const double *covariance2, int64_t covariance2_count, double epsilon, double *out);
 /* FID between real [real_count, real_width] and fake [fake_count, fake_width] (epsilon 1e-6) into *out; the widths
  * must agree. */
 sg_status sg_metrics_fid(const double *real, int64_t real_count, int64_t real_width, const double *fake,

@@ -61,6 +61,14 @@ static int train(sg_handle *gan, int step, double *stats) {
     return sg_gan_train_step(gan, &inputs, 1, stats, SG_STAT_COUNT);
 }
 
+/* Tensor i of SG_TENSORS_FULL as an array of `values` (its name, rank and shape from the handle). */
+static sg_array full_tensor(sg_handle *gan, int64_t i, const float *values, const char **name) {
+    int32_t ndim;
+    int64_t shape[SG_MAX_DIMS];
+    if (sg_tensor_info(gan, SG_TENSORS_FULL, i, name, &ndim, shape) != SG_OK) fail("tensor_info");
+    return array(values, ndim, shape);
+}
+
 /* Writes every tensor of SG_TENSORS_FULL (count, then values) and the counters to `path`. */
 static void save(sg_handle *gan, const char *path) {
     FILE *f = fopen(path, "wb");
@@ -69,10 +77,7 @@ static void save(sg_handle *gan, const char *path) {
     check(sg_tensor_count(gan, SG_TENSORS_FULL, &count), "counting the state's tensors");
     for (int64_t i = 0; i < count; i++) {
         const char *name;
-        int32_t ndim;
-        int64_t shape[8], size = 1;
-        if (sg_tensor_info(gan, SG_TENSORS_FULL, i, &name, &ndim, shape) != SG_OK) fail("tensor_info");
-        for (int d = 0; d < ndim; d++) size *= shape[d];
+        int64_t size = full_tensor(gan, i, NULL, &name).count;
         float *values = malloc((size_t)size * sizeof(float));
         if (!values) fail("allocating a tensor's buffer");
         if (sg_tensor_read(gan, SG_TENSORS_FULL, i, values, size) != SG_OK) fail(name);
@@ -92,6 +97,7 @@ static void save(sg_handle *gan, const char *path) {
     free(scalars);
 }
 
+/* Restores what `save` wrote into a GAN of the same configuration (all of a tensor checked by the core first). */
 static void load(sg_handle *gan, const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) fail("opening the state file for reading");
@@ -104,10 +110,7 @@ static void load(sg_handle *gan, const char *path) {
         if (!values) fail("allocating a tensor's buffer");
         if (fread(values, sizeof(float), (size_t)size, f) != (size_t)size) fail("reading a tensor");
         const char *name;
-        int32_t ndim;
-        int64_t shape[SG_MAX_DIMS];
-        if (sg_tensor_info(gan, SG_TENSORS_FULL, i, &name, &ndim, shape) != SG_OK) fail("tensor_info");
-        sg_array given = array(values, ndim, shape);
+        sg_array given = full_tensor(gan, i, values, &name);
         if (given.count != size || sg_tensor_write(gan, SG_TENSORS_FULL, 1, &i, &given) != SG_OK) fail("tensor_write");
         free(values);
     }

@@ -558,7 +558,7 @@ static PyObject *native_metrics_statistics(PyObject *module, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* frechet(mean1, covariance1, mean2, covariance2, epsilon) -> float; means [D], covariances [D, D] */
+/* frechet(mean1, covariance1, mean2, covariance2, epsilon) -> float; means [D], covariances [D, D] (the core checks) */
 static PyObject *native_metrics_frechet(PyObject *module, PyObject *args) {
     PyObject *objects[4];
     double epsilon, out = 0;
@@ -571,18 +571,12 @@ static PyObject *native_metrics_frechet(PyObject *module, PyObject *args) {
             return NULL;
         }
     }
-    Py_ssize_t d = views[0].len / 8;
-    sg_status st = SG_OK;
-    if (views[2].len != d * 8 || views[1].len != d * d * 8 || views[3].len != d * d * 8) {
-        PyErr_Format(PyExc_ValueError, "the statistics disagree in shape: means of %zd and %zd values, covariances of "
-                     "%zd and %zd", d, views[2].len / 8, views[1].len / 8, views[3].len / 8);
-    } else {
-        Py_BEGIN_ALLOW_THREADS
-        st = sg_metrics_frechet(views[0].buf, views[1].buf, views[2].buf, views[3].buf, d, epsilon, &out);
-        Py_END_ALLOW_THREADS
-    }
+    sg_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = sg_metrics_frechet(views[0].buf, views[0].len / 8, views[1].buf, views[1].len / 8, views[2].buf,
+                            views[2].len / 8, views[3].buf, views[3].len / 8, epsilon, &out);
+    Py_END_ALLOW_THREADS
     for (int i = 0; i < 4; i++) release(&views[i]);
-    if (PyErr_Occurred()) return NULL;
     if (st != SG_OK) return raise_status(st);
     return PyFloat_FromDouble(out);
 }
@@ -610,10 +604,12 @@ static PyObject *native_metrics_fid(PyObject *module, PyObject *args) {
     return PyFloat_FromDouble(out);
 }
 
-/* kernel_distances(real, fake, real_index, fake_index, out): indices int64 [subsets, m], out float64 [subsets] */
+/* kernel_distances(real, fake, real_index, fake_index, out, subsets): indices int64 [max(subsets, 0), m], out float64
+ * [max(subsets, 0)]; `subsets` as the caller asked (the core checks it) */
 static PyObject *native_metrics_kernel_distances(PyObject *module, PyObject *args) {
     PyObject *real, *fake, *real_index, *fake_index, *out;
-    if (!PyArg_ParseTuple(args, "OOOOO", &real, &fake, &real_index, &fake_index, &out)) return NULL;
+    Py_ssize_t subsets;
+    if (!PyArg_ParseTuple(args, "OOOOOn", &real, &fake, &real_index, &fake_index, &out, &subsets)) return NULL;
     Py_buffer vr = {0}, vf = {0}, vri = {0}, vfi = {0}, vo = {0};
     if (get_pair(real, fake, &vr, &vf)) return NULL;
     sg_status st = SG_OK;
@@ -622,12 +618,12 @@ static PyObject *native_metrics_kernel_distances(PyObject *module, PyObject *arg
         || get_typed(out, &vo, 1, "out", "d", 8, "float64")) {
         /* the exception is set */
     } else if (vri.ndim != 2 || vfi.ndim != 2 || vri.shape[0] != vfi.shape[0] || vri.shape[1] != vfi.shape[1]
-               || vo.len != vri.shape[0] * 8) {
+               || vo.len != vri.shape[0] * 8 || vri.shape[0] != (subsets > 0 ? subsets : 0)) {
         PyErr_SetString(PyExc_ValueError, "real_index and fake_index must both be [subsets, m], out [subsets]");
     } else {
         Py_BEGIN_ALLOW_THREADS
         st = sg_metrics_kernel_distances(vr.buf, vr.shape[0], vr.shape[1], vf.buf, vf.shape[0], vf.shape[1], vri.buf, vfi.buf,
-                                         vri.shape[0], vri.shape[1], vo.buf);
+                                         subsets, vri.shape[1], vo.buf);
         Py_END_ALLOW_THREADS
     }
     release(&vr); release(&vf); release(&vri); release(&vfi); release(&vo);

@@ -30,6 +30,22 @@ def serialised(method: _Method) -> _Method:
     return locked  # type: ignore[return-value]
 
 
+_MAX_VALUES = 1 << 31  # values in one array given to or made by one call (8 GiB of float32)
+
+
+def float32_array(value, name: str) -> np.ndarray:
+    """`value` as a C-contiguous float32 array (a copy only when it is not one); TypeError for anything that is
+    not float32, ValueError for more than 2^31 values (before any copy)."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of float32, got {type(value).__name__}")
+    if value.dtype != np.float32:
+        raise TypeError(f"{name} must have dtype float32, got {value.dtype}")
+    if value.size > _MAX_VALUES:
+        raise ValueError(f"{name} holds {value.size} values (shape {list(value.shape)}), more than one call takes "
+                         f"(2^31): pass smaller batches")
+    return np.ascontiguousarray(value)
+
+
 def parse_lines(text: str, separator: str = "=") -> Dict[str, str]:
     """"key=value" lines (the core's configuration and scalar texts) as a dict."""
     return dict(line.split(separator, 1) for line in text.splitlines() if line)

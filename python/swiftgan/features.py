@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _native
 from .checkpoint import sha256_of_file as _sha256
-from .engine import Engine, serialised
+from .engine import Engine, float32_array, serialised
 
 FORMAT = "swiftgan-features-1"
 DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "fashion-mnist-features.safetensors")
@@ -65,10 +65,7 @@ class FeatureNetwork(Engine):
     __copy__ = __deepcopy__ = __reduce__ = __reduce_ex__ = _refuse_copy
 
     def _images(self, images: np.ndarray) -> np.ndarray:
-        if not isinstance(images, np.ndarray) or images.dtype != np.float32:
-            raise TypeError(f"images must be a numpy.ndarray of float32, got "
-                            f"{getattr(images, 'dtype', type(images).__name__)}")
-        return np.ascontiguousarray(images)  # the core checks the shape
+        return float32_array(images, "images")  # the core checks the shape
 
     def train_step(self, images: np.ndarray, labels: np.ndarray) -> Tuple[float, float]:
         """One Adam step on a labelled batch; returns its mean cross-entropy and accuracy (before the step)."""

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _native, checkpoint
 from .core import STATISTICS, _STAT_NAMES  # noqa: F401  (STATISTICS: swiftgan.gan.STATISTICS, as documented)
-from .engine import GRADIENTS, Engine, parse_lines, serialised
+from .engine import GRADIENTS, Engine, float32_array as _float32_array, parse_lines, serialised
 from .features import draw_latents, evaluate as _evaluate
 from .options import config_lines, document_options, option_table, typed
 
@@ -28,21 +28,7 @@ def _value_range(array: np.ndarray, name: str) -> Tuple[float, float]:
     return low, high
 
 
-_MAX_VALUES = 1 << 31  # values in one array given to or made by one call (8 GiB of float32)
 _MAX_SAMPLES = 1 << 20  # samples one generate or sample call makes (the core's limit)
-
-
-def _float32_array(value, name: str) -> np.ndarray:
-    """`value` as a C-contiguous float32 array (a copy only when it is not one); TypeError for anything that is
-    not float32, ValueError for more than 2^31 values (before any copy)."""
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray of float32, got {type(value).__name__}")
-    if value.dtype != np.float32:
-        raise TypeError(f"{name} must have dtype float32, got {value.dtype}")
-    if value.size > _MAX_VALUES:
-        raise ValueError(f"{name} holds {value.size} values (shape {list(value.shape)}), more than one call takes "
-                         f"(2^31): pass smaller batches")
-    return np.ascontiguousarray(value)
 
 
 def _check_sample_count(n: int, name: str) -> None:

@@ -62,16 +62,14 @@ def kernel_distance(real_features: np.ndarray, fake_features: np.ndarray, subset
     """KID: the mean and standard deviation over `subsets` random subsets (of min(subset_size, N, M) samples of
     each set, drawn without replacement with `seed`) of the unbiased MMD² with k(x, y) = (x·y / d + 1)³."""
     x, y = _pair(real_features, fake_features)
-    if subsets < 1:
-        raise ValueError(f"subsets must be at least 1, got {subsets}")
-    m = min(subset_size, len(x), len(y))
+    m, rows = min(subset_size, len(x), len(y)), max(int(subsets), 0)  # the core checks subsets and m
     rng = np.random.default_rng(seed)
-    real_index, fake_index = np.empty((subsets, m), np.int64), np.empty((subsets, m), np.int64)
-    for i in range(subsets):
+    real_index, fake_index = np.zeros((rows, m), np.int64), np.zeros((rows, m), np.int64)
+    for i in range(rows):
         real_index[i] = rng.choice(len(x), m, replace=False)
         fake_index[i] = rng.choice(len(y), m, replace=False)
-    values = np.empty(subsets)
-    _native.metrics_kernel_distances(x, y, real_index, fake_index, values)
+    values = np.empty(rows)
+    _native.metrics_kernel_distances(x, y, real_index, fake_index, values, int(subsets))
     return float(values.mean()), float(values.std())
 
 

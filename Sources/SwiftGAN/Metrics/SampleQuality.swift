@@ -7,10 +7,19 @@ public struct FeatureSet: Sendable {
     public let count: Int
     public let width: Int
 
-    /// - Throws: when `values` does not hold `count × width` finite values, or `count < 2`.
+    /// Checks the shape of a feature set before its values are read: 2 ≤ N ≤ 2³¹ rows of 1 ≤ D ≤ 2²⁰ values, at most
+    /// 2³⁴ in all.
+    public static func checkShape(count: Int, width: Int, name: String) throws(SwiftGANError) {
+        guard count >= 2, count <= 1 << 31, width >= 1, width <= 1 << 20, count * width <= 1 << 34 else {
+            throw SwiftGANError("\(name) must be features [N, D] with 2 ≤ N ≤ 2^31, 1 ≤ D ≤ 2^20, got [\(count), \(width)]")
+        }
+    }
+
+    /// - Throws: when the shape is refused (`checkShape`), or `values` does not hold `count × width` finite values.
     public init(_ values: [Double], count: Int, width: Int, name: String = "features") throws(SwiftGANError) {
-        guard count >= 2, width >= 1, values.count == count * width else {
-            throw SwiftGANError("\(name) must be features [N, D] with N ≥ 2, got \(values.count) values for [\(count), \(width)]")
+        try Self.checkShape(count: count, width: width, name: name)
+        guard values.count == count * width else {
+            throw SwiftGANError("\(name) holds \(values.count) values, not the \(count * width) of [\(count), \(width)]")
         }
         guard values.allSatisfy(\.isFinite) else { throw SwiftGANError("\(name) holds non-finite values") }
         (self.values, self.count, self.width) = (values, count, width)
@@ -58,8 +67,12 @@ public enum SampleQuality {
                                        epsilon: Double = 1e-6) throws(SwiftGANError) -> Double {
         let d = mean1.count
         guard d >= 1, mean2.count == d, covariance1.count == d * d, covariance2.count == d * d else {
-            throw SwiftGANError("the statistics disagree in shape: means [\(mean1.count)] and [\(mean2.count)], "
-                                + "covariances of \(covariance1.count) and \(covariance2.count) values")
+            throw SwiftGANError("the statistics disagree in shape: means of \(mean1.count) and \(mean2.count) values, "
+                                + "covariances of \(covariance1.count) and \(covariance2.count)")
+        }
+        for (name, values) in [("mean1", mean1), ("covariance1", covariance1), ("mean2", mean2), ("covariance2", covariance2)]
+        where !values.allSatisfy(\.isFinite) {
+            throw SwiftGANError("\(name) holds non-finite values")
         }
         // eigenvectors, the scaled copy, the root, the product, the middle and LAPACK's work: 8 matrices at most
         try MemoryBudget.require(8 * d * d * MemoryLayout<Double>.size, for: "the Fréchet distance of \(d)-wide statistics")

@@ -203,6 +203,14 @@ public final class GANTrainer {
         }
     }
 
+    /// The refusal of an input `name` this configuration does not take, naming the penalties that draw it.
+    private func notAnInput(_ name: String, _ specs: [StepInputSpec]) -> SwiftGANError {
+        let penalties = PenaltyKind.allCases.filter { $0.randomInputs.contains { $0.name == name } }
+        let whose = penalties.isEmpty ? "" : " (it is drawn by the penalties " + penalties.map { "-" + $0.rawValue }.joined(separator: ", ") + ")"
+        return SwiftGANError("\(name) is not an input of loss \(config.loss.name)\(whose); a step of this GAN takes "
+                             + specs.map(\.name).joined(separator: ", "))
+    }
+
     /// A step's inputs from named arrays in the API's shapes, as the C ABI and Python pass them: each shaped as one
     /// critic step's entry, or (for per-step inputs) with a leading `n_critic` axis (`z` `[B, z_dim]` or
     /// `[n_critic, B, z_dim]`; latents may also end in `1, 1`). The arrays are split per critic step; `trainStep`
@@ -214,13 +222,7 @@ public final class GANTrainer {
         let specs = stepInputSpecs
         var real: [Tensor]?, given: [String: [Tensor]] = [:]
         for (name, array) in named {
-            guard let spec = specs.first(where: { $0.name == name }) else {
-                let penalties = PenaltyKind.allCases.filter { $0.randomInputs.contains { $0.name == name } }
-                let whose = penalties.isEmpty ? "" : " (it is drawn by the penalties "
-                    + penalties.map { "-" + $0.rawValue }.joined(separator: ", ") + ")"
-                throw SwiftGANError("\(name) is not an input of loss \(config.loss.name)\(whose); a step of this GAN takes "
-                                    + specs.map(\.name).joined(separator: ", "))
-            }
+            guard let spec = specs.first(where: { $0.name == name }) else { throw notAnInput(name, specs) }
             guard real == nil || name != "real", given[name] == nil else { throw SwiftGANError("\(name) is given twice") }
             let t = spec.isLatent ? flatLatents(array) : array
             let entries: [Tensor]
@@ -261,8 +263,7 @@ public final class GANTrainer {
         }
         let specs = stepInputSpecs, penaltyInputs = self.penaltyInputs
         if let unknown = inputs.given.keys.sorted().first(where: { name in !specs.contains { $0.name == name } }) {
-            throw SwiftGANError("\(unknown) is not an input of loss \(config.loss.name); a step of this GAN takes "
-                                + specs.map(\.name).joined(separator: ", "))
+            throw notAnInput(unknown, specs)
         }
         try checkList(inputs.given["z"], "z", count: k, shape: [b, config.zDim])
         try checkList(inputs.given["z_g"], "z_g", count: 1, shape: [b, config.zDim])
