@@ -2,7 +2,8 @@
 import PackageDescription
 
 // The Swift core, in layers that the build enforces (each target depends only on those below it, so an import
-// that points up does not compile):
+// that points up does not compile: a circular dependency; the test command also builds with
+// --explicit-target-dependency-import-check error, which refuses an import of any target not declared below):
 //   SwiftGANTensor     storage, shapes, random streams, the kernels over oneDNN and OpenBLAS (forward + backward)
 //   SwiftGANAutodiff   the tape: gradients(of:wrt:createGraph:)
 //   SwiftGANNN         Module, layers, models, each model beside its registry entry
@@ -45,6 +46,8 @@ let package = Package(
         .target(
             name: "SwiftGANC", dependencies: ["SwiftGAN", "CSwiftGAN"], exclude: ["swiftgan.h"], swiftSettings: optimize,
             linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
-        .testTarget(name: "SwiftGANTests", dependencies: ["SwiftGAN"]),
+        // The tests reach each layer's internals (@testable import), so they name every layer.
+        .testTarget(name: "SwiftGANTests", dependencies: ["SwiftGAN", "SwiftGANLosses", "SwiftGANNN", "SwiftGANAutodiff",
+                                                          "SwiftGANOptimizers", "SwiftGANTensor"]),
     ]
 )
