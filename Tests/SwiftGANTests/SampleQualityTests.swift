@@ -104,7 +104,20 @@ final class SampleQualityTests: XCTestCase {
             XCTAssertEqual(($0 as? SwiftGANError)?.message, "fake_features holds non-finite values")
         }
         XCTAssertThrowsError(try FeatureSet([1, 2, 3], count: 1, width: 3)) {
-            XCTAssertEqual(($0 as? SwiftGANError)?.message, "features must be features [N, D] with N ≥ 2, got 3 values for [1, 3]")
+            XCTAssertEqual(($0 as? SwiftGANError)?.message, "features must be features [N, D] with 2 ≤ N ≤ 2^31, 1 ≤ D ≤ 2^20, got [1, 3]")
+        }
+        XCTAssertThrowsError(try FeatureSet([1, 2, 3], count: 2, width: 2)) {
+            XCTAssertEqual(($0 as? SwiftGANError)?.message, "features holds 3 values, not the 4 of [2, 2]")
+        }
+        // The statistics of the Fréchet distance: shapes that agree, finite values, checked by the core alone.
+        XCTAssertThrowsError(try SampleQuality.frechetDistance(mean1: [0, 0], covariance1: [1, 0, 0, 1], mean2: [0],
+                                                               covariance2: [1])) {
+            XCTAssertEqual(($0 as? SwiftGANError)?.message,
+                           "the statistics disagree in shape: means of 2 and 1 values, covariances of 4 and 1")
+        }
+        XCTAssertThrowsError(try SampleQuality.frechetDistance(mean1: [0], covariance1: [.infinity], mean2: [0],
+                                                               covariance2: [1])) {
+            XCTAssertEqual(($0 as? SwiftGANError)?.message, "covariance1 holds non-finite values")
         }
     }
 }
