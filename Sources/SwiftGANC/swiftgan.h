@@ -66,8 +66,8 @@ typedef struct sg_handle sg_handle;
 #define SG_STAT_D_REAL 2 /* mean critic output on real data */
 #define SG_STAT_D_FAKE 3 /* mean critic output on fake data */
 #define SG_STAT_PENALTY 4
-#define SG_STAT_K 5        /* BEGAN's equilibrium coefficient after the step (0 otherwise) */
-#define SG_STAT_M_GLOBAL 6 /* BEGAN's convergence measure (0 otherwise) */
+#define SG_STAT_K 5        /* the equilibrium coefficient k_t after the step, of a loss that keeps one (0 otherwise) */
+#define SG_STAT_M_GLOBAL 6 /* the convergence measure of a loss that keeps one (0 otherwise) */
 #define SG_STAT_D_LOSS_REAL 7 /* the critic loss's term on real data (NaN for paired and all-pairs relativistic losses) */
 #define SG_STAT_D_LOSS_FAKE 8 /* the critic loss's term on fake data (NaN likewise) */
 #define SG_STAT_SKIPPED_STEPS 9 /* iterations so far whose non-finite update was skipped (non_finite=skip) */
@@ -95,8 +95,8 @@ sg_status sg_gan_create(const char *config, sg_handle **out);
  * in the order sg_handle_config lists them, NUL-terminated, into buffer (capacity bytes); *needed receives
  * the size required including the NUL. kind is int, float, bool, choice, loss or seed; values is the
  * allowed range or set ("1..1000", "positive", "[0, 1)", "adam|rmsprop|sgd"); default is the value
- * before any loss preset; scope is "all" or the configurations the option acts on ("loss SGAN",
- * "penalty -GP", "arch dcgan|cnn", "optimizer adam", "lr_schedule step|began"; elsewhere it is accepted and
+ * before any loss preset; scope is "all" or the configurations the option acts on ("loss <name>",
+ * "penalty -<suffix>", "arch <name>", "optimizer <name>", "lr_schedule <name>"; elsewhere it is accepted and
  * changes nothing). Fails with SG_INVALID_ARGUMENT when capacity is too small. */
 sg_status sg_options(char *buffer, int64_t capacity, int64_t *needed);
 

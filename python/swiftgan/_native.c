@@ -1,11 +1,10 @@
 /*
  * swiftgan._native — the thin CPython binding of libswiftgan.so (swiftgan.h).
  *
- * It parses arguments, checks buffers (float32, C-contiguous, exact size),
- * releases the GIL while Swift computes, and maps statuses to exceptions:
- * SG_INVALID_ARGUMENT -> ValueError, SG_ENGINE_ERROR -> SwiftGANError, SG_DIVERGED -> TrainingDivergedError,
- * SG_OUT_OF_MEMORY -> MemoryError.
- * All shape logic and messages a user reads live in swiftgan/*.py and the core.
+ * It parses arguments, turns buffers into arrays (float32, C-contiguous, with their shapes), releases the GIL while
+ * Swift computes, and maps statuses to exceptions: SG_INVALID_ARGUMENT -> ValueError, SG_ENGINE_ERROR ->
+ * SwiftGANError, SG_DIVERGED -> TrainingDivergedError, SG_OUT_OF_MEMORY -> MemoryError. It names no loss, penalty
+ * or architecture, and checks no value: the core does, and words the messages a user reads.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

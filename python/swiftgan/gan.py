@@ -41,8 +41,8 @@ class GAN(Engine):
     """A generator/discriminator pair with its optimizers, trained by SwiftGAN's Swift core.
 
     Every option of the core's table (`option_table()`, listed below) is a keyword argument; `loss` may also
-    be given first, by position. Options left as None take the loss's preset (`WGAN`: clip 0.01, RMSprop, lr
-    5e-5, n_critic 5; `WGAN-GP`/`WGAN-LP`: Adam lr 1e-4, betas (0, 0.9), n_critic 5), else the defaults shown.
+    be given first, by position. Options left as None take the loss's preset (the settings its paper trains with,
+    which the core applies when the loss is set; the README lists them), else the defaults shown.
     `config` shows the result.
 
     `threads`: threads this GAN computes on (default: OMP_NUM_THREADS if the environment sets it, else the
@@ -204,9 +204,8 @@ class GAN(Engine):
             **inputs: optional inputs by name, as `step_inputs` lists them for this GAN: `z`, the D-step latents
                 float32 [B, z_dim] (n_critic == 1) or [n_critic, B, z_dim]; `z_g`, the G-step latents [B, z_dim]
                 (latents may also end in 1, 1, as PyTorch's DCGAN examples draw them); and the random inputs the
-                loss's penalties declare (-GP/-LP: `u` [B']; -DRAGAN: `dragan_alpha` [B'] and `dragan_noise`
-                [B', *critic sample]; each per critic step, B' = B / pack). Inputs left out or None are drawn from
-                the GAN's own seeded stream.
+                loss's penalties declare, with their shapes (per packed sample: B' = B / pack) and meanings. Inputs
+                left out or None are drawn from the GAN's own seeded stream.
 
         Returns:
             The statistics of `swiftgan.gan.STATISTICS` by name: d_loss (the last critic step's loss, penalties
