@@ -266,6 +266,8 @@ def _load_npz_member(f, path: str, image_size, channels) -> np.ndarray:
         if not members:
             raise ValueError(f"{path}: the .npz holds no array")
         member = next((i for i in members if i.filename == "images.npy"), members[0])
+        if member.flag_bits & 0x1:  # zipfile would ask for a password (RuntimeError)
+            raise ValueError(f"{path}: {member.filename} is encrypted; SwiftGAN reads unencrypted .npz archives")
         if member.compress_type != zipfile.ZIP_STORED and member.file_size > DEFLATE_MAX_RATIO * member.compress_size:
             raise ValueError(f"{path}: {member.filename} declares {member.file_size:,} bytes, more than "
                              f"{member.compress_size:,} compressed bytes can hold")

@@ -206,6 +206,19 @@ def test_an_npz_member_that_declares_more_than_its_compressed_size_is_refused(tm
         swiftgan.load_dataset(str(path))
 
 
+def test_an_encrypted_npz_member_is_refused_not_asked_a_password_for(tmp_path):
+    """Found by properties_files.py: zipfile raised RuntimeError ("password required") for a member whose
+    encryption flag is set."""
+    path = tmp_path / "locked.npz"
+    np.savez_compressed(path, images=np.zeros((4, 8, 8), np.uint8))
+    blob = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # general purpose flags: local, central
+        blob[blob.index(signature) + offset] |= 1
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match=r"locked.npz: images.npy is encrypted; SwiftGAN reads unencrypted .npz archives"):
+        swiftgan.load_dataset(str(path))
+
+
 def test_an_image_declaring_a_hundred_million_pixels_is_skipped_before_decoding(tmp_path):
     Image.new("L", (8, 8), 3).save(tmp_path / "small.png")
     png = bytearray((tmp_path / "small.png").read_bytes())
