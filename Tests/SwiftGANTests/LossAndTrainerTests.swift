@@ -242,6 +242,11 @@ final class StepInputTests: XCTestCase {
         XCTAssertEqual(try names("WGAN-GP-LP"), ["real", "z", "z_g", "u"])
         XCTAssertEqual(try names("SGAN-DRAGAN-GP"), ["real", "z", "z_g", "u", "dragan_alpha", "dragan_noise"])
         XCTAssertEqual(try names("RaSGAN", "\nreuse_fake=true"), ["real", "z"])
+        let reusing = try GANTrainer(config: GANConfig(text: "image_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=4\nreuse_fake=true"))
+        XCTAssertThrowsError(try reusing.stepInputs([("real", .zeros([4, 1, 32, 32])), ("z_g", .zeros([4, 4]))])) {
+            XCTAssertEqual(($0 as! SwiftGANError).message, "z_g is not an input when reuse_fake is set: the generator step "
+                           + "reuses the last critic step's fake batch")
+        }
     }
 
     /// R2 penalises the critic's gradient at the fake batch: given the same inputs, a step's penalty is R1's with

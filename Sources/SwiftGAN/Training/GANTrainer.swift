@@ -205,6 +205,10 @@ public final class GANTrainer {
 
     /// The refusal of an input `name` this configuration does not take, naming the penalties that draw it.
     private func notAnInput(_ name: String, _ specs: [StepInputSpec]) -> SwiftGANError {
+        if name == "z_g" && config.reuseFake {
+            return SwiftGANError("z_g is not an input when reuse_fake is set: the generator step reuses the last critic "
+                                 + "step's fake batch")
+        }
         let penalties = PenaltyKind.allCases.filter { $0.randomInputs.contains { $0.name == name } }
         let whose = penalties.isEmpty ? "" : " (it is drawn by the penalties " + penalties.map { "-" + $0.rawValue }.joined(separator: ", ") + ")"
         return SwiftGANError("\(name) is not an input of loss \(config.loss.name)\(whose); a step of this GAN takes "
