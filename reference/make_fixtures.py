@@ -101,7 +101,7 @@ PACKED = ["SGAN", "RSGAN", "RaSGAN", "RaLSGAN", "RaHingeGAN", "RpSGAN-avg", "WGA
 # their search starts at this weight seed. On a machine whose OpenBLAS ran AVX2 kernels (OPENBLAS_CORETYPE=Haswell),
 # RaSGAN-GP on 64×64×3 missed from the shared start.
 REJECTED_ELSEWHERE = {("dcgan64x3", "RaSGAN-GP"): 4322}
-EXTRA = ["WGAN-GP", "WGAN-LP", "RaLSGAN-R1", "DRAGAN", "RaDRAGAN", "SGAN-minimax", "LSGAN-targets", "RaSGAN-R2"]
+EXTRA = ["WGAN-GP", "WGAN-LP", "RaLSGAN-R1", "DRAGAN", "RaDRAGAN", "SGAN-minimax", "LSGAN-targets", "RaSGAN-R2", "RaSGAN-GP0"]
 RUNS = ([("dcgan32x1", loss) for loss in OBJECTIVES + ["RaSGAN-GP"] + EXTRA
          + [name for name in ARCHITECTURES if name not in MLP_RUNS]]
         + [("dcgan64x3", loss) for loss in FIRST_ISSUE + ["RaSGAN-resnet"]]

@@ -17,6 +17,8 @@ public enum PenaltyKind: String, CaseIterable {
     case dragan = "DRAGAN"
     /// R2: R1's zero-centred penalty on fake data (Mescheder et al. 2018).
     case r2 = "R2"
+    /// 0-GP: the zero-centred gradient penalty at GP's interpolates (Thanh-Tung et al. 2019).
+    case zeroCentredGradient = "GP0"
 
     /// The penalty as a formula, in one line (`swiftgan list`; the one place it is written).
     public var formula: String {
@@ -26,6 +28,7 @@ public enum PenaltyKind: String, CaseIterable {
         case .r1: return "+ (r1_weight/2)·E‖∇C(x_r)‖²"
         case .dragan: return "+ dragan_weight·E(‖∇C(x̂)‖−1)², x̂ = clip(x_r + α·0.5·std(x_r)·ε, −1, 1), ε ~ U(0,1), α ~ U(−1,1) per sample"
         case .r2: return "+ (r2_weight/2)·E‖∇C(x_f)‖²"
+        case .zeroCentredGradient: return "+ gp0_weight·E‖∇C(x̂)‖², x̂ as for GP (one u ~ U(0,1) per sample, shared with GP and LP)"
         }
     }
 
@@ -40,6 +43,7 @@ public enum PenaltyKind: String, CaseIterable {
         case .r1: return "R1's weight γ (-R1)"
         case .dragan: return "DRAGAN's penalty weight λ (-DRAGAN)"
         case .r2: return "R2's weight γ (-R2)"
+        case .zeroCentredGradient: return "the zero-centred gradient penalty's weight λ (-GP0)"
         }
     }
 
@@ -50,7 +54,7 @@ public enum PenaltyKind: String, CaseIterable {
     /// an input (GP and LP: `u`) share its draw.
     public var randomInputs: [RandomInput] {
         switch self {
-        case .gradient, .lipschitz: return [.mixing]
+        case .gradient, .lipschitz, .zeroCentredGradient: return [.mixing]
         case .dragan: return [.draganAlpha, .draganNoise]
         case .r1, .r2: return []
         }
@@ -74,8 +78,8 @@ public struct RandomInput {
         .uniform(shape(criticBatch), low: low, high: high, rng: &rng)
     }
 
-    /// GP's and LP's mixing coefficients u ~ U(0, 1), one per sample.
-    static let mixing = RandomInput(name: "u", meaning: "GP/LP mixing coefficients u ~ U(0, 1)",
+    /// GP's, LP's and GP0's mixing coefficients u ~ U(0, 1), one per sample.
+    static let mixing = RandomInput(name: "u", meaning: "the interpolates' mixing coefficients u ~ U(0, 1) (GP, LP, GP0)",
                                     shape: { [$0[0]] }, shapeText: "[B']", low: 0, high: 1)
     /// DRAGAN's α ~ U(−1, 1), one per sample.
     static let draganAlpha = RandomInput(name: "dragan_alpha", meaning: "DRAGAN's per-sample α ~ U(-1, 1)",
@@ -131,10 +135,12 @@ func perSample(_ t: Tensor, like shape: [Int]) -> Tensor {
 public func penalty(_ kind: PenaltyKind, weight: Float, critic: (Tensor) -> Tensor, real: Tensor, fake: Tensor,
                     inputs: PenaltyInputs) -> Tensor {
     switch kind {
-    case .gradient, .lipschitz:
+    case .gradient, .lipschitz, .zeroCentredGradient:
         let u = perSample(inputs[.mixing], like: real.shape)
         let interpolate = withoutGradients { real * u + fake * (1 - u) }
-        let excess = criticGradientNorms(critic: critic, at: interpolate) - 1
+        let norms = criticGradientNorms(critic: critic, at: interpolate)
+        if kind == .zeroCentredGradient { return square(norms).mean() * weight }
+        let excess = norms - 1
         return square(kind == .gradient ? excess : relu(excess)).mean() * weight
     case .r1, .r2:
         let norms = criticGradientNorms(critic: critic, at: kind == .r1 ? real : fake)

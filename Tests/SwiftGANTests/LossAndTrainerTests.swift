@@ -84,8 +84,11 @@ final class LossTests: XCTestCase {
     func testUnknownLossNameListsTheKnownOnes() {
         XCTAssertThrowsError(try LossSpec(name: "RaWGAN")) { error in
             let message = (error as! SwiftGANError).message
-            XCTAssertTrue(message.hasPrefix("unknown loss 'RaWGAN'; known losses: SGAN, SGAN-GP, SGAN-LP, SGAN-R1, SGAN-DRAGAN, SGAN-R2, LSGAN"), message)
-            XCTAssertTrue(message.hasSuffix("RpHingeGAN-avg-DRAGAN, RpHingeGAN-avg-R2, EBGAN, BEGAN, DRAGAN, RaDRAGAN"), message)
+            // every objective, then each with every penalty suffix of the registry, then the aliases
+            let objectives = AdversarialObjective.all.filter { !$0.isEnergyBased }.map(\.name)
+            let expected = objectives.flatMap { o in [o] + PenaltyKind.allCases.map { o + "-" + $0.rawValue } }
+            XCTAssertTrue(message.hasPrefix("unknown loss 'RaWGAN'; known losses: " + expected.joined(separator: ", ")), message)
+            XCTAssertTrue(message.hasSuffix("EBGAN, BEGAN, DRAGAN, RaDRAGAN"), message)
         }
         XCTAssertThrowsError(try LossSpec(name: "WGAN-GP-GP")) {
             XCTAssertEqual(($0 as! SwiftGANError).message, "loss 'WGAN-GP-GP' names a penalty twice")
@@ -203,7 +206,8 @@ final class GradientPenaltyTests: XCTestCase {
     }
 
     func testPenaltiesOfALinearCriticAreAnalytic() {
-        // C(x) = ⟨a, x⟩ has ∇C = a everywhere: GP = λ(‖a‖ − 1)², LP = λ max(0, ‖a‖ − 1)², R1 = R2 = (γ/2)‖a‖².
+        // C(x) = ⟨a, x⟩ has ∇C = a everywhere: GP = λ(‖a‖ − 1)², LP = λ max(0, ‖a‖ − 1)², R1 = R2 = (γ/2)‖a‖²,
+        // GP0 = λ‖a‖².
         let a = Tensor([0.25, -0.5, 0.1, 0.2], shape: [1, 1, 2, 2])
         let critic: (Tensor) -> Tensor = { conv2d($0, weight: a).reshaped([$0.shape[0]]) }
         let real = randomTensor([2, 1, 2, 2], seed: 1), fake = randomTensor([2, 1, 2, 2], seed: 2)
@@ -211,7 +215,8 @@ final class GradientPenaltyTests: XCTestCase {
                                     "dragan_noise": randomTensor([2, 1, 2, 2], seed: 3, low: 0, high: 1)])
         let norm = (0.0625 + 0.25 + 0.01 + 0.04).squareRoot()  // < 1: LP is 0
         let expected: [PenaltyKind: Double] = [.gradient: 10 * (norm - 1) * (norm - 1), .lipschitz: 0, .r1: 5 * norm * norm,
-                                               .dragan: 10 * (norm - 1) * (norm - 1), .r2: 5 * norm * norm]
+                                               .dragan: 10 * (norm - 1) * (norm - 1), .r2: 5 * norm * norm,
+                                               .zeroCentredGradient: 10 * norm * norm]
         for kind in PenaltyKind.allCases {
             let p = penalty(kind, weight: 10, critic: critic, real: real, fake: fake, inputs: inputs)
             XCTAssertEqual(Double(p.scalar), expected[kind]!, accuracy: 1e-5, "\(kind)")
@@ -240,6 +245,7 @@ final class StepInputTests: XCTestCase {
         XCTAssertEqual(try names("RaSGAN"), ["real", "z", "z_g"])
         XCTAssertEqual(try names("RaSGAN-R1-R2"), ["real", "z", "z_g"])
         XCTAssertEqual(try names("WGAN-GP-LP"), ["real", "z", "z_g", "u"])
+        XCTAssertEqual(try names("RaSGAN-GP0"), ["real", "z", "z_g", "u"])  // declares u, shared with GP and LP
         XCTAssertEqual(try names("SGAN-DRAGAN-GP"), ["real", "z", "z_g", "u", "dragan_alpha", "dragan_noise"])
         XCTAssertEqual(try names("RaSGAN", "\nreuse_fake=true"), ["real", "z"])
         let reusing = try GANTrainer(config: GANConfig(text: "image_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=4\nreuse_fake=true"))

@@ -429,7 +429,7 @@ FUNCTIONS = {  # (f1: pushes up, "more real"; f2: pushes down)
     "LS": (lambda v: (v - 1) ** 2, lambda v: (v + 1) ** 2),
     "Hinge": (lambda v: F.relu(1 - v), lambda v: F.relu(1 + v)),
 }
-PENALTIES = ("GP", "LP", "R1", "DRAGAN", "R2")
+PENALTIES = ("GP", "LP", "R1", "DRAGAN", "R2", "GP0")
 ALIASES = {"DRAGAN": ("SGAN", ["DRAGAN"]), "RaDRAGAN": ("RaSGAN", ["DRAGAN"])}
 
 
@@ -511,11 +511,14 @@ def penalty(kind: str, weight: float, D: nn.Module, real: torch.Tensor, fake: to
             u: Optional[torch.Tensor] = None, alpha: Optional[torch.Tensor] = None,
             noise: Optional[torch.Tensor] = None, dragan_clip: bool = True) -> torch.Tensor:
     """GP: λE(‖∇C(x̂)‖−1)², LP: λE max(0,‖∇C(x̂)‖−1)², x̂ = u·x_r + (1−u)·x_f; R1: (γ/2)E‖∇C(x_r)‖²;
-    R2: (γ/2)E‖∇C(x_f)‖²; DRAGAN: λE(‖∇C(x̂)‖−1)², x̂ = clip(x_r + α·(ε·0.5·std(x_r)), −1, 1) (unclipped without
+    R2: (γ/2)E‖∇C(x_f)‖²; GP0: λE‖∇C(x̂)‖², x̂ as for GP; DRAGAN: λE(‖∇C(x̂)‖−1)², x̂ = clip(x_r + α·(ε·0.5·std(x_r)), −1, 1) (unclipped without
     `dragan_clip`)."""
-    if kind in ("GP", "LP"):
+    if kind in ("GP", "LP", "GP0"):
         uu = _per_sample(u, real)
-        excess = _gradient_norms(D, real * uu + fake * (1 - uu)) - 1
+        norms = _gradient_norms(D, real * uu + fake * (1 - uu))
+        if kind == "GP0":
+            return weight * (norms ** 2).mean()
+        excess = norms - 1
         return weight * ((excess if kind == "GP" else F.relu(excess)) ** 2).mean()
     if kind in ("R1", "R2"):
         return (weight / 2) * (_gradient_norms(D, real if kind == "R1" else fake) ** 2).mean()
@@ -555,7 +558,7 @@ def train_iteration(G: nn.Module, D: nn.Module, opt_d: torch.optim.Optimizer, op
         return batch if pack == 1 else batch.reshape(batch.shape[0] // pack, batch.shape[1] * pack, *batch.shape[2:])
 
     base, penalties = parse_loss(loss)
-    weights = {"GP": gp_weight, "LP": 10.0, "R1": 10.0, "DRAGAN": 10.0, "R2": 10.0, **(weights or {})}
+    weights = {"GP": gp_weight, "LP": 10.0, "R1": 10.0, "DRAGAN": 10.0, "R2": 10.0, "GP0": 10.0, **(weights or {})}
     eo = {"margin": 1.0, "pt_weight": 0.1, "gamma": 0.5, "lambda_k": 0.001, **(energy_options or {})}
     state = state if state is not None else {}
     k_began = state.get("k", 0.0)

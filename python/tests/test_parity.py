@@ -22,14 +22,11 @@ with open(os.path.join(FIXTURES, "manifest.json")) as f:
 REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "reference")
 
 
-def step_inputs(loss, inputs, it, k):
-    """The explicit random inputs of iteration `it` that `loss` uses, for k critic steps."""
+def step_inputs(gan, inputs, it, k):
+    """The explicit random inputs of iteration `it` that `gan` takes (`gan.step_inputs`: the latents and its loss's
+    penalties' inputs), for k critic steps."""
     given = {"z": inputs["z_d"][it][:k], "z_g": inputs["z_g"][it]}
-    if "-GP" in loss or "-LP" in loss:
-        given["u"] = inputs["u"][it][:k]
-    if "DRAGAN" in loss:
-        given["dragan_alpha"] = inputs["dragan_alpha"][it][:k]
-        given["dragan_noise"] = inputs["dragan_noise"][it][:k]
+    given.update((name, inputs[name][it][:k]) for name in gan.step_inputs if name not in ("real", "z", "z_g"))
     return given
 
 
@@ -40,7 +37,7 @@ def run_swiftgan(cfg, loss, optimizer, opts, options, init, inputs):
     gan.retain_gradients = True
     stats, grads = [], None
     for it in range(len(inputs["real"])):
-        stats.append(gan.train_step(inputs["real"][it], **step_inputs(loss, inputs, it, gan.n_critic)))
+        stats.append(gan.train_step(inputs["real"][it], **step_inputs(gan, inputs, it, gan.n_critic)))
         if it == 0:
             grads = gan.gradients()
     return stats, grads, gan.state_dict()
