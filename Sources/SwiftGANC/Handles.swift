@@ -56,11 +56,6 @@ class Handle {
 
     /// The tensors of set `which` (SG_TENSORS_*).
     func tensors(_ which: Int32) throws(SwiftGANError) -> [HandleTensor] { fatalError("a handle kind lists its tensors") }
-
-    /// Checks values about to be written into the tensor `name` (the core's rule for that state).
-    func checkValues(_ name: String, _ values: UnsafeBufferPointer<Float>) throws(SwiftGANError) {
-        try GANTrainer.checkStateValues(name, values)
-    }
 }
 
 let tensorsModel = Int32(SG_TENSORS_MODEL), tensorsFull = Int32(SG_TENSORS_FULL), tensorsGradients = Int32(SG_TENSORS_GRADIENTS)
@@ -296,7 +291,7 @@ public func sg_tensor_write(_ handle: OpaquePointer?, _ which: Int32, _ n: Int64
             let shape = dims.map { Int($0) }
             try require(shape == e.shape && a.count == Int64(e.shape.reduce(1, *)),
                         "\(name): expected shape \(e.shape), got \(shape)")
-            try h.checkValues(name, UnsafeBufferPointer(start: p, count: Int(a.count)))
+            try StateValues.check(name, UnsafeBufferPointer(start: p, count: Int(a.count)))
             writes.append((try e.tensor(), p))
         }
         for (t, v) in writes { t.assign(from: v) }

@@ -220,7 +220,7 @@ sg_status sg_features_options(char *buffer, int64_t capacity, int64_t *needed);
  * gradient gives SG_DIVERGED and changes nothing. */
 sg_status sg_features_train_step(sg_handle *net, const sg_array *images, const int32_t *labels, int64_t label_count,
                                  double *stats);
-/* Features [N, F] (logits == 0) or class logits [N, classes] (logits != 0) of images [N, C, S, S], in evaluation
+/* Features [N, F] (logits == 0) or class logits [N, classes] (logits != 0) of images [N, C, S, S] (N >= 0), in evaluation
  * mode, into out (out_count floats, which must be N × F or N × classes). */
 sg_status sg_features_evaluate(sg_handle *net, const sg_array *images, int32_t logits, float *out, int64_t out_count);
 

@@ -107,13 +107,12 @@ class FeatureNetwork(Engine):
     def _evaluate(self, images: np.ndarray, logits: bool, batch: int = 1024) -> np.ndarray:
         images = self._images(images)
         width = self.classes if logits else self.feature_count
-        out = np.empty((len(images) if images.ndim else 0, width), np.float32)
+        rows = images.shape[0] if images.ndim else 0
+        out = np.empty((rows, width), np.float32)
         with self._lock:
-            if len(out) == 0:  # the core says what it expected
-                self._handle.features_evaluate(images, logits, out)
-            for start in range(0, len(out), batch):
-                part = images[start:start + batch]
-                self._handle.features_evaluate(part, logits, out[start:start + len(part)])
+            for start in range(0, rows, batch) if rows else [0]:  # no images: one call, whose shape the core checks
+                part = images[start:start + batch] if images.ndim else images
+                self._handle.features_evaluate(part, logits, out[start:start + batch])
         return out
 
     def features(self, images: np.ndarray) -> np.ndarray:

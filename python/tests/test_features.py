@@ -53,6 +53,9 @@ def test_bad_inputs_and_damaged_files_are_refused(tmp_path):
     with FeatureNetwork(image_size=16, classes=3, width=2) as net:
         with pytest.raises(ValueError, match=r"images must have shape \[N, 1, 16, 16\], got \[4, 1, 8, 8\]"):
             net.features(np.zeros((4, 1, 8, 8), np.float32))
+        with pytest.raises(ValueError, match=r"images must have shape \[N, 1, 16, 16\], got \[0, 1, 8, 8\]"):
+            net.features(np.zeros((0, 1, 8, 8), np.float32))  # checked by the core with no images too
+        assert net.features(np.zeros((0, 1, 16, 16), np.float32)).shape == (0, net.feature_count)  # none in, none out
         with pytest.raises(TypeError, match="images must have dtype float32, got float64"):
             net.train_step(np.zeros((4, 1, 16, 16)), np.zeros(4))
         with pytest.raises(ValueError, match=r"labels must be in \[0, 3\), got 7"):

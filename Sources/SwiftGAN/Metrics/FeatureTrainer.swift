@@ -94,16 +94,17 @@ public final class FeatureTrainer {
         return Float(right) / Float(labels.count)
     }
 
-    /// Features ([N, 4·width]) or logits ([N, classes]) of images [N, C, S, S], in evaluation mode, written into
-    /// `out`, `batch` images at a time.
+    /// Features ([N, 4·width]) or logits ([N, classes]) of images [N, C, S, S] (N ≥ 0: no images give no rows), in
+    /// evaluation mode, written into `out`, `batch` images at a time.
     public func evaluate(_ images: Tensor, logits: Bool, into out: UnsafeMutableBufferPointer<Float>,
                          batch: Int = 256) throws(SwiftGANError) {
-        try checkImages(images, atLeast: 1)
+        try checkImages(images, atLeast: 0)
         let width = logits ? config.classes : network.featureCount
         let n = images.shape[0]
         guard out.count == n * width else {
             throw SwiftGANError("out must hold \(n) × \(width) = \(n * width) floats, got \(out.count)")
         }
+        guard n > 0 else { return }
         network.setTraining(false)
         defer { network.setTraining(true) }
         let per = images.count / n

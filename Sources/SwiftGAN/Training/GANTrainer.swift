@@ -111,6 +111,11 @@ public final class GANTrainer {
     /// what a training step's forward passes change besides the random stream.
     let buffers: [(String, Tensor)]
 
+    /// The random inputs of the loss's penalties, each once, in the order a critic step draws them.
+    let penaltyInputs: [RandomInput]
+    /// The inputs a step takes, by name (`real`, the latents, `penaltyInputs`): fixed by the configuration.
+    public let stepInputSpecs: [StepInputSpec]
+
     /// The bytes of both networks' parameters and buffers.
     let networksBytes: Int
     /// The most bytes the buffer pool held during a step beyond what was handed out when it began (the step's
@@ -126,6 +131,8 @@ public final class GANTrainer {
     public init(config: GANConfig) throws(SwiftGANError) {
         try config.validate()
         self.config = config
+        penaltyInputs = Self.penaltyInputs(of: config)
+        stepInputSpecs = Self.stepInputSpecs(of: config, penaltyInputs: penaltyInputs)
         objective = config.objective
         var rng = RandomGenerator(seed: config.seed)
         // what the networks, their gradients, the optimizers' moments and the moving average will hold, checked
@@ -179,18 +186,17 @@ public final class GANTrainer {
         return Tensor(shape: Array(z.shape.dropLast(2)), storage: z.storage)
     }
 
-    /// The random inputs of this configuration's penalties, each once, in the order they are drawn.
-    var penaltyInputs: [RandomInput] {
+    /// The random inputs of `config`'s penalties, each once, in the order they are drawn.
+    static func penaltyInputs(of config: GANConfig) -> [RandomInput] {
         var seen = Set<String>()
         return PenaltyKind.allCases.filter(config.loss.penalties.contains).flatMap(\.randomInputs)
             .filter { seen.insert($0.name).inserted }
     }
 
-    /// The inputs a step of this configuration takes, by name.
-    public var stepInputSpecs: [StepInputSpec] {
-        let sample = sampleShape.count
+    /// The inputs a step of `config` takes, by name.
+    static func stepInputSpecs(of config: GANConfig, penaltyInputs: [RandomInput]) -> [StepInputSpec] {
         var specs = [StepInputSpec(name: "real", meaning: "real samples in [-1, 1] (required)", shapeText: "[B, sample]",
-                                   perCriticStep: true, entryRank: sample + 1),
+                                   perCriticStep: true, entryRank: config.sampleShape.count + 1),
                      StepInputSpec(name: "z", meaning: "the critic steps' latents", shapeText: "[B, z_dim]",
                                    perCriticStep: true, entryRank: 2, isLatent: true)]
         if !config.reuseFake {
@@ -265,7 +271,7 @@ public final class GANTrainer {
             throw SwiftGANError("real must hold a multiple of pack = \(m) samples per batch, at least \(2 * m) (the critic "
                                 + "judges \(m) at a time), got \(b)")
         }
-        let specs = stepInputSpecs, penaltyInputs = self.penaltyInputs
+        let specs = stepInputSpecs
         if let unknown = inputs.given.keys.sorted().first(where: { name in !specs.contains { $0.name == name } }) {
             throw notAnInput(unknown, specs)
         }
@@ -326,21 +332,6 @@ public final class GANTrainer {
         iteration += 1
         stats.skippedSteps = Float(skippedSteps)
         return stats
-    }
-
-    // MARK: State written from outside
-
-    /// Refuses values that no training could have produced for the state tensor `name`: NaN or ±inf anywhere, a
-    /// negative batch-norm running variance, a negative second moment (Adam's `exp_avg_sq`, RMSprop's
-    /// `square_avg`).
-    public static func checkStateValues(_ name: String, _ values: UnsafeBufferPointer<Float>) throws(SwiftGANError) {
-        if let i = values.firstIndex(where: { !$0.isFinite }) {
-            throw SwiftGANError("\(name): holds non-finite values (NaN or ±inf), the first at flat index \(i)")
-        }
-        let nonNegative = name.hasSuffix("running_var") || name.contains("exp_avg_sq") || name.contains("square_avg")
-        if nonNegative, let i = values.firstIndex(where: { $0 < 0 }) {
-            throw SwiftGANError("\(name): must be ≥ 0 (a variance), got \(values[i]) at flat index \(i)")
-        }
     }
 
     // MARK: Memory
