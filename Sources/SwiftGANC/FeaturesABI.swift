@@ -5,22 +5,22 @@ import SwiftGAN
 // The feature networks' part of the C ABI (swiftgan.h, "Feature networks"): the handle kind "features"; its
 // lifetime, configuration, threads and tensors go through the calls every kind shares (Handles.swift).
 
-/// What an `sg_handle*` of kind "features" stands for: a feature network with its trainer.
+/// What an `sg_handle*` of kind "features" stands for: a feature network with its trainer, or Inception-v3.
 final class FeatureHandle: Handle {
-    let trainer: FeatureTrainer
+    let trainer: FeatureExtractor
     private var state: [HandleTensor] = []
 
-    init(trainer: FeatureTrainer) {
+    init(trainer: FeatureExtractor) {
         self.trainer = trainer
         super.init()
-        state = trainer.network.namedState.map { name, t in HandleTensor(name: cString(name), shape: t.shape) { t } }
+        state = trainer.namedState.map { name, t in HandleTensor(name: cString(name), shape: t.shape) { t } }
     }
 
     override class var kind: String { "features" }
     override class var description: String { "feature network" }
     override class var creator: String { "sg_features_create" }
 
-    override var configText: String { trainer.config.text + "features=\(trainer.network.featureCount)\n" }
+    override var configText: String { trainer.config.text + "features=\(trainer.featureCount)\n" }
 
     override func tensors(_ which: Int32) throws(SwiftGANError) -> [HandleTensor] {
         guard which == tensorsModel || which == tensorsFull else {
@@ -37,7 +37,7 @@ private func call(_ handle: OpaquePointer?, _ body: (FeatureHandle) throws(Swift
 @_cdecl("sg_features_create")
 public func sg_features_create(_ config: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     create(out) { () throws(SwiftGANError) in
-        FeatureHandle(trainer: try FeatureTrainer(config: try FeatureConfig(text: config.map { String(cString: $0) } ?? "")))
+        FeatureHandle(trainer: try makeFeatureExtractor(try FeatureConfig(text: config.map { String(cString: $0) } ?? "")))
     }
 }
 

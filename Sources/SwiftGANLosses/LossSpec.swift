@@ -24,6 +24,19 @@ public struct LossSpec: Equatable {
         "radragan": LossSpec(objective: .relativistic(.standard, .average), penalties: [.dragan]),
     ]
 
+    /// Names other projects give to losses SwiftGAN names otherwise (lowercased), with what they meant there:
+    /// suggested when refused, never taken silently (`GAN` is minimax in one project, non-saturating in another;
+    /// `BXE` and `LS` are a relativistic-average project's names for its two losses).
+    static let otherNames: [String: (names: [String], meaning: String)] = [
+        "gan": (["SGAN"], "the standard GAN, with cross-entropy; --minimax for the saturating generator loss"),
+        "dcgan": (["SGAN"], "the standard GAN's loss; --arch dcgan is the network"),
+        "ragan": (["RaSGAN"], "the relativistic average GAN, with cross-entropy"),
+        "rgan": (["RSGAN"], "the relativistic GAN, with cross-entropy"),
+        "bxe": (["SGAN", "RaSGAN"], "binary cross-entropy: standard, or relativistic average"),
+        "ls": (["LSGAN", "RaLSGAN"], "least squares: standard, or relativistic average"),
+        "hinge": (["HingeGAN", "RaHingeGAN"], "the hinge loss: standard, or relativistic average"),
+    ]
+
     /// Parses a name (case-insensitive): an objective, then any penalties as `-GP`, `-LP`, `-R1`, `-DRAGAN`.
     ///
     /// - Throws: `SwiftGANError` listing the known names for an unknown one.
@@ -39,7 +52,11 @@ public struct LossSpec: Equatable {
         } else if let objective = AdversarialObjective.all.first(where: { $0.name.lowercased() == rest }) {
             self.init(objective: objective, penalties: penalties)
         } else {
-            throw SwiftGANError("unknown loss '\(name)'; known losses: \(LossSpec.knownNames.joined(separator: ", "))")
+            let suffix = penalties.map { "-" + $0.rawValue }.joined()
+            let hint = LossSpec.otherNames[rest].map { names, meaning in
+                "; did you mean \(names.map { $0 + suffix }.joined(separator: " or ")) (\(meaning))"
+            } ?? ""
+            throw SwiftGANError("unknown loss '\(name)'\(hint); known losses: \(LossSpec.knownNames.joined(separator: ", "))")
         }
         guard Set(self.penalties).count == self.penalties.count else {
             throw SwiftGANError("loss '\(name)' names a penalty twice")

@@ -1,7 +1,16 @@
-// MARK: - Training a feature network
+// MARK: - Feature networks: one trained here, or Inception-v3 with given weights
+
+/// The feature networks the metrics compute in.
+public enum FeatureArchitecture: String, CaseIterable {
+    /// `FeatureNetwork`, trained by SwiftGAN on a labelled dataset (`FeatureTrainer`).
+    case small
+    /// `InceptionV3`, FID's network, with the weights of pytorch-fid's file (`InceptionFeatures`).
+    case inceptionV3 = "inception-v3"
+}
 
 /// What defines a feature network and its training: parsed from "key=value" lines by its option table.
 public struct FeatureConfig: Equatable, Configurable {
+    public var network = FeatureArchitecture.small
     public var channels = 1
     public var imageSize = 32
     public var classes = 10
@@ -12,6 +21,9 @@ public struct FeatureConfig: Equatable, Configurable {
     public init() {}
 
     public static let options: [Option<FeatureConfig>] = [
+        .choice("network", \.network, what: "feature network", plural: "feature networks",
+                "small: trained by SwiftGAN (the options below); inception-v3: FID's Inception-v3, weights given, "
+                + "images of 1 or 3 channels and any size (the options below are ignored)"),
         .integer("channels", \.channels, 1...4, "image channels"),
         .integer("image_size", \.imageSize, 8...1024, "image side"),
         .integer("classes", \.classes, 2...100_000, "number of classes"),
@@ -21,9 +33,70 @@ public struct FeatureConfig: Equatable, Configurable {
     ]
 }
 
+/// What a features handle computes with: its tensors by name, features (or logits) of images, and training
+/// steps when it is trained here.
+public protocol FeatureExtractor: AnyObject {
+    var config: FeatureConfig { get }
+    var featureCount: Int { get }
+    var namedState: [(String, Tensor)] { get }
+    /// Features ([N, featureCount]) or logits of images [N, C, H, W], written into `out`.
+    func evaluate(_ images: Tensor, logits: Bool, into out: UnsafeMutableBufferPointer<Float>) throws(SwiftGANError)
+    func trainStep(images: Tensor, labels: [Int]) throws(SwiftGANError) -> (loss: Float, accuracy: Float)
+}
+
+/// The feature extractor `config` describes.
+public func makeFeatureExtractor(_ config: FeatureConfig) throws(SwiftGANError) -> FeatureExtractor {
+    switch config.network {
+    case .small: return try FeatureTrainer(config: config)
+    case .inceptionV3: return try InceptionFeatures(config: config)
+    }
+}
+
+/// FID's Inception-v3 (`InceptionV3`) as a feature extractor: its 2048 pool features of images of 1 or 3
+/// channels and any size, `batch` images at a time; it has no logits and is not trained here.
+public final class InceptionFeatures: FeatureExtractor {
+    public let config: FeatureConfig
+    public let network: InceptionV3
+    /// Images per forward pass: 32 hold ≈ 1 GB of activations at 299×299.
+    public var batch = 32
+
+    /// - Throws: `.outOfMemory` when the network's weights (≈ 87 MB) would not fit.
+    public init(config: FeatureConfig) throws(SwiftGANError) {
+        self.config = config
+        let (_, bytes) = try AllocationCount.counting { () throws(SwiftGANError) -> InceptionV3 in InceptionV3() }
+        try MemoryBudget.require(bytes, for: "building Inception-v3 (\(MemoryBudget.format(bytes)) of weights)")
+        network = InceptionV3()
+    }
+
+    public var featureCount: Int { network.featureCount }
+    public var namedState: [(String, Tensor)] { network.namedState }
+
+    public func evaluate(_ images: Tensor, logits: Bool, into out: UnsafeMutableBufferPointer<Float>) throws(SwiftGANError) {
+        guard !logits else { throw SwiftGANError("Inception-v3 gives features only here (no logits: its classifier is not loaded)") }
+        guard images.shape.count == 4, [1, 3].contains(images.shape[1]), images.shape[2] >= 1, images.shape[3] >= 1 else {
+            throw SwiftGANError("images must have shape [N, 1 or 3, H, W], got \(images.shape)")
+        }
+        let n = images.shape[0], width = featureCount
+        guard out.count == n * width else {
+            throw SwiftGANError("out must hold \(n) × \(width) = \(n * width) floats, got \(out.count)")
+        }
+        let per = images.count / max(n, 1)
+        for start in stride(from: 0, to: n, by: batch) {
+            let count = min(batch, n - start)
+            let part = Tensor(copying: images.pointer + start * per, shape: [count] + Array(images.shape.dropFirst()))
+            let result = network.features(part)
+            (out.baseAddress! + start * width).update(from: result.pointer, count: count * width)
+        }
+    }
+
+    public func trainStep(images: Tensor, labels: [Int]) throws(SwiftGANError) -> (loss: Float, accuracy: Float) {
+        throw SwiftGANError("Inception-v3 is not trained by SwiftGAN: its weights are pytorch-fid's (load them)")
+    }
+}
+
 /// A feature network with its Adam optimizer: trains on labelled batches, and gives features or logits of
 /// images in evaluation mode (batch-norm running statistics).
-public final class FeatureTrainer {
+public final class FeatureTrainer: FeatureExtractor {
     public let config: FeatureConfig
     public let network: FeatureNetwork
     let optimizer: Adam
@@ -48,6 +121,12 @@ public final class FeatureTrainer {
 
     /// The shape of one image.
     public var imageShape: [Int] { [config.channels, config.imageSize, config.imageSize] }
+    public var featureCount: Int { network.featureCount }
+    public var namedState: [(String, Tensor)] { network.namedState }
+
+    public func evaluate(_ images: Tensor, logits: Bool, into out: UnsafeMutableBufferPointer<Float>) throws(SwiftGANError) {
+        try evaluate(images, logits: logits, into: out, batch: 256)
+    }
 
     private func checkImages(_ images: Tensor, atLeast: Int) throws(SwiftGANError) {
         guard images.shape.count == 4, Array(images.shape.dropFirst()) == imageShape else {
@@ -97,7 +176,7 @@ public final class FeatureTrainer {
     /// Features ([N, 4·width]) or logits ([N, classes]) of images [N, C, S, S] (N ≥ 0: no images give no rows), in
     /// evaluation mode, written into `out`, `batch` images at a time.
     public func evaluate(_ images: Tensor, logits: Bool, into out: UnsafeMutableBufferPointer<Float>,
-                         batch: Int = 256) throws(SwiftGANError) {
+                         batch: Int) throws(SwiftGANError) {
         try checkImages(images, atLeast: 0)
         let width = logits ? config.classes : network.featureCount
         let n = images.shape[0]
