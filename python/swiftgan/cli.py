@@ -38,7 +38,9 @@ RUN_HELP = {
     "threads": "threads to compute on (default: the cores available); results are bit-identical for the same count",
     "eval_every": "FID and KID every N iterations, into metrics.csv, TensorBoard and the progress bar (default 0: never)",
     "eval_n": "samples, and dataset images, of each evaluation (default 2000)",
-    "feature_network": "the evaluations' feature network file (default: the shipped Fashion-MNIST one, 1×32×32)",
+    "feature_network": "the evaluations' feature network file: pytorch-fid's Inception weights (.pth, or converted "
+                       "by `swiftgan features convert-inception`) for any images, or one of `swiftgan features train` "
+                       "(default: the shipped Fashion-MNIST one, 1×32×32)",
     "keep_checkpoints": "keep every checkpoint in RUN/checkpoints/ (hard links), for evaluate --checkpoints all "
                         "(default off: the last two only)",
 }
@@ -106,14 +108,22 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _study(args: argparse.Namespace) -> int:
-    from .study import study
+    from .study import read_study_file, study
 
     known = set(runs.option_names()) - {"seed", "iters", "eval_every", "eval_n"}  # the study's own arguments
-    options = {k: v for k, v in vars(args).items() if k in known}
-    losses = [name.strip() for name in args.losses.split(",") if name.strip()]
-    summary = study(args.out, losses, seeds=args.seeds, seed=args.seed, iters=args.iters, eval_every=args.eval_every,
-                    eval_n=args.eval_n, scheduler=args.scheduler, workers=args.workers, progress=not args.no_progress,
-                    **options)
+    given = {"seeds": 3, "seed": 1, "iters": 2000, "eval_every": None, "eval_n": 2000, "options": {}}
+    if args.file:
+        given.update(read_study_file(args.file))
+    elif not args.losses:
+        raise ValueError("give the losses (--losses SGAN,RaSGAN) or a study file (--file STUDY.yaml)")
+    if args.losses:
+        given["losses"] = [name.strip() for name in args.losses.split(",") if name.strip()]
+    given.update({k: getattr(args, k) for k in ("seeds", "seed", "iters", "eval_every", "eval_n")
+                  if getattr(args, k) is not None})
+    options = {**runs.normalise_options(given.pop("options"), args.file or "study"),
+               **{k: v for k, v in vars(args).items() if k in known}}
+    summary = study(args.out, given.pop("losses"), scheduler=args.scheduler, workers=args.workers,
+                    progress=not args.no_progress, **given, **options)
     with open(os.path.join(summary["out"], "study.md")) as f:
         print(f.read().split("\n## Every run")[0].rstrip())
     print(f"\nwrote {summary['out']}: study.md, study.csv, runs.csv, fid.png, losses.png, grids/, runs/")
@@ -189,7 +199,7 @@ def _sample_folder(gan, args: argparse.Namespace, chunk: int = 500) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from .datasets import load_dataset
+    from .datacache import open_dataset
     from .features import Reference
     from .gan import GAN
 
@@ -203,8 +213,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise ValueError(f"{run.path} kept no checkpoints (only its last two): train with --keep-checkpoints to "
                              "evaluate every checkpoint, or with --eval-every N for FID during training")
     config = run.config
-    images = load_dataset(str(config["dataset"]), image_size=config.get("image_size"), channels=config.get("channels"),
-                          class_name=config.get("class_name"))
+    images = open_dataset(str(config["dataset"]), image_size=config.get("image_size"), channels=config.get("channels"),
+                          class_name=config.get("class_name"), cache_dir=config.get("cache_dir"))
     results = []
     from tqdm.auto import tqdm
 
@@ -269,6 +279,21 @@ def _features_train(args: argparse.Namespace) -> int:
                  test_accuracy=accuracy, seconds=round(seconds, 1), command=command)
     print(f"wrote {args.out} (+ .json): {net.feature_count} features, test accuracy {accuracy:.4f} on "
           f"{len(test_images)} images, {seconds:.0f} s")
+    return 0
+
+
+def _features_convert(args: argparse.Namespace) -> int:
+    from .features import InceptionNetwork, is_torch_file
+
+    for written in (args.out, args.out + ".json"):
+        check_new_file(written, args.force)
+    if not is_torch_file(args.weights):
+        raise ValueError(f"{args.weights}: not a PyTorch weights file (pytorch-fid's pt_inception-2015-12-05-*.pth)")
+    with InceptionNetwork.load(args.weights, threads=1) as net:
+        net.save(args.out, converted_from=os.path.basename(args.weights),
+                 source_sha256=net.description["weights_sha256"])
+    print(f"wrote {args.out} (+ .json): Inception-v3, {net.feature_count} features, from {args.weights}; give it "
+          "with --feature-network (train, study, compare) or --network (evaluate)")
     return 0
 
 
@@ -350,7 +375,9 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", metavar="RUN")
     evaluate.add_argument("--n", type=int, default=10_000, help="generated samples (default 10000)")
     evaluate.add_argument("--real-n", type=int, default=10_000, help="real images, at most (default 10000)")
-    evaluate.add_argument("--network", help="a feature network file (default: the shipped Fashion-MNIST one)")
+    evaluate.add_argument("--network", help="a feature network file: pytorch-fid's Inception weights (.pth, or "
+                                            "converted by `swiftgan features convert-inception`), or one trained by "
+                                            "`swiftgan features train` (default: the shipped Fashion-MNIST one)")
     evaluate.add_argument("--seed", type=int, default=0, help="seeds the latents, the real subset and KID's subsets")
     evaluate.add_argument("--checkpoints", choices=("last", "all"), default="last",
                           help="the last checkpoint (default), or every one the run kept (--keep-checkpoints), "
@@ -377,6 +404,17 @@ def parser() -> argparse.ArgumentParser:
     ftrain.add_argument("--threads", type=int, default=None, help="threads (default: the cores available)")
     ftrain.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     ftrain.set_defaults(handler=_features_train)
+    fconvert = features_sub.add_parser(
+        "convert-inception", help="convert pytorch-fid's Inception weights file once, for FID on any images",
+        description="Read pytorch-fid's Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth: pytorch-fid "
+                    "downloads it into ~/.cache/torch/hub/checkpoints/; SwiftGAN downloads nothing) as data, without "
+                    "running any of its code, and write FILE (safetensors) and FILE.json. The .pth itself is also "
+                    "accepted wherever a feature network is (--feature-network, evaluate --network); the converted "
+                    "file loads faster and is checksummed.")
+    fconvert.add_argument("weights", metavar="PTH", help="pytorch-fid's weights file")
+    fconvert.add_argument("--out", required=True, metavar="FILE", help="the converted weights (.safetensors)")
+    fconvert.add_argument("--force", action="store_true", help="replace an existing --out file (and its .json)")
+    fconvert.set_defaults(handler=_features_convert)
 
     comparison = sub.add_parser(
         "compare", help="train one configuration in SwiftGAN and in its PyTorch twin, side by side",
@@ -420,16 +458,22 @@ def parser() -> argparse.ArgumentParser:
                     "write OUT/study.md (FID per loss, mean ± std over seeds, best and last; every run; its last "
                     "sample grid, not picked), study.csv, runs.csv, fid.png and losses.png. Rerun the same command "
                     "to continue a study that stopped: finished runs are skipped, the others resume exactly.")
-    study.add_argument("--losses", required=True,
+    study.add_argument("--losses",
                        help="comma-separated losses, e.g. SGAN,LSGAN,WGAN-GP,RaSGAN; LOSS@ARCH trains one on its own "
                             "networks (EBGAN@ebgan, BEGAN@began)")
+    study.add_argument("--file", metavar="STUDY.yaml",
+                       help="the study from a YAML file: runs (each run's own settings: loss, batch_size, z_dim, lr_d, "
+                            "lr_g, n_critic, arch, ...), seeds, seed, iters, eval_every, eval_n, options (shared); "
+                            "the command line's options override it")
     study.add_argument("--out", default="study", help="the study folder (default ./study)")
-    study.add_argument("--seeds", type=int, default=3, help="seeds per loss, from --seed on (default 3)")
-    study.add_argument("--seed", type=int, default=1, help="the first seed (default 1)")
-    study.add_argument("--iters", type=int, default=2000, help="iterations of every run (default 2000)")
+    study.add_argument("--seeds", type=int, default=None, help="seeds per loss, from --seed on (default 3)")
+    study.add_argument("--seed", type=int, default=None, help="the first seed (default 1)")
+    study.add_argument("--iters", type=int, default=None, help="iterations of every run (default 2000)")
     study.add_argument("--eval-every", type=int, default=None,
-                       help="FID and KID (and a checkpoint) every N iterations (default: a tenth of --iters)")
-    study.add_argument("--eval-n", type=int, default=2000, help="samples and dataset images per evaluation (default 2000)")
+                       help="FID and KID every N iterations, with a checkpoint and a grid (default: a tenth of "
+                            "--iters; 0: never, checkpoints and grids every tenth)")
+    study.add_argument("--eval-n", type=int, default=None,
+                       help="samples and dataset images per evaluation (default 2000)")
     study.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                        help="a Dask scheduler to run on (its workers must have swiftgan and see --out at the same "
                             "path); default: a local cluster")

@@ -310,7 +310,7 @@ def compare(out: Optional[str] = None, *, seeds: int = 1, seed: int = 1, iters: 
     """
     from tqdm.auto import tqdm
 
-    from .datasets import load_dataset
+    from .datacache import open_dataset
 
     for name, value in (("seeds", seeds), ("iters", iters), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -320,7 +320,7 @@ def compare(out: Optional[str] = None, *, seeds: int = 1, seed: int = 1, iters: 
         raise ValueError(f"every must be positive, got {every}")
     if eval_n and eval_n < 2:
         raise ValueError(f"eval_n must be 0 or at least 2, got {eval_n}")
-    images = load_dataset(dataset, image_size=image_size, channels=channels, class_name=class_name)
+    images = open_dataset(dataset, image_size=image_size, channels=channels, class_name=class_name, progress=progress)
     options = _resolved_options(gan_options, tuple(images.shape[1:]))
     python = torch_python(torch_python_path)
     threads = threads or len(os.sched_getaffinity(0))

@@ -14,11 +14,14 @@ images would not fit in the memory left is refused (`MemoryError`) before it is 
 """
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import io
 import os
 import stat
 import struct
 import sys
+import time
 import zipfile
 import zlib
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -210,14 +213,6 @@ def load_cifar_batch(path: str, image_size: Optional[int] = None, channels: Opti
     return read_cifar_batch(path, image_size, channels)[0].astype(np.float32) / 127.5 - 1.0
 
 
-def _load_cifar_folder(folder: str, names: Sequence[str], image_size, channels) -> np.ndarray:
-    train = [n for n in names if n.startswith(CIFAR_TRAIN)]
-    chosen = sorted(train) if train else sorted(names)
-    total = sum(os.stat(os.path.join(folder, n)).st_size for n in chosen)
-    check_dataset_memory(folder, total // 3072, (3, 32, 32), image_size, channels)
-    return np.concatenate([load_cifar_batch(os.path.join(folder, n)) for n in chosen])
-
-
 # ---- arrays ----------------------------------------------------------------------
 
 def _npy_header(f, path: str) -> Tuple[Tuple[int, ...], bool, np.dtype, int]:
@@ -359,6 +354,13 @@ def load_image_folder(root: str, image_size: int, channels: int = 3, class_name:
 def read_image(path: str, image_size: int, channels: int) -> np.ndarray:
     """One image file (a regular file of at most `MAX_IMAGE_PIXELS` pixels, checked before decoding) as
     float32 [channels, image_size, image_size] in [-1, 1]."""
+    return read_image_uint8(path, image_size, channels).astype(np.float32) / 127.5 - 1.0
+
+
+def read_image_uint8(path: str, image_size: int, channels: int) -> np.ndarray:
+    """One image file as uint8 [channels, image_size, image_size]: decoded (a regular file of at most
+    `MAX_IMAGE_PIXELS` pixels, checked before decoding), its shorter side resized to `image_size` (bilinear),
+    centre-cropped, converted to 1 (luminance) or 3 channels."""
     from PIL import Image
 
     # Pillow reads a chunk by the length its header declares (a PNG chunk of 0xFFFFFFFF asks for 4 GB): it reads
@@ -368,22 +370,14 @@ def read_image(path: str, image_size: int, channels: int) -> np.ndarray:
         if width * height > MAX_IMAGE_PIXELS:
             raise ValueError(f"{width}×{height} pixels, more than the {MAX_IMAGE_PIXELS:,} an image may have")
         image.load()
-        return _to_array(image, image_size, channels)
-
-
-def _to_array(image, size: int, channels: int) -> np.ndarray:
-    """A PIL image → float32 [C, size, size] in [-1, 1]: shorter side resized to `size` (bilinear), centre crop."""
-    from PIL import Image
-
-    image = image.convert("L" if channels == 1 else "RGB")
-    w, h = image.size
-    scale = size / min(w, h)
-    image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
-    w, h = image.size
-    left, top = (w - size) // 2, (h - size) // 2
-    pixels = np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.float32)
-    pixels = pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
-    return pixels / 127.5 - 1.0
+        image = image.convert("L" if channels == 1 else "RGB")
+        w, h = image.size
+        scale = image_size / min(w, h)
+        image = image.resize((max(image_size, round(w * scale)), max(image_size, round(h * scale))), Image.BILINEAR)
+        w, h = image.size
+        left, top = (w - image_size) // 2, (h - image_size) // 2
+        pixels = np.asarray(image.crop((left, top, left + image_size, top + image_size)), dtype=np.uint8)
+        return np.ascontiguousarray(pixels[None] if channels == 1 else pixels.transpose(2, 0, 1))
 
 
 # ---- conversion --------------------------------------------------------------------
@@ -433,10 +427,100 @@ def _resize_matrix(size_in: int, size_out: int) -> np.ndarray:
 
 # ---- the entry point -------------------------------------------------------------------
 
+FASHION_MNIST_NAMES = ("fashion-mnist", "fashion_mnist", "fashionmnist")
+# Datasets SwiftGAN knows by name but does not have (nothing is downloaded): the folder to give instead.
+ELSEWHERE = {"mnist": "MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "kmnist": "KMNIST", "emnist": "EMNIST",
+             "celeba": "CelebA", "lsun": "LSUN", "svhn": "SVHN", "stl10": "STL-10"}
+# The folders torchvision downloads into below its root (`root=./data`): the files of the dataset.
+TORCHVISION_LAYOUTS = ("FashionMNIST/raw", "MNIST/raw", "KMNIST/raw", "EMNIST/raw", "QMNIST/raw",
+                       "cifar-10-batches-py", "cifar-100-python")
+
+
+def resolve(spec: str, class_name: Optional[str] = None) -> Tuple[str, str]:
+    """The dataset `spec` names, as (source, kind): kind "array" for arrays read whole (an IDX, CIFAR or
+    .npy/.npz file, or a folder of IDX files or CIFAR batches), "folder" for a folder of image files, "image" for
+    one image file. "fashion-mnist" is Debian's; a torchvision root (a folder holding MNIST/raw,
+    cifar-10-batches-py, ...) is the dataset below it.
+
+    Raises:
+        FileNotFoundError: for a path that does not exist (for a known dataset's name: how to give its files).
+        ValueError: for a file in no known format, or a torchvision root holding several datasets.
+    """
+    if spec.lower() in FASHION_MNIST_NAMES:
+        path = os.path.join(FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path} not found: install Debian's package with "
+                                    "`apt-get install dataset-fashion-mnist`")
+        return path, "array"
+    if not os.path.exists(spec):
+        known = ELSEWHERE.get(spec.lower().replace("-", "").replace("_", ""))
+        if known:
+            raise FileNotFoundError(f"dataset {spec!r}: SwiftGAN downloads nothing; give the folder holding "
+                                    f"{known}'s files (a torchvision root such as ./data, holding MNIST/raw or "
+                                    "cifar-10-batches-py, the folder of its IDX files or CIFAR batches, or a folder "
+                                    "of images)")
+        raise FileNotFoundError(f"dataset {spec!r}: no such file or folder, and not a known name (fashion-mnist)")
+    if not os.path.isdir(spec):
+        kind = sniff(spec)
+        if kind in ("npy", "npz", "idx", "pickle"):
+            return spec, "array"
+        if kind == "image":
+            return spec, "image"
+        raise ValueError(f"{spec}: unknown dataset format (expected from its content an IDX file, gzipped or "
+                         "not, a CIFAR python batch, a .npy/.npz array or a JPEG/PNG/BMP/WebP image)")
+    if class_name is not None:
+        return spec, "folder"
+    if _array_files(spec):
+        return spec, "array"
+    below = [layout for layout in TORCHVISION_LAYOUTS if os.path.isdir(os.path.join(spec, layout))
+             and _array_files(os.path.join(spec, layout))]
+    if len(below) > 1:
+        raise ValueError(f"{spec}: a torchvision root holding several datasets ({', '.join(below)}): give one of "
+                         "those folders")
+    if below:
+        return os.path.join(spec, below[0]), "array"
+    return spec, "folder"
+
+
+def _array_files(folder: str) -> List[str]:
+    """The files of a folder that make its dataset of arrays: its training IDX image files (else all of them), or
+    its CIFAR training batches (else all of them); [] for a folder of neither."""
+    names = sorted(os.listdir(folder))
+    idx = [n for n in names if _is_idx_images(n) and _is_regular(os.path.join(folder, n))
+           and sniff(os.path.join(folder, n)) == "idx"]
+    if idx:
+        return [os.path.join(folder, n) for n in ([n for n in idx if n.startswith("train")] or idx)]
+    cifar = _cifar_files(folder, names)
+    train = [n for n in cifar if n.startswith(CIFAR_TRAIN)]
+    return [os.path.join(folder, n) for n in sorted(train or cifar)]
+
+
+def source_files(source: str) -> List[str]:
+    """The files an "array" source (see `resolve`) is read from."""
+    return [source] if os.path.isfile(source) else _array_files(source)
+
+
+def load_source(source: str, image_size: Optional[int] = None, channels: Optional[int] = None) -> np.ndarray:
+    """The images of an "array" source (see `resolve`) as read, float32 [N, C, H, W] in [-1, 1], not converted
+    (`image_size` and `channels`, when given, size the memory check of a conversion held whole after)."""
+    files = source_files(source)
+    kind = sniff(files[0]) if files else None
+    if kind in ("npy", "npz"):
+        return load_array(files[0], image_size, channels)
+    if kind == "idx":
+        return np.concatenate([load_idx_images(f, image_size, channels) for f in files])
+    if kind == "pickle":
+        total = sum(os.stat(f).st_size for f in files)
+        check_dataset_memory(source, total // 3072, (3, 32, 32), image_size, channels)
+        return np.concatenate([load_cifar_batch(f) for f in files])
+    raise ValueError(f"{source}: no IDX images, CIFAR batches or arrays")
+
+
 def load_dataset(spec: str, image_size: Optional[int] = None, channels: Optional[int] = None,
                  class_name: Optional[str] = None) -> np.ndarray:
-    """A dataset by name ("fashion-mnist") or path, the format detected from the content, as float32
-    [N, C, H, W] in [-1, 1], converted to `image_size` and `channels` when given.
+    """A dataset by name ("fashion-mnist") or path (see `resolve`), the format detected from the content, as
+    float32 [N, C, H, W] in [-1, 1], converted to `image_size` and `channels` when given; held whole in memory
+    (a training run reads its dataset from an on-disk cache instead: `datacache`).
 
     Raises:
         TypeError, ValueError: for options out of their range (checked before anything is read).
@@ -445,43 +529,17 @@ def load_dataset(spec: str, image_size: Optional[int] = None, channels: Optional
         MemoryError: for a dataset that would not fit in memory (checked from its headers, before reading).
     """
     check_conversion(image_size, channels)
-    if spec.lower() in ("fashion-mnist", "fashion_mnist", "fashionmnist"):
-        spec = os.path.join(FASHION_MNIST_DIR, "train-images-idx3-ubyte.gz")
-        if not os.path.exists(spec):
-            raise FileNotFoundError(f"{spec} not found: install Debian's package with "
-                                    "`apt-get install dataset-fashion-mnist`")
-    if not os.path.exists(spec):
-        raise FileNotFoundError(f"dataset {spec!r}: no such file or folder, and not a known name (fashion-mnist)")
-    if not os.path.isdir(spec):
-        kind = sniff(spec)
-        if kind in ("npy", "npz"):
-            images = load_array(spec, image_size, channels)
-        elif kind == "idx":
-            images = load_idx_images(spec, image_size, channels)
-        elif kind == "pickle":
-            images = load_cifar_batch(spec, image_size, channels)
-        elif kind == "image":  # just this image, not its folder
-            try:
-                return read_image(spec, image_size or 64, channels or 3)[None]
-            except (ValueError, MemoryError):
-                raise
-            except Exception as error:  # Pillow raises OSError, SyntaxError, DecompressionBombError, ... on bad files
-                raise ValueError(f"{spec}: not a readable image ({error.__class__.__name__}: {error})") from None
-        else:
-            raise ValueError(f"{spec}: unknown dataset format (expected from its content an IDX file, gzipped or "
-                             "not, a CIFAR python batch, a .npy/.npz array or a JPEG/PNG/BMP/WebP image)")
-        return convert(images, image_size, channels)
-    names = sorted(os.listdir(spec))
-    idx = [n for n in names if _is_idx_images(n) and _is_regular(os.path.join(spec, n))
-           and sniff(os.path.join(spec, n)) == "idx"]
-    if class_name is None and idx:
-        chosen = [n for n in idx if n.startswith("train")] or idx
-        images = [load_idx_images(os.path.join(spec, n), image_size, channels) for n in chosen]
-        return convert(np.concatenate(images), image_size, channels)
-    cifar = _cifar_files(spec, names)
-    if class_name is None and cifar:
-        return convert(_load_cifar_folder(spec, cifar, image_size, channels), image_size, channels)
-    return load_image_folder(spec, image_size or 64, channels or 3, class_name)
+    source, kind = resolve(spec, class_name)
+    if kind == "image":  # just this image, not its folder
+        try:
+            return read_image(source, image_size or 64, channels or 3)[None]
+        except (ValueError, MemoryError):
+            raise
+        except Exception as error:  # Pillow raises OSError, SyntaxError, DecompressionBombError, ... on bad files
+            raise ValueError(f"{source}: not a readable image ({error.__class__.__name__}: {error})") from None
+    if kind == "folder":
+        return load_image_folder(source, image_size or 64, channels or 3, class_name)
+    return convert(load_source(source, image_size, channels), image_size, channels)
 
 
 # ---- labelled datasets (for feature networks) ------------------------------------------
@@ -519,7 +577,7 @@ def load_labelled_dataset(spec: str, split: str = "train", image_size: Optional[
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if spec.lower() in ("fashion-mnist", "fashion_mnist", "fashionmnist"):
+    if spec.lower() in FASHION_MNIST_NAMES:
         spec = FASHION_MNIST_DIR
         if not os.path.isdir(spec):
             raise FileNotFoundError(f"{spec} not found: install Debian's package with "
@@ -568,27 +626,74 @@ def load_labelled_dataset(spec: str, split: str = "train", image_size: Optional[
 
 class BatchSampler:
     """Draws batches of a dataset with a seeded generator: each epoch is a fresh permutation, and the
-    sampler's state (`state_dict`) restores the exact stream of batches."""
+    sampler's state (`state_dict`) restores the exact stream of batches.
 
-    def __init__(self, images: np.ndarray, batch_size: int, seed: int = 0):
+    `images` is an array [N, C, H, W] or anything indexed as one by an array of indices (an `ImageCache`: then
+    each batch is read from disk). With `prefetch` > 0, that many batches ahead are read in a background thread
+    while the caller trains (the training step releases the GIL); the batches, and the state, are the same as
+    without. `waited` is the time `next` spent waiting for a batch, over `batches` batches."""
+
+    def __init__(self, images, batch_size: int, seed: int = 0, prefetch: int = 0):
         if batch_size < 1 or batch_size > len(images):
             raise ValueError(f"batch_size must be in [1, {len(images)}] for a dataset of {len(images)}, got {batch_size}")
         self.images, self.batch_size = images, batch_size
         self._rng = np.random.default_rng(seed)
         self._new_epoch()
+        self.prefetch, self._pending = prefetch, collections.deque()
+        self._reader = concurrent.futures.ThreadPoolExecutor(1, "swiftgan-batches") if prefetch else None
+        self.waited, self.batches = 0.0, 0
 
     def _new_epoch(self) -> None:
         self._epoch_start = self._rng.bit_generator.state  # regenerates this epoch's permutation
         self._order = self._rng.permutation(len(self.images))
         self._position = 0
 
-    def next(self) -> np.ndarray:
-        """The next batch, float32 [batch_size, C, H, W] (contiguous)."""
+    def _take(self) -> np.ndarray:
+        """The next batch's indices (sorted), the sampler moved past them."""
         if self._position + self.batch_size > len(self._order):
             self._new_epoch()
         picks = self._order[self._position:self._position + self.batch_size]
         self._position += self.batch_size
-        return np.ascontiguousarray(self.images[np.sort(picks)])
+        return np.sort(picks)
+
+    def _upcoming(self, count: int) -> List[np.ndarray]:
+        """The indices of the `count` batches after the current one, the sampler not moved."""
+        saved = (self._rng.bit_generator.state, self._epoch_start, self._order, self._position)
+        try:
+            return [self._take() for _ in range(count)]
+        finally:
+            self._rng.bit_generator.state, self._epoch_start, self._order, self._position = saved
+
+    def _read(self, picks: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(self.images[picks], dtype=np.float32)
+
+    def next(self) -> np.ndarray:
+        """The next batch, float32 [batch_size, C, H, W] (contiguous)."""
+        picks = self._take()
+        started = time.perf_counter()
+        if self._pending and np.array_equal(self._pending[0][0], picks):
+            batch = self._pending.popleft()[1].result()
+        else:
+            self._drop_pending()
+            batch = self._read(picks)
+        self.waited += time.perf_counter() - started
+        self.batches += 1
+        if self._reader is not None:
+            ahead = self._upcoming(self.prefetch)
+            for picks in ahead[len(self._pending):]:
+                self._pending.append((picks, self._reader.submit(self._read, picks)))
+        return batch
+
+    def _drop_pending(self) -> None:
+        while self._pending:
+            self._pending.popleft()[1].cancel()
+
+    def close(self) -> None:
+        """Stops the background reader (if any); `next` still works, reading in the caller's thread."""
+        self._drop_pending()
+        if self._reader is not None:
+            self._reader.shutdown(wait=True)
+            self._reader = None
 
     def state_dict(self) -> Dict[str, object]:
         """JSON-able state: the generator's state at the start of the current epoch and the position in it."""
@@ -603,6 +708,7 @@ class BatchSampler:
         if int(state["dataset_size"]) != len(self.images):
             raise ValueError(f"sampler state is for a dataset of {state['dataset_size']} images, this one has "
                              f"{len(self.images)}")
+        self._drop_pending()
         self._rng.bit_generator.state = state["epoch_start"]
         self._new_epoch()
         self._position = int(state["position"])

@@ -1,6 +1,7 @@
-"""Feature networks: small CNN classifiers trained by SwiftGAN's core, whose features are the space the sample-quality
-metrics (`swiftgan.metrics`) are measured in. No Inception weights can be downloaded everywhere, so SwiftGAN trains
-its own (`swiftgan features train`), and ships the Fashion-MNIST one (`default_network()`).
+"""Feature networks, whose features are the space the sample-quality metrics (`swiftgan.metrics`) are measured in:
+FID's Inception-v3 (`InceptionNetwork`), from the weights file of pytorch-fid the user has (nothing is downloaded),
+for images of any size; and small CNN classifiers trained by SwiftGAN's core (`swiftgan features train`), of which
+the Fashion-MNIST one is shipped (`default_network()`). `load_network(path)` opens either, told by the file's content.
 
 A network file is a safetensors file of the weights and a JSON description beside it (`<file>.json`): format,
 configuration, feature width, the dataset and split it was trained on, its test accuracy, the command that made
@@ -13,7 +14,7 @@ import hashlib
 import json
 import os
 from collections import OrderedDict
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -66,6 +67,10 @@ class FeatureNetwork(Engine):
 
     def _images(self, images: np.ndarray) -> np.ndarray:
         return float32_array(images, "images")  # the core checks the shape
+
+    def takes(self, shape: Sequence[int]) -> bool:
+        """Whether images of `shape` [C, H, W] can be measured: the network's own image shape only."""
+        return tuple(shape) == (self.channels, self.image_size, self.image_size)
 
     def train_step(self, images: np.ndarray, labels: np.ndarray) -> Tuple[float, float]:
         """One Adam step on a labelled batch; returns its mean cross-entropy and accuracy (before the step)."""
@@ -139,18 +144,9 @@ class FeatureNetwork(Engine):
     def save(self, path: str, **description) -> str:
         """Writes the weights to `path` (safetensors) and the description to `path`.json (with `description`'s
         entries: dataset, accuracy, command, ...); returns `path`."""
-        from safetensors.numpy import save_file
-
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        save_file(self.state_dict(), path + ".partial", metadata={"format": FORMAT})
-        os.replace(path + ".partial", path)
-        info = {"format": FORMAT, "config": self.config, "features": self.feature_count,
-                "feature_layer": "spatial mean of the last convolution block", **description,
-                "weights_sha256": _sha256(path)}
-        with open(path + ".json.partial", "w") as f:
-            json.dump(info, f, indent=2)
-        os.replace(path + ".json.partial", path + ".json")
-        self.description = info
+        self.description = _save_files(path, self.state_dict(), {
+            "format": FORMAT, "config": self.config, "features": self.feature_count,
+            "feature_layer": "spatial mean of the last convolution block", **description})
         return path
 
     @classmethod
@@ -161,32 +157,12 @@ class FeatureNetwork(Engine):
             FileNotFoundError: when either file is missing.
             ValueError: for another format, or weights whose checksum differs (damaged or replaced).
         """
-        from safetensors import SafetensorError
-        from safetensors.numpy import load
-
-        from .untrusted import read_regular
-
-        try:
-            info = json.loads(read_regular(path + ".json", 1 << 20))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"{path}.json: not JSON ({error})") from None
-        if not isinstance(info, dict) or info.get("format") != FORMAT:
-            found = info.get("format") if isinstance(info, dict) else type(info).__name__
-            raise ValueError(f"{path}.json: unsupported feature network format {found!r}, expected {FORMAT!r}")
+        info, state = _load_files(path, FORMAT)
         config = info.get("config")
         keys = ("channels", "image_size", "classes", "width", "lr", "seed")
         if not isinstance(config, dict) or not set(config) <= set(keys) or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in config.values()):
             raise ValueError(f"{path}.json: config must map {', '.join(keys)} to numbers, got {config!r}")
-        weights = read_regular(path)
-        digest = hashlib.sha256(weights).hexdigest()
-        if digest != info.get("weights_sha256"):
-            raise ValueError(f"{path}: its SHA-256 ({digest[:12]}…) is not the one {path}.json records "
-                             f"({str(info.get('weights_sha256'))[:12]}…): the weights are damaged or were replaced")
-        try:
-            state = load(weights)
-        except SafetensorError as error:
-            raise ValueError(f"{path}: not a safetensors file ({error})") from None
         try:
             net = cls(**config, threads=threads)
         except TypeError as error:
@@ -198,6 +174,162 @@ class FeatureNetwork(Engine):
             raise ValueError(f"{path}: the weights do not fit the network {path}.json describes: {error}") from None
         net.description = {**info, "path": path}
         return net
+
+
+INCEPTION_LAYER = "Inception-v3 pool3, 2048 features (pytorch-fid's FID Inception)"
+INCEPTION_FORMAT = "swiftgan-inception-1"
+
+
+class InceptionNetwork(Engine):
+    """FID's Inception-v3, as pytorch-fid's `InceptionV3([3])` (the FID Inception of TensorFlow's graph, up to the
+    2048 pool features), computed by the core. Images are float32 [N, 1 or 3, H, W] in [-1, 1], of any size: they
+    are resized to 299×299 (bilinear, align_corners=False, as pytorch-fid; 1 channel repeated to 3), which is
+    pytorch-fid's input in [0, 1] after its `2x - 1`. Built with zero weights: `load` reads pytorch-fid's
+    `pt_inception-2015-12-05-*.pth` (or `load_state_dict` takes them by name)."""
+
+    _what = "Inception network"
+    feature_count = 2048
+
+    def __init__(self, threads: Optional[int] = None):
+        super().__init__(_native.create_features("network=inception-v3"))
+        self.description: Dict[str, object] = {"feature_layer": INCEPTION_LAYER}
+        if threads is not None:
+            self.threads = threads
+
+    def __repr__(self) -> str:
+        return f"InceptionNetwork({os.path.basename(str(self.description.get('path', 'no weights loaded')))})"
+
+    def _refuse_copy(self, *_):
+        raise TypeError(f"cannot copy or pickle {self!r}: it holds a handle to the Swift core; load the weights file "
+                        "again (InceptionNetwork.load(path)) instead")
+
+    __copy__ = __deepcopy__ = __reduce__ = __reduce_ex__ = _refuse_copy
+
+    def takes(self, shape: Sequence[int]) -> bool:
+        """Whether images of `shape` [C, H, W] can be measured: 1 or 3 channels, any size."""
+        return len(shape) == 3 and shape[0] in (1, 3)
+
+    def features(self, images: np.ndarray, batch: int = 256) -> np.ndarray:
+        """The 2048 pool features float32 [N, 2048] of images [N, 1 or 3, H, W] in [-1, 1]."""
+        images = float32_array(images, "images")
+        rows = images.shape[0] if images.ndim else 0
+        out = np.empty((rows, self.feature_count), np.float32)
+        with self._lock:
+            for start in range(0, rows, batch) if rows else [0]:
+                part = images[start:start + batch] if images.ndim else images
+                self._handle.features_evaluate(part, False, out[start:start + batch])
+        return out
+
+    @serialised
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        return self._tensors(range(self._model_count))
+
+    @serialised
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Overwrites every tensor from `state`, named as pytorch-fid's network names them (its classifier `fc.*`
+        and the batch norms' `num_batches_tracked` are not used and are left out); all checked first."""
+        used = {k: v for k, v in state.items() if not k.startswith("fc.") and not k.endswith(".num_batches_tracked")}
+        self._write(used, range(self._model_count), strict=True)
+
+    def save(self, path: str, **description) -> str:
+        """Writes the weights to `path` (safetensors) and their description to `path`.json (`description`'s
+        entries, e.g. the file they were converted from); returns `path`."""
+        self.description = _save_files(path, self.state_dict(), {
+            "format": INCEPTION_FORMAT, "features": self.feature_count, "feature_layer": INCEPTION_LAYER,
+            **description})
+        return path
+
+    @classmethod
+    def load(cls, path: str, threads: Optional[int] = None) -> "InceptionNetwork":
+        """The network with the weights of `path`: pytorch-fid's file (`pt_inception-2015-12-05-6726825d.pth`, as
+        pytorch-fid downloads it into ~/.cache/torch/hub/checkpoints/), read as data (no code of the file runs),
+        or the safetensors file `save` (`swiftgan features convert-inception`) wrote, its checksum verified.
+
+        Raises:
+            FileNotFoundError: for a missing file.
+            ValueError: for a file that is neither, or not the weights of this network.
+        """
+        from .untrusted import read_torch_state_dict
+
+        if is_torch_file(path):
+            state, info = read_torch_state_dict(path), {"weights_sha256": _sha256(path)}
+        else:
+            info, state = _load_files(path, INCEPTION_FORMAT)
+        net = cls(threads=threads)
+        try:
+            net.load_state_dict(state)
+        except (KeyError, ValueError, TypeError) as error:
+            net.close()
+            raise ValueError(f"{path}: not the weights of pytorch-fid's Inception-v3: {error}") from None
+        net.description = {**info, "path": path, "feature_layer": INCEPTION_LAYER}
+        return net
+
+
+def is_torch_file(path: str) -> bool:
+    """Whether `path` holds a file `torch.save` writes (a zip archive, or a legacy pickle), told by its first bytes."""
+    from .untrusted import read_regular
+
+    head = read_regular(path, 4)
+    return head == b"PK\x03\x04" or head[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+
+
+def load_network(path: str, threads: Optional[int] = None):
+    """The feature network of the file `path`: Inception-v3 from pytorch-fid's weights file or from its conversion
+    (`swiftgan features convert-inception`), else a network SwiftGAN trained (safetensors with its .json)."""
+    if is_torch_file(path) or _description(path).get("format") == INCEPTION_FORMAT:
+        return InceptionNetwork.load(path, threads=threads)
+    return FeatureNetwork.load(path, threads=threads)
+
+
+def _save_files(path: str, state: Mapping[str, np.ndarray], info: Dict[str, object]) -> Dict[str, object]:
+    """Writes `state` to `path` (safetensors) and `info` with the weights' SHA-256 to `path`.json, each atomically;
+    returns what was written to the .json."""
+    from safetensors.numpy import save_file
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    save_file(dict(state), path + ".partial", metadata={"format": str(info["format"])})
+    os.replace(path + ".partial", path)
+    info = {**info, "weights_sha256": _sha256(path)}
+    with open(path + ".json.partial", "w") as f:
+        json.dump(info, f, indent=2)
+    os.replace(path + ".json.partial", path + ".json")
+    return info
+
+
+def _description(path: str) -> Dict[str, object]:
+    """`path`.json, the description of a network file (read as JSON, at most 1 MB)."""
+    from .untrusted import read_regular
+
+    try:
+        info = json.loads(read_regular(path + ".json", 1 << 20))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}.json: not JSON ({error})") from None
+    if not isinstance(info, dict):
+        raise ValueError(f"{path}.json: unsupported feature network format {type(info).__name__!r}")
+    return info
+
+
+def _load_files(path: str, expected: str) -> "tuple[Dict[str, object], Dict[str, np.ndarray]]":
+    """The description and the weights of a network file of format `expected`, the weights verified against the
+    SHA-256 the description records."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    from .untrusted import read_regular
+
+    info = _description(path)
+    if info.get("format") != expected:
+        raise ValueError(f"{path}.json: unsupported feature network format {info.get('format')!r}, expected "
+                         f"{expected!r}")
+    weights = read_regular(path)
+    digest = hashlib.sha256(weights).hexdigest()
+    if digest != info.get("weights_sha256"):
+        raise ValueError(f"{path}: its SHA-256 ({digest[:12]}…) is not the one {path}.json records "
+                         f"({str(info.get('weights_sha256'))[:12]}…): the weights are damaged or were replaced")
+    try:
+        return info, load(weights)
+    except SafetensorError as error:
+        raise ValueError(f"{path}: not a safetensors file ({error})") from None
 
 
 class _NoBar:
@@ -225,6 +357,21 @@ def default_network(threads: Optional[int] = None) -> FeatureNetwork:
     return FeatureNetwork.load(DEFAULT, threads=threads)
 
 
+def network_fit(network: Optional[str], image_shape: Sequence[int]) -> Optional[str]:
+    """None when the feature network `network` (a file, or None for the shipped one) takes images of `image_shape`
+    [C, S, S]; else why it does not.
+
+    Raises:
+        FileNotFoundError, ValueError: for a network file that is missing or not a feature network."""
+    with (load_network(network, threads=1) if network else default_network(threads=1)) as net:
+        if net.takes(image_shape):
+            return None
+        expected = ("1 or 3 channels" if isinstance(net, InceptionNetwork) else
+                    "×".join(map(str, (net.channels, net.image_size, net.image_size))))
+    name = os.path.basename(network) if network else "the shipped feature network (Fashion-MNIST)"
+    return f"{name} takes images of {expected}, not {'×'.join(map(str, image_shape))}"
+
+
 def draw_latents(rng: np.random.Generator, shape: Tuple[int, ...], latent: str = "normal") -> np.ndarray:
     """Latents float32 of `shape` (z last) from a GAN's latent distribution, "normal" or "uniform" on [-1, 1], drawn
     with `rng`: the one rule for latents drawn outside the core (fixed grids, evaluations, `compare`'s inputs)."""
@@ -250,15 +397,15 @@ class Reference:
     def __init__(self, images: np.ndarray, n: int, sample_shape: Tuple[int, ...], network=None, seed: int = 0,
                  threads: Optional[int] = None, real_name: str = "given",
                  remedy: str = "train a network for this data (swiftgan features train) and pass it"):
-        self.owned = not isinstance(network, FeatureNetwork)
+        self.owned = not isinstance(network, (FeatureNetwork, InceptionNetwork))
         self.network = network if not self.owned else (
-            FeatureNetwork.load(network, threads=threads) if network else default_network(threads))
-        expected = (self.network.channels, self.network.image_size, self.network.image_size)
+            load_network(network, threads=threads) if network else default_network(threads))
         for what, shape in (("the GAN makes", tuple(sample_shape)), ("the real images are", tuple(images.shape[1:]))):
-            if shape != expected:
+            if not self.network.takes(shape):
+                expected = ("1 or 3 channels" if isinstance(self.network, InceptionNetwork) else
+                            f"shape {[self.network.channels, self.network.image_size, self.network.image_size]}")
                 self.close()
-                raise ValueError(f"the feature network takes images of shape {list(expected)}, {what} "
-                                 f"{list(shape)}: {remedy}")
+                raise ValueError(f"the feature network takes images of {expected}, {what} {list(shape)}: {remedy}")
         self.seed, self.real_name = seed, real_name
         picks = real_subset(len(images), n, seed)
         self.real = self.network.features(np.ascontiguousarray(images[picks], dtype=np.float32))

@@ -30,13 +30,14 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
 from .animations import evolution, morph, sample_grids
 from .checkpoint import CheckpointDamagedError
-from .datasets import BatchSampler, load_dataset
+from .datacache import ImageCache, plan_dataset
+from .datasets import BatchSampler
 from ._native import TrainingDivergedError
 from .gan import GAN, _STAT_NAMES
 from .options import OPTION_SHORTHANDS, config_lines, option_table
@@ -50,6 +51,7 @@ RUN_FORMAT = "swiftgan-run-1"
 RUN_DEFAULTS: "OrderedDict[str, object]" = OrderedDict([
     ("dataset", "fashion-mnist"),  # a name or a path, see `load_dataset`
     ("class_name", None),          # an image folder's class sub-folder
+    ("cache_dir", None),           # where the dataset's image cache is (None: datacache.default_cache_dir())
     ("image_size", 32),
     ("channels", None),            # None: the dataset's own
     ("batch_size", 64),
@@ -69,7 +71,7 @@ RUN_DEFAULTS: "OrderedDict[str, object]" = OrderedDict([
 ])
 # What `resume` may change: how long to train and what to write, never the experiment itself.
 RESUMABLE = ("iters", "epochs", "sample_every", "save_every", "tensorboard", "morph", "threads", "eval_every",
-             "eval_n", "feature_network", "keep_checkpoints")
+             "eval_n", "feature_network", "keep_checkpoints", "cache_dir")
 EVALUATION_COLUMNS = ("fid", "kid")  # NaN in the rows of iterations not evaluated
 METRIC_COLUMNS = ("iteration",) + _STAT_NAMES + EVALUATION_COLUMNS + ("time",)
 
@@ -103,15 +105,30 @@ def normalise_options(options: Mapping[str, object], source: str) -> Dict[str, o
     return out
 
 
-def read_config(path: str) -> Dict[str, object]:
-    """A YAML file of options (a mapping; keys as on the command line or in Python)."""
+def read_yaml(path: str) -> object:
+    """A YAML file as plain data (safe_load: no code runs, whatever the file), with numbers such as 2e-4 read as
+    floats (YAML 1.1 asks for 2.0e-4, and reads 2e-4 as a string).
+
+    Raises:
+        FileNotFoundError: for a missing file; ValueError: for a file that is not YAML."""
     import yaml
 
-    with open(path) as f:
-        try:
-            data = yaml.safe_load(f)
-        except yaml.YAMLError as error:
-            raise ValueError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from None
+    from .untrusted import read_regular
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+                                 list("-+0123456789"))
+    try:
+        return yaml.load(read_regular(path, 1 << 20).decode("utf-8"), Loader=Loader)
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid YAML: {' '.join(str(error).split())}") from None
+
+
+def read_config(path: str) -> Dict[str, object]:
+    """A YAML file of options (a mapping; keys as on the command line or in Python)."""
+    data = read_yaml(path)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -140,6 +157,24 @@ def _check_positive(settings: Mapping[str, object], names) -> None:
 def _samples_per_batch(settings: Mapping[str, object]) -> int:
     """Images drawn per batch: batch_size, times `pack` with PacGAN (the critic still judges batch_size)."""
     return int(settings["batch_size"]) * int(settings.get("pack") or 1)
+
+
+class _Epochs:
+    """Epochs over a dataset of `images` samples when each iteration draws `per_iteration` of them."""
+
+    def __init__(self, images: int, per_iteration: int):
+        self.images, self.per_iteration = images, per_iteration
+
+    def completed(self, it: int) -> int:
+        """Epochs completed after `it` iterations."""
+        return it * self.per_iteration // self.images
+
+    def ends_at(self, epoch: int) -> int:
+        """The iteration at which `epoch` epochs are completed."""
+        return -(-epoch * self.images // self.per_iteration)
+
+
+EPOCH_GRID = re.compile(r"^epoch_(\d{3,})\.png$")
 
 
 def _iterations_for(settings: Mapping[str, object], images: int, n_critic: int) -> int:
@@ -392,19 +427,27 @@ class _Evaluations:
 
 class _SampleGrids:
     """samples/iter_NNNNNN.png (and TensorBoard's image) of the fixed latent batch, every `every` iterations
-    and at the last."""
+    and at the last; in a run given in epochs, also samples/epoch_EEE.png at the end of each epoch (EEE: the
+    epochs completed, from 001), as the projects that count in epochs name theirs."""
 
-    def __init__(self, gan: GAN, latents: np.ndarray, folder: str, every: int, last: int, board: _TensorBoard):
+    def __init__(self, gan: GAN, latents: np.ndarray, folder: str, every: int, last: int, board: _TensorBoard,
+                 epochs: Optional["_Epochs"] = None):
         self.gan, self.latents, self.folder, self.every, self.last, self.board = gan, latents, folder, every, last, board
+        self.epochs = epochs
 
-    def write(self, it: int) -> None:
+    def write(self, it: int, iteration_grid: bool = True, epoch: Optional[int] = None) -> None:
         grid = make_grid(self.gan.generate(self.latents))
-        write_png(grid, os.path.join(self.folder, f"iter_{it:06d}.png"))
-        self.board.image(it, grid)
+        if iteration_grid:
+            write_png(grid, os.path.join(self.folder, f"iter_{it:06d}.png"))
+            self.board.image(it, grid)
+        if epoch is not None:
+            write_png(grid, os.path.join(self.folder, f"epoch_{epoch:03d}.png"))
 
     def step(self, it: int, stats: Mapping[str, float]) -> None:
-        if it % self.every == 0 or it == self.last:
-            self.write(it)
+        epoch = self.epochs.completed(it) if self.epochs else 0
+        ended = epoch if self.epochs and epoch > self.epochs.completed(it - 1) else None
+        if it % self.every == 0 or it == self.last or ended is not None:
+            self.write(it, iteration_grid=it % self.every == 0 or it == self.last, epoch=ended)
 
     def close(self) -> None:
         pass
@@ -609,6 +652,11 @@ def _continue(gan: GAN, path: str, settings: Dict[str, object], sampler: BatchSa
     for it, grid in sample_grids(os.path.join(path, "samples")):  # written after the checkpoint by the run that stopped
         if it > gan.iteration:
             os.remove(grid)
+    epochs = _Epochs(images, _samples_per_batch(settings) * gan.n_critic)
+    for name in os.listdir(os.path.join(path, "samples")):
+        found = EPOCH_GRID.match(name)
+        if found and epochs.ends_at(int(found.group(1))) > gan.iteration:
+            os.remove(os.path.join(path, "samples", name))
     for it, kept in Run(path).kept_checkpoints:  # after a fall back to checkpoint.previous
         if it > gan.iteration:
             shutil.rmtree(kept)
@@ -618,35 +666,39 @@ def _continue(gan: GAN, path: str, settings: Dict[str, object], sampler: BatchSa
 DATASET_RECORD = "dataset.json"
 
 
-def _dataset_fingerprint(images: np.ndarray) -> Dict[str, object]:
-    """The loaded images' shape and SHA-256 (of their float32 values as the run trains on them)."""
+def _legacy_fingerprint(images) -> Dict[str, object]:
+    """The record of runs written before the image cache: the shape and the SHA-256 of the float32 values."""
     import hashlib
 
     digest = hashlib.sha256()
-    flat = np.ascontiguousarray(images).reshape(len(images), -1)
-    for start in range(0, len(flat), 4096):
-        digest.update(flat[start:start + 4096].tobytes())
+    for start in range(0, len(images), 4096):
+        digest.update(np.ascontiguousarray(images[np.arange(start, min(start + 4096, len(images)))]).tobytes())
     return {"shape": [int(s) for s in images.shape], "sha256": digest.hexdigest()}
 
 
-def _write_dataset_record(path: str, images: np.ndarray) -> None:
+def _write_dataset_record(path: str, images: ImageCache) -> None:
+    """dataset.json: the shape and the SHA-256 of the uint8 images the run trains on (the cache's)."""
     tmp = os.path.join(path, DATASET_RECORD + ".partial")
     with open(tmp, "w") as f:
-        json.dump(_dataset_fingerprint(images), f, indent=2)
+        json.dump({"format": 2, "shape": [int(s) for s in images.shape], "sha256_uint8": images.sha256}, f, indent=2)
     os.replace(tmp, os.path.join(path, DATASET_RECORD))
 
 
-def _check_dataset_record(path: str, dataset: str, images: np.ndarray) -> None:
+def _check_dataset_record(path: str, dataset: str, images: ImageCache) -> None:
     """Refuses a resume whose dataset is not the one the run started on (runs written before the record: unchecked)."""
     try:
         with open(os.path.join(path, DATASET_RECORD)) as f:
             recorded = json.load(f)
     except FileNotFoundError:
         return
-    found = _dataset_fingerprint(images)
-    if found != recorded:
-        what = (f"{recorded['shape'][0]} images of {recorded['shape'][1:]}, now {found['shape'][0]} of {found['shape'][1:]}"
-                if found["shape"] != recorded["shape"] else "the same number of images, with other values")
+    shape = [int(s) for s in images.shape]
+    if recorded.get("format") == 2:
+        same = recorded["shape"] == shape and recorded["sha256_uint8"] == images.sha256
+    else:  # written before the cache: the float32 values' digest
+        same = recorded == _legacy_fingerprint(images)
+    if not same:
+        what = (f"{recorded['shape'][0]} images of {recorded['shape'][1:]}, now {shape[0]} of {shape[1:]}"
+                if shape != recorded["shape"] else "the same number of images, with other values")
         raise ValueError(f"{path}: the dataset {dataset} changed since the run started ({what}): resuming would not "
                          "continue the same experiment; restore the data, or start a new run")
 
@@ -660,20 +712,29 @@ def _gan_options(settings: Mapping[str, object]) -> Dict[str, object]:
     return gan_options
 
 
-def _start(path: str, settings: Dict[str, object], images: np.ndarray) -> "tuple[GAN, np.ndarray]":
-    """A new GAN for the run, with config.yaml, the fixed latents and an empty metrics.csv written."""
+def _new_gan(settings: Mapping[str, object], shape: Sequence[int]) -> GAN:
+    """The GAN the settings describe for images of `shape` [N, C, S, S], checked to generate that shape."""
     gan_options = _gan_options(settings)
-    gan_options.update(channels=int(images.shape[1]), image_size=int(images.shape[-1]), threads=settings.get("threads"))
+    gan_options.update(channels=int(shape[1]), image_size=int(shape[-1]), threads=settings.get("threads"))
     gan = GAN(**gan_options)
-    if gan.sample_shape != tuple(images.shape[1:]):
+    if gan.sample_shape != tuple(shape[1:]):
         gan.close()
         raise ValueError(f"arch {gan_options.get('arch')!r} generates samples of shape {list(gan.sample_shape)}, "
-                         f"the dataset holds images of {list(images.shape[1:])}: train the MLP on points from "
+                         f"the dataset holds images of {list(shape[1:])}: train the MLP on points from "
                          "Python (swiftgan.toy), or choose an image architecture")
+    return gan
+
+
+def _start(path: str, settings: Dict[str, object], images: ImageCache) -> "tuple[GAN, np.ndarray]":
+    """A new GAN for the run, with config.yaml, the fixed latents and an empty metrics.csv written."""
+    gan = _new_gan(settings, images.shape)
     samples_dir = os.path.join(path, "samples")
     os.makedirs(samples_dir, exist_ok=True)
     for _, grid in sample_grids(samples_dir):
         os.remove(grid)
+    for name in os.listdir(samples_dir):  # only the run's own names: iter_NNNNNN.png, epoch_EEE.png
+        if EPOCH_GRID.match(name):
+            os.remove(os.path.join(samples_dir, name))
     if settings.get("epochs") is not None:
         settings["iters"] = _iterations_for(settings, len(images), gan.n_critic)
     resolved = {k: v for k, v in settings.items() if k in RUN_DEFAULTS}
@@ -719,19 +780,40 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
         FileNotFoundError: for a missing dataset, config file or run to resume.
     """
     settings, path = _settings(out, resume, config, normalise_options(options, "train()"), force)
-    images = load_dataset(str(settings["dataset"]), image_size=settings["image_size"], channels=settings["channels"],
-                          class_name=settings["class_name"])
-    sampler = BatchSampler(images, _samples_per_batch(settings), seed=int(settings["seed"]))
+    plan = plan_dataset(str(settings["dataset"]), image_size=settings["image_size"], channels=settings["channels"],
+                        class_name=settings["class_name"], cache_dir=settings.get("cache_dir"))
+    if progress:
+        print(f"swiftgan: {plan.describe()}", flush=True)
+    if resume is None:  # the options and the data agree, before anything is decoded
+        _new_gan(settings, plan.shape).close()
+    if settings.get("eval_every"):  # FID asked for: a network that takes these images, before anything is decoded
+        from .features import network_fit
+
+        unfit = network_fit(settings.get("feature_network"), plan.shape[1:])
+        if unfit:
+            raise ValueError(f"eval_every {settings['eval_every']} asks for FID and KID, and {unfit}: give "
+                             "--feature-network (a network trained on this data with `swiftgan features train`, or "
+                             "Inception's weights), or --eval-every 0")
+    plan.check_disk()
+    images = plan.open(progress=progress)
+    sampler = BatchSampler(images, _samples_per_batch(settings), seed=int(settings["seed"]), prefetch=1)
     try:
-        return _train_in(path, settings, images, sampler, resume, force, progress)
+        run = _train_in(path, settings, images, sampler, resume, force, progress)
+        if progress and sampler.batches:
+            print(f"swiftgan: waited {1000 * sampler.waited / sampler.batches:.2f} ms per batch for data "
+                  f"({sampler.batches:,} batches read from {images.folder})")
+        return run
     except OSError as error:
         if error.filename is None:  # a write that failed without naming its file (NumPy's): say where
             raise OSError(error.errno, f"{error.strerror or error} while writing the run (a full disk, or a file size "
                                        "limit?)", path) from error
         raise
+    finally:
+        sampler.close()
+        images.close()
 
 
-def _train_in(path: str, settings: Dict[str, object], images: np.ndarray, sampler: BatchSampler,
+def _train_in(path: str, settings: Dict[str, object], images: ImageCache, sampler: BatchSampler,
               resume: Optional[str], force: bool, progress: bool) -> Run:
     created = resume is None and not os.path.lexists(path)
     if resume is None:
@@ -741,6 +823,17 @@ def _train_in(path: str, settings: Dict[str, object], images: np.ndarray, sample
     with FolderLock(path, "run"):  # a second process on this run is refused, naming this one
         resumed = _newest_complete_checkpoint(path) if resume is not None else None
         if resumed is not None:
+            last = (_iterations_for(settings, len(images), resumed.n_critic) if settings.get("epochs") is not None
+                    else int(settings["iters"]))
+            if resumed.iteration >= last:  # said, and nothing of the run touched
+                at = resumed.iteration
+                resumed.close()
+                if progress:
+                    given = (f"{settings['epochs']} epochs ({last} iterations)" if settings.get("epochs") is not None
+                             else f"iters {last}")
+                    print(f"swiftgan: nothing to train: {path} is at iteration {at}, and {given} ends there or "
+                          f"before; give --iters (or --epochs) beyond {at} to train on")
+                return Run(path)
             gan, elapsed, latents = _continue(resumed, path, settings, sampler, len(images))
         else:  # a new run, or one stopped before its first checkpoint: (re)start from iteration 0
             try:
@@ -769,13 +862,17 @@ def _loop(gan: GAN, sampler: BatchSampler, latents: np.ndarray, path: str, setti
           elapsed: float, resumed: bool, progress: bool) -> None:
     """Trains from `gan.iteration` to `settings["iters"]`, calling each piece of the run after every step."""
     start, last, k = gan.iteration, int(settings["iters"]), gan.n_critic
+    if sampler.prefetch:  # an iteration's batches read while the one before trains
+        sampler.prefetch = k
     evaluations = _Evaluations(gan, sampler.images, int(settings.get("eval_every") or 0), last,
                                int(settings.get("eval_n") or 2000), settings.get("feature_network"), int(settings["seed"]))
     clock = _Clock(elapsed)
     metrics = _Metrics(os.path.join(path, "metrics.csv"), clock)
     board = _TensorBoard(os.path.join(path, "tensorboard"), bool(settings["tensorboard"]),
                          start + 1 if resumed else None, gan.loss)
-    grids = _SampleGrids(gan, latents, os.path.join(path, "samples"), int(settings["sample_every"]), last, board)
+    epochs = (_Epochs(len(sampler.images), sampler.batch_size * k) if settings.get("epochs") is not None else None)
+    grids = _SampleGrids(gan, latents, os.path.join(path, "samples"), int(settings["sample_every"]), last, board,
+                         epochs)
     checkpoints = _Checkpoints(gan, os.path.join(path, "checkpoint"), sampler, clock, metrics,
                                int(settings["save_every"]), last, bool(settings.get("keep_checkpoints")))
     bar = _Progress(progress, start, last, f"{gan.loss} {os.path.basename(path)}")

@@ -28,9 +28,10 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
@@ -63,6 +64,77 @@ def split_entry(entry: str) -> "tuple[str, Dict[str, object]]":
     return loss, ({"arch": arch} if arch else {})
 
 
+NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._+-")
+
+
+def study_runs(losses) -> "OrderedDict[str, Dict[str, object]]":
+    """The study's runs by name, each with the settings that are its own (its loss, and any run or GAN option):
+    from a list of entries ("LOSS" or "LOSS@ARCH"), or a mapping of names to settings ({"DCGAN": {"loss": "SGAN",
+    "lr_g": 1e-3}, ...}; a setting without "loss" trains the loss its name says).
+
+    Raises:
+        ValueError: for no runs, a name given twice or unfit for a folder, or a setting the study sets per run.
+        TypeError: for settings that are not a mapping.
+    """
+    if isinstance(losses, str):
+        raise TypeError(f"losses must be a list of losses or a mapping of runs, got the string {losses!r}")
+    entries = list(losses.items()) if isinstance(losses, Mapping) else [(e, None) for e in losses]
+    if not entries:
+        raise ValueError("give at least one loss (--losses SGAN,RaSGAN, or runs: in a study file)")
+    found: "OrderedDict[str, Dict[str, object]]" = OrderedDict()
+    for name, own in entries:
+        if not isinstance(name, str) or not name or not set(name) <= NAME_CHARACTERS:
+            raise ValueError(f"run name {name!r}: use letters, digits and @._+- only (it names the run's folder)")
+        if name in found:
+            raise ValueError(f"a loss is given twice: {name}")
+        if own is None:
+            loss, own = split_entry(name)
+            own = {"loss": loss, **own}
+        elif not isinstance(own, Mapping):
+            raise TypeError(f"run {name}: its settings must be a mapping of options, got {type(own).__name__} {own!r}")
+        else:
+            own = {"loss": split_entry(name)[0], **runs.normalise_options(own, f"run {name} of the study")}
+        fixed = sorted(set(own) & set(PER_RUN) - {"loss", "threads"})
+        if fixed:
+            raise ValueError(f"run {name}: {', '.join(fixed)}: the study sets these for every run (seeds, iters, "
+                             "eval_every, eval_n)")
+        found[name] = dict(own)
+    return found
+
+
+STUDY_FILE_KEYS = ("runs", "losses", "seeds", "seed", "iters", "eval_every", "eval_n", "options")
+
+
+def read_study_file(path: str) -> Dict[str, object]:
+    """A study file (YAML): `runs` (a mapping of run names to their own settings, or a list of losses; `losses`
+    is another name for it), `seeds`, `seed`, `iters`, `eval_every`, `eval_n`, and `options` shared by every run;
+    as `study()` keyword arguments. Read as plain data (yaml.safe_load: no code runs, whatever the file).
+
+    Raises:
+        FileNotFoundError: for a missing file.
+        ValueError: for a file that is not a YAML mapping of those keys.
+    """
+    data = runs.read_yaml(path)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a study file is a mapping of {', '.join(STUDY_FILE_KEYS)}, got "
+                         f"{type(data).__name__}")
+    unknown = sorted(set(map(str, data)) - set(STUDY_FILE_KEYS))
+    if unknown:
+        raise ValueError(f"{path}: unknown key{'s' * (len(unknown) > 1)} {', '.join(unknown)}; a study file holds "
+                         f"{', '.join(STUDY_FILE_KEYS)}")
+    if "runs" in data and "losses" in data:
+        raise ValueError(f"{path}: give runs or losses, not both")
+    study_args = {k: v for k, v in data.items() if k not in ("runs", "losses", "options")}
+    study_args["losses"] = data.get("runs", data.get("losses"))
+    if study_args["losses"] is None:
+        raise ValueError(f"{path}: no runs: give runs: (a mapping of run names to their settings) or losses:")
+    options = data.get("options") or {}
+    if not isinstance(options, dict):
+        raise ValueError(f"{path}: options must be a mapping of run and GAN options, got {type(options).__name__}")
+    study_args["options"] = options
+    return study_args
+
+
 def available_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -74,9 +146,12 @@ def available_cores() -> int:
 
 
 def train_run(path: str, entry: str, seed: int, iters: int, eval_every: int, eval_n: int,
-              options: Mapping[str, object], threads: Optional[Mapping[str, int]] = None) -> Dict[str, object]:
-    """Trains (or continues) the run at `path` of the loss `entry` ("LOSS" or "LOSS@ARCH") to `iters` iterations
-    and returns its record (also written to path/study-run.json): the evaluations over iterations, the training
+              options: Mapping[str, object], threads: Optional[Mapping[str, int]] = None,
+              own: Optional[Mapping[str, object]] = None, cadence: Optional[int] = None,
+              not_evaluated: Optional[str] = None) -> Dict[str, object]:
+    """Trains (or continues) the run at `path` named `entry`, with its `own` settings (default: the loss and
+    architecture its name says, "LOSS" or "LOSS@ARCH") over the shared `options`, to `iters` iterations, with a
+    checkpoint and a grid every `cadence` iterations (default `eval_every`), and returns its record (also written to path/study-run.json): the evaluations over iterations, the training
     time, and where it diverged if it did. A run whose record says it is over (at `iters` or later, or diverged)
     returns that record untouched.
 
@@ -90,9 +165,10 @@ def train_run(path: str, entry: str, seed: int, iters: int, eval_every: int, eva
         return record
     if os.path.isfile(record_path):
         os.remove(record_path)  # a longer study than the one that finished this run: train on
-    loss, own = split_entry(entry)
-    given = {**RUN_PRESETS, **options, **own, "loss": loss, "seed": seed, "iters": iters, "eval_every": eval_every,
-             "eval_n": eval_n, "save_every": eval_every, "sample_every": eval_every, "threads": _threads_here(threads)}
+    own = dict(own) if own is not None else study_runs([entry])[entry]
+    cadence = cadence or eval_every
+    given = {**RUN_PRESETS, **options, **own, "seed": seed, "iters": iters, "eval_every": eval_every,
+             "eval_n": eval_n, "save_every": cadence, "sample_every": cadence, "threads": _threads_here(threads)}
     diverged = None
     try:
         if os.path.isfile(os.path.join(path, "config.yaml")):  # started before: continue it exactly
@@ -112,6 +188,7 @@ def train_run(path: str, entry: str, seed: int, iters: int, eval_every: int, eva
                                            metrics["kid"][evaluated])],
         # the checkpoint holds the last good iteration; the next one's update was not finite
         "diverged": None if diverged is None else {"iteration": int(run.iteration) + 1, "message": diverged},
+        "not_evaluated": not_evaluated,
     }
     grids = run.sample_grids
     if grids:
@@ -169,29 +246,28 @@ def _write_json(data: object, path: str) -> None:
     os.replace(path + ".partial", path)
 
 
-def _study_settings(out: str, losses: Sequence[str], seeds: int, seed: int, iters: int, eval_every: Optional[int],
-                    eval_n: int, options: Mapping[str, object]) -> Dict[str, object]:
-    """The study's settings, checked, and written to out/study.json (or checked against the one there)."""
-    if not losses:
-        raise ValueError("give at least one loss (--losses SGAN,RaSGAN)")
-    if len(set(losses)) != len(losses):
-        raise ValueError(f"a loss is given twice: {', '.join(losses)}")
+def _study_settings(out: str, losses, seeds: int, seed: int, iters: int, eval_every: Optional[int],
+                    eval_n: int, options: Mapping[str, object], progress: bool) -> "tuple[Dict[str, object], Dict[str, str]]":
+    """The study's settings, checked (the datasets cached, the feature network checked against their images), and
+    written to out/study.json (or checked against the one there); also the runs that will not be evaluated."""
+    entries = study_runs(losses)
     for name, value, least in (("seeds", seeds, 1), ("iters", iters, 1), ("eval_n", eval_n, 2)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ValueError(f"{name} must be an int ≥ {least}, got {value!r}")
-    eval_every = eval_every or max(1, iters // 10)
-    if eval_every < 1:
-        raise ValueError(f"eval_every must be ≥ 1, got {eval_every}")
+    if eval_every is not None and (isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 0):
+        raise ValueError(f"eval_every must be an int ≥ 0 (0: never), got {eval_every!r}")
+    eval_every = max(1, iters // 10) if eval_every is None else eval_every
     shared = runs.normalise_options(options, "study()")
     per_run = sorted(set(shared) & set(PER_RUN) - {"threads"})
     if per_run:
         raise ValueError(f"{', '.join(per_run)}: the study sets these for each run (--losses, --seeds, --seed, "
                          "--iters, --eval-every, --eval-n)")
-    _check_losses(losses, shared)
+    _check_losses(entries, shared)
     settings = {"format": STUDY_FORMAT, "eval_every": eval_every, "eval_n": eval_n,
                 "options": {k: v for k, v in shared.items() if k != "threads"}}
     path = os.path.join(out, "study.json")
     claim_folder(out, ".swiftgan-study", "study", STUDY_FILES, legacy=lambda p: os.path.isfile(os.path.join(p, "study.json")))
+    unevaluated = _prepare_data({**settings, "runs": entries}, progress)
     if os.path.isfile(path):
         with open(path) as f:
             before = json.load(f)
@@ -202,23 +278,28 @@ def _study_settings(out: str, losses: Sequence[str], seeds: int, seed: int, iter
             changed += [k for k in ("eval_every", "eval_n") if settings[k] != recorded[k]]
             raise ValueError(f"{out} holds a study with other settings ({', '.join(changed) or 'format'} differ): a "
                              "study continues with the options it started with; give them again, or another --out")
-    settings.update(losses=list(losses), seeds=list(range(seed, seed + seeds)), iters=iters)
+        before_runs = before.get("runs") or {n: study_runs([n])[n] for n in before.get("losses", [])}
+        changed = [n for n in entries if n in before_runs and json.loads(json.dumps(entries[n])) != before_runs[n]]
+        if changed:
+            raise ValueError(f"{out} holds a study whose run {changed[0]} had other settings "
+                             f"({before_runs[changed[0]]}, now {entries[changed[0]]}): a run continues with the "
+                             "settings it started with; give them again, another name, or another --out")
+    settings.update(losses=list(entries), runs=entries, seeds=list(range(seed, seed + seeds)), iters=iters)
     _write_json(settings, path)
-    return settings
+    return settings, unevaluated
 
 
-def _check_losses(losses: Sequence[str], shared: Mapping[str, object]) -> None:
-    """Builds each loss's GAN once (no data needed), so that a misspelt loss or an option a loss refuses is
+def _check_losses(entries: Mapping[str, Mapping[str, object]], shared: Mapping[str, object]) -> None:
+    """Builds each run's GAN once (no data needed), so that a misspelt loss or an option a loss refuses is
     reported before any worker starts."""
     from .gan import GAN
 
-    gan_options = runs._gan_options({**runs.RUN_DEFAULTS, **shared})
-    gan_options.update(image_size=shared.get("image_size", runs.RUN_DEFAULTS["image_size"]),
-                       channels=shared.get("channels") or 1)
-    for entry in losses:
-        loss, own = split_entry(entry)
+    for entry, own in entries.items():
+        settings = {**runs.RUN_DEFAULTS, **shared, **own}
+        gan_options = runs._gan_options(settings)
+        gan_options.update(image_size=settings["image_size"], channels=settings.get("channels") or 1)
         try:
-            GAN(**{**gan_options, **own, "loss": loss}).close()
+            GAN(**gan_options).close()
         except ValueError as error:
             hint = (" (in a study, give a loss its own networks as LOSS@ARCH, e.g. EBGAN@ebgan, BEGAN@began)"
                     if "auto-encoder critic" in str(error) or "energy-based" in str(error) else "")
@@ -243,13 +324,19 @@ def _client(scheduler: Optional[str], workers: Optional[int], runs_count: int):
     return Client(cluster), cluster
 
 
-def study(out: str, losses: Sequence[str], *, seeds: int = 3, seed: int = 1, iters: int = 2000,
+def study(out: str, losses, *, seeds: int = 3, seed: int = 1, iters: int = 2000,
           eval_every: Optional[int] = None, eval_n: int = 2000, scheduler: Optional[str] = None,
           workers: Optional[int] = None, progress: bool = True, **options) -> Dict[str, object]:
-    """Trains every loss in `losses` with each of `seeds` seeds (from `seed` on) for `iters` iterations into
-    `out/runs/`, on Dask, evaluating FID and KID every `eval_every` iterations (default a tenth of `iters`) with
-    `eval_n` samples; writes the report (study.md, study.csv, runs.csv, fid.png, losses.png, grids/) and returns
-    its summary. `options` are the run options every run shares (dataset, arch, ngf, batch_size, lr_d, ...).
+    """Trains every run of `losses` with each of `seeds` seeds (from `seed` on) for `iters` iterations into
+    `out/runs/`, on Dask, evaluating FID and KID every `eval_every` iterations (default a tenth of `iters`; 0:
+    never) with `eval_n` samples; writes the report (study.md, study.csv, runs.csv, fid.png, losses.png, grids/)
+    and returns its summary. `losses`: a list of losses ("LOSS" or "LOSS@ARCH"), or a mapping of run names to
+    their own settings (see `study_runs`; a study file gives it, see `read_study_file`). `options` are the run
+    options every run shares (dataset, arch, ngf, batch_size, lr_d, ...).
+
+    The dataset is cached once, before any run starts. A run whose images no feature network takes (the shipped
+    one takes Fashion-MNIST's 1×32×32) is trained and reported as not evaluated, said once; when the network was
+    given (feature_network), the study refuses instead, before anything trains.
 
     Runs on the local machine's cores (`workers` processes, default one per core up to the runs there are, each
     computing on cores/workers threads), or on the Dask cluster whose scheduler is at `scheduler`
@@ -262,7 +349,16 @@ def study(out: str, losses: Sequence[str], *, seeds: int = 3, seed: int = 1, ite
             trained and reported first.
     """
     out = os.path.abspath(out)
-    settings = _study_settings(out, list(losses), seeds, seed, iters, eval_every, eval_n, options)
+    remote = _client(scheduler, workers, 0)[0] if scheduler else None  # reached before any data is read
+    try:
+        return _study(out, losses, seeds, seed, iters, eval_every, eval_n, workers, remote, progress, options)
+    finally:
+        if remote is not None:
+            remote.close()
+
+
+def _study(out, losses, seeds, seed, iters, eval_every, eval_n, workers, remote, progress, options) -> Dict[str, object]:
+    settings, unevaluated = _study_settings(out, losses, seeds, seed, iters, eval_every, eval_n, options, progress)
     plan = [(loss, s) for s in settings["seeds"] for loss in settings["losses"]]
     folder = os.path.join(out, "runs")
     os.makedirs(folder, exist_ok=True)
@@ -277,8 +373,8 @@ def study(out: str, losses: Sequence[str], *, seeds: int = 3, seed: int = 1, ite
             pending.append((loss, s))
     started = time.monotonic()
     if pending:
-        _train_on_dask(pending, settings, folder, scheduler, workers, options.get("threads"), progress, records,
-                       failures)
+        _train_on_dask(pending, settings, folder, remote, workers, options.get("threads"), progress, records,
+                       failures, unevaluated)
     summary = write_report(out, settings, [records[key] for key in plan if key in records], failures,
                            wall_seconds=time.monotonic() - started, skipped=len(plan) - len(pending))
     if failures:
@@ -288,20 +384,62 @@ def study(out: str, losses: Sequence[str], *, seeds: int = 3, seed: int = 1, ite
     return summary
 
 
-def _train_on_dask(pending, settings, folder, scheduler, workers, threads_override, progress, records,
-                   failures) -> None:
+def _prepare_data(settings: Mapping[str, object], progress: bool) -> Dict[str, str]:
+    """Caches each run's dataset (once per dataset and conversion) and checks that its images fit the feature
+    network: the runs that will not be evaluated, with why (said once, on stderr).
+
+    Raises:
+        ValueError: when a feature network was given that does not take a run's images."""
+    from .datacache import plan_dataset
+    from .features import network_fit
+
+    plans, fits, unevaluated = {}, {}, {}
+    for name, own in settings["runs"].items():
+        run = {**runs.RUN_DEFAULTS, **settings["options"], **own}
+        key = tuple(run.get(k) for k in ("dataset", "image_size", "channels", "class_name", "cache_dir"))
+        if key not in plans:
+            plans[key] = plan_dataset(str(run["dataset"]), image_size=run["image_size"], channels=run["channels"],
+                                      class_name=run["class_name"], cache_dir=run.get("cache_dir"))
+            if progress:
+                print(f"swiftgan: {plans[key].describe()}", flush=True)
+            plans[key].open(progress=progress)
+        if not settings["eval_every"]:
+            continue
+        shape, network = plans[key].shape[1:], run.get("feature_network")
+        if (network, shape) not in fits:
+            fits[(network, shape)] = network_fit(network, shape)
+        if fits[(network, shape)] is not None:
+            if network:
+                raise ValueError(f"run {name}: {fits[(network, shape)]}: give a feature network that takes its "
+                                 "images, or --eval-every 0")
+            unevaluated[name] = fits[(network, shape)]
+    if unevaluated:  # said even without progress bars: the report would otherwise be the first to say it
+        print(f"swiftgan: not evaluated (FID, KID): {', '.join(unevaluated)}: {next(iter(unevaluated.values()))}; "
+              "give --feature-network (a network trained on this data with `swiftgan features train`, or Inception's "
+              "weights) to evaluate them", file=sys.stderr)
+    return unevaluated
+
+
+def _train_on_dask(pending, settings, folder, remote, workers, threads_override, progress, records, failures,
+                   unevaluated) -> None:
+    """Trains the `pending` runs through `remote` (a client of a scheduler), or on a local cluster of `workers`
+    processes made (and closed) here."""
     from tqdm.auto import tqdm
 
-    client, cluster = _client(scheduler, workers, len(pending))
+    owned = remote is None
+    client, cluster = _client(None, workers, len(pending)) if owned else (remote, None)
     from distributed import as_completed
 
     try:
         threads = _threads_per_worker(client, threads_override)
         futures = {}
         for loss, s in pending:  # priority: the order of the plan (seed by seed), so a study stopped early is even
+            evaluated = loss not in unevaluated
             future = client.submit(train_run, os.path.join(folder, run_name(loss, s)), loss, s, settings["iters"],
-                                   settings["eval_every"], settings["eval_n"], settings["options"], threads,
-                                   priority=-len(futures), pure=False)
+                                   settings["eval_every"] if evaluated else 0, settings["eval_n"], settings["options"],
+                                   threads, own=settings["runs"][loss],
+                                   cadence=settings["eval_every"] or max(1, settings["iters"] // 10),
+                                   not_evaluated=unevaluated.get(loss), priority=-len(futures), pure=False)
             futures[future] = (loss, s)
         with tqdm(total=len(futures), unit="run", disable=not progress, desc="study") as bar:
             for future in as_completed(futures):
@@ -315,13 +453,15 @@ def _train_on_dask(pending, settings, folder, scheduler, workers, threads_overri
                     records[key] = record
                     last = record["evaluations"][-1] if record["evaluations"] else None
                     state = (f"diverged at iteration {record['diverged']['iteration']}" if record["diverged"]
-                             else f"FID {last['fid']:.2f} at iteration {last['iteration']}" if last else "done")
+                             else f"FID {last['fid']:.2f} at iteration {last['iteration']}" if last
+                             else "done, not evaluated")
                     bar.write(f"{run_name(*key)}: {state} ({record['seconds']:.0f} s of training)")
                 bar.update(1)
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if owned:
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 # ---- the report ------------------------------------------------------------------------------------------
@@ -364,13 +504,24 @@ def write_report(out: str, settings: Mapping[str, object], records: List[Mapping
     lines = [f"# Study: {len(settings['losses'])} losses × {len(settings['seeds'])} seeds, {settings['iters']} "
              f"iterations, {options.get('dataset', runs.RUN_DEFAULTS['dataset'])}",
              "",
-             f"Every run is reported; none is picked. FID and KID of {settings['eval_n']} samples against as many "
-             f"dataset images, every {settings['eval_every']} iterations. Mean ± std over the runs that did not "
-             "diverge; \"best\" is each run's lowest FID at any evaluation (optimistic: it picks an iteration), "
-             "\"last\" its FID at the end.",
+             "Every run is reported; none is picked. "
+             + (f"FID and KID of {settings['eval_n']} samples against as many dataset images, every "
+                f"{settings['eval_every']} iterations. Mean ± std over the runs that did not diverge; \"best\" is "
+                "each run's lowest FID at any evaluation (optimistic: it picks an iteration), \"last\" its FID at "
+                "the end." if settings["eval_every"] else "Not evaluated (eval_every 0)."),
              "",
              "Options every run shares: " + (", ".join(f"{k}={v}" for k, v in sorted(options.items())) or "defaults"),
-             "",
+             ""]
+    own = {name: {k: v for k, v in settings.get("runs", {}).get(name, {}).items() if k != "loss" or v != name}
+           for name in settings["losses"]}
+    if any(own.values()):
+        lines += ["Each run's own settings: " + "; ".join(
+            f"{name}: " + ", ".join(f"{k}={v}" for k, v in sorted(values.items())) for name, values in own.items()
+            if values), ""]
+    reasons = sorted({r["not_evaluated"] for r in records if r.get("not_evaluated")})
+    if reasons:
+        lines += [f"Not evaluated: {'; '.join(reasons)} (give feature_network to evaluate them).", ""]
+    lines += [
              "| loss | runs | diverged | FID last | FID best | KID last | s/it |",
              "|---|---|---|---|---|---|---|"]
     for loss, row in table.items():
@@ -385,7 +536,7 @@ def write_report(out: str, settings: Mapping[str, object], records: List[Mapping
             last = r["evaluations"][-1]
             fids = (f"{last['fid']:.2f}", f"{best['fid']:.2f} ({best['iteration']})", f"{last['kid']:.4f}")
         else:
-            fids = ("–", "–", "–")
+            fids = ("not evaluated" if r.get("not_evaluated") or not settings["eval_every"] else "–", "–", "–")
         if r["diverged"]:
             fids = (f"diverged at {r['diverged']['iteration']}",) + fids[1:]
         lines.append(f"| {name} | {r['iterations']} | {' | '.join(fids)} | {r['seconds']:.0f} |")

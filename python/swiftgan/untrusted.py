@@ -160,8 +160,10 @@ def read_pickled_data(data: bytes, path: str) -> object:
 
 
 class _PickleReader:
-    def __init__(self, data: bytes, path: str):
-        self.data, self.path, self.at = data, path, 0
+    globals = _GLOBALS
+
+    def __init__(self, data: bytes, path: str, start: int = 0):
+        self.data, self.path, self.at = data, path, start
         self.stack: List[object] = []
         self.marks: List[int] = []
         self.memo: Dict[int, object] = {}
@@ -284,6 +286,8 @@ class _PickleReader:
             elif code == 0x62:  # BUILD
                 state = pop()
                 self.build(self.top(), state)
+            elif code == 0x51:  # BINPERSID: a reference to data outside the pickle
+                push(self.persistent(pop()))
             else:
                 raise self.refuse(f"opcode 0x{code:02x}, which plain data does not use")
 
@@ -307,8 +311,11 @@ class _PickleReader:
                 raise self.refuse(f"a dict key of type {type(key).__name__}")
             target[key] = value
 
+    def persistent(self, pid: object) -> object:
+        raise self.refuse("a persistent reference, which plain data does not use")
+
     def known_global(self, module: str, name: str) -> _Global:
-        kind = _GLOBALS.get((module, name))
+        kind = self.globals.get((module, name))
         if kind is None:
             raise self.refuse(f"the name {module}.{name}, which plain data does not use")
         return _Global(kind)
@@ -379,3 +386,173 @@ class _PickleReader:
             raise self.refuse(f"an array of shape {list(shape)} and {dtype.dtype} holding {len(raw):,} bytes")
         flat = np.frombuffer(bytes(raw), dtype=dtype.dtype)
         return flat.reshape(shape, order="F" if fortran else "C")
+
+
+# ---- PyTorch state dicts --------------------------------------------------------------------------------
+
+_TORCH_STORAGES = {"FloatStorage": "<f4", "DoubleStorage": "<f8", "HalfStorage": "<f2", "LongStorage": "<i8",
+                   "IntStorage": "<i4", "ShortStorage": "<i2", "CharStorage": "i1", "ByteStorage": "u1",
+                   "BoolStorage": "?", "BFloat16Storage": "<u2"}
+_TORCH_GLOBALS = {**_GLOBALS, ("collections", "OrderedDict"): "ordereddict",
+                  ("torch._utils", "_rebuild_tensor_v2"): "tensor", ("torch._utils", "_rebuild_tensor"): "tensor",
+                  **{("torch", name): "storage:" + name for name in _TORCH_STORAGES}}
+TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+
+
+class _Storage:
+    def __init__(self, kind: str, key: str, count: int):
+        self.kind, self.key, self.count = kind, key, count
+        self.values: Optional[np.ndarray] = None
+
+
+class _PendingTensor:
+    def __init__(self, storage: _Storage, offset: int, shape: Tuple[int, ...], strides: Tuple[int, ...]):
+        self.storage, self.offset, self.shape, self.strides = storage, offset, shape, strides
+
+
+class _TorchPickleReader(_PickleReader):
+    """The pickle of a PyTorch state dict: OrderedDicts of tensors, each a view of a storage held outside the
+    pickle (a persistent reference); nothing is imported and nothing is called."""
+    globals = _TORCH_GLOBALS
+
+    def __init__(self, data: bytes, path: str, start: int = 0):
+        super().__init__(data, path, start)
+        self.storages: Dict[str, _Storage] = {}
+
+    def persistent(self, pid: object) -> object:
+        if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage" and isinstance(pid[1], _Global)
+                and pid[1].name.startswith("storage:") and isinstance(pid[2], str) and isinstance(pid[4], int)
+                and pid[4] >= 0):
+            raise self.refuse("a persistent reference other than a tensor storage")
+        key = pid[2]
+        if key not in self.storages:
+            self.storages[key] = _Storage(pid[1].name.split(":")[1], key, pid[4])
+        return self.storages[key]
+
+    def reduce(self, builder: object, args: object) -> object:
+        if isinstance(builder, _Global) and builder.name == "ordereddict":
+            if args != ():
+                raise self.refuse("an OrderedDict built from arguments")
+            return {}
+        if isinstance(builder, _Global) and builder.name == "tensor":
+            if not (isinstance(args, tuple) and len(args) >= 4 and isinstance(args[0], _Storage)):
+                raise self.refuse("a tensor rebuilt from unexpected arguments")
+            storage, offset, shape, strides = args[:4]
+            if not (isinstance(offset, int) and offset >= 0 and isinstance(shape, tuple) and isinstance(strides, tuple)
+                    and len(shape) == len(strides) <= 8
+                    and all(isinstance(v, int) and v >= 0 for v in shape + strides)):
+                raise self.refuse(f"a tensor of shape {shape!r} and strides {strides!r}")
+            last = offset + sum((size - 1) * step for size, step in zip(shape, strides) if size > 0)
+            if all(shape) and last >= storage.count:
+                raise self.refuse(f"a tensor reaching element {last} of a storage of {storage.count}")
+            return _PendingTensor(storage, offset, shape, strides)
+        return super().reduce(builder, args)
+
+    def build(self, target: object, state: object) -> None:
+        if isinstance(target, dict) and isinstance(state, dict):  # an OrderedDict's attributes (_metadata)
+            return
+        super().build(target, state)
+
+
+def _tensor_values(pending: _PendingTensor) -> np.ndarray:
+    storage = pending.storage
+    values = storage.values
+    if storage.kind == "BFloat16Storage":  # the high half of a float32
+        values = (values.astype(np.uint32) << 16).view(np.float32)
+    if not all(pending.shape):
+        return np.zeros(pending.shape, dtype=values.dtype)
+    view = np.lib.stride_tricks.as_strided(values[pending.offset:], shape=pending.shape,
+                                           strides=[s * values.itemsize for s in pending.strides], writeable=False)
+    return np.array(view)
+
+
+def read_torch_state_dict(path: str) -> Dict[str, np.ndarray]:
+    """The tensors of a PyTorch state dict saved by `torch.save` (the zip format of PyTorch ≥ 1.6, or the legacy
+    one before it), as NumPy arrays by name, read as data: no code of the file runs and nothing is imported.
+
+    Raises:
+        ValueError: for a file that is not a state dict of tensors (a pickle holding anything else, a damaged
+            archive, storages shorter than their tensors).
+        MemoryError: for a file that would not fit in memory.
+    """
+    with open_regular(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        check_memory(2 * size, f"{path}: a state dict of {format_bytes(size)}")
+        data = f.read(size)
+    if data[:4] == b"PK\x03\x04":
+        state, storages = _read_torch_zip(data, path)
+    elif data[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):
+        state, storages = _read_torch_legacy(data, path)
+    else:
+        raise ValueError(f"{path}: not a PyTorch file (neither a zip archive nor a pickle)")
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, (_PendingTensor, int))
+                                              for k, v in state.items()):
+        raise ValueError(f"{path}: not a state dict (a mapping of names to tensors)")
+    del storages
+    return {name: _tensor_values(value) for name, value in state.items() if isinstance(value, _PendingTensor)}
+
+
+def _storage_values(storage: _Storage, raw: bytes, path: str) -> None:
+    dtype = np.dtype(_TORCH_STORAGES[storage.kind])
+    if len(raw) < storage.count * dtype.itemsize:
+        raise ValueError(f"{path}: storage {storage.key} holds {len(raw):,} bytes, its tensors need "
+                         f"{storage.count * dtype.itemsize:,}")
+    storage.values = np.frombuffer(raw, dtype=dtype, count=storage.count)
+
+
+def _read_torch_zip(data: bytes, path: str):
+    import io
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        names = archive.namelist()
+        pickles = [n for n in names if n.endswith("/data.pkl") or n == "data.pkl"]
+        if len(pickles) != 1:
+            raise ValueError(f"{path}: a zip archive without one data.pkl (not a PyTorch file)")
+        prefix = pickles[0][:-len("data.pkl")]
+        reader = _TorchPickleReader(archive.read(pickles[0]), path)
+        state = reader.run()
+        for key, storage in reader.storages.items():
+            member = f"{prefix}data/{key}"
+            if member not in names:
+                raise ValueError(f"{path}: the storage {key} is missing from the archive")
+            _storage_values(storage, archive.read(member), path)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as error:
+        raise ValueError(f"{path}: a damaged archive ({error.__class__.__name__}: {error})") from None
+    return state, reader.storages
+
+
+def _read_torch_legacy(data: bytes, path: str):
+    at = 0
+    header = []
+    for _ in range(3):  # the magic number, the protocol version, the system's description
+        reader = _PickleReader(data, path, at)
+        header.append(reader.run())
+        at = reader.at
+    if header[0] != TORCH_LEGACY_MAGIC:
+        raise ValueError(f"{path}: a pickle that is not a PyTorch file (no PyTorch magic number)")
+    reader = _TorchPickleReader(data, path, at)
+    state = reader.run()
+    keys_reader = _PickleReader(data, path, reader.at)
+    keys = keys_reader.run()
+    at = keys_reader.at
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ValueError(f"{path}: the list of storages is not a list of names")
+    for key in keys:
+        if key not in reader.storages:
+            raise ValueError(f"{path}: a storage {key} no tensor uses")
+        storage = reader.storages[key]
+        if at + 8 > len(data):
+            raise ValueError(f"{path}: truncated before storage {key}")
+        count = int.from_bytes(data[at:at + 8], "little")
+        itemsize = np.dtype(_TORCH_STORAGES[storage.kind]).itemsize
+        if count != storage.count or at + 8 + count * itemsize > len(data):
+            raise ValueError(f"{path}: storage {key} declares {count} elements, its tensors {storage.count}, the file "
+                             f"holds {max(len(data) - at - 8, 0) // itemsize}")
+        _storage_values(storage, data[at + 8:at + 8 + count * itemsize], path)
+        at += 8 + count * itemsize
+    missing = set(reader.storages) - set(keys)
+    if missing:
+        raise ValueError(f"{path}: storages {', '.join(sorted(missing))} are missing from the file")
+    return state, reader.storages

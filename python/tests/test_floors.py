@@ -10,7 +10,7 @@ import swiftgan
 
 PACKAGE = os.path.dirname(os.path.abspath(swiftgan.__file__))
 ENGINE = {"_native", "engine", "gan", "features", "checkpoint", "options", "core", "metrics", "untrusted", "ownership"}
-LAB = {"datasets", "images", "plots", "animations", "toy", "run", "cli", "compare", "_compare_worker", "study",
+LAB = {"datasets", "datacache", "images", "plots", "animations", "toy", "run", "cli", "compare", "_compare_worker", "study",
        "__main__"}
 LAB_LIBRARIES = ["PIL", "yaml", "tqdm", "imageio", "imageio_ffmpeg", "matplotlib", "tensorboardX", "dask", "distributed",
                  "torch"]

@@ -112,10 +112,20 @@ def test_a_loss_entry_can_name_its_own_networks(tmp_path):
 
 
 def test_failed_runs_are_named_and_the_others_reported(tmp_path):
-    with pytest.raises(StudyError, match=r"2 of 2 runs failed .*RaSGAN-seed1: FileNotFoundError: .*nowhere"):
-        study(str(tmp_path / "s"), ["RaSGAN"], seeds=2, iters=4, eval_every=2, eval_n=10, workers=1, progress=False,
+    data = str(tmp_path / "three.npy")  # three images: a batch of 8 fails in each run, once training starts
+    np.save(data, np.zeros((3, 32, 32), np.uint8))
+    with pytest.raises(StudyError, match=r"2 of 2 runs failed .*RaSGAN-seed1: ValueError: batch_size must be in "
+                                         r"\[1, 3\] for a dataset of 3, got 8"):
+        study(str(tmp_path / "s"), ["RaSGAN"], seeds=2, iters=4, eval_every=0, eval_n=10, workers=1, progress=False,
+              dataset=data, batch_size=8, ngf=4, ndf=4, z_dim=8)
+    assert "failed: ValueError" in (tmp_path / "s" / "study.md").read_text()
+
+
+def test_a_missing_dataset_is_refused_before_any_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"dataset '.*nowhere': no such file or folder"):
+        study(str(tmp_path / "s"), ["RaSGAN"], seeds=2, iters=4, workers=1, progress=False,
               dataset=str(tmp_path / "nowhere"), ngf=4, ndf=4, z_dim=8)
-    assert "failed: FileNotFoundError" in (tmp_path / "s" / "study.md").read_text()
+    assert not os.path.exists(tmp_path / "s" / "runs")
 
 
 def test_bad_studies_are_refused_before_any_worker_starts(tmp_path):
