@@ -34,6 +34,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import datasets as data
+from .checkpoint import sha256_of_file
 from .untrusted import format_bytes
 
 CACHE_FORMAT = "swiftgan-image-cache-1"
@@ -206,7 +207,7 @@ class DatasetPlan:
                 raise ValueError(f"{where}: no usable image among {n} image files ({', '.join(data.IMAGE_EXTENSIONS)})")
             index = {"format": CACHE_FORMAT, "source": self.source, "class_name": self.class_name, "kind": self.kind,
                      "image_size": s, "channels": c, "shape": [kept, c, s, s], "key": self.key,
-                     "sha256": _file_sha256(target), "skipped": [self.files[i] for i, _ in failed],
+                     "sha256": sha256_of_file(target), "skipped": [self.files[i] for i, _ in failed],
                      "seconds": round(time.monotonic() - started, 3)}
             with open(os.path.join(partial, "index.json"), "w") as f:
                 json.dump(index, f, indent=1)
@@ -290,14 +291,6 @@ def _compact(target: str, n: int, row: int, holes: Sequence[int]) -> int:
             write += 1
         f.truncate(write * row)
     return write
-
-
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _cores() -> int:
