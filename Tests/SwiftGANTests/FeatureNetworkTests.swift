@@ -47,7 +47,7 @@ final class FeatureNetworkTests: XCTestCase {
         XCTAssertTrue(loss.isFinite && loss > 0 && (0...1).contains(accuracy))
         XCTAssertNotEqual(trainer.network.namedState.map { $0.1.scalars }, before)
         XCTAssertThrowsError(try FeatureConfig(text: "depth=3")) {
-            XCTAssertEqual(($0 as! SwiftGANError).message, "unknown option 'depth'; known options: channels, image_size, classes, width, lr, seed")
+            XCTAssertEqual(($0 as! SwiftGANError).message, "unknown option 'depth'; known options: network, channels, image_size, classes, width, lr, seed")
         }
     }
 }

@@ -22,8 +22,10 @@ package func maxPool2dForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePoint
                     for j in 0..<ow {
                         let left = j * s - p, columns = max(left, 0)..<min(left + k, w)
                         var best = -Float.infinity
-                        for r in rows { for c in columns where !(src[r * w + c] <= best) { best = src[r * w + c] } }
-                        dst[i * ow + j] = best  // NaN wins, as in torch
+                        for r in rows {
+                            for c in columns where src[r * w + c] > best || src[r * w + c].isNaN { best = src[r * w + c] }
+                        }
+                        dst[i * ow + j] = best  // NaN wins and stays, as in torch
                     }
                 }
             }
