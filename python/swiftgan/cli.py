@@ -218,10 +218,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     results = []
     from tqdm.auto import tqdm
 
-    with GAN.load(checkpoints[-1][1]) as last, Reference(
-            images, args.real_n, last.sample_shape, args.network, args.seed,
+    total = min(args.real_n, len(images)) + args.n * len(checkpoints)
+    with tqdm(total=total, unit="img", desc="features (real, then generated)", delay=2) as bar, \
+            GAN.load(checkpoints[-1][1]) as last, Reference(
+            images, args.real_n, last.sample_shape, args.network, args.seed, progress=bar.update,
             real_name=f"{config['dataset']} (the run's training images)") as reference:  # the real features, once
-        for iteration, folder in tqdm(checkpoints, desc="checkpoints", disable=len(checkpoints) < 2):
+        for iteration, folder in checkpoints:
             with GAN.load(folder) as gan:
                 result = reference.evaluate(gan, n=args.n, seed=args.seed)
                 result["measured"]["iteration"] = gan.iteration

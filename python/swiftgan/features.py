@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from collections import OrderedDict
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -388,7 +388,9 @@ def real_subset(count: int, n: int, seed: int) -> np.ndarray:
 class Reference:
     """What sample quality is measured against: a feature network (a file, an open `FeatureNetwork`, or None for
     the shipped one) and the features of a seeded subset of at most `n` of `images`, checked to be of the shape
-    `sample_shape` the network takes. Used as a context manager (it closes a network it opened).
+    `sample_shape` the network takes. Used as a context manager (it closes a network it opened). Images are read
+    and measured `chunk` at a time (bounded memory for 50,000 images of 299×299 in Inception), and `progress(k)` is
+    called after each chunk of k images, real or generated, when given.
 
     Raises:
         ValueError: when the network takes images of another shape than `sample_shape` (`remedy` says what to do).
@@ -396,7 +398,8 @@ class Reference:
 
     def __init__(self, images: np.ndarray, n: int, sample_shape: Tuple[int, ...], network=None, seed: int = 0,
                  threads: Optional[int] = None, real_name: str = "given",
-                 remedy: str = "train a network for this data (swiftgan features train) and pass it"):
+                 remedy: str = "train a network for this data (swiftgan features train) and pass it",
+                 progress: Optional[Callable[[int], None]] = None, chunk: int = 500):
         self.owned = not isinstance(network, (FeatureNetwork, InceptionNetwork))
         self.network = network if not self.owned else (
             load_network(network, threads=threads) if network else default_network(threads))
@@ -406,18 +409,25 @@ class Reference:
                             f"shape {[self.network.channels, self.network.image_size, self.network.image_size]}")
                 self.close()
                 raise ValueError(f"the feature network takes images of {expected}, {what} {list(shape)}: {remedy}")
-        self.seed, self.real_name = seed, real_name
+        self.seed, self.real_name, self.progress, self.chunk = seed, real_name, progress, chunk
         picks = real_subset(len(images), n, seed)
-        self.real = self.network.features(np.ascontiguousarray(images[picks], dtype=np.float32))
+        self.real = self._features(len(picks), lambda start, stop: images[picks[start:stop]])
 
-    def fake_features(self, samples=None, gan=None, latents: Optional[np.ndarray] = None,
-                      chunk: int = 1000) -> np.ndarray:
-        """The features of `samples`, or of `gan`'s samples of `latents`, `chunk` at a time."""
+    def _features(self, count: int, take: Callable[[int, int], np.ndarray]) -> np.ndarray:
+        """The features of `count` images, `take(start, stop)` giving each chunk."""
+        parts = []
+        for start in range(0, count, self.chunk):
+            parts.append(self.network.features(np.ascontiguousarray(take(start, min(start + self.chunk, count)),
+                                                                    dtype=np.float32)))
+            if self.progress is not None:
+                self.progress(len(parts[-1]))
+        return np.concatenate(parts) if parts else np.zeros((0, self.network.feature_count), np.float32)
+
+    def fake_features(self, samples=None, gan=None, latents: Optional[np.ndarray] = None) -> np.ndarray:
+        """The features of `samples`, or of `gan`'s samples of `latents`, a chunk at a time."""
         if gan is not None:
-            return np.concatenate([self.network.features(gan.generate(latents[i:i + chunk]))
-                                   for i in range(0, len(latents), chunk)])
-        return np.concatenate([self.network.features(np.ascontiguousarray(samples[i:i + chunk], dtype=np.float32))
-                               for i in range(0, len(samples), chunk)])
+            return self._features(len(latents), lambda start, stop: gan.generate(latents[start:stop]))
+        return self._features(len(samples), lambda start, stop: samples[start:stop])
 
     def measured(self, fake_samples: int, **more: object) -> Dict[str, object]:
         """How a figure against this reference was measured: the network's file, SHA-256, feature layer and

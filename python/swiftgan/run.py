@@ -414,7 +414,7 @@ class _Evaluations:
             return
         from .metrics import fid, kernel_distance
 
-        fake = self.reference.fake_features(gan=self.gan, latents=self.latents, chunk=500)
+        fake = self.reference.fake_features(gan=self.gan, latents=self.latents)
         real = self.reference.real
         stats["fid"] = fid(real, fake)
         stats["kid"] = kernel_distance(real, fake, subsets=20, subset_size=min(1000, self.n), seed=self.seed)[0]
@@ -825,14 +825,18 @@ def _train_in(path: str, settings: Dict[str, object], images: ImageCache, sample
         if resumed is not None:
             last = (_iterations_for(settings, len(images), resumed.n_critic) if settings.get("epochs") is not None
                     else int(settings["iters"]))
-            if resumed.iteration >= last:  # said, and nothing of the run touched
+            if resumed.iteration >= last:  # said; only the products a run killed at its end missed are written
                 at = resumed.iteration
-                resumed.close()
+                try:
+                    written = _finish(path, resumed, settings, missing_only=True)
+                finally:
+                    resumed.close()
                 if progress:
                     given = (f"{settings['epochs']} epochs ({last} iterations)" if settings.get("epochs") is not None
                              else f"iters {last}")
                     print(f"swiftgan: nothing to train: {path} is at iteration {at}, and {given} ends there or "
-                          f"before; give --iters (or --epochs) beyond {at} to train on")
+                          f"before; give --iters (or --epochs) beyond {at} to train on"
+                          + (f" (wrote {', '.join(written)}, missing since the run stopped)" if written else ""))
                 return Run(path)
             gan, elapsed, latents = _continue(resumed, path, settings, sampler, len(images))
         else:  # a new run, or one stopped before its first checkpoint: (re)start from iteration 0
@@ -848,14 +852,25 @@ def _train_in(path: str, settings: Dict[str, object], images: ImageCache, sample
                 raise
         try:
             _loop(gan, sampler, latents, path, settings, elapsed, resumed=resume is not None, progress=progress)
-            run = Run(path)
-            run.plot()
-            evolution(os.path.join(path, "samples"), os.path.join(path, "evolution.gif"))
-            if settings["morph"] and len(gan.sample_shape) == 3:
-                morph(gan, os.path.join(path, "morph.gif"), seed=int(settings["seed"]))
+            _finish(path, gan, settings)
         finally:
             gan.close()
-    return run
+    return Run(path)
+
+
+def _finish(path: str, gan: GAN, settings: Mapping[str, object], missing_only: bool = False) -> List[str]:
+    """The products of a finished run: losses.png, evolution.gif and (with morph) morph.gif; with `missing_only`,
+    only those that are not there. Returns the names written."""
+    products = [("losses.png", lambda target: Run(path).plot(target)),
+                ("evolution.gif", lambda target: evolution(os.path.join(path, "samples"), target))]
+    if settings["morph"] and len(gan.sample_shape) == 3:
+        products.append(("morph.gif", lambda target: morph(gan, target, seed=int(settings["seed"]))))
+    written = []
+    for name, write in products:
+        if not (missing_only and os.path.exists(os.path.join(path, name))):
+            write(os.path.join(path, name))
+            written.append(name)
+    return written
 
 
 def _loop(gan: GAN, sampler: BatchSampler, latents: np.ndarray, path: str, settings: Mapping[str, object],

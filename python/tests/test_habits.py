@@ -68,6 +68,11 @@ def test_a_resume_with_nothing_to_do_says_so(tmp_path, bars):
     assert (f"swiftgan: nothing to train: {os.path.abspath(path)} is at iteration 3, and iters 3 ends there or before; "
             "give --iters (or --epochs) beyond 3 to train on") in done.stdout
     assert os.path.getmtime(os.path.join(path, "metrics.csv")) == before
+    os.remove(os.path.join(path, "evolution.gif"))  # as when a run is killed after its last step, before its end
+    done = swiftgan_command("train", "--resume", path)
+    assert done.returncode == 0 and "(wrote evolution.gif, missing since the run stopped)" in done.stdout
+    assert os.path.isfile(os.path.join(path, "evolution.gif"))
+    assert os.path.getmtime(os.path.join(path, "metrics.csv")) == before
 
 
 def test_torchvision_roots_are_recognised_and_known_names_say_how_to_give_them(tmp_path):
