@@ -47,7 +47,7 @@ def test_features_equal_pytorch_fids_network_on_the_same_weights(fixture, incept
     reference = fixture[batch + "_features"]
     ours = inception.features(images)
     assert ours.shape == reference.shape == (len(images), 2048)
-    # float32 through 94 convolutions: measured at most 1.2e-5 of a largest feature of ~50 (Zen 4, AVX-512)
+    # float32 through 94 convolutions: measured at most 3.6e-7 of the largest feature (~50), on AVX-512, AVX2, SSE4.1
     np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=5e-5 * np.abs(reference).max())
 
 
