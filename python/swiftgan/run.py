@@ -684,7 +684,17 @@ def _write_dataset_record(path: str, images: ImageCache) -> None:
     os.replace(tmp, os.path.join(path, DATASET_RECORD))
 
 
-def _check_dataset_record(path: str, dataset: str, images: ImageCache) -> None:
+def _legacy_record(path: str) -> bool:
+    """Whether the run's dataset.json was written before the image cache (a run that trains on float32 images held
+    in memory, as it started: resized arrays were not rounded to 8 bits then)."""
+    try:
+        with open(os.path.join(path, DATASET_RECORD)) as f:
+            return json.load(f).get("format") != 2
+    except (FileNotFoundError, ValueError, AttributeError):
+        return False
+
+
+def _check_dataset_record(path: str, dataset: str, images) -> None:
     """Refuses a resume whose dataset is not the one the run started on (runs written before the record: unchecked)."""
     try:
         with open(os.path.join(path, DATASET_RECORD)) as f:
@@ -794,14 +804,20 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
             raise ValueError(f"eval_every {settings['eval_every']} asks for FID and KID, and {unfit}: give "
                              "--feature-network (a network trained on this data with `swiftgan features train`, or "
                              "Inception's weights), or --eval-every 0")
-    plan.check_disk()
-    images = plan.open(progress=progress)
+    if resume is not None and _legacy_record(path):  # started before the cache: on the float32 images it trained on
+        from .datasets import load_dataset
+
+        images = load_dataset(str(settings["dataset"]), image_size=settings["image_size"],
+                              channels=settings["channels"], class_name=settings["class_name"])
+    else:
+        plan.check_disk()
+        images = plan.open(progress=progress)
     sampler = BatchSampler(images, _samples_per_batch(settings), seed=int(settings["seed"]), prefetch=1)
     try:
         run = _train_in(path, settings, images, sampler, resume, force, progress)
         if progress and sampler.batches:
             print(f"swiftgan: waited {1000 * sampler.waited / sampler.batches:.2f} ms per batch for data "
-                  f"({sampler.batches:,} batches read from {images.folder})")
+                  f"({sampler.batches:,} batches read from {getattr(images, 'folder', 'memory')})")
         return run
     except OSError as error:
         if error.filename is None:  # a write that failed without naming its file (NumPy's): say where
@@ -810,7 +826,8 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
         raise
     finally:
         sampler.close()
-        images.close()
+        if isinstance(images, ImageCache):
+            images.close()
 
 
 def _train_in(path: str, settings: Dict[str, object], images: ImageCache, sampler: BatchSampler,

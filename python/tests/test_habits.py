@@ -14,6 +14,7 @@ import yaml
 from PIL import Image
 
 import swiftgan
+import swiftgan.datacache
 from swiftgan import datasets
 from swiftgan.study import read_study_file, study
 
@@ -205,3 +206,26 @@ def test_study_files_are_checked(tmp_path):
                             ({"A": {"loss": "RaSGAN", "lrd": 1}}, "run A of the study: unknown option 'lrd'")):
         with pytest.raises(ValueError, match=re.escape(message)):
             study(str(tmp_path / "refused"), losses, progress=False)
+
+
+def test_a_run_started_before_the_cache_resumes_on_the_float_images_it_trained_on(tmp_path):
+    """A run whose dataset.json holds the SHA-256 of float32 images (written before the cache) resumes on its data
+    held in memory as it was: a resized array rounded to 8 bits would not be its data (and would be refused)."""
+    import hashlib
+    import json
+
+    data = str(tmp_path / "smooth.npy")
+    ramp = np.linspace(-1, 1, 28 * 28, dtype=np.float32).reshape(28, 28)
+    np.save(data, np.stack([np.roll(ramp, i, axis=1) for i in range(24)])[:, None])
+    path = str(tmp_path / "r")
+    swiftgan.train(path, dataset=data, image_size=32, iters=2, sample_every=2, save_every=2, **TINY)
+    floats = datasets.load_dataset(data, image_size=32)
+    legacy = {"shape": list(floats.shape), "sha256": hashlib.sha256(floats.tobytes()).hexdigest()}
+    with open(os.path.join(path, "dataset.json"), "w") as f:
+        json.dump(legacy, f)
+    cached = swiftgan.datacache.open_dataset(data, image_size=32, progress=False)
+    assert not np.array_equal(cached[np.arange(24)], floats)  # the cache's 8 bits are not what it trained on
+    run = swiftgan.train(resume=path, iters=4, progress=False)
+    assert run.iteration == 4
+    with open(os.path.join(path, "dataset.json")) as f:
+        assert json.load(f) == legacy  # still the record of its float images
