@@ -24,10 +24,11 @@ import errno
 import fcntl
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
+import subprocess
 import sys
+import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -223,20 +224,61 @@ class DatasetPlan:
 
 def _decode_files(paths: Sequence[str], target: str, size: int, channels: int, workers: Optional[int],
                   advance: Callable[[int], None]) -> List[Tuple[int, str]]:
-    """Decodes `paths` into rows of `target`, in worker processes; the (index, reason) of files that failed."""
+    """Decodes `paths` into rows of `target`, in `workers` processes (default one per core); the (index, reason) of
+    files that failed. The workers are fresh interpreters that run `_worker` and nothing of the caller's: a user's
+    script that trains at its top level (no `if __name__ == "__main__"`) is not run again in them, as
+    multiprocessing's spawn would, and nothing of the caller's threads is inherited, as fork would."""
     tasks = [(list(paths[i:i + CHUNK]), i, target, size, channels) for i in range(0, len(paths), CHUNK)]
-    workers = workers or _cores()
+    workers = min(workers or _cores(), len(tasks))
     failed: List[Tuple[int, str]] = []
-    if workers <= 1 or len(tasks) <= 1 or multiprocessing.current_process().daemon:  # a daemon may have no children
+    if workers <= 1:
         for task in tasks:
             failed += _decode_chunk(task)
             advance(len(task[0]))
         return failed
-    with multiprocessing.get_context("spawn").Pool(min(workers, len(tasks))) as pool:
-        for task, result in zip(tasks, pool.imap(_decode_chunk, tasks)):
-            failed += result
-            advance(len(task[0]))
+    queue, lock, errors = list(reversed(tasks)), threading.Lock(), []
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this swiftgan, wherever it is
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [package_parent] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+
+    def feed() -> None:  # one thread per worker process: a task out, its failures back
+        process = subprocess.Popen([sys.executable, "-c", "from swiftgan.datacache import _worker; _worker()"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=environment)
+        try:
+            while not errors:
+                with lock:
+                    if not queue:
+                        break
+                    task = queue.pop()
+                process.stdin.write(json.dumps(task) + "\n")
+                process.stdin.flush()
+                answer = process.stdout.readline()
+                if not answer:
+                    raise RuntimeError(f"an image-decoding worker stopped (exit status {process.wait()})")
+                with lock:
+                    failed.extend((int(i), str(reason)) for i, reason in json.loads(answer))
+                    advance(len(task[0]))
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            process.stdin.close()
+            process.wait()
+
+    threads = [threading.Thread(target=feed, daemon=True) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
     return failed
+
+
+def _worker() -> None:
+    """An image-decoding worker: decodes each task read from stdin (a JSON line) into the cache file it names, and
+    writes the failures (a JSON line) to stdout."""
+    for line in sys.stdin:
+        print(json.dumps(_decode_chunk(json.loads(line))), flush=True)
 
 
 def _decode_chunk(task) -> List[Tuple[int, str]]:

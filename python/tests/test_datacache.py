@@ -51,6 +51,23 @@ def test_one_worker_and_several_write_the_same_cache(tmp_path):
     assert one.sha256 == two.sha256 and np.array_equal(one[np.arange(140)], two[np.arange(140)])
 
 
+def test_a_script_without_a_main_guard_caches_once_in_its_workers(tmp_path):
+    """A user's script that caches (or trains) at its top level: the decoding workers do not run it again."""
+    import subprocess
+    import sys
+
+    folder = write_folder(str(tmp_path / "images"), 130, seed=5)
+    script = tmp_path / "train.py"
+    script.write_text("import swiftgan.datacache as dc\n"
+                      "print('top level ran', flush=True)\n"
+                      f"cache = dc.open_dataset({folder!r}, image_size=8, cache_dir={str(tmp_path / 'c')!r}, "
+                      "workers=2, progress=False)\n"
+                      "print('cached', len(cache), flush=True)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["top level ran", "cached 130"]
+
+
 def test_a_changed_file_list_makes_a_new_entry(tmp_path, cache_dir):
     folder = write_folder(str(tmp_path / "images"), 4)
     first = plan_dataset(folder, image_size=8, cache_dir=cache_dir)
