@@ -218,7 +218,7 @@ class DatasetPlan:
             raise
 
     def array(self) -> np.ndarray:
-        """The images of an array source converted (float32 [N, C, S, S]; for array sources only)."""
+        """The images of an array source as read (float32 [N, C, H, W]), converted a chunk at a time when cached."""
         return self._array
 
 
@@ -372,14 +372,16 @@ def plan_dataset(spec: str, image_size: Optional[int] = None, channels: Optional
     cache_dir = os.path.abspath(cache_dir or default_cache_dir())
     default_name = spec.lower() in data.FASHION_MNIST_NAMES
     source, kind = data.resolve(spec, class_name)
-    if kind == "folder":
-        paths = data.find_images(source, class_name)
+    if kind in ("folder", "image"):  # an image file alone: a folder of one
+        paths = data.find_images(source, class_name) if kind == "folder" else [source]
+        kind = "folder"
         if not paths:
             where = source + (f" (class {class_name!r})" if class_name else "")
             raise ValueError(f"{where}: no image files ({', '.join(data.IMAGE_EXTENSIONS)})")
         size, c = image_size or 64, channels or 3
+        root = source if os.path.isdir(source) else os.path.dirname(source)
         key = _key({"format": CACHE_FORMAT, "source": os.path.realpath(source), "class": class_name, "size": size,
-                    "channels": c, "files": _listing(paths, source)})
+                    "channels": c, "files": _listing(paths, root)})
         return DatasetPlan(spec, source, kind, (len(paths), c, size, size), key, cache_dir, files=paths,
                            class_name=class_name, default_name=default_name)
     files = data.source_files(source)

@@ -124,6 +124,13 @@ def test_a_damaged_cache_is_refused_with_the_remedy(tmp_path, cache_dir):
         ImageCache(plan.folder)
 
 
+def test_one_image_file_is_a_dataset_of_one(tmp_path, cache_dir):
+    path = str(tmp_path / "one.png")
+    Image.fromarray(np.arange(30 * 20 * 3, dtype=np.uint8).reshape(20, 30, 3)).save(path)
+    cache = open_dataset(path, image_size=8, cache_dir=cache_dir, progress=False)
+    assert cache.shape == (1, 3, 8, 8) and np.array_equal(cache[[0]], load_dataset(path, image_size=8))
+
+
 def test_arrays_are_cached_converted(tmp_path, cache_dir):
     path = str(tmp_path / "digits.npy")
     pixels = np.random.default_rng(0).integers(0, 256, (20, 28, 28), dtype=np.uint8)
