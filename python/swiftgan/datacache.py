@@ -173,10 +173,20 @@ class DatasetPlan:
         with open(os.path.join(self.cache_dir, f".{os.path.basename(self.folder)}.lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # another process building this entry: wait for it, then read its
             if not self.cached:
+                self._remove_stale_builds()
                 self._build(progress, workers, report)
         return ImageCache(self.folder)
 
     # ---- building -------------------------------------------------------------------------------------
+
+    def _remove_stale_builds(self) -> None:
+        """Removes this entry's `<entry>.partial-<pid>` folders whose process is gone (killed mid-build: a build
+        that stops otherwise removes its own); only names of exactly that form, under the entry's lock."""
+        prefix = os.path.basename(self.folder) + ".partial-"
+        for name in os.listdir(self.cache_dir):
+            pid = name[len(prefix):]
+            if name.startswith(prefix) and pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(os.path.join(self.cache_dir, name), ignore_errors=True)
 
     def _build(self, progress: bool, workers: Optional[int], report) -> None:
         from tqdm.auto import tqdm
@@ -333,6 +343,16 @@ def _compact(target: str, n: int, row: int, holes: Sequence[int]) -> int:
             write += 1
         f.truncate(write * row)
     return write
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _cores() -> int:

@@ -576,7 +576,8 @@ def _settings(out: Optional[str], resume: Optional[str], config: Optional[str],
     else:
         settings = {**RUN_DEFAULTS, **(read_config(config) if config else {}), **given}
         path = os.path.abspath(out or _default_out(settings))
-        if claim_folder(path, RUN_MARKER, "run", RUN_FILES, force, legacy=_is_legacy_run, create=False):
+        held = claim_folder(path, RUN_MARKER, "run", RUN_FILES, force, legacy=_is_legacy_run, create=False)
+        if held and os.path.isfile(os.path.join(path, "config.yaml")):  # (a run killed before it: started again)
             raise FileExistsError(f"{path} already holds a run: resume it (--resume {path}) or choose another folder")
     if "epochs" in given and "iters" in given:
         raise ValueError("give iters or epochs, not both: epochs sets the iterations from the dataset's size")

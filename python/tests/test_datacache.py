@@ -103,6 +103,13 @@ def test_a_build_that_stops_leaves_no_entry(tmp_path, cache_dir, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         plan.open(progress=False)
     assert not plan.cached and [n for n in os.listdir(cache_dir) if not n.startswith(".")] == []
+    monkeypatch.undo()
+    stale = f"{plan.folder}.partial-{2**22 + 12345}"  # a build killed outright (no pid this large is alive)
+    os.makedirs(stale)
+    other = os.path.join(cache_dir, "user-notes.partial-1")  # not of this form: never touched
+    os.makedirs(other)
+    plan.open(progress=False).close()
+    assert plan.cached and not os.path.exists(stale) and os.path.isdir(other)
 
 
 def test_a_cache_that_would_not_fit_on_its_disk_is_refused_before_decoding(tmp_path, cache_dir, monkeypatch):

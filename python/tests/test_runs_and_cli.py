@@ -205,6 +205,9 @@ def test_train_refuses_bad_options_and_never_overwrites_a_run(dataset, tmp_path)
     with pytest.raises(FileExistsError, match="already holds a run: resume it"):
         swiftgan.train(run.path, dataset=dataset, iters=2, **TINY)
     assert open(os.path.join(run.path, "metrics.csv")).read() == before
+    from swiftgan.ownership import claim_folder  # a run killed after claiming its folder, before config.yaml
+    claim_folder(str(tmp_path / "c"), swiftgan.run.RUN_MARKER, "run", swiftgan.run.RUN_FILES)
+    assert swiftgan.train(str(tmp_path / "c"), dataset=dataset, iters=2, morph=False, **TINY).iteration == 2
     with pytest.raises(ValueError, match=r"cannot change loss, lr_d when resuming .*: only iters, epochs, sample_every"):
         swiftgan.train(resume=run.path, loss="WGAN-GP", lr_d=1e-3)
     resumed = swiftgan.train(resume=run.path, iters=3, threads=1, progress=False)  # not part of the experiment
