@@ -36,6 +36,7 @@ import numpy as np
 
 from . import datasets as data
 from .checkpoint import sha256_of_file
+from .ownership import process_is_gone
 from .untrusted import format_bytes
 
 CACHE_FORMAT = "swiftgan-image-cache-1"
@@ -185,7 +186,7 @@ class DatasetPlan:
         prefix = os.path.basename(self.folder) + ".partial-"
         for name in os.listdir(self.cache_dir):
             pid = name[len(prefix):]
-            if name.startswith(prefix) and pid.isdigit() and not _alive(int(pid)):
+            if name.startswith(prefix) and pid.isdigit() and process_is_gone(int(pid)):
                 shutil.rmtree(os.path.join(self.cache_dir, name), ignore_errors=True)
 
     def _build(self, progress: bool, workers: Optional[int], report) -> None:
@@ -343,16 +344,6 @@ def _compact(target: str, n: int, row: int, holes: Sequence[int]) -> int:
             write += 1
         f.truncate(write * row)
     return write
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _cores() -> int:

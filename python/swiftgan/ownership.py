@@ -143,7 +143,8 @@ def temporary_sibling(path: str) -> str:
             continue
 
 
-def _process_is_gone(pid: int) -> bool:
+def process_is_gone(pid: int) -> bool:
+    """Whether no process has the id `pid` (one of another user's counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -164,7 +165,7 @@ def remove_stale_temporaries(path: str) -> List[str]:
         return removed
     for entry in entries:
         match = _TEMPORARY.match(entry)
-        if match and match.group(3) == name and int(match.group(1)) != os.getpid() and _process_is_gone(int(match.group(1))):
+        if match and match.group(3) == name and int(match.group(1)) != os.getpid() and process_is_gone(int(match.group(1))):
             shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
             removed.append(os.path.join(parent, entry))
     return removed

@@ -811,8 +811,7 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
         images = load_dataset(str(settings["dataset"]), image_size=settings["image_size"],
                               channels=settings["channels"], class_name=settings["class_name"])
     else:
-        plan.check_disk()
-        images = plan.open(progress=progress)
+        images = plan.open(progress=progress)  # the disk checked first
     sampler = BatchSampler(images, _samples_per_batch(settings), seed=int(settings["seed"]), prefetch=1)
     try:
         run = _train_in(path, settings, images, sampler, resume, force, progress)
