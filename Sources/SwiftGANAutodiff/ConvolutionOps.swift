@@ -1,6 +1,7 @@
 // Differentiable convolutions. Three ops close the family under differentiation:
 // the convolution, its adjoint in the input (which is the transposed
 // convolution), and its weight gradient; each one's backward uses the others.
+// A backward runs in the `Precision` its forward ran in, wherever the backward is started from.
 
 // MARK: - Public ops
 
@@ -45,10 +46,12 @@ func convolution(_ x: Tensor, _ w: Tensor, _ g: ConvGeometry) -> Tensor {
     let o = w.shape[0]
     let y = Tensor(uninitialized: [g.batch, o, g.outputHeight, g.outputWidth])
     conv2dForward(y.pointer, x.pointer, w.pointer, outChannels: o, g)
-    return record(y, [x, w]) { gy, needed in
-        // The weight gradient first: its working copies are freed before the input gradient is allocated.
-        let gw = needed[1] ? convolutionWeightGradient(gy, x, g) : nil
-        return [needed[0] ? convolutionInputAdjoint(gy, w, g) : nil, gw]
+    return record(y, [x, w]) { [precision = Precision.current] gy, needed in
+        Precision.using(precision) {
+            // The weight gradient first: its working copies are freed before the input gradient is allocated.
+            let gw = needed[1] ? convolutionWeightGradient(gy, x, g) : nil
+            return [needed[0] ? convolutionInputAdjoint(gy, w, g) : nil, gw]
+        }
     }
 }
 
@@ -56,9 +59,11 @@ func convolution(_ x: Tensor, _ w: Tensor, _ g: ConvGeometry) -> Tensor {
 func convolutionInputAdjoint(_ y: Tensor, _ w: Tensor, _ g: ConvGeometry) -> Tensor {
     let x = Tensor(uninitialized: [g.batch, g.channels, g.height, g.width])
     conv2dBackwardInput(x.pointer, y.pointer, w.pointer, outChannels: w.shape[0], g)
-    return record(x, [y, w]) { gx, needed in
-        let gw = needed[1] ? convolutionWeightGradient(y, gx, g) : nil  // first, as in `convolution`
-        return [needed[0] ? convolution(gx, w, g) : nil, gw]
+    return record(x, [y, w]) { [precision = Precision.current] gx, needed in
+        Precision.using(precision) {
+            let gw = needed[1] ? convolutionWeightGradient(y, gx, g) : nil  // first, as in `convolution`
+            return [needed[0] ? convolution(gx, w, g) : nil, gw]
+        }
     }
 }
 
@@ -70,9 +75,11 @@ func convolutionWeightGradient(_ gy: Tensor, _ x: Tensor, _ g: ConvGeometry) -> 
     let o = gy.shape[1]
     let gw = Tensor(uninitialized: [o, g.channels, g.kernelHeight, g.kernelWidth])
     conv2dBackwardWeight(gw.pointer, gy.pointer, x.pointer, outChannels: o, g)
-    return record(gw, [gy, x]) { ggw, needed in
-        [needed[0] ? convolution(x, ggw, g) : nil,
-         needed[1] ? convolutionInputAdjoint(gy, ggw, g) : nil]
+    return record(gw, [gy, x]) { [precision = Precision.current] ggw, needed in
+        Precision.using(precision) {
+            [needed[0] ? convolution(x, ggw, g) : nil,
+             needed[1] ? convolutionInputAdjoint(gy, ggw, g) : nil]
+        }
     }
 }
 

@@ -15,14 +15,16 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     Profile.time(.matrixProduct) {
         sgemm(c.pointer, a.pointer, b.pointer, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB)
     }
-    return record(c, [a, b]) { g, needed in
-        let ga: Tensor? = !needed[0] ? nil
-            : transposeA ? matmul(b, g, transposeA: transposeB, transposeB: true)
-            : matmul(g, b, transposeA: false, transposeB: !transposeB)
-        let gb: Tensor? = !needed[1] ? nil
-            : transposeB ? matmul(g, a, transposeA: true, transposeB: transposeA)
-            : matmul(a, g, transposeA: !transposeA, transposeB: false)
-        return [ga, gb]
+    return record(c, [a, b]) { [precision = Precision.current] g, needed in
+        Precision.using(precision) {  // the backward in the forward's precision
+            let ga: Tensor? = !needed[0] ? nil
+                : transposeA ? matmul(b, g, transposeA: transposeB, transposeB: true)
+                : matmul(g, b, transposeA: false, transposeB: !transposeB)
+            let gb: Tensor? = !needed[1] ? nil
+                : transposeB ? matmul(g, a, transposeA: true, transposeB: transposeA)
+                : matmul(a, g, transposeA: !transposeA, transposeB: false)
+            return [ga, gb]
+        }
     }
 }
 

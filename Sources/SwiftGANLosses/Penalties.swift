@@ -107,10 +107,15 @@ public struct PenaltyInputs {
 }
 
 /// The gradient norms ‖∇_x C(x)‖₂ per sample, differentiable (double backprop).
+///
+/// In float32 whatever the step's `Precision`: the critic's pass at the penalty's points, its input gradient and
+/// (each op's backward running in its forward's precision) the double backprop through them. A gradient norm is
+/// a sum of squares of gradients, each of them through every layer twice; bfloat16 products would perturb it by
+/// the rounding of every operand on that path.
 func criticGradientNorms(critic: (Tensor) -> Tensor, at point: Tensor) -> Tensor {
     let x = point.detached()
     x.requiresGrad = true
-    let grad = gradients(of: critic(x), wrt: [x], createGraph: true)[0]
+    let grad = Precision.using(.fp32) { gradients(of: critic(x), wrt: [x], createGraph: true)[0] }
     return rowNorms(grad.reshaped([x.shape[0], -1]))
 }
 

@@ -17,7 +17,11 @@ final class ConvolutionAccuracyTests: XCTestCase {
     /// The exact result (float64) of one pass and, per output element, the sum of its terms' magnitudes and count.
     struct Exact { var value: [Double]; var magnitude: [Double]; var terms: [Int] }
 
-    func exact(_ pass: ConvolutionPass, _ a: Tensor, _ b: Tensor, outChannels o: Int, _ g: ConvGeometry) -> Exact {
+    /// With `rounded`, each operand is first rounded to bfloat16: the exact result of precision bf16's products.
+    func exact(_ pass: ConvolutionPass, _ a: Tensor, _ b: Tensor, outChannels o: Int, _ g: ConvGeometry,
+               rounded: Bool = false) -> Exact {
+        let a = rounded ? Tensor((0..<a.count).map { roundedToBFloat16(a.pointer[$0]) }, shape: a.shape) : a
+        let b = rounded ? Tensor((0..<b.count).map { roundedToBFloat16(b.pointer[$0]) }, shape: b.shape) : b
         let count: Int
         switch pass {
         case .forward: count = g.batch * o * g.outputHeight * g.outputWidth
@@ -50,8 +54,12 @@ final class ConvolutionAccuracyTests: XCTestCase {
 
     /// Runs one pass through the core's dispatch (`conv2dForward`, `conv2dBackwardInput`, `conv2dBackwardWeight`)
     /// and checks every element against the float64 result.
+    /// In `precision` bf16 the float64 result is that of the operands rounded to bfloat16, under the same float32
+    /// bound (a product of two bfloat16 values is exact in float32, so only the sums round); and the result must
+    /// miss the float64 result of the unrounded operands by more than that bound, or the rounding did not happen.
+    @discardableResult
     func checkPass(_ pass: ConvolutionPass, outChannels o: Int, _ g: ConvGeometry, seed: UInt64,
-                   file: StaticString = #filePath, line: UInt = #line) {
+                   precision: Precision = .fp32, file: StaticString = #filePath, line: UInt = #line) -> Double {
         let image = randomTensor([g.batch, g.channels, g.height, g.width], seed: seed)
         let weight = randomTensor([o, g.channels, g.kernelHeight, g.kernelWidth], seed: seed + 1)
         let gradient = randomTensor([g.batch, o, g.outputHeight, g.outputWidth], seed: seed + 2)
@@ -61,27 +69,46 @@ final class ConvolutionAccuracyTests: XCTestCase {
         case .forward:
             (a, b) = (image, weight)
             out = Tensor(uninitialized: gradient.shape)
-            conv2dForward(out.pointer, a.pointer, b.pointer, outChannels: o, g)
+            Precision.using(precision) { conv2dForward(out.pointer, a.pointer, b.pointer, outChannels: o, g) }
         case .backwardData:
             (a, b) = (gradient, weight)
             out = Tensor(uninitialized: image.shape)
-            conv2dBackwardInput(out.pointer, a.pointer, b.pointer, outChannels: o, g)
+            Precision.using(precision) { conv2dBackwardInput(out.pointer, a.pointer, b.pointer, outChannels: o, g) }
         case .backwardWeights:
             (a, b) = (gradient, image)
             out = Tensor(uninitialized: weight.shape)
-            conv2dBackwardWeight(out.pointer, a.pointer, b.pointer, outChannels: o, g)
+            Precision.using(precision) { conv2dBackwardWeight(out.pointer, a.pointer, b.pointer, outChannels: o, g) }
         }
-        let e = exact(pass, a, b, outChannels: o, g)
-        let u = 0x1p-24
-        var worst = 0.0, worstAt = 0
-        for i in 0..<out.count {
-            let n = Double(e.terms[i]), gamma = n * u / (1 - n * u)
-            let ratio = Swift.abs(Double(out.pointer[i]) - e.value[i]) / Swift.max(gamma * e.magnitude[i], .leastNormalMagnitude)
-            if ratio > worst { (worst, worstAt) = (ratio, i) }
+        func worstRatio(_ e: Exact) -> (Double, Int) {
+            let u = 0x1p-24
+            var worst = 0.0, worstAt = 0
+            for i in 0..<out.count {
+                let n = Double(e.terms[i]), gamma = n * u / (1 - n * u)
+                let ratio = Swift.abs(Double(out.pointer[i]) - e.value[i]) / Swift.max(gamma * e.magnitude[i], .leastNormalMagnitude)
+                if ratio > worst { (worst, worstAt) = (ratio, i) }
+            }
+            return (worst, worstAt)
         }
-        XCTAssertLessThanOrEqual(worst, 1, "\(pass) N\(g.batch) C\(g.channels) \(g.height)×\(g.width) → O\(o) "
-                                 + "k\(g.kernelHeight) s\(g.stride) p\(g.padding): element \(worstAt) off by \(worst)× "
-                                 + "the rounding bound (\(out.pointer[worstAt]) against \(e.value[worstAt]))", file: file, line: line)
+        let e = exact(pass, a, b, outChannels: o, g, rounded: precision == .bf16)
+        let (worst, worstAt) = worstRatio(e)
+        let what = "\(precision) \(pass) N\(g.batch) C\(g.channels) \(g.height)×\(g.width) → O\(o) k\(g.kernelHeight) "
+            + "s\(g.stride) p\(g.padding)"
+        XCTAssertLessThanOrEqual(worst, 1, "\(what): element \(worstAt) off by \(worst)× the rounding bound "
+                                 + "(\(out.pointer[worstAt]) against \(e.value[worstAt]))", file: file, line: line)
+        if precision == .bf16 {
+            // Rounding the operands moves the result by about 2⁻⁹ of its terms, float32 sums by about 2⁻²⁴: the
+            // result must sit far nearer the rounded operands' result than the unrounded one is.
+            let unrounded = exact(pass, a, b, outChannels: o, g).value
+            var offRounded = 0.0, roundingMoved = 0.0
+            for i in 0..<out.count {
+                offRounded += (Double(out.pointer[i]) - e.value[i]) * (Double(out.pointer[i]) - e.value[i])
+                roundingMoved += (e.value[i] - unrounded[i]) * (e.value[i] - unrounded[i])
+            }
+            XCTAssertLessThan(offRounded.squareRoot(), 1e-2 * roundingMoved.squareRoot(),
+                              "\(what): as near the unrounded operands' result as the rounded ones': were the operands "
+                                  + "rounded to bfloat16?", file: file, line: line)
+        }
+        return worst
     }
 
     func testImageSideConvolutionsMatchFloat64AtEveryBatchChannelCountAndSize() {
@@ -121,5 +148,172 @@ final class ConvolutionAccuracyTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// bf16 on this processor, or a skip that says why not.
+    func requireBFloat16() throws {
+        if let reason = Precision.unsupportedReason(.bf16) { throw XCTSkip(reason) }
+    }
+
+    func testBFloat16ConvolutionsAreExactProductsOfRoundedOperandsSummedInFloat32() throws {
+        // Every path again in precision bf16: oneDNN's bfloat16 kernels (blocked, and beside a 1- to 3-channel
+        // image) and the dense layers (operands rounded, then sgemm or its double-precision form).
+        try requireBFloat16()
+        var seed: UInt64 = 900
+        var cases: [(ConvGeometry, Int)] = []
+        for channels in [1, 3] {
+            cases.append((ConvGeometry(batch: 3, channels: channels, height: 32, width: 32, kernelHeight: 4,
+                                       kernelWidth: 4, stride: 2, padding: 1), 16))
+        }
+        for batch in [1, 5] {
+            cases += [(ConvGeometry(batch: batch, channels: 16, height: 16, width: 16, kernelHeight: 4, kernelWidth: 4,
+                                    stride: 2, padding: 1), 32),
+                      (ConvGeometry(batch: batch, channels: 32, height: 8, width: 8, kernelHeight: 3, kernelWidth: 3,
+                                    stride: 1, padding: 1), 16),
+                      (ConvGeometry(batch: batch, channels: 64, height: 4, width: 4, kernelHeight: 4, kernelWidth: 4,
+                                    stride: 1, padding: 0), 1),
+                      (ConvGeometry(batch: batch, channels: 24, height: 4, width: 4, kernelHeight: 4, kernelWidth: 4,
+                                    stride: 1, padding: 0), 100)]
+        }
+        for (g, filters) in cases {
+            for pass in [ConvolutionPass.forward, .backwardData, .backwardWeights] {
+                checkPass(pass, outChannels: filters, g, seed: seed, precision: .bf16)
+                seed += 3
+            }
+        }
+    }
+
+    /// A critic's step in float64, its products' operands rounded to bfloat16 where precision bf16 rounds them
+    /// (`rounded`) or not: conv 3→8 (4×4, stride 2) → leaky ReLU → conv 8→16 → linear 256→1 → softplus(−d),
+    /// the mean over the batch; then the three weight gradients. The rounded operands are float32 values rounded
+    /// once more, as the core rounds its float32 activations and gradients.
+    func referenceCriticStep(_ x: Tensor, _ w1: Tensor, _ w2: Tensor, _ wl: Tensor, rounded: Bool)
+        -> (d: [Double], h1: [Double], gradients: [[Double]]) {
+        func tensor(_ v: [Double], _ shape: [Int]) -> Tensor { Tensor(v.map { Float($0) }, shape: shape) }
+        func r(_ v: Double) -> Double { rounded ? Double(roundedToBFloat16(Float(v))) : v }
+        let n = x.shape[0]
+        let g1 = ConvGeometry(batch: n, channels: 3, height: 16, width: 16, kernelHeight: 4, kernelWidth: 4, stride: 2,
+                              padding: 1)
+        let g2 = ConvGeometry(batch: n, channels: 8, height: 8, width: 8, kernelHeight: 4, kernelWidth: 4, stride: 2,
+                              padding: 1)
+        let h1 = exact(.forward, x, w1, outChannels: 8, g1, rounded: rounded).value
+        let a1 = h1.map { $0 > 0 ? $0 : 0.2 * $0 }
+        let h2 = exact(.forward, tensor(a1, [n, 8, 8, 8]), w2, outChannels: 16, g2, rounded: rounded).value
+        let features = h2.count / n
+        let d = (0..<n).map { i in (0..<features).reduce(0.0) { $0 + r(h2[i * features + $1]) * r(Double(wl.pointer[$1])) } }
+        let gd = d.map { -1 / (1 + Foundation.exp($0)) / Double(n) }  // ∂ mean softplus(−d) / ∂d = −σ(−d) / n
+        let gh2 = (0..<n * features).map { r(gd[$0 / features]) * r(Double(wl.pointer[$0 % features])) }
+        let gwl = (0..<features).map { j in (0..<n).reduce(0.0) { $0 + r(gd[$1]) * r(h2[$1 * features + j]) } }
+        let gh2t = tensor(gh2, [n, 16, 4, 4])
+        let gw2 = exact(.backwardWeights, gh2t, tensor(a1, [n, 8, 8, 8]), outChannels: 16, g2, rounded: rounded).value
+        let ga1 = exact(.backwardData, gh2t, w2, outChannels: 16, g2, rounded: rounded).value
+        let gh1 = (0..<ga1.count).map { h1[$0] > 0 ? ga1[$0] : 0.2 * ga1[$0] }
+        let gw1 = exact(.backwardWeights, tensor(gh1, [n, 8, 8, 8]), x, outChannels: 8, g1, rounded: rounded).value
+        return (d, h1, [gw1, gw2, gwl])
+    }
+
+    func testABFloat16StepMatchesFloat64OfTheSameRoundedOperands() throws {
+        // A whole step in precision bf16 (forward, backward through two convolutions and a linear layer, SGD)
+        // against float64 of the same rounded operands. Rounding an operand moves it by up to 2⁻⁹ of itself;
+        // float32 sums move a result by about 2⁻²⁴·√n of its terms. So the step must sit within a tenth of the
+        // distance that rounding moves the float64 result (‖ref_rounded − ref_unrounded‖), a margin of 10⁴ over
+        // float32's summation error that a rare operand rounded the other way (a float32 value within 2⁻²⁴ of a
+        // bfloat16 midpoint: one ulp of bfloat16 on one term) stays far inside, while a step that skips the
+        // rounding anywhere on the path lands far outside (the linear layer's alone: 0.27 to 0.84 of it, measured).
+        try requireBFloat16()
+        let n = 4
+        let x = randomTensor([n, 3, 16, 16], seed: 31), w1 = randomTensor([8, 3, 4, 4], seed: 32)
+        let w2 = randomTensor([16, 8, 4, 4], seed: 33) * 0.2, wl = randomTensor([1, 256], seed: 34) * 0.05
+        let before = [w1, w2, wl].map(\.scalars)
+        let lr: Float = 0.5
+        let d: Tensor = Precision.using(.bf16) {
+            [w1, w2, wl].forEach { $0.requiresGrad = true }
+            let h1 = conv2d(x, weight: w1, stride: 2, padding: 1)
+            let h2 = conv2d(leakyRelu(h1, slope: 0.2), weight: w2, stride: 2, padding: 1)
+            let d = linear(h2.reshaped([n, 256]), weight: wl, bias: nil)
+            let grads = gradients(of: softplus(-d).mean(), wrt: [w1, w2, wl])
+            SGD(learningRate: lr).step([w1, w2, wl], grads, learningRateFactor: 1)
+            return d.detached()
+        }
+        let rounded = referenceCriticStep(x, Tensor(before[0], shape: w1.shape), Tensor(before[1], shape: w2.shape),
+                                          Tensor(before[2], shape: wl.shape), rounded: true)
+        let unrounded = referenceCriticStep(x, Tensor(before[0], shape: w1.shape), Tensor(before[1], shape: w2.shape),
+                                            Tensor(before[2], shape: wl.shape), rounded: false)
+        // The leaky ReLU's kink: no pre-activation so near 0 that float32 sums could put it on the other side.
+        let scale = rounded.h1.map { Swift.abs($0) }.max()!
+        XCTAssertGreaterThan(rounded.h1.map { Swift.abs($0) }.min()!, 1e-5 * scale, "the test's data sits on the kink")
+        func distance(_ a: [Double], _ b: [Double]) -> Double {
+            zip(a, b).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+        }
+        var ratios: [String: Double] = ["d": distance(d.scalars.map(Double.init), rounded.d)
+                                            / distance(rounded.d, unrounded.d)]
+        for (k, name) in ["conv1", "conv2", "linear"].enumerated() {
+            let step = [w1, w2, wl][k].scalars.indices.map {
+                Double(before[k][$0] - [w1, w2, wl][k].scalars[$0]) / Double(lr)
+            }
+            // The SGD update of float32 weights near 1 holds the gradient to 2⁻²⁴ of the weight: far inside.
+            ratios[name] = distance(step, rounded.gradients[k]) / distance(rounded.gradients[k], unrounded.gradients[k])
+        }
+        for (name, ratio) in ratios {
+            XCTAssertLessThan(ratio, 0.1, "\(name): \(ratio) of the way from float64 of the rounded operands to "
+                              + "float64 of the unrounded ones")
+        }
+        print("bf16 step against float64 of its rounded operands, off by this share of rounding's effect:", ratios)
+    }
+
+    func testPenaltiesGradientNormsAreFloat32InABFloat16StepAndBackwardsKeepTheirForwardsPrecision() throws {
+        try requireBFloat16()
+        let w1 = randomTensor([8, 3, 4, 4], seed: 41), w2 = randomTensor([1, 8, 8, 8], seed: 42) * 0.1
+        [w1, w2].forEach { $0.requiresGrad = true }
+        let critic: (Tensor) -> Tensor = { x in
+            conv2d(leakyRelu(conv2d(x, weight: w1, stride: 2, padding: 1), slope: 0.2), weight: w2)
+        }
+        let point = randomTensor([3, 3, 16, 16], seed: 43)
+        func penaltyGradients() -> [[UInt32]] {
+            let norms = criticGradientNorms(critic: critic, at: point)
+            return gradients(of: square(norms - 1).mean(), wrt: [w1, w2]).map { $0.scalars.map(\.bitPattern) }
+        }
+        // The norms, and their gradients by double backprop, are float32 in a bf16 step: the same bits.
+        XCTAssertEqual(Precision.using(.bf16) { penaltyGradients() }, penaltyGradients())
+        // A backward started outside a bf16 scope runs in bf16 when its forward did; and bf16 is not float32.
+        let x = randomTensor([3, 3, 16, 16], seed: 44)
+        func inputGradient(recordedIn p: Precision, startedIn q: Precision) -> [UInt32] {
+            let x = x.detached()
+            x.requiresGrad = true
+            let y = Precision.using(p) { critic(x).sum() }
+            return Precision.using(q) { gradients(of: y, wrt: [x])[0].scalars.map(\.bitPattern) }
+        }
+        XCTAssertEqual(inputGradient(recordedIn: .bf16, startedIn: .fp32), inputGradient(recordedIn: .bf16, startedIn: .bf16))
+        XCTAssertEqual(inputGradient(recordedIn: .fp32, startedIn: .bf16), inputGradient(recordedIn: .fp32, startedIn: .fp32))
+        XCTAssertNotEqual(inputGradient(recordedIn: .bf16, startedIn: .bf16), inputGradient(recordedIn: .fp32, startedIn: .fp32))
+    }
+
+    func testFloat32ResultsAreTheSameBitForBitInsideAndOutsideAPrecisionScope() {
+        // The default and an explicit fp32 scope take the same primitives: the same bits.
+        let g = ConvGeometry(batch: 4, channels: 16, height: 16, width: 16, kernelHeight: 4, kernelWidth: 4, stride: 2,
+                             padding: 1)
+        let x = randomTensor([4, 16, 16, 16], seed: 77), w = randomTensor([32, 16, 4, 4], seed: 78)
+        let outside = Tensor(uninitialized: [4, 32, 8, 8]), inside = Tensor(uninitialized: [4, 32, 8, 8])
+        conv2dForward(outside.pointer, x.pointer, w.pointer, outChannels: 32, g)
+        Precision.using(.fp32) { conv2dForward(inside.pointer, x.pointer, w.pointer, outChannels: 32, g) }
+        XCTAssertEqual((0..<outside.count).map { outside.pointer[$0].bitPattern },
+                       (0..<inside.count).map { inside.pointer[$0].bitPattern })
+        XCTAssertEqual(Precision.current, .fp32)
+        Precision.using(.bf16) { XCTAssertEqual(Precision.current, .bf16) }
+        XCTAssertEqual(Precision.current, .fp32, "the scope restores the precision before it")
+    }
+
+    func testRoundingToBFloat16IsToNearestEven() {
+        // 1 + 2⁻⁸ lies halfway between 1 and 1 + 2⁻⁷ (bfloat16's spacing at 1): even is 1. 1 + 3·2⁻⁸ is halfway
+        // between 1 + 2⁻⁷ and 1 + 2⁻⁶: even is 1 + 2⁻⁶. Just above a half rounds up, just below down.
+        XCTAssertEqual(roundedToBFloat16(1 + 0x1p-8), 1)
+        XCTAssertEqual(roundedToBFloat16(1 + 3 * 0x1p-8), 1 + 0x1p-6)
+        XCTAssertEqual(roundedToBFloat16(1 + 0x1p-8 + 0x1p-20), 1 + 0x1p-7)
+        XCTAssertEqual(roundedToBFloat16(1 + 0x1p-8 - 0x1p-20), 1)
+        XCTAssertEqual(roundedToBFloat16(-3.0), -3.0)
+        XCTAssertEqual(roundedToBFloat16(.infinity), .infinity)
+        XCTAssertEqual(roundedToBFloat16(Float.greatestFiniteMagnitude), .infinity, "beyond bfloat16's largest: ∞")
+        XCTAssertTrue(roundedToBFloat16(.nan).isNaN)
+        XCTAssertTrue(roundedToBFloat16(Float(bitPattern: 0x7F80_0001)).isNaN, "a NaN whose payload is in the low bits")
     }
 }

@@ -22,6 +22,15 @@ package func sgemm(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, 
            m: Int, n: Int, k: Int, transposeA: Bool = false, transposeB: Bool = false,
            alpha: Float = 1, beta: Float = 0) {
     if emptyProduct(c, m: m, n: n, k: k, beta: beta) { return }
+    if Precision.current == .bf16 {
+        // The operands rounded to bfloat16, the product accumulated as in float32 (`Precision`).
+        let roundedA = bfloat16Copy(a, m * k), roundedB = bfloat16Copy(b, k * n)
+        defer { roundedA.deallocate(); roundedB.deallocate() }
+        return Precision.using(.fp32) {
+            sgemm(c, roundedA.baseAddress!, roundedB.baseAddress!, m: m, n: n, k: k, transposeA: transposeA,
+                  transposeB: transposeB, alpha: alpha, beta: beta)
+        }
+    }
     if k < doublePrecisionReduction {
         cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n),

@@ -23,11 +23,12 @@ private func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
 
 // MARK: - Memory descriptors
 
-/// A 4-D f32 memory descriptor in `tag`'s layout (`dnnl_nchw`, `dnnl_oihw` or `dnnl_format_tag_any`).
-private func descriptor(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memory_desc_t {
+/// A 4-D memory descriptor of `type` (f32 unless said) in `tag`'s layout (`dnnl_nchw`, `dnnl_oihw` or
+/// `dnnl_format_tag_any`).
+private func descriptor(_ dims: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
     var md = dnnl_memory_desc_t()
     var d = dims.map { dnnl_dim_t($0) }
-    check(dnnl_memory_desc_init_by_tag(&md, 4, &d, dnnl_f32, tag), "memory descriptor \(dims)")
+    check(dnnl_memory_desc_init_by_tag(&md, 4, &d, type, tag), "memory descriptor \(dims)")
     return md
 }
 
@@ -96,14 +97,16 @@ enum ConvolutionPass: Hashable {
     case backwardWeights
 }
 
-/// A convolution primitive for one pass and shape, with its operands' reorders.
+/// A convolution primitive for one pass, shape and precision, with its operands' reorders. In bf16 the
+/// pass's two inputs are reordered from float32 NCHW into bfloat16 (rounding to nearest even) in the layout
+/// the primitive chose, and its output is float32 (the sums are float32 in oneDNN's bfloat16 kernels).
 private final class ConvolutionPrimitive {
     let primitive: dnnl_primitive_t
     let inputs: [Operand]  // in the order the pass takes them
     let output: Operand
     let scratchpad: dnnl_memory_desc_t
 
-    init(_ pass: ConvolutionPass, outChannels o: Int, _ g: ConvGeometry) {
+    init(_ pass: ConvolutionPass, outChannels o: Int, _ g: ConvGeometry, precision: Precision) {
         let src = [g.batch, g.channels, g.height, g.width]
         let weights = [o, g.channels, g.kernelHeight, g.kernelWidth]
         let dst = [g.batch, o, g.outputHeight, g.outputWidth]
@@ -117,6 +120,18 @@ private final class ConvolutionPrimitive {
         var srcAny = descriptor(src, imageIsSource ? dnnl_nchw : dnnl_format_tag_any)
         var weightsAny = descriptor(weights, allPlain ? dnnl_oihw : dnnl_format_tag_any)
         var dstAny = descriptor(dst, allPlain ? dnnl_nchw : dnnl_format_tag_any)
+        // bfloat16: oneDNN's choice of layout for every operand, bf16 inputs and float32 outputs. The forward
+        // descriptor that hints the backward passes has all three in bf16.
+        var hintDst = dstAny
+        if precision == .bf16 {
+            let any = dnnl_format_tag_any
+            srcAny = descriptor(src, any, pass == .backwardData ? dnnl_f32 : dnnl_bf16)
+            weightsAny = descriptor(weights, any, pass == .backwardWeights ? dnnl_f32 : dnnl_bf16)
+            dstAny = descriptor(dst, any, pass == .forward ? dnnl_f32 : dnnl_bf16)
+            hintDst = descriptor(dst, any, pass == .forward ? dnnl_f32 : dnnl_bf16)
+        }
+        var hintSrc = precision == .bf16 ? descriptor(src, dnnl_format_tag_any, dnnl_bf16) : srcAny
+        var hintWeights = precision == .bf16 ? descriptor(weights, dnnl_format_tag_any, dnnl_bf16) : weightsAny
         var strides: [dnnl_dim_t] = [dnnl_dim_t(g.stride), dnnl_dim_t(g.stride)]
         var padLeft: [dnnl_dim_t] = [dnnl_dim_t(g.padding), dnnl_dim_t(g.padding)]
         // Rows and columns past the last window (or missing from it) on the bottom/right.
@@ -131,7 +146,7 @@ private final class ConvolutionPrimitive {
 
         var forwardDesc = dnnl_convolution_desc_t()
         check(dnnl_convolution_forward_desc_init(&forwardDesc, dnnl_forward_training, dnnl_convolution_direct,
-                                                 &srcAny, &weightsAny, nil, &dstAny, &strides, &padLeft, &padRight),
+                                                 &hintSrc, &hintWeights, nil, &hintDst, &strides, &padLeft, &padRight),
               "convolution forward \(g)")
         var forwardPD: dnnl_primitive_desc_t?
         check(dnnl_primitive_desc_create(&forwardPD, &forwardDesc, attr, engine, nil), "convolution forward \(g)")
@@ -219,23 +234,24 @@ private final class ConvolutionPrimitive {
 
 // MARK: - The primitive cache
 
-/// The primitives made so far, by pass, output channels, geometry and thread count (a primitive divides
-/// its work among the threads there were when it was made); a training step reuses them.
+/// The primitives made so far, by pass, output channels, geometry, thread count (a primitive divides its work
+/// among the threads there were when it was made) and precision; a training step reuses them.
 private final class PrimitiveCache: @unchecked Sendable {
     static let shared = PrimitiveCache()
     private struct Key: Hashable {
-        let pass: ConvolutionPass, outChannels: Int, geometry: ConvGeometry, threads: Int
+        let pass: ConvolutionPass, outChannels: Int, geometry: ConvGeometry, threads: Int, precision: Precision
     }
     private var primitives: [Key: ConvolutionPrimitive] = [:]
     private var mutex = pthread_mutex_t()
     private init() { pthread_mutex_init(&mutex, nil) }
 
     func primitive(_ pass: ConvolutionPass, outChannels: Int, _ g: ConvGeometry) -> ConvolutionPrimitive {
-        let key = Key(pass: pass, outChannels: outChannels, geometry: g, threads: Threads.count)
+        let precision = Precision.current
+        let key = Key(pass: pass, outChannels: outChannels, geometry: g, threads: Threads.count, precision: precision)
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         if let p = primitives[key] { return p }
-        let p = ConvolutionPrimitive(pass, outChannels: outChannels, g)
+        let p = ConvolutionPrimitive(pass, outChannels: outChannels, g, precision: precision)
         primitives[key] = p
         return p
     }
