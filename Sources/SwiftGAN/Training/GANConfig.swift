@@ -80,6 +80,8 @@ public struct GANConfig: Equatable {
     public var emaDecay: Float = 0
     /// What an iteration does when a loss, gradient or update is not finite.
     public var nonFinite = NonFinitePolicy.raise
+    /// The precision of convolutions and matrix products (`Precision`): fp32, or bf16 where the processor has it.
+    public var precision = Precision.fp32
     public var seed: UInt64 = 1
 
     public init() {}

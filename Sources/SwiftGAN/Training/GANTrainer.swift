@@ -130,6 +130,7 @@ public final class GANTrainer {
     /// Builds both networks from `config` (seeded by `config.seed`).
     public init(config: GANConfig) throws(SwiftGANError) {
         try config.validate()
+        if let reason = Precision.unsupportedReason(config.precision) { throw SwiftGANError(reason) }
         self.config = config
         penaltyInputs = Self.penaltyInputs(of: config)
         stepInputSpecs = Self.stepInputSpecs(of: config, penaltyInputs: penaltyInputs)
@@ -257,6 +258,10 @@ public final class GANTrainer {
     /// - Throws: `SwiftGANError` naming the input when a shape does not fit the configuration
     ///   or an input is given that the configuration does not use. Nothing changes then.
     public func trainStep(_ inputs: StepInputs) throws(SwiftGANError) -> StepStats {
+        try Precision.using(config.precision) { () throws(SwiftGANError) in try runStep(inputs) }
+    }
+
+    private func runStep(_ inputs: StepInputs) throws(SwiftGANError) -> StepStats {
         let k = config.criticSteps, real = inputs.real
         let batchShape = "[N, \(sampleShape.map(String.init).joined(separator: ", "))]"
         let expected = k > 1 ? "\(batchShape) or [\(k), N, \(sampleShape.map(String.init).joined(separator: ", "))]" : batchShape
@@ -524,6 +529,10 @@ public final class GANTrainer {
     /// `generate(z)` written into `out` (`N · sampleShape` floats), `generationBatch` latents at a time.
     /// Latents may also be shaped `[N, z, 1, 1]`.
     public func generate(_ z: Tensor, into out: UnsafeMutableBufferPointer<Float>) throws(SwiftGANError) {
+        try Precision.using(config.precision) { () throws(SwiftGANError) in try generateInPrecision(z, into: out) }
+    }
+
+    private func generateInPrecision(_ z: Tensor, into out: UnsafeMutableBufferPointer<Float>) throws(SwiftGANError) {
         let z = flatLatents(z)
         try checkLatents(z)
         try checkOutput(out, samples: z.shape[0])

@@ -307,6 +307,10 @@ extension GANConfig: Configurable {
         .choice("non_finite", \.nonFinite, what: "non_finite policy", plural: "policies",
                 "when a loss, gradient or update is NaN or infinite: raise (TrainingDivergedError, nothing of it applied) "
                     + "or skip (the update is not applied, skipped_steps counts it)"),
+        .choice("precision", \.precision, what: "precision", plural: "precisions",
+                "the convolutions' and matrix products' arithmetic: fp32, or bf16 (their inputs rounded to bfloat16, "
+                    + "float32 sums; weights, optimizer state, batch-norm statistics and losses stay float32; needs "
+                    + "AVX512-BF16 or AMX; experimental)"),
         .seed("seed", \.seed, "seeds the weights and the engine's random stream"),
     ]
 
