@@ -306,7 +306,7 @@ public final class GANTrainer {
                 drawn.values[input.name] = inputs.given[input.name]?[step] ?? input.draw(criticBatch: x.shape, rng: &rng)
             }
             let (critic, nonFinite) = discriminatorStep(real: x, fake: fake.detached(), penaltyInputs: drawn,
-                                                        learningRateFactor: factor)
+                                                        learningRateFactor: factor, iterationStart: before)
             stats = critic
             if let nonFinite {
                 return try refuse(nonFinite, in: k > 1 ? "critic step \(step + 1) of \(k)" : "the critic step",
@@ -396,7 +396,8 @@ public final class GANTrainer {
     ///
     /// - Returns: the step's statistics, and the first term that was not finite (then nothing was applied).
     func discriminatorStep(real: Tensor, fake: Tensor, penaltyInputs: PenaltyInputs,
-                           learningRateFactor factor: Float) -> (StepStats, nonFinite: String?) {
+                           learningRateFactor factor: Float,
+                           iterationStart: IterationStart) -> (StepStats, nonFinite: String?) {
         let criticReal = critic(real)
         let criticFake = critic(fake)
         let terms = objective.discriminatorLossTerms(real: criticReal, fake: criticFake, k: equilibrium.k)
@@ -425,6 +426,7 @@ public final class GANTrainer {
             ?? nonFiniteBuffer() {
             return (stats, nonFinite)
         }
+        iterationStart.keepCritic(of: self)
         optimizerD.step(parametersD, gradsD, learningRateFactor: factor)
         if config.clip > 0 {
             let c = config.clip
@@ -673,16 +675,26 @@ private struct TrainerScalar {
 /// restores all of it: the random stream, both networks' buffers, and the critic's parameters, optimizer state and
 /// update count (its critic steps are applied before the generator's step is checked). G's parameters, its
 /// optimizer, the moving average and the trainer's counters change only after every check passed.
-private struct IterationStart {
+final class IterationStart {
     let rng: RandomGenerator
-    let tensors: [(Tensor, Tensor)]  // (live tensor, copy)
     let criticSteps: Int
+    /// (live tensor, copy): the buffers (batch-norm statistics, which every forward pass in training mode moves)
+    /// from the start; the critic's parameters and optimizer state from right before the iteration's first critic
+    /// update, so that their copy is not held beside the critic's graphs, where a step's memory peaks.
+    private var tensors: [(Tensor, Tensor)]
+    private var holdsCritic = false
 
     init(_ trainer: GANTrainer) {
         rng = trainer.rng
         criticSteps = trainer.optimizerD.stepCount
-        let live = trainer.buffers.map(\.1) + trainer.parametersD + trainer.optimizerD.namedState.map(\.1)
-        tensors = live.map { ($0, $0.copy()) }
+        tensors = trainer.buffers.map { ($0.1, $0.1.copy()) }
+    }
+
+    /// Copies the critic's parameters and optimizer state, once per iteration, before they are first written.
+    func keepCritic(of trainer: GANTrainer) {
+        guard !holdsCritic else { return }
+        holdsCritic = true
+        tensors += (trainer.parametersD + trainer.optimizerD.namedState.map(\.1)).map { ($0, $0.copy()) }
     }
 
     func restore(_ trainer: GANTrainer) {
