@@ -121,8 +121,9 @@ public final class GANTrainer {
     /// The most bytes the buffer pool held during a step beyond what was handed out when it began (the step's
     /// tensors, and the cached buffers of other sizes that stay beside them: all threads'), and its batch.
     private var measuredStep: (batch: Int, bytes: Int)?
-    /// The bytes G's and D's forward passes allocate for one sample, measured once (`forwardBytesPerSample`).
-    private var measuredForward: Int?
+    /// The bytes G's and D's forward passes allocate whatever the batch, and for each sample, measured once
+    /// (`forwardBytes(batch:)`).
+    private var measuredForward: (fixed: Int, perSample: Int)?
     /// A first step's need: this many times its batch's forward allocations, plus three times the networks (their
     /// gradients and the optimizer's temporaries). `MemoryTests` checks it covers every loss and architecture.
     static let stepForwardFactor = 6
@@ -349,7 +350,7 @@ public final class GANTrainer {
         if let (batch, bytes) = measuredStep {
             return b <= batch ? bytes : Int((2 * Double(bytes) * Double(b) / Double(batch)).rounded(.up))
         }
-        return Self.stepForwardFactor * b * forwardBytesPerSample() + 3 * networksBytes
+        return Self.stepForwardFactor * forwardBytes(batch: b) + 3 * networksBytes
     }
 
     private func recordStepPeak(batch b: Int, base: Int) {
@@ -358,19 +359,30 @@ public final class GANTrainer {
         measuredStep = (b, bytes)
     }
 
-    /// The bytes G's and D's forward passes allocate for one sample (every tensor, none reused), measured once on a
-    /// batch of zero latents in evaluation mode, which changes no state.
-    public func forwardBytesPerSample() -> Int {
-        if let measuredForward { return measuredForward }
-        let m = config.pack, before = BufferPool.shared.takenBytes
-        generator.setTraining(false)
-        discriminator.setTraining(false)
-        withoutGradients { _ = critic(pack(generator(Tensor.zeros([m, config.zDim])))) }
-        generator.setTraining(true)
-        discriminator.setTraining(true)
-        let bytes = (BufferPool.shared.takenBytes - before + m - 1) / m
-        measuredForward = bytes
-        return bytes
+    /// The bytes G's and D's forward passes allocate for a batch of `b` (every tensor, none reused): a part that
+    /// does not grow with the batch (a spectrally normalised weight, a layer's weights in another layout) plus one
+    /// per sample, measured once, on batches of one and two (of `pack` samples each) of zero latents in evaluation
+    /// mode, which changes no state. (Counting it all per sample, as from one batch of one, would take a 2-million-
+    /// weight critic's normalised copies 64 times over at a batch of 64.)
+    public func forwardBytes(batch b: Int) -> Int {
+        if measuredForward == nil {
+            let m = config.pack
+            func taken(_ n: Int) -> Int {
+                let before = BufferPool.shared.takenBytes
+                withoutGradients { _ = critic(pack(generator(Tensor.zeros([n * m, config.zDim])))) }
+                return BufferPool.shared.takenBytes - before
+            }
+            generator.setTraining(false)
+            discriminator.setTraining(false)
+            let (one, two) = (taken(1), taken(2))
+            generator.setTraining(true)
+            discriminator.setTraining(true)
+            // The pool's capacities only grow with the batch, so two ≥ one; both parts stay ≥ 0.
+            let perGroup = max(two - one, 0)
+            measuredForward = (fixed: max(one - perGroup, 0), perSample: (perGroup + m - 1) / m)
+        }
+        let (fixed, perSample) = measuredForward!
+        return fixed + b * perSample
     }
 
     /// The factor the schedule applies to both learning rates in this iteration: BEGAN's (`lr_schedule` began,
@@ -539,7 +551,7 @@ public final class GANTrainer {
         try checkLatents(z)
         try checkOutput(out, samples: z.shape[0])
         let rows = min(Self.generationBatch, z.shape[0])
-        try MemoryBudget.require(2 * rows * forwardBytesPerSample() + networksBytes,
+        try MemoryBudget.require(2 * forwardBytes(batch: rows) + networksBytes,
                                  for: "generating \(z.shape[0]) samples (\(rows) at a time)")
         let out = out.baseAddress!
         let state = generator.namedState.map { $0.1 }
