@@ -133,19 +133,26 @@ final class ConvolutionAccuracyTests: XCTestCase {
     func testBlockedAndDenseConvolutionsMatchFloat64() {
         // A middle layer in oneDNN's blocked layout (16 → 32 channels), the critic's dense last layer (a 4×4
         // window over a 4×4 map: sgemm, in double precision past 512 terms) and the generator's dense first one.
-        var seed: UInt64 = 500
-        for batch in [1, 5, 8] {
-            let cases = [(ConvGeometry(batch: batch, channels: 16, height: 16, width: 16, kernelHeight: 4, kernelWidth: 4,
-                                       stride: 2, padding: 1), 32),
-                         (ConvGeometry(batch: batch, channels: 64, height: 4, width: 4, kernelHeight: 4, kernelWidth: 4,
-                                       stride: 1, padding: 0), 1),
-                         (ConvGeometry(batch: batch, channels: 24, height: 4, width: 4, kernelHeight: 4, kernelWidth: 4,
-                                       stride: 1, padding: 0), 100)]
-            for (g, filters) in cases {
-                for pass in [ConvolutionPass.forward, .backwardData, .backwardWeights] {
-                    checkPass(pass, outChannels: filters, g, seed: seed)
-                    seed += 3
-                }
+        checkEveryPass(of: [1, 5, 8].flatMap(middleAndDenseLayers), seed: 500)
+    }
+
+    /// A middle layer in the blocked layout, the critic's dense last layer and the generator's dense first one.
+    func middleAndDenseLayers(batch: Int) -> [(ConvGeometry, Int)] {
+        [(ConvGeometry(batch: batch, channels: 16, height: 16, width: 16, kernelHeight: 4, kernelWidth: 4, stride: 2,
+                       padding: 1), 32),
+         (ConvGeometry(batch: batch, channels: 64, height: 4, width: 4, kernelHeight: 4, kernelWidth: 4, stride: 1,
+                       padding: 0), 1),
+         (ConvGeometry(batch: batch, channels: 24, height: 4, width: 4, kernelHeight: 4, kernelWidth: 4, stride: 1,
+                       padding: 0), 100)]
+    }
+
+    /// `checkPass` of the three passes of every (geometry, filters), each on its own seeds.
+    func checkEveryPass(of cases: [(ConvGeometry, Int)], seed: UInt64, precision: Precision = .fp32) {
+        var seed = seed
+        for (g, filters) in cases {
+            for pass in [ConvolutionPass.forward, .backwardData, .backwardWeights] {
+                checkPass(pass, outChannels: filters, g, seed: seed, precision: precision)
+                seed += 3
             }
         }
     }
@@ -159,28 +166,17 @@ final class ConvolutionAccuracyTests: XCTestCase {
         // Every path again in precision bf16: oneDNN's bfloat16 kernels (blocked, and beside a 1- to 3-channel
         // image) and the dense layers (operands rounded, then sgemm or its double-precision form).
         try requireBFloat16()
-        var seed: UInt64 = 900
         var cases: [(ConvGeometry, Int)] = []
         for channels in [1, 3] {
             cases.append((ConvGeometry(batch: 3, channels: channels, height: 32, width: 32, kernelHeight: 4,
                                        kernelWidth: 4, stride: 2, padding: 1), 16))
         }
         for batch in [1, 5] {
-            cases += [(ConvGeometry(batch: batch, channels: 16, height: 16, width: 16, kernelHeight: 4, kernelWidth: 4,
-                                    stride: 2, padding: 1), 32),
-                      (ConvGeometry(batch: batch, channels: 32, height: 8, width: 8, kernelHeight: 3, kernelWidth: 3,
-                                    stride: 1, padding: 1), 16),
-                      (ConvGeometry(batch: batch, channels: 64, height: 4, width: 4, kernelHeight: 4, kernelWidth: 4,
-                                    stride: 1, padding: 0), 1),
-                      (ConvGeometry(batch: batch, channels: 24, height: 4, width: 4, kernelHeight: 4, kernelWidth: 4,
-                                    stride: 1, padding: 0), 100)]
+            cases += middleAndDenseLayers(batch: batch)
+            cases.append((ConvGeometry(batch: batch, channels: 32, height: 8, width: 8, kernelHeight: 3, kernelWidth: 3,
+                                       stride: 1, padding: 1), 16))
         }
-        for (g, filters) in cases {
-            for pass in [ConvolutionPass.forward, .backwardData, .backwardWeights] {
-                checkPass(pass, outChannels: filters, g, seed: seed, precision: .bf16)
-                seed += 3
-            }
-        }
+        checkEveryPass(of: cases, seed: 900, precision: .bf16)
     }
 
     /// A critic's step in float64, its products' operands rounded to bfloat16 where precision bf16 rounds them
