@@ -130,6 +130,20 @@ final class ConvolutionAccuracyTests: XCTestCase {
         }
     }
 
+    func testImageAsDestinationConvolutionsMatchFloat64() {
+        // A generator's last 3×3 convolution onto a 1- or 3-channel image (the spectral-normalisation CNN, BEGAN's
+        // and EBGAN's decoders) and a strided one: every pass in oneDNN's blocked layout with the image's channels
+        // padded to a block, or over plain layouts where this processor has no blocked kernel for the pass.
+        var cases: [(ConvGeometry, Int)] = []
+        for (batch, channels, image) in [(1, 64, 3), (5, 16, 1), (4, 64, 3)] {
+            cases.append((ConvGeometry(batch: batch, channels: channels, height: 16, width: 16, kernelHeight: 3,
+                                       kernelWidth: 3, stride: 1, padding: 1), image))
+        }
+        cases.append((ConvGeometry(batch: 3, channels: 32, height: 16, width: 16, kernelHeight: 4, kernelWidth: 4,
+                                   stride: 2, padding: 1), 3))
+        checkEveryPass(of: cases, seed: 700)
+    }
+
     func testBlockedAndDenseConvolutionsMatchFloat64() {
         // A middle layer in oneDNN's blocked layout (16 → 32 channels), the critic's dense last layer (a 4×4
         // window over a 4×4 map: sgemm, in double precision past 512 terms) and the generator's dense first one.

@@ -38,6 +38,13 @@ private func floatCount(_ md: dnnl_memory_desc_t) -> Int {
     return (dnnl_memory_desc_get_size(&md) + 3) / 4
 }
 
+/// Whether oneDNN made a primitive descriptor of its reference implementation (plain loops, no vector code).
+private func isReference(_ pd: dnnl_primitive_desc_t) -> Bool {
+    var info: UnsafePointer<CChar>?
+    check(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info), "implementation name")
+    return String(cString: info!).hasPrefix("ref")
+}
+
 // MARK: - Operands
 
 /// One tensor argument of a primitive: its NCHW descriptor, the layout the primitive chose, and the
@@ -110,13 +117,18 @@ private final class ConvolutionPrimitive {
         let src = [g.batch, g.channels, g.height, g.width]
         let weights = [o, g.channels, g.kernelHeight, g.kernelWidth]
         let dst = [g.batch, o, g.outputHeight, g.outputWidth]
-        // Layouts, measured on DCGAN-64 at batch 64: oneDNN's blocked layout (its choice, "any") everywhere
-        // except beside a 1- to 4-channel image, where its blocked kernels are slow. There the image stays
-        // plain NCHW, with the other side blocked for the forward pass and the weight gradient (2× and 4×
-        // faster than all plain), and everything plain for the backward-data pass (its fastest).
+        // Layouts, measured on DCGAN-64 and the spectral-normalisation CNN at batch 64 (Zen 4): oneDNN's blocked
+        // layout (its choice, "any") everywhere except beside a 1- to 4-channel image, where blocked kernels pad
+        // the image's channels to a whole block. An image that is the convolution's source (the critic's first
+        // layer) stays plain NCHW, with the other side blocked for the forward pass and the weight gradient (2× and
+        // 4× faster than all plain) and everything plain for the backward-data pass (its fastest). An image that is
+        // its destination (a generator's last 3×3 convolution) is blocked in every pass, the backward-data pass
+        // taking the layouts the forward pass chose: oneDNN's block for this processor (16 channels with AVX-512,
+        // 8 with AVX2), since a block it has no kernel for sends it to its reference loops (AVX2 with 16: 140×
+        // slower). Blocked, each pass is 1.7-5× faster than gemm over plain layouts (b64 64→3 at 32×32, Zen 4).
         let imageSide = min(g.channels, o) <= 4
-        let imageIsSource = imageSide && (g.channels <= 4 || pass == .backwardData)
-        let allPlain = imageSide && (g.channels > 4 || pass == .backwardData)
+        let imageIsSource = imageSide && g.channels <= 4
+        let allPlain = imageIsSource && pass == .backwardData
         var srcAny = descriptor(src, imageIsSource ? dnnl_nchw : dnnl_format_tag_any)
         var weightsAny = descriptor(weights, allPlain ? dnnl_oihw : dnnl_format_tag_any)
         var dstAny = descriptor(dst, allPlain ? dnnl_nchw : dnnl_format_tag_any)
@@ -152,21 +164,47 @@ private final class ConvolutionPrimitive {
         check(dnnl_primitive_desc_create(&forwardPD, &forwardDesc, attr, engine, nil), "convolution forward \(g)")
         defer { dnnl_primitive_desc_destroy(forwardPD) }
 
-        var pd: dnnl_primitive_desc_t?
-        switch pass {
-        case .forward:
-            check(dnnl_primitive_desc_clone(&pd, forwardPD), "clone")
-        case .backwardData:
-            var desc = dnnl_convolution_desc_t()
-            check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &srcAny, &weightsAny, &dstAny,
-                                                           &strides, &padLeft, &padRight), "convolution backward data \(g)")
-            check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, forwardPD), "convolution backward data \(g)")
-        case .backwardWeights:
-            var desc = dnnl_convolution_desc_t()
-            check(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &srcAny, &weightsAny, nil,
-                                                              &dstAny, &strides, &padLeft, &padRight),
-                  "convolution backward weights \(g)")
-            check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, forwardPD), "convolution backward weights \(g)")
+        if pass == .backwardData && imageSide && !imageIsSource && precision == .fp32 {
+            srcAny = dnnl_primitive_desc_query_md(forwardPD, dnnl_query_src_md, 0)!.pointee
+            dstAny = dnnl_primitive_desc_query_md(forwardPD, dnnl_query_dst_md, 0)!.pointee
+        }
+        /// The pass's primitive descriptor over these operand layouts (the forward pass's clones the hint).
+        func describe(_ src: dnnl_memory_desc_t, _ weights: dnnl_memory_desc_t, _ dst: dnnl_memory_desc_t,
+                      cloningHint: Bool) -> dnnl_primitive_desc_t {
+            var (src, weights, dst) = (src, weights, dst)
+            var pd: dnnl_primitive_desc_t?
+            switch pass {
+            case .forward where cloningHint:
+                check(dnnl_primitive_desc_clone(&pd, forwardPD), "clone")
+            case .forward:
+                var desc = dnnl_convolution_desc_t()
+                check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct, &src,
+                                                         &weights, nil, &dst, &strides, &padLeft, &padRight),
+                      "convolution forward \(g)")
+                check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, nil), "convolution forward \(g)")
+            case .backwardData:
+                var desc = dnnl_convolution_desc_t()
+                check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &src, &weights, &dst,
+                                                               &strides, &padLeft, &padRight),
+                      "convolution backward data \(g)")
+                check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, forwardPD), "convolution backward data \(g)")
+            case .backwardWeights:
+                var desc = dnnl_convolution_desc_t()
+                check(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &weights, nil,
+                                                                  &dst, &strides, &padLeft, &padRight),
+                      "convolution backward weights \(g)")
+                check(dnnl_primitive_desc_create(&pd, &desc, attr, engine, forwardPD), "convolution backward weights \(g)")
+            }
+            return pd!
+        }
+        // A processor whose instruction set has no kernel of this pass for the layouts asked (AVX without AVX2 has
+        // no blocked backward-data kernel) would get oneDNN's reference loops, 100× slower than gemm over plain
+        // layouts: then the pass is made over plain layouts, in the same data types.
+        var pd: dnnl_primitive_desc_t? = describe(srcAny, weightsAny, dstAny, cloningHint: true)
+        if isReference(pd!) {
+            dnnl_primitive_desc_destroy(pd)
+            pd = describe(descriptor(src, dnnl_nchw, srcAny.data_type), descriptor(weights, dnnl_oihw, weightsAny.data_type),
+                          descriptor(dst, dnnl_nchw, dstAny.data_type), cloningHint: false)
         }
         defer { dnnl_primitive_desc_destroy(pd) }
 
