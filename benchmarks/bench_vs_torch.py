@@ -377,8 +377,9 @@ def main():
     parser.add_argument("--iters", type=int, default=8, help="timed iterations per round (after --warmup)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--peak-gflops", type=float, default=237.0,
-                        help="the machine's FP32 peak (default: PERFORMANCE.md's 2 AVX-512 cores)")
+    parser.add_argument("--peak-gflops", type=float, default=None,
+                        help="the machine's FP32 peak, for the 'of peak' column (e.g. 237 for PERFORMANCE.md's 2 Zen 4 "
+                             "cores); without it the column is left empty, the measured sgemm's rate stays")
     parser.add_argument("--profile", action="store_true", help="print each kernel kind's share of SwiftGAN's step")
     parser.add_argument("--only", nargs="*", help="measure only the configurations whose name contains one of these")
     parser.add_argument("--out", default=os.path.join(HERE, "results"), help="folder for bench_vs_torch.md/.json")
@@ -396,7 +397,8 @@ def main():
     sgemm = spawn(args.torch_python, dict(kind="sgemm", engine="torch", threads=args.threads))["gflops"]
     rows, records, profiles = [], [], {}
     print(f"threads {args.threads}; a 4096² sgemm runs at {sgemm:.0f} GFLOP/s (PyTorch); "
-          f"FP32 peak taken as {args.peak_gflops:.0f} GFLOP/s", flush=True)
+          + (f"FP32 peak taken as {args.peak_gflops:.0f} GFLOP/s" if args.peak_gflops else "FP32 peak not given"),
+          flush=True)
     header = ("| configuration | SwiftGAN ms | PyTorch ms | speed (PyTorch/SwiftGAN) | to the bar | SwiftGAN MB | "
               "PyTorch MB | RSS ratio | SwiftGAN GFLOP/s | of peak | of sgemm |")
     rule = "|" + "---|" * (header.count("|") - 1)
@@ -430,9 +432,10 @@ def main():
             row += " | | | |"
         else:
             gflops = step_flops(cfg) / (a / 1e3) / 1e9
-            record.update(swiftgan_gflops=gflops, of_peak=gflops / args.peak_gflops, of_sgemm=gflops / sgemm,
+            of_peak = gflops / args.peak_gflops if args.peak_gflops else None
+            record.update(swiftgan_gflops=gflops, of_peak=of_peak, of_sgemm=gflops / sgemm,
                           step_gflop=step_flops(cfg) / 1e9)
-            row += f" | {gflops:.0f} | {gflops / args.peak_gflops:.0%} | {gflops / sgemm:.0%} |"
+            row += f" | {gflops:.0f} | {'' if of_peak is None else f'{of_peak:.0%}'} | {gflops / sgemm:.0%} |"
         records.append(record)
         rows.append(row)
         print(row, flush=True)
