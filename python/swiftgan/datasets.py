@@ -407,11 +407,27 @@ def convert(images: np.ndarray, image_size: Optional[int] = None, channels: Opti
         top, left = (rows.shape[0] - image_size) // 2, (columns.shape[0] - image_size) // 2
         rows, columns = rows[top:top + image_size], columns[left:left + image_size]
         resized = np.empty(images.shape[:2] + (image_size, image_size), dtype=np.float32)
-        for start in range(0, len(images), 4096):  # bounded memory for large datasets
-            resized[start:start + 4096] = np.einsum("oh,nchw,pw->ncop", rows, images[start:start + 4096], columns,
-                                                    optimize=True)
+        for start in range(0, len(images), 1024):  # bounded memory for large datasets
+            chunk = images[start:start + 1024].astype(np.float64)
+            resized[start:start + 1024] = _weighted_taps(_weighted_taps(chunk, rows, axis=2), columns, axis=3)
         images = np.clip(resized, -1, 1)
     return images
+
+
+def _weighted_taps(x: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
+    """`x` (float64) resampled along `axis` by `weights` [O, I]: output o = Σ_i weights[o, i]·x_i, summed in input
+    order i = 0, 1, … with element-wise float64 operations. Not a matrix product: BLAS sums in an order that
+    depends on the thread count and the processor, and a value at a rounding boundary would then become another
+    8-bit pixel in the image cache on another machine or with another thread count (a run resumed there would
+    find its dataset "changed")."""
+    out_shape = list(x.shape)
+    out_shape[axis] = weights.shape[0]
+    out = np.zeros(out_shape, dtype=np.float64)
+    shape = [1] * x.ndim
+    shape[axis] = weights.shape[0]
+    for i in range(weights.shape[1]):
+        out += weights[:, i].reshape(shape) * np.expand_dims(np.take(x, i, axis=axis), axis)
+    return out
 
 
 def _resize_matrix(size_in: int, size_out: int) -> np.ndarray:
@@ -422,7 +438,7 @@ def _resize_matrix(size_in: int, size_out: int) -> np.ndarray:
     centres = (np.arange(size_out) + 0.5) * scale  # in input pixel units
     distance = np.abs((np.arange(size_in) + 0.5)[None, :] - centres[:, None]) / support
     weights = np.clip(1.0 - distance, 0.0, None)
-    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+    return weights / weights.sum(axis=1, keepdims=True)
 
 
 # ---- the entry point -------------------------------------------------------------------

@@ -3,6 +3,8 @@ batch by batch; the sampler's prefetching changes no batch."""
 import errno
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -165,3 +167,20 @@ def test_prefetching_changes_no_batch_and_no_state(tmp_path, cache_dir):
     assert ahead.batches == 12 and ahead.waited >= 0
     for sampler in (plain, ahead, resumed):
         sampler.close()
+
+
+def test_resizing_gives_the_same_pixels_whatever_the_thread_count():
+    # A matrix product's sums depend on the threads (and the processor) that BLAS uses; a resize written with them
+    # turned some values at a rounding boundary into other 8-bit pixels, and a run resumed with another thread
+    # count found its dataset "changed". The resize sums its taps in a fixed order: the same bytes with 1 and 2.
+    code = ("import hashlib, numpy as np; from swiftgan.datasets import convert\n"
+            "x = np.random.default_rng(3).integers(0, 256, (4096, 1, 28, 28)).astype(np.float32) / 127.5 - 1\n"
+            "y = convert(x, 32, 1)\n"
+            "print(hashlib.sha256(np.rint((y + 1) * 127.5).astype(np.uint8).tobytes()).hexdigest())\n")
+    digests = set()
+    for threads in ("1", "2"):
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0, done.stderr
+        digests.add(done.stdout.strip())
+    assert len(digests) == 1, f"the resized pixels differ with the thread count: {digests}"
