@@ -1,5 +1,6 @@
 import Glibc
 import XCTest
+@testable import SwiftGANAutodiff
 @testable import SwiftGANTensor
 
 /// Runs `body(rank)` on `size` threads at once, one per rank of a fresh `ThreadGroup`, and returns when all end.
@@ -120,5 +121,71 @@ final class CommunicatorTests: XCTestCase {
         let slices = PerRank<Range<Int>>(2)
         runRanks(2) { slices.values[$0.rank] = $0.slice(of: 16) }
         XCTAssertEqual(slices.values.map { $0! }, [0..<8, 8..<16])
+    }
+}
+
+final class SyncBatchNormTests: XCTestCase {
+    /// The whole batch [8, 3, 4, 4], γ, β, the loss weights, and a leaky slope, from fixed seeds.
+    static let shape = [8, 3, 4, 4], slope: Float = 0.2
+
+    /// A rank's results: y, ∂L/∂x, ∂L/∂γ, ∂L/∂β, then ∂P/∂γ and ∂P/∂x for the penalty P = Σ (∂L/∂x)², then the
+    /// running mean and variance; on `ranks` ranks each holding 8/ranks samples, L = Σ w·y over its slice.
+    static func step(rank: Int, ranks: Int, communicator: any Communicator, synchronised: Bool = true) -> [[Float]] {
+        let whole = randomTensor(shape, seed: 11), weights = randomTensor(shape, seed: 12)
+        let per = whole.count / ranks, n = shape[0] / ranks
+        let x = Tensor(copying: whole.pointer + rank * per, shape: [n] + shape.dropFirst())
+        let w = Tensor(copying: weights.pointer + rank * per, shape: x.shape)
+        let gamma = randomTensor([3], seed: 13, low: 0.5, high: 1.5), beta = randomTensor([3], seed: 14)
+        for t in [x, gamma, beta] { t.requiresGrad = true }
+        let runningMean = Tensor.zeros([3]), runningVar = Tensor.ones([3])
+        let y = !synchronised
+            ? batchNorm2dTraining(x, gamma: gamma, beta: beta, runningMean: runningMean, runningVar: runningVar,
+                                  slope: slope)
+            : syncBatchNorm2dTraining(x, gamma: gamma, beta: beta, runningMean: runningMean, runningVar: runningVar,
+                                      over: communicator, slope: slope)
+        let loss = (y * w).sum()
+        let first = gradients(of: loss, wrt: [x, gamma, beta], createGraph: true)
+        let penalty = square(first[0]).sum()
+        let second = gradients(of: penalty, wrt: [gamma, x])
+        return [y.scalars, first[0].scalars, first[1].scalars, first[2].scalars, second[0].scalars, second[1].scalars,
+                runningMean.scalars, runningVar.scalars]
+    }
+
+    func testTwoRanksOfFourSamplesEqualOneBatchOfEightToSecondOrder() {
+        // One process, the fused batch norm of the whole batch: the reference.
+        let reference = Self.step(rank: 0, ranks: 1, communicator: SingleProcess(), synchronised: false)
+        let results = PerRank<[[Float]]>(2)
+        runRanks(2) { comm in results.values[comm.rank] = Self.step(rank: comm.rank, ranks: 2, communicator: comm) }
+        let names = ["y", "dL/dx", "dL/dgamma", "dL/dbeta", "dP/dgamma", "dP/dx", "running mean", "running var"]
+        let sliced: Set = [0, 1, 5]  // per-sample values: each rank holds its half; the others are per channel
+        let summed: Set = [2, 3, 4]  // parameter gradients: the ranks' sum (the trainer's gradient all-reduce)
+        for (k, name) in names.enumerated() {
+            let ours: [Float]
+            if sliced.contains(k) {
+                ours = results.values[0]![k] + results.values[1]![k]
+            } else if summed.contains(k) {
+                ours = zip(results.values[0]![k], results.values[1]![k]).map { $0 + $1 }
+            } else {
+                XCTAssertEqual(results.values[0]![k], results.values[1]![k], "\(name): equal on both ranks")
+                ours = results.values[0]![k]
+            }
+            // Float32 sums of 128 terms per channel in another order: errors of order 128 · 2⁻²⁴ ≈ 1e-5 of the
+            // largest magnitude, a further factor 10 through the second-order chain.
+            let scale = reference[k].map { Swift.abs($0) }.max()!
+            let worst = zip(ours, reference[k]).map { Swift.abs($0 - $1) }.max()!
+            XCTAssertEqual(ours.count, reference[k].count, name)
+            XCTAssertLessThanOrEqual(worst, 1e-4 * scale, "\(name): worst difference \(worst) of scale \(scale)")
+        }
+    }
+
+    func testOnOneRankItEqualsTheFusedBatchNorm() {
+        // The op-by-op form on one rank (no collective) against the fused kernels of batchNorm2dTraining.
+        let fused = Self.step(rank: 0, ranks: 1, communicator: SingleProcess(), synchronised: false)
+        let ours = Self.step(rank: 0, ranks: 1, communicator: SingleProcess())
+        for k in fused.indices {
+            let scale = fused[k].map { Swift.abs($0) }.max()!
+            let worst = zip(ours[k], fused[k]).map { Swift.abs($0 - $1) }.max()!
+            XCTAssertLessThanOrEqual(worst, 1e-4 * scale, "result \(k): worst difference \(worst) of scale \(scale)")
+        }
     }
 }
