@@ -423,10 +423,16 @@ def _weighted_taps(x: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
     out_shape = list(x.shape)
     out_shape[axis] = weights.shape[0]
     out = np.zeros(out_shape, dtype=np.float64)
-    shape = [1] * x.ndim
-    shape[axis] = weights.shape[0]
     for i in range(weights.shape[1]):
-        out += weights[:, i].reshape(shape) * np.expand_dims(np.take(x, i, axis=axis), axis)
+        reached = np.flatnonzero(weights[:, i])  # the outputs input i reaches: a run of the triangle filter
+        if reached.size == 0:
+            continue
+        lo, hi = int(reached[0]), int(reached[-1]) + 1
+        shape = [1] * x.ndim
+        shape[axis] = hi - lo
+        window = [slice(None)] * x.ndim
+        window[axis] = slice(lo, hi)
+        out[tuple(window)] += weights[lo:hi, i].reshape(shape) * np.expand_dims(np.take(x, i, axis=axis), axis)
     return out
 
 
