@@ -25,7 +25,8 @@ public func allReduceSum(_ t: Tensor, over communicator: any Communicator) -> Te
 /// updated with PyTorch's rule from the global statistics, identically on every rank.
 ///
 /// - Parameters:
-///   - x: `[N_r, C, H, W]`, this rank's slice.
+///   - x: `[N_r, C, H, W]`, this rank's slice; every rank holds the same number of samples (`slice(of:)`), so the
+///     count per channel is derived, not gathered.
 ///   - gamma, beta: `[C]`.
 ///   - runningMean, runningVar: `[C]`, updated off the tape.
 ///   - slope: the activation after it (0: ReLU, > 0: leaky ReLU, 1: none).
@@ -33,20 +34,14 @@ public func syncBatchNorm2dTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, ru
                                     over communicator: any Communicator, momentum: Float = 0.1, eps: Float = 1e-5,
                                     slope: Float = 1) -> Tensor {
     let c = x.shape[1]
-    var count = [Double(x.count / max(c, 1))]
-    count.withUnsafeMutableBufferPointer { communicator.allReduce($0, .sum) }
-    let m = Float(count[0])
+    let count = x.count / max(c, 1) * communicator.size  // values per channel over all ranks' equal slices
     let axes = [0, 2, 3]
-    let mean = allReduceSum(x.sum(alongAxes: axes), over: communicator) / m  // [1, C, 1, 1]
+    let mean = allReduceSum(x.sum(alongAxes: axes), over: communicator) / Float(count)  // [1, C, 1, 1]
     let centered = x - mean
-    let variance = allReduceSum(square(centered).sum(alongAxes: axes), over: communicator) / m
+    let variance = allReduceSum(square(centered).sum(alongAxes: axes), over: communicator) / Float(count)
     let normalized = centered / sqrt(variance + eps)
     let y = normalized * gamma.reshaped([1, c, 1, 1]) + beta.reshaped([1, c, 1, 1])
-    let unbias = m > 1 ? m / (m - 1) : 1
-    for i in 0..<c {
-        runningMean.pointer[i] = (1 - momentum) * runningMean.pointer[i] + momentum * mean.pointer[i]
-        runningVar.pointer[i] = (1 - momentum) * runningVar.pointer[i] + momentum * variance.pointer[i] * unbias
-    }
+    updateRunningStatistics(runningMean, runningVar, mean: mean, variance: variance, count: count, momentum: momentum)
     switch slope {
     case 1: return y
     case 0: return relu(y)

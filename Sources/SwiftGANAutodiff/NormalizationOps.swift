@@ -29,12 +29,7 @@ package func batchNorm2dTrainingRecomputable(_ x: Tensor, gamma: Tensor, beta: T
     let mean = Tensor(uninitialized: [c]), invStd = Tensor(uninitialized: [c]), variance = Tensor(uninitialized: [c])
     batchNormTrainingForward(y.pointer, mean: mean.pointer, invStd: invStd.pointer, variance: variance.pointer,
                              x.pointer, gamma.pointer, beta.pointer, slope: slope, batch: n, channels: c, spatial: s, eps: eps)
-    let m = Float(n * s)
-    let unbias = m > 1 ? m / (m - 1) : 1
-    for i in 0..<c {
-        runningMean.pointer[i] = (1 - momentum) * runningMean.pointer[i] + momentum * mean.pointer[i]
-        runningVar.pointer[i] = (1 - momentum) * runningVar.pointer[i] + momentum * variance.pointer[i] * unbias
-    }
+    updateRunningStatistics(runningMean, runningVar, mean: mean, variance: variance, count: n * s, momentum: momentum)
     let refill = { (out: UnsafeMutablePointer<Float>) in
         batchNormApply(out, x.pointer, mean: mean.pointer, invStd: invStd.pointer, gamma.pointer, beta.pointer,
                        slope: slope, batch: n, channels: c, spatial: s)
@@ -58,6 +53,18 @@ package func batchNorm2dTrainingRecomputable(_ x: Tensor, gamma: Tensor, beta: T
         return [gx, gg, gb]
     }
     return (output, refill)
+}
+
+/// PyTorch's update of the running statistics from a batch's mean and biased variance over `count` values per
+/// channel: `r ← (1 − momentum)·r + momentum·stat`, the variance made unbiased (× count / (count − 1)).
+func updateRunningStatistics(_ runningMean: Tensor, _ runningVar: Tensor, mean: Tensor, variance: Tensor, count: Int,
+                             momentum: Float) {
+    let m = Float(count)
+    let unbias = m > 1 ? m / (m - 1) : 1
+    for i in 0..<runningMean.count {
+        runningMean.pointer[i] = (1 - momentum) * runningMean.pointer[i] + momentum * mean.pointer[i]
+        runningVar.pointer[i] = (1 - momentum) * runningVar.pointer[i] + momentum * variance.pointer[i] * unbias
+    }
 }
 
 /// The batch-norm gradients, after the activation's of negative slope `slope` (a mask constant in x, its

@@ -5,10 +5,9 @@ import XCTest
 
 /// Runs `body(rank)` on `size` threads at once, one per rank of a fresh `ThreadGroup`, and returns when all end.
 func runRanks(_ size: Int, _ body: @escaping @Sendable (any Communicator) -> Void) {
-    let group = ThreadGroup(size: size)
     final class Job { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
     var threads: [pthread_t] = []
-    for rank in group.ranks {
+    for rank in ThreadGroup.ranks(size) {
         let job = Unmanaged.passRetained(Job { body(rank) }).toOpaque()
         var thread = pthread_t()
         let status = pthread_create(&thread, nil, { raw in
@@ -20,7 +19,6 @@ func runRanks(_ size: Int, _ body: @escaping @Sendable (any Communicator) -> Voi
         threads.append(thread)
     }
     for thread in threads { pthread_join(thread, nil) }
-    withExtendedLifetime(group) {}
 }
 
 /// Per-rank results of a `runRanks` body, written by each rank into its own slot.

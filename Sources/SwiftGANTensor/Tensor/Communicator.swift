@@ -75,15 +75,13 @@ public final class SingleProcess: Communicator {
 
 // MARK: - Ranks as threads
 
-/// K ranks that are threads of this process, for tests: `ThreadGroup(size: K).ranks[r]` is rank r's communicator.
+/// K ranks that are threads of this process, for tests: `ThreadGroup.ranks(K)[r]` is rank r's communicator.
 ///
 /// A collective publishes each rank's buffer, waits for all K, and every rank reads all K in rank order, so the
 /// result is the same on every rank and the same from run to run (sums in rank order 0, 1, …, K-1). A rank that
 /// abandons wakes the others: their collectives fail with its message.
 public final class ThreadGroup: @unchecked Sendable {
     public let size: Int
-    /// The communicator of each rank, to be used from that rank's thread only.
-    public private(set) var ranks: [Rank] = []
 
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
@@ -93,13 +91,19 @@ public final class ThreadGroup: @unchecked Sendable {
     /// Each rank's published buffer for the collective under way.
     private var published: [UnsafeMutableRawPointer?]
 
-    public init(size: Int) {
-        precondition(size >= 1, "a group needs at least 1 rank")
+    private init(size: Int) {
         self.size = size
         published = Array(repeating: nil, count: size)
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
-        ranks = (0..<size).map { Rank(group: self, rank: $0) }
+    }
+
+    /// The communicators of `size` new ranks, each to be used from its own thread only; they share their group,
+    /// which lives as long as any of them.
+    public static func ranks(_ size: Int) -> [Rank] {
+        precondition(size >= 1, "a group needs at least 1 rank")
+        let group = ThreadGroup(size: size)
+        return (0..<size).map { Rank(group: group, rank: $0) }
     }
 
     deinit {
@@ -142,7 +146,7 @@ public final class ThreadGroup: @unchecked Sendable {
 
     /// One rank of a `ThreadGroup`.
     public final class Rank: Communicator, @unchecked Sendable {
-        private unowned let group: ThreadGroup
+        private let group: ThreadGroup
         public let rank: Int
         public var size: Int { group.size }
         public private(set) var failure: String?
