@@ -48,3 +48,43 @@ public func syncBatchNorm2dTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, ru
     default: return leakyRelu(y, slope: slope)
     }
 }
+
+// MARK: - Gathering a batch
+
+/// Every rank's `t` `[N_r, ...]` stacked along the first axis, rank 0's first: `[size · N_r, ...]`, the same on
+/// every rank (for a loss that couples the samples of the whole batch: relativistic means, all-pairs terms,
+/// EBGAN's pull-away term).
+///
+/// Its gradient is for a value every rank computes identically from the gathered tensor, as the training step's
+/// losses: each rank takes the rows of its own `t` (`localRows`), so that the gradients the ranks compute through
+/// their slices sum, over ranks, to the gradient of that value counted once.
+///
+/// - Parameter t: `[N_r, ...]`, the same shape on every rank; one rank: `t` itself.
+public func allGather(_ t: Tensor, over communicator: any Communicator) -> Tensor {
+    guard communicator.size > 1 else { return t }
+    let y = Tensor(uninitialized: [t.shape[0] * communicator.size] + t.shape.dropFirst())
+    communicator.allGather(UnsafeMutableBufferPointer(start: y.pointer, count: y.count),
+                           UnsafeBufferPointer(start: t.pointer, count: t.count))
+    return record(y, [t]) { gy, _ in [localRows(gy, over: communicator)] }
+}
+
+/// This rank's rows of `t` `[size · N_r, ...]`: rows rank · N_r ..< (rank + 1) · N_r, `[N_r, ...]` (a batch dealt
+/// in rank order, as `Communicator.slice(of:)` deals it).
+///
+/// Its rule puts the gradient back at those rows, zeros elsewhere (whose rule is this again).
+public func localRows(_ t: Tensor, over communicator: any Communicator) -> Tensor {
+    guard communicator.size > 1 else { return t }
+    let rows = communicator.slice(of: t.shape[0]), rowSize = t.count / max(t.shape[0], 1)
+    let y = Tensor(uninitialized: [rows.count] + t.shape.dropFirst())
+    y.assign(from: t.pointer + rows.lowerBound * rowSize)
+    let fullShape = t.shape
+    return record(y, [t]) { gy, _ in [placedRows(gy, into: fullShape, over: communicator)] }
+}
+
+/// `g` `[N_r, ...]` at this rank's rows of a zero tensor of shape `shape` `[size · N_r, ...]`.
+func placedRows(_ g: Tensor, into shape: [Int], over communicator: any Communicator) -> Tensor {
+    let y = Tensor.zeros(shape)
+    let rows = communicator.slice(of: shape[0]), rowSize = y.count / max(shape[0], 1)
+    (y.pointer + rows.lowerBound * rowSize).update(from: g.pointer, count: g.count)
+    return record(y, [g]) { gy, _ in [localRows(gy, over: communicator)] }
+}

@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 15
+#define SG_ABI_VERSION 16
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -180,6 +180,45 @@ sg_status sg_gan_sample(sg_handle *gan, int64_t n, float *out, int64_t out_count
 
 /* Keeps (on != 0) or stops keeping copies of each step's gradients (SG_TENSORS_GRADIENTS). */
 sg_status sg_gan_set_retain_gradients(sg_handle *gan, int32_t on);
+
+/* ---- Training over several processes --------------------------------------------------------------------- */
+
+#define SG_REDUCE_SUM 0
+#define SG_REDUCE_MAX 1
+
+/* The collectives of one training spread over `size` processes (ranks), supplied by the host (Python's
+ * swiftgan.distributed, over mpi4py): the library links no MPI. Every rank calls the same collectives in the same
+ * order with the same counts, always from the thread running sg_gan_train_step (never from inside a parallel
+ * region). Each returns 0 on success; any other value is a failure: the library then makes no further collective
+ * call, finishes the step's passes without waiting for peers, applies nothing and fails the step with
+ * SG_ENGINE_ERROR naming the rank and the collective.
+ *  all_reduce_f32/_f64: buffer[0..count) <- the element-wise SG_REDUCE_* of every rank's buffer, the same on every
+ *    rank (an MPI_Allreduce in place);
+ *  all_gather_f32: gathered[0..size*count) <- every rank's local[0..count), rank 0's first;
+ *  broadcast_f32: buffer <- rank root's buffer;  barrier: returns once every rank called it;
+ *  abandon: this rank's own work failed with `message`; make its peers' collectives fail rather than wait
+ *    (an MPI host aborts the job);
+ *  release: called once when the library no longer uses the communicator (the GAN freed, or another set). */
+typedef struct {
+    void *context;
+    int32_t rank;
+    int32_t size;
+    int32_t (*all_reduce_f32)(void *context, float *buffer, int64_t count, int32_t op);
+    int32_t (*all_reduce_f64)(void *context, double *buffer, int64_t count, int32_t op);
+    int32_t (*all_gather_f32)(void *context, float *gathered, const float *local, int64_t count);
+    int32_t (*broadcast_f32)(void *context, float *buffer, int64_t count, int32_t root);
+    int32_t (*barrier)(void *context);
+    void (*abandon)(void *context, const char *message);
+    void (*release)(void *context);
+} sg_communicator;
+
+/* Spreads the GAN's training over the ranks of `communicator` (copied; NULL: this process alone, the default).
+ * Each rank is then given the whole batch and the same random stream and computes on its slice of the batch
+ * (rank r: rows r*B/size ..< (r+1)*B/size, after packing): batch norm over the whole batch, losses over the
+ * gathered critic values, gradients summed in one all-reduce per update. Ranks that start from the same state
+ * stay in the same state. Fails with SG_INVALID_ARGUMENT (nothing changed) for a rank outside [0, size), a size
+ * below 1 or a missing function. */
+sg_status sg_gan_set_communicator(sg_handle *gan, const sg_communicator *communicator);
 
 /* The trainer's scalar state by name, as "name=value\n" lines (NUL-terminated, into buffer of capacity
  * bytes; *needed receives the size required including the NUL): iteration, optimizer_D.steps,

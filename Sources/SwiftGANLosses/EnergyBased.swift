@@ -45,13 +45,18 @@ extension AdversarialObjective {
     /// The generator's loss on fake samples `fake` (the critic runs on them here), given the critic's values
     /// on real data when `generatorUsesReal`. EBGAN adds `pullAwayWeight`·PT of the auto-encoder's codes of
     /// the fake batch (computed with the same encoder pass as their energies).
-    public func generatorLoss(critic: Critic, criticReal: Tensor?, fake: Tensor) -> Tensor {
+    ///
+    /// `gathering` turns a value per sample of this process's batch into the same for the whole batch (one rank's
+    /// slice into every rank's, `allGather`); the loss is then computed over the whole batch, and `criticReal` is
+    /// expected over it too.
+    public func generatorLoss(critic: Critic, criticReal: Tensor?, fake: Tensor,
+                              gathering: (Tensor) -> Tensor = { $0 }) -> Tensor {
         guard case .energy(_, let pullAwayWeight) = self, case .energies(let autoEncoder, let squared) = critic else {
-            return generatorLoss(real: criticReal, fake: critic(fake))
+            return generatorLoss(real: criticReal, fake: gathering(critic(fake)))
         }
         let code = autoEncoder.encoder(fake)
         let energies = reconstructionEnergy(fake, autoEncoder.decoder(code), squared: squared)
-        return generatorLoss(real: nil, fake: energies) + pullAwayTerm(code.flattened()) * pullAwayWeight
+        return generatorLoss(real: nil, fake: gathering(energies)) + pullAwayTerm(gathering(code.flattened())) * pullAwayWeight
     }
 }
 

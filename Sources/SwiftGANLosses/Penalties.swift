@@ -94,6 +94,9 @@ public struct PenaltyInputs {
     public var values: [String: Tensor]
     /// Whether DRAGAN clips its perturbed points to [−1, 1] (the range of images).
     public var draganClip: Bool
+    /// DRAGAN's std(x_r) over the whole real batch, when the critic is given only a slice of it (one rank's of a
+    /// training spread over several); nil: the std of the batch the penalty is given.
+    public var realStandardDeviation: Float?
 
     public init(_ values: [String: Tensor] = [:], draganClip: Bool = true) {
         self.values = values
@@ -152,7 +155,7 @@ public func penalty(_ kind: PenaltyKind, weight: Float, critic: (Tensor) -> Tens
         return square(norms).mean() * (weight / 2)
     case .dragan:
         let perturbed = withoutGradients { () -> Tensor in
-            let std = sampleStandardDeviation(real)
+            let std = inputs.realStandardDeviation ?? sampleStandardDeviation(real)
             let alpha = perSample(inputs[.draganAlpha], like: real.shape)
             let moved = real + alpha * (inputs[.draganNoise] * (0.5 * std))
             return inputs.draganClip ? clamp(moved, min: -1, max: 1) : moved
@@ -162,7 +165,7 @@ public func penalty(_ kind: PenaltyKind, weight: Float, critic: (Tensor) -> Tens
 }
 
 /// The unbiased standard deviation of all elements (as `torch.std`).
-func sampleStandardDeviation(_ x: Tensor) -> Float {
+public func sampleStandardDeviation(_ x: Tensor) -> Float {
     var sum = 0.0
     for i in 0..<x.count { sum += Double(x.pointer[i]) }
     let mean = sum / Double(x.count)

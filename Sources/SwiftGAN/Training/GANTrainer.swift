@@ -100,6 +100,8 @@ public final class GANTrainer {
     public private(set) var retainedGradients: [String: Tensor] = [:]
     /// The names of the trainable parameters, D's then G's (`D.main.0.weight`, ...).
     public let parameterNames: [String]
+    /// The ranks this training is spread over (`setCommunicator`); `SingleProcess` by default.
+    public private(set) var communicator: any Communicator = SingleProcess()
 
     let objective: AdversarialObjective
     /// What the objective scores samples with: D's outputs, or its reconstruction energies (EBGAN, BEGAN).
@@ -176,6 +178,61 @@ public final class GANTrainer {
     }
 
     // MARK: Training
+
+    /// Spreads training over the ranks of `communicator` (data parallel): each rank is given the same whole batch
+    /// and random stream, computes on its slice of the batch (rank r: rows r·B/K ..< (r+1)·B/K of the real
+    /// batch, the latents and the penalties' inputs, all drawn whole), and the ranks together compute exactly
+    /// one step on the whole batch, up to summation order:
+    /// - batch norm normalises over the whole batch (`syncBatchNorm2dTraining`, differentiable to any order, so
+    ///   gradient penalties through it are exact);
+    /// - every statistic that couples samples is over the whole batch: the critic's values are gathered
+    ///   (`allGather`) and each loss is computed over all of them on every rank (relativistic means, all-pairs
+    ///   terms, BEGAN's k and M_global, EBGAN's pull-away term on the gathered codes), DRAGAN's std is of the whole
+    ///   real batch, PacGAN packs before slicing (the critic's batch B / pack must divide among the ranks);
+    /// - each update's gradients, the penalties' values and a count of non-finite values are summed over ranks in
+    ///   one all-reduce of one buffer, so every rank applies the same update or refuses the same iteration;
+    /// - a failed collective (a rank died or left) ends the step with its message on every rank, nothing applied.
+    /// Weights, optimizer state, buffers and the random stream stay identical on every rank, so any rank's state
+    /// is the run's (rank 0 writes it), and a checkpoint resumes under any number of ranks that divides the batch.
+    public func setCommunicator(_ communicator: any Communicator) {
+        self.communicator = communicator
+        let synchronised: (any Communicator)? = communicator.size > 1 ? communicator : nil
+        generator.synchronizeBatchNorm(over: synchronised)
+        discriminator.synchronizeBatchNorm(over: synchronised)
+    }
+
+    /// This rank's rows of a whole batch (the batch itself with one rank). Not differentiable: for inputs.
+    func localSlice(_ t: Tensor) -> Tensor {
+        communicator.size > 1 ? withoutGradients { localRows(t, over: communicator) } : t
+    }
+
+    /// A value per sample of this rank's slice, for the whole batch (the tensor itself with one rank).
+    func gathered(_ t: Tensor) -> Tensor { allGather(t, over: communicator) }
+
+    /// Sums `gradients` (in place) and `scalars` over the ranks in one all-reduce of one buffer (nothing with one
+    /// rank). The last scalar is expected to be this rank's count of non-finite values, so that a value no
+    /// rank's sum could show (a NaN that another rank's value would not hide) still refuses the update everywhere.
+    ///
+    /// - Returns: the summed scalars.
+    func sumOverRanks(_ gradients: [Tensor], scalars: [Float]) -> [Float] {
+        guard communicator.size > 1 else { return scalars }
+        let total = gradients.reduce(0) { $0 + $1.count } + scalars.count
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: total)
+        defer { buffer.deallocate() }
+        var offset = 0
+        for g in gradients {
+            (buffer.baseAddress! + offset).update(from: g.pointer, count: g.count)
+            offset += g.count
+        }
+        for (i, v) in scalars.enumerated() { buffer[offset + i] = v }
+        communicator.allReduce(buffer, .sum)
+        offset = 0
+        for g in gradients {
+            g.assign(from: buffer.baseAddress! + offset)
+            offset += g.count
+        }
+        return (0..<scalars.count).map { buffer[offset + $0] }
+    }
 
     /// Runs one iteration with `real` batches and any explicit inputs by name (`z`: one entry per critic step).
     public func trainStep(real: [Tensor], _ given: [String: [Tensor]] = [:]) throws(SwiftGANError) -> StepStats {
@@ -277,6 +334,12 @@ public final class GANTrainer {
             throw SwiftGANError("real must hold a multiple of pack = \(m) samples per batch, at least \(2 * m) (the critic "
                                 + "judges \(m) at a time), got \(b)")
         }
+        let ranks = communicator.size
+        guard packed % ranks == 0, packed / ranks >= 2 else {
+            throw SwiftGANError("real must hold the whole batch, \(ranks) × pack = \(m) × at least 2 samples and a "
+                                + "multiple of \(ranks * m) (each of the \(ranks) ranks takes an equal slice of the "
+                                + "critic's batch of packs of \(m)), got \(b)")
+        }
         let specs = stepInputSpecs
         if let unknown = inputs.given.keys.sorted().first(where: { name in !specs.contains { $0.name == name } }) {
             throw notAnInput(unknown, specs)
@@ -288,44 +351,56 @@ public final class GANTrainer {
             try checkList(inputs.given[input.name], input.name, count: k, shape: input.shape([packed] + config.criticShape))
         }
 
-        try MemoryBudget.require(stepMemoryNeed(batch: b), for: "a training step on a batch of \(b)")
+        let local = b / ranks  // this rank's samples
+        try MemoryBudget.require(stepMemoryNeed(batch: local), for: "a training step on a batch of \(local)")
         let base = BufferPool.shared.resetPeak()
-        defer { recordStepPeak(batch: b, base: base) }
+        defer { recordStepPeak(batch: local, base: base) }
 
         let factor = learningRateFactor
         let before = IterationStart(self)
         var stats = StepStats(discriminatorLoss: 0, generatorLoss: 0, criticReal: 0, criticFake: 0, penalty: 0)
         var lastFake: Tensor?
+        // Every rank draws the whole batch's random inputs (the same stream) and computes on its slice.
         for step in 0..<k {
-            let x = pack(real[real.count == 1 ? 0 : step])
-            let z = inputs.given["z"]?[step] ?? drawLatents(b)
+            let whole = pack(real[real.count == 1 ? 0 : step])
+            let x = localSlice(whole)
+            let z = localSlice(inputs.given["z"]?[step] ?? drawLatents(b))
             let keepGraph = config.reuseFake && step == k - 1
             let fake = pack(keepGraph ? generator(z) : withoutGradients { generator(z) })
             if keepGraph { lastFake = fake }
             var drawn = PenaltyInputs(draganClip: config.draganClip)
             for input in penaltyInputs {
-                drawn.values[input.name] = inputs.given[input.name]?[step] ?? input.draw(criticBatch: x.shape, rng: &rng)
+                drawn.values[input.name] = localSlice(inputs.given[input.name]?[step]
+                                                      ?? input.draw(criticBatch: whole.shape, rng: &rng))
+            }
+            if ranks > 1 && config.loss.penalties.contains(.dragan) {
+                drawn.realStandardDeviation = sampleStandardDeviation(whole)
             }
             let (critic, nonFinite) = discriminatorStep(real: x, fake: fake.detached(), penaltyInputs: drawn,
                                                         learningRateFactor: factor, iterationStart: before)
             stats = critic
+            if let failure = communicator.failure { return try refuse(collective: failure, restoring: before) }
             if let nonFinite {
                 return try refuse(nonFinite, in: k > 1 ? "critic step \(step + 1) of \(k)" : "the critic step",
                                   stats: stats, restoring: before)
             }
         }
 
-        let x = pack(real[real.count == 1 ? 0 : k - 1])
-        let fake = lastFake ?? pack(generator(inputs.given["z_g"]?[0] ?? drawLatents(b)))
-        let criticReal = objective.generatorUsesReal ? withoutGradients { critic(x) } : nil
-        let lossG = objective.generatorLoss(critic: critic, criticReal: criticReal, fake: fake)
+        let x = localSlice(pack(real[real.count == 1 ? 0 : k - 1]))
+        let fake = lastFake ?? pack(generator(localSlice(inputs.given["z_g"]?[0] ?? drawLatents(b))))
+        let criticReal = objective.generatorUsesReal ? withoutGradients { gathered(critic(x)) } : nil
+        let lossG = objective.generatorLoss(critic: critic, criticReal: criticReal, fake: fake, gathering: gathered)
         let gradsG = gradients(of: lossG, wrt: parametersG, retainGraph: false)
-        retain(gradsG, names: parameterNames.suffix(parametersG.count))
         stats.generatorLoss = lossG.scalar
+        let localNonFinite: Float = ranks > 1 && gradsG.contains { !allFinite($0.pointer, count: $0.count) } ? 1 : 0
+        let nonFiniteRanks = sumOverRanks(gradsG, scalars: [localNonFinite])[0]
+        retain(gradsG, names: parameterNames.suffix(parametersG.count))
+        if let failure = communicator.failure { return try refuse(collective: failure, restoring: before) }
         if let nonFinite = nonFiniteTerm(loss: ("the generator's loss", stats.generatorLoss), optimizer: optimizerG,
                                          parameters: parametersG, gradients: gradsG, names: parameterNames.suffix(parametersG.count),
                                          learningRateFactor: factor)
-            ?? nonFiniteBuffer() {
+            ?? nonFiniteBuffer()
+            ?? (nonFiniteRanks > 0 ? "a gradient of the generator on one of the ranks" : nil) {
             return try refuse(nonFinite, in: "the generator step", stats: stats, restoring: before)
         }
         optimizerG.step(parametersG, gradsG, learningRateFactor: factor)
@@ -407,35 +482,47 @@ public final class GANTrainer {
     /// graph at a time rather than all of them.
     ///
     /// - Returns: the step's statistics, and the first term that was not finite (then nothing was applied).
+    ///
+    /// On a rank of several, `real`, `fake` and `penaltyInputs` are this rank's slices: the losses are over the
+    /// gathered critic values, the penalties' means over the whole batch, and the gradients summed over ranks.
     func discriminatorStep(real: Tensor, fake: Tensor, penaltyInputs: PenaltyInputs,
                            learningRateFactor factor: Float,
                            iterationStart: IterationStart) -> (StepStats, nonFinite: String?) {
-        let criticReal = critic(real)
-        let criticFake = critic(fake)
+        let ranks = communicator.size
+        let criticReal = gathered(critic(real))
+        let criticFake = gathered(critic(fake))
         let terms = objective.discriminatorLossTerms(real: criticReal, fake: criticFake, k: equilibrium.k)
         let adversarial = terms.map { $0.real + $0.fake }  // discriminatorLoss, keeping its two terms
             ?? objective.discriminatorLoss(real: criticReal, fake: criticFake, k: equilibrium.k)
         var gradsD = gradients(of: adversarial, wrt: parametersD, retainGraph: false)
-        var penaltyTotal: Float = 0
-        var termValues = [("the critic's loss (\(objective.name))", adversarial.scalar)]
+        var penaltyValues: [Float] = []
         for kind in config.loss.penalties {
-            let term = penalty(kind, weight: config.penaltyWeights[kind]!, critic: { self.discriminator($0) },
-                               real: real, fake: fake, inputs: penaltyInputs)
-            termValues.append(("the \(kind.rawValue) penalty", term.scalar))
-            penaltyTotal += term.scalar
+            // a rank's share of the whole batch's mean: its slice's mean over the (equal) slices
+            let slice = penalty(kind, weight: config.penaltyWeights[kind]!, critic: { self.discriminator($0) },
+                                real: real, fake: fake, inputs: penaltyInputs)
+            let term = ranks > 1 ? slice * (1 / Float(ranks)) : slice
+            penaltyValues.append(term.scalar)
             let termGrads = gradients(of: term, wrt: parametersD, retainGraph: false)
             gradsD = zip(gradsD, termGrads).map { $0 + $1 }
         }
+        let localNonFinite: Float = ranks > 1 && gradsD.contains { !allFinite($0.pointer, count: $0.count) } ? 1 : 0
+        let summed = sumOverRanks(gradsD, scalars: penaltyValues + [localNonFinite])
+        penaltyValues = Array(summed.dropLast())
+        let penaltyTotal = penaltyValues.reduce(0, +)
+        let termValues = [("the critic's loss (\(objective.name))", adversarial.scalar)]
+            + zip(config.loss.penalties, penaltyValues).map { ("the \($0.rawValue) penalty", $1) }
         let stats = StepStats(discriminatorLoss: adversarial.scalar + penaltyTotal, generatorLoss: 0,
                               criticReal: criticReal.mean().scalar, criticFake: criticFake.mean().scalar, penalty: penaltyTotal,
                               discriminatorLossReal: terms?.real.scalar ?? .nan, discriminatorLossFake: terms?.fake.scalar ?? .nan,
                               skippedSteps: Float(skippedSteps))
         retain(gradsD, names: parameterNames.prefix(parametersD.count))
+        guard communicator.failure == nil else { return (stats, nil) }  // the caller refuses the iteration
         let names = parameterNames.prefix(parametersD.count)
         if let nonFinite = termValues.lazy.compactMap({ (term, value) in value.isFinite ? nil : "\(term) (\(value))" }).first
             ?? nonFiniteTerm(loss: nil, optimizer: optimizerD, parameters: parametersD, gradients: gradsD, names: names,
                              learningRateFactor: factor)
-            ?? nonFiniteBuffer() {
+            ?? nonFiniteBuffer()
+            ?? (summed.last! > 0 ? "a gradient of the critic on one of the ranks" : nil) {
             return (stats, nonFinite)
         }
         iterationStart.keepCritic(of: self)
@@ -486,6 +573,13 @@ public final class GANTrainer {
             skipped.skippedSteps = Float(skippedSteps)
             return skipped
         }
+    }
+
+    /// Ends an iteration during which a collective failed (a rank died or left): everything it changed is put back
+    /// and the failure, which names the rank, is thrown on this rank as on the others.
+    private func refuse(collective failure: String, restoring before: IterationStart) throws(SwiftGANError) -> StepStats {
+        before.restore(self)
+        throw SwiftGANError("iteration \(iteration + 1) was not applied: \(failure)", invalidArgument: false)
     }
 
     /// `ema ← decay·ema + (1 − decay)·p` for G's parameters; buffers (BN statistics) are copied.

@@ -73,7 +73,8 @@ public final class Sequential: Module {
                 continue
             }
             if GradMode.isEnabled, activation + 1 < layers.count, let conv = layers[activation + 1] as? ConvolutionLayer,
-               bn?.isTraining ?? true {
+               bn.map({ $0.isTraining && !$0.isSynchronized }) ?? true {
+                // (a synchronised batch norm is not recomputed: its statistics would be gathered again)
                 // The output of a first convolution on an image's few channels is cheap to compute again.
                 let first = i == 1 ? layers[0] as? ConvolutionLayer : nil
                 let recomputeInput: (() -> Tensor)? = if let first, first.isCheapToRecompute {

@@ -6,6 +6,12 @@ public final class BatchNorm2d: Module {
     public let runningMean: Tensor, runningVar: Tensor
     public let momentum: Float, eps: Float
     public private(set) var isTraining = true
+    /// The ranks whose slices of one batch this layer normalises together in training (`syncBatchNorm2dTraining`),
+    /// set by `synchronizeBatchNorm(over:)`; nil: this process's batch alone.
+    public internal(set) var communicator: (any Communicator)?
+
+    /// Whether training normalises over several ranks' batches.
+    var isSynchronized: Bool { (communicator?.size ?? 1) > 1 }
 
     /// Weight 1, bias 0, running mean 0, running variance 1, as PyTorch.
     public init(_ channels: Int, momentum: Float = 0.1, eps: Float = 1e-5) {
@@ -22,7 +28,11 @@ public final class BatchNorm2d: Module {
     /// The normalisation followed by the activation of negative slope `activationSlope` (0: ReLU; 1: none),
     /// fused (see `batchNorm2dTraining` and `batchNorm2dInference`; `overwritingInput` is the latter's).
     public func callAsFunction(_ x: Tensor, activationSlope slope: Float, overwritingInput: Bool = false) -> Tensor {
-        isTraining
+        if isTraining, let communicator, communicator.size > 1 {
+            return syncBatchNorm2dTraining(x, gamma: weight, beta: bias, runningMean: runningMean, runningVar: runningVar,
+                                           over: communicator, momentum: momentum, eps: eps, slope: slope)
+        }
+        return isTraining
             ? batchNorm2dTraining(x, gamma: weight, beta: bias, runningMean: runningMean, runningVar: runningVar,
                                   momentum: momentum, eps: eps, slope: slope)
             : batchNorm2dInference(x, gamma: weight, beta: bias, runningMean: runningMean, runningVar: runningVar,
@@ -67,11 +77,23 @@ public final class LayerNorm2d: Module {
 
 /// `torch.nn.BatchNorm1d(F)` on `[N, F]`: batch norm of each feature (same rule and state as BatchNorm2d).
 public final class BatchNorm1d: Module {
-    let norm: BatchNorm2d
+    public let norm: BatchNorm2d
     public init(_ features: Int) { norm = BatchNorm2d(features) }
     public func callAsFunction(_ x: Tensor) -> Tensor { norm(x.reshaped([x.shape[0], x.shape[1], 1, 1])).reshaped(x.shape) }
     // The 2-d batch norm it runs is an implementation detail, not a child: its tensors are this module's own.
     public var ownParameters: [(String, Tensor)] { norm.ownParameters }
     public var ownBuffers: [(String, Tensor)] { norm.ownBuffers }
     public func setOwnTraining(_ training: Bool) { norm.setOwnTraining(training) }
+}
+
+// MARK: - Synchronised batch norm
+
+extension Module {
+    /// Makes every batch norm of the tree (BatchNorm2d, and the one inside each BatchNorm1d) normalise in training
+    /// over the batch of all ranks of `communicator`, or (nil, or one rank) over this process's batch alone.
+    public func synchronizeBatchNorm(over communicator: (any Communicator)?) {
+        if let norm = self as? BatchNorm2d { norm.communicator = communicator }
+        if let norm = self as? BatchNorm1d { norm.norm.communicator = communicator }
+        for (_, child) in children { child.synchronizeBatchNorm(over: communicator) }
+    }
 }

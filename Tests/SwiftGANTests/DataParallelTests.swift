@@ -1,0 +1,160 @@
+import XCTest
+@testable import SwiftGAN
+
+/// K ranks (threads, `ThreadGroup`) each given the whole batch of B and computing on B / K of it equal one process
+/// at batch B, up to summation order: every loss, every gradient and the weights after 3 iterations.
+final class DataParallelTests: XCTestCase {
+    /// One run's record: the statistics and the retained gradients of each iteration, and the final full state.
+    struct Run {
+        var stats: [[Float]] = []
+        var gradients: [[String: [Float]]] = []
+        var state: [(String, [Float])] = []
+        var failure: String?
+    }
+
+    static let iterations = 3
+
+    /// `iterations` steps of `config` on batches of `batch` drawn from a stream seeded 7, on one rank of
+    /// `communicator`.
+    static func train(_ config: String, batch: Int, communicator: any Communicator) -> Run {
+        var run = Run()
+        do {
+            let trainer = try GANTrainer(config: GANConfig(text: config))
+            trainer.setCommunicator(communicator)
+            trainer.retainGradients = true
+            var data = RandomGenerator(seed: 7)
+            for _ in 0..<iterations {
+                let real = Tensor.uniform([batch] + trainer.sampleShape, low: -1, high: 1, rng: &data)
+                run.stats.append(try trainer.trainStep(real: [real]).values)
+                run.gradients.append(trainer.retainedGradients.mapValues { Array(UnsafeBufferPointer(start: $0.pointer, count: $0.count)) })
+            }
+            run.state = trainer.fullState.map { ($0.0, Array(UnsafeBufferPointer(start: $0.1.pointer, count: $0.1.count))) }
+        } catch {
+            run.failure = "\(error)"
+        }
+        return run
+    }
+
+    /// The largest |a − b| over a tensor, in units of that tensor's largest |b| (at least `floor`).
+    static func relativeDifference(_ a: [Float], _ b: [Float], floor: Float = 1e-3) -> Float {
+        precondition(a.count == b.count)
+        var scale = floor, worst: Float = 0
+        for v in b { scale = max(scale, abs(v)) }
+        for (x, y) in zip(a, b) { worst = max(worst, abs(x - y)) }
+        return worst / scale
+    }
+
+    /// Checks that `ranks` ranks equal one process for `config` (a batch of 16), every rank alike.
+    func checkRanksEqualOneProcess(_ config: String, ranks: Int = 2, batch: Int = 16,
+                                   tolerance: Float = 2e-4, file: StaticString = #filePath, line: UInt = #line) {
+        let base = "image_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=8\nseed=3\n" + config
+        let single = Self.train(base, batch: batch, communicator: SingleProcess())
+        XCTAssertNil(single.failure, file: file, line: line)
+        let runs = PerRank<Run>(ranks)
+        runRanks(ranks) { comm in runs.values[comm.rank] = Self.train(base, batch: batch, communicator: comm) }
+        var worstGradient: Float = 0, worstWeight: Float = 0, worstStat: Float = 0
+        for r in 0..<ranks {
+            let run = runs.values[r]!
+            XCTAssertNil(run.failure, "rank \(r)", file: file, line: line)
+            guard run.failure == nil else { return }
+            for i in 0..<Self.iterations {
+                for (j, (a, b)) in zip(run.stats[i], single.stats[i]).enumerated() where !(a.isNaN && b.isNaN) {
+                    let d = abs(a - b) / max(abs(b), 1e-3)
+                    worstStat = max(worstStat, d)
+                    XCTAssertLessThanOrEqual(d, tolerance, "rank \(r), iteration \(i + 1), \(StepStats.fields[j].name): \(a) vs \(b)",
+                                             file: file, line: line)
+                }
+                XCTAssertEqual(Set(run.gradients[i].keys), Set(single.gradients[i].keys), file: file, line: line)
+                for (name, g) in single.gradients[i] {
+                    let d = Self.relativeDifference(run.gradients[i][name]!, g)
+                    worstGradient = max(worstGradient, d)
+                    XCTAssertLessThanOrEqual(d, tolerance, "rank \(r), iteration \(i + 1), gradient of \(name)", file: file, line: line)
+                }
+            }
+            XCTAssertEqual(run.state.map(\.0), single.state.map(\.0), file: file, line: line)
+            for ((name, w), (_, v)) in zip(run.state, single.state) {
+                let d = Self.relativeDifference(w, v)
+                worstWeight = max(worstWeight, d)
+                XCTAssertLessThanOrEqual(d, tolerance, "rank \(r), \(name) after \(Self.iterations) iterations", file: file, line: line)
+                if r > 0 { XCTAssertEqual(w, runs.values[0]!.state.first { $0.0 == name }!.1, "rank \(r) and rank 0 differ in \(name)",
+                                          file: file, line: line) }
+            }
+        }
+        print("[data parallel] \(config.replacingOccurrences(of: "\n", with: " ")): worst relative difference: "
+              + "statistics \(worstStat), gradients \(worstGradient), state \(worstWeight)")
+    }
+
+    func testRaSGANOnTwoRanksEqualsOneProcessAtTheWholeBatch() { checkRanksEqualOneProcess("loss=RaSGAN") }
+
+    func testRaLSGANGPDifferentiatesTwiceThroughSynchronisedBatchNorm() { checkRanksEqualOneProcess("loss=RaLSGAN-GP") }
+
+    func testRpSGANAllPairsOnTwoRanks() { checkRanksEqualOneProcess("loss=RpSGAN-avg") }
+
+    func testDRAGANTakesTheWholeBatchStandardDeviation() { checkRanksEqualOneProcess("loss=DRAGAN") }
+
+    // The auto-encoder critic puts a Linear's bias before a batch norm: its gradient in the critic's step is 0 up
+    // to rounding, so Adam's first update there is ±lr by the sign of rounding noise, in one process too (1 thread
+    // against 2, same batch: BEGAN's weights 1.4e-3 apart, EBGAN's gradients 4.8e-3 by the third iteration, since its
+    // pull-away term reads that bias). These two compare under SGD, where noise stays the size of noise.
+    func testBEGANEquilibriumIsGlobal() { checkRanksEqualOneProcess("loss=BEGAN\narch=autoencoder\noptimizer=sgd") }
+
+    func testEBGANPullAwayTermIsOverTheWholeBatch() { checkRanksEqualOneProcess("loss=EBGAN\narch=autoencoder\noptimizer=sgd") }
+
+    func testPackTwoSlicesWholePacks() { checkRanksEqualOneProcess("loss=RaSGAN\npack=2") }
+
+    func testFourRanksAndTwoCriticSteps() { checkRanksEqualOneProcess("loss=WGAN-GP\nn_critic=2", ranks: 4) }
+
+    func testARankThatFailsEndsTheOthersStepWithItsMessageAndNothingApplied() {
+        let config = "image_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=8\nseed=3\nloss=RaLSGAN-GP"
+        let errors = PerRank<String>(2), unchanged = PerRank<Bool>(2)
+        runRanks(2) { comm in
+            do {
+                let trainer = try GANTrainer(config: GANConfig(text: config))
+                trainer.setCommunicator(comm)
+                var data = RandomGenerator(seed: 7)
+                let real = Tensor.uniform([16] + trainer.sampleShape, low: -1, high: 1, rng: &data)
+                _ = try trainer.trainStep(real: [real])
+                let before = trainer.fullState.map { $0.1.copy() }, scalars = trainer.scalars
+                if comm.rank == 1 {
+                    comm.abandon("could not read batch 2: disk full")
+                    errors.values[1] = comm.failure
+                    return
+                }
+                do {
+                    _ = try trainer.trainStep(real: [real])
+                    errors.values[0] = "no error"
+                } catch {
+                    errors.values[0] = (error as? SwiftGANError)?.message ?? "\(error)"
+                    unchanged.values[0] = zip(trainer.fullState, before).allSatisfy { a, b in
+                        (0..<a.1.count).allSatisfy { a.1.pointer[$0].bitPattern == b.pointer[$0].bitPattern }
+                    } && trainer.scalars.map(\.1) == scalars.map(\.1)
+                }
+            } catch {
+                errors.values[comm.rank] = "unexpected: \(error)"
+            }
+        }
+        XCTAssertEqual(errors.values[1], "rank 1 of 2: could not read batch 2: disk full")
+        let message = errors.values[0] ?? ""
+        XCTAssertTrue(message.hasPrefix("iteration 2 was not applied: rank 0 of 2: "), message)
+        XCTAssertTrue(message.hasSuffix("failed: rank 1: could not read batch 2: disk full"), message)
+        XCTAssertEqual(unchanged.values[0], true, "rank 0's state after the refused iteration")
+    }
+
+    func testABatchThatDoesNotDivideAmongTheRanksIsRefusedByName() {
+        let errors = PerRank<String>(3)
+        runRanks(3) { comm in
+            do {
+                let trainer = try GANTrainer(config: GANConfig(text: "image_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=8\npack=2"))
+                trainer.setCommunicator(comm)
+                _ = try trainer.trainStep(real: [Tensor.zeros([16, 1, 32, 32])])
+                errors.values[comm.rank] = "no error"
+            } catch {
+                errors.values[comm.rank] = (error as? SwiftGANError)?.message ?? "\(error)"
+            }
+        }
+        for r in 0..<3 {
+            XCTAssertEqual(errors.values[r], "real must hold the whole batch, 3 × pack = 2 × at least 2 samples and a multiple "
+                           + "of 6 (each of the 3 ranks takes an equal slice of the critic's batch of packs of 2), got 16")
+        }
+    }
+}
