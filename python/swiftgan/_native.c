@@ -389,6 +389,119 @@ static PyObject *Handle_threads(Handle *self, PyObject *unused) {
     return PyLong_FromLong(threads);
 }
 
+/* ---- a host communicator (sg_communicator) over a Python object ----------------------------------------- */
+
+/* The object (swiftgan.distributed.MPICommunicator, or any with the same methods) is the context; each collective
+ * calls its method with writable memoryviews of the library's buffers (no copy) and counts any exception or a
+ * non-zero result as the collective's failure (the object keeps its own message). The library calls these from the
+ * thread running a step, whose GIL was released: each takes it back. */
+
+/* Calls context.method(*arguments) (a new tuple, or NULL after a failure building it, which this releases), with
+ * the GIL held: 0 when it returned None or 0, else (a non-zero result, or an exception, reported as unraisable) 1. */
+static int32_t call_method(void *context, const char *method, PyObject *arguments) {
+    PyObject *callable = arguments ? PyObject_GetAttrString((PyObject *)context, method) : NULL;
+    PyObject *result = callable ? PyObject_CallObject(callable, arguments) : NULL;
+    int32_t status = 1;
+    if (result) status = result == Py_None ? 0 : (int32_t)PyLong_AsLong(result);
+    if (PyErr_Occurred()) {
+        PyErr_WriteUnraisable(callable ? callable : (PyObject *)context);
+        status = 1;
+    }
+    Py_XDECREF(result);
+    Py_XDECREF(callable);
+    Py_XDECREF(arguments);
+    return status;
+}
+
+/* A memoryview of the library's buffer (the GIL held). */
+static PyObject *view_of(void *buffer, int64_t bytes, int writable) {
+    static char empty;
+    return PyMemoryView_FromMemory(buffer ? (char *)buffer : &empty, (Py_ssize_t)bytes, writable ? PyBUF_WRITE : PyBUF_READ);
+}
+
+static int32_t host_all_reduce(void *context, void *buffer, int64_t bytes, const char *kind, int32_t op) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int32_t status = call_method(context, "all_reduce", Py_BuildValue("(Nsi)", view_of(buffer, bytes, 1), kind, (int)op));
+    PyGILState_Release(gil);
+    return status;
+}
+
+static int32_t host_all_reduce_f32(void *context, float *buffer, int64_t count, int32_t op) {
+    return host_all_reduce(context, buffer, count * 4, "f", op);
+}
+
+static int32_t host_all_reduce_f64(void *context, double *buffer, int64_t count, int32_t op) {
+    return host_all_reduce(context, buffer, count * 8, "d", op);
+}
+
+static int32_t host_all_gather_f32(void *context, float *gathered, const float *local, int64_t count) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *size = PyObject_GetAttrString((PyObject *)context, "size");
+    long ranks = size ? PyLong_AsLong(size) : -1;
+    Py_XDECREF(size);
+    int32_t status = 1;
+    if (ranks >= 1 && !PyErr_Occurred())
+        status = call_method(context, "all_gather", Py_BuildValue("(NN)", view_of(gathered, (int64_t)ranks * count * 4, 1),
+                                                                  view_of((void *)local, count * 4, 0)));
+    else
+        PyErr_Clear();
+    PyGILState_Release(gil);
+    return status;
+}
+
+static int32_t host_broadcast_f32(void *context, float *buffer, int64_t count, int32_t root) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int32_t status = call_method(context, "broadcast", Py_BuildValue("(Ni)", view_of(buffer, count * 4, 1), (int)root));
+    PyGILState_Release(gil);
+    return status;
+}
+
+static int32_t host_barrier(void *context) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int32_t status = call_method(context, "barrier", PyTuple_New(0));
+    PyGILState_Release(gil);
+    return status;
+}
+
+static void host_abandon(void *context, const char *message) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    call_method(context, "abandon", Py_BuildValue("(s)", message));
+    PyGILState_Release(gil);
+}
+
+static void host_release(void *context) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    Py_DECREF((PyObject *)context);
+    PyGILState_Release(gil);
+}
+
+/* set_communicator(comm or None): comm has integer attributes rank and size and the methods all_reduce(view, kind,
+ * op), all_gather(gathered, local), broadcast(view, root), barrier(), abandon(message). */
+static PyObject *Handle_set_communicator(Handle *self, PyObject *args) {
+    PyObject *comm;
+    if (!PyArg_ParseTuple(args, "O", &comm)) return NULL;
+    if (check_open(self)) return NULL;
+    if (comm == Py_None) {
+        sg_status st = sg_gan_set_communicator(self->handle, NULL);
+        if (st != SG_OK) return raise_status(st);
+        Py_RETURN_NONE;
+    }
+    PyObject *rank = PyObject_GetAttrString(comm, "rank"), *size = rank ? PyObject_GetAttrString(comm, "size") : NULL;
+    long r = rank ? PyLong_AsLong(rank) : -1, n = size ? PyLong_AsLong(size) : -1;
+    Py_XDECREF(rank);
+    Py_XDECREF(size);
+    if (PyErr_Occurred()) return NULL;
+    sg_communicator host = {comm, (int32_t)r, (int32_t)n, host_all_reduce_f32, host_all_reduce_f64, host_all_gather_f32,
+                            host_broadcast_f32, host_barrier, host_abandon, host_release};
+    Py_INCREF(comm);  /* released by the library (host_release), or below if it refused */
+    sg_status st = sg_gan_set_communicator(self->handle, &host);
+    if (st != SG_OK) {
+        Py_DECREF(comm);
+        return raise_status(st);
+    }
+    Py_RETURN_NONE;
+}
+
 /* set_scalars(text) */
 static PyObject *Handle_set_scalars(Handle *self, PyObject *args) {
     const char *text;
@@ -413,6 +526,7 @@ static PyMethodDef Handle_methods[] = {
     {"generate", (PyCFunction)Handle_generate, METH_VARARGS, "A GAN: samples from explicit latents into out."},
     {"sample", (PyCFunction)Handle_sample, METH_VARARGS, "A GAN: samples from the engine's own latents into out."},
     {"set_retain_gradients", (PyCFunction)Handle_set_retain_gradients, METH_VARARGS, "A GAN: keeps each step's gradients."},
+    {"set_communicator", (PyCFunction)Handle_set_communicator, METH_VARARGS, "A GAN: trains over the ranks of a communicator (None: alone)."},
     {"scalars", (PyCFunction)Handle_scalars, METH_NOARGS, "A GAN: the trainer's scalar state as name=value lines."},
     {"set_scalars", (PyCFunction)Handle_set_scalars, METH_VARARGS, "A GAN: restores trainer scalars from name=value lines."},
     {"features_train_step", (PyCFunction)Handle_features_train_step, METH_VARARGS, "A feature network: one Adam step on (images, int32 labels)."},

@@ -292,6 +292,25 @@ class GAN(Engine):
         self._retain_gradients = bool(on)
 
     @serialised
+    def distribute(self, communicator: object = None) -> None:
+        """Trains this GAN as one rank of a training spread over several processes (`swiftgan.distributed`).
+
+        `communicator`: `swiftgan.distributed.world()` under `mpirun`, or any object with `rank`, `size` and the
+        methods of `swiftgan.distributed.MPICommunicator`; None: this process alone (the default). Every rank must
+        build its GAN with the same options and seed, distribute it over the same communicator and pass
+        `train_step` the same whole batch: each computes on its slice (rank r: the r-th of `size` equal slices;
+        the batch must divide into them, in whole packs), and together they compute one step on the whole batch,
+        keeping the same weights. A copy of a distributed GAN trains alone.
+        """
+        self._handle.set_communicator(communicator)
+        self._communicator = communicator
+
+    @property
+    def communicator(self) -> object:
+        """The communicator this GAN trains over (`distribute`), or None."""
+        return getattr(self, "_communicator", None)
+
+    @serialised
     def gradients(self) -> "OrderedDict[str, np.ndarray]":
         """The last D step's gradients of D's parameters and the last G step's of G's, by parameter name.
 
