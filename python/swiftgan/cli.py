@@ -69,6 +69,9 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
                              "a run writes may be taken; nothing of theirs is changed or removed)")
     parser.add_argument("--config", metavar="FILE.yaml", help="options from a YAML file; command-line options override it")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--distributed", choices=("auto", "mpi", "none"), default="auto",
+                        help="one training over the ranks of an MPI job (mpirun -np K swiftgan train ...): auto (the "
+                             "default) when started by an MPI launcher with several ranks, mpi always, none never")
     _add_option_flags(parser, runs.option_names())
 
 
@@ -131,10 +134,17 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from . import distributed
+
     known = set(runs.option_names())
     options = {k: v for k, v in vars(args).items() if k in known}
-    run = runs.train(out=args.out, resume=args.resume, config=args.config, progress=not args.no_progress,
-                     force=args.force, **options)
+    mpi = args.distributed == "mpi" or (args.distributed == "auto" and distributed.launched_by_mpi())
+    communicator = distributed.MPICommunicator() if mpi else None
+    leader = communicator is None or communicator.rank == 0
+    run = runs.train(out=args.out, resume=args.resume, config=args.config,
+                     progress=not args.no_progress and leader, force=args.force, communicator=communicator, **options)
+    if run is None:  # a rank other than 0: rank 0 reports
+        return 0
     metrics = run.metrics
     last = {k: float(v[-1]) for k, v in metrics.items() if len(v)}
     print(f"{run.path}: {run.iteration} iterations in {last.get('time', 0):.1f} s; "

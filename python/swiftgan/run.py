@@ -763,7 +763,7 @@ def _start(path: str, settings: Dict[str, object], images: ImageCache) -> "tuple
 
 
 def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Optional[str] = None,
-          progress: bool = True, force: bool = False, **options) -> Run:
+          progress: bool = True, force: bool = False, communicator: object = None, **options) -> Run:
     """Runs a whole experiment into a run folder and returns the `Run`.
 
     Args:
@@ -775,6 +775,10 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
         progress: show a progress bar (tqdm; a notebook widget in Jupyter).
         force: write a new run into a folder that holds other files (beside them: none of the names the run
             writes may be taken; nothing of theirs is changed or removed).
+        communicator: with several ranks (`swiftgan.distributed.world()` under `mpirun`), one training spread over
+            them: every rank calls `train` with the same arguments; rank 0 writes the run folder and is the one that
+            reads `out`, `resume` and `config`; the others follow its settings and state, train on their slices of
+            each batch, and return None. A failure on any rank ends every rank (MPI_Abort) after its message.
         options: the run's options (`RUN_DEFAULTS`: dataset, class_name, image_size, channels, batch_size,
             iters or epochs, sample_every, save_every, n_samples, seed, tensorboard, morph, threads) and any
             `GAN(...)` option
@@ -790,6 +794,26 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
         swiftgan.ownership.FolderInUseError: when another process is training in the run folder (named in the message).
         FileNotFoundError: for a missing dataset, config file or run to resume.
     """
+    if communicator is not None and communicator.size > 1:
+        return _on_every_rank(communicator, lambda: _train_rank0(out, resume, config, progress, force, communicator,
+                                                                 options)
+                              if communicator.rank == 0 else _follow(communicator))
+    return _train_rank0(out, resume, config, progress, force, None, options)
+
+
+def _on_every_rank(communicator, body):
+    """`body()`; an error on this rank that its peers cannot know of ends every rank, after its message (a
+    divergence and an interrupt are collective: every rank raises them at the same iteration)."""
+    try:
+        return body()
+    except (KeyboardInterrupt, TrainingDivergedError):
+        raise
+    except BaseException as error:
+        communicator.abandon(f"swiftgan train: error: {type(error).__name__}: {' '.join(str(error).split())}")
+        raise
+
+
+def _train_rank0(out, resume, config, progress, force, communicator, options) -> Run:
     settings, path = _settings(out, resume, config, normalise_options(options, "train()"), force)
     plan = plan_dataset(str(settings["dataset"]), image_size=settings["image_size"], channels=settings["channels"],
                         class_name=settings["class_name"], cache_dir=settings.get("cache_dir"))
@@ -814,7 +838,7 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
         images = plan.open(progress=progress)  # the disk checked first
     sampler = BatchSampler(images, _samples_per_batch(settings), seed=int(settings["seed"]), prefetch=1)
     try:
-        run = _train_in(path, settings, images, sampler, resume, force, progress)
+        run = _train_in(path, settings, images, sampler, resume, force, progress, communicator)
         if progress and sampler.batches:
             print(f"swiftgan: waited {1000 * sampler.waited / sampler.batches:.2f} ms per batch for data "
                   f"({sampler.batches:,} batches read from {getattr(images, 'folder', 'memory')})")
@@ -831,7 +855,7 @@ def train(out: Optional[str] = None, *, resume: Optional[str] = None, config: Op
 
 
 def _train_in(path: str, settings: Dict[str, object], images: ImageCache, sampler: BatchSampler,
-              resume: Optional[str], force: bool, progress: bool) -> Run:
+              resume: Optional[str], force: bool, progress: bool, communicator: object = None) -> Run:
     created = resume is None and not os.path.lexists(path)
     if resume is None:
         claim_folder(path, RUN_MARKER, "run", RUN_FILES, force, legacy=_is_legacy_run)
@@ -844,6 +868,8 @@ def _train_in(path: str, settings: Dict[str, object], images: ImageCache, sample
                     else int(settings["iters"]))
             if resumed.iteration >= last:  # said; only the products a run killed at its end missed are written
                 at = resumed.iteration
+                if communicator is not None:  # the other ranks have nothing to train either
+                    communicator.broadcast_object(json.dumps({"settings": None, "run": None}))
                 try:
                     written = _finish(path, resumed, settings, missing_only=True)
                 finally:
@@ -868,11 +894,92 @@ def _train_in(path: str, settings: Dict[str, object], images: ImageCache, sample
                         os.rmdir(path)
                 raise
         try:
-            _loop(gan, sampler, latents, path, settings, elapsed, resumed=resume is not None, progress=progress)
+            if communicator is not None:
+                _lead(communicator, gan, sampler, settings, path if resumed is not None else None)
+            _loop(gan, sampler, latents, path, settings, elapsed, resumed=resume is not None, progress=progress,
+                  communicator=communicator)
+            if communicator is not None:
+                _check_same_state(communicator, gan, sampler, "at the end")
             _finish(path, gan, settings)
         finally:
             gan.close()
     return Run(path)
+
+
+# ---- one run over several ranks (MPI) -------------------------------------------------------------------------
+
+def _state_digest(gan: GAN, sampler: BatchSampler) -> str:
+    """SHA-256 of everything a rank's training depends on: weights, optimizer state, trainer scalars (the random
+    stream), the sampler's position."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, value in {**gan.state_dict(), **gan.optimizer_state()}.items():
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    digest.update(json.dumps(gan.scalars, sort_keys=True).encode())
+    digest.update(json.dumps(sampler.state_dict(), sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def _check_same_state(communicator, gan: GAN, sampler: BatchSampler, when: str) -> None:
+    """Raises unless every rank holds rank 0's state (a collective)."""
+    mine = _state_digest(gan, sampler)
+    theirs = communicator.broadcast_object(mine)
+    if not communicator.agree(mine == theirs):
+        raise RuntimeError(f"the ranks' training states differ {when} (rank {communicator.rank}: "
+                           f"{'same as' if mine == theirs else 'not'} rank 0's): the ranks must run the same "
+                           "SwiftGAN on the same data")
+
+
+def _lead(communicator, gan: GAN, sampler: BatchSampler, settings: Mapping[str, object],
+          resumed_from: Optional[str]) -> None:
+    """Rank 0: tells the other ranks the run's settings and where its state comes from, then trains with them."""
+    gan.distribute(communicator)
+    plain = json.loads(json.dumps(dict(settings), default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+    communicator.broadcast_object(json.dumps({"settings": plain, "run": resumed_from}))
+    _check_same_state(communicator, gan, sampler, "at the start")
+
+
+def _follow(communicator) -> None:
+    """A rank other than 0: the run rank 0 describes, trained on this rank's slices; writes nothing."""
+    start = json.loads(communicator.broadcast_object(None))
+    settings = start["settings"]
+    if settings is None:  # rank 0 found the run finished
+        return None
+    plan = plan_dataset(str(settings["dataset"]), image_size=settings["image_size"], channels=settings["channels"],
+                        class_name=settings["class_name"], cache_dir=settings.get("cache_dir"))
+    images = plan.open(progress=False)
+    sampler = BatchSampler(images, _samples_per_batch(settings), seed=int(settings["seed"]), prefetch=1)
+    try:
+        if start["run"] is not None:
+            gan = GAN.load(os.path.join(start["run"], "checkpoint"))
+            gan.threads = settings.get("threads")
+            sampler.load_state_dict(gan.checkpoint_extra["sampler"])
+        else:
+            gan = _new_gan(settings, images.shape)
+        try:
+            gan.distribute(communicator)
+            _check_same_state(communicator, gan, sampler, "at the start")
+            last, k = int(settings["iters"]), gan.n_critic
+            if sampler.prefetch:
+                sampler.prefetch = k
+            with _deferred_interrupt() as interrupt:
+                it = gan.iteration
+                while it < last and communicator.agree(not interrupt["requested"]):
+                    real = sampler.next() if k == 1 else np.stack([sampler.next() for _ in range(k)])
+                    gan.train_step(real)
+                    it += 1
+                if it < last:
+                    raise KeyboardInterrupt
+            _check_same_state(communicator, gan, sampler, "at the end")
+        finally:
+            gan.close()
+    finally:
+        sampler.close()
+        if isinstance(images, ImageCache):
+            images.close()
+    return None
 
 
 def _finish(path: str, gan: GAN, settings: Mapping[str, object], missing_only: bool = False) -> List[str]:
@@ -891,7 +998,7 @@ def _finish(path: str, gan: GAN, settings: Mapping[str, object], missing_only: b
 
 
 def _loop(gan: GAN, sampler: BatchSampler, latents: np.ndarray, path: str, settings: Mapping[str, object],
-          elapsed: float, resumed: bool, progress: bool) -> None:
+          elapsed: float, resumed: bool, progress: bool, communicator: object = None) -> None:
     """Trains from `gan.iteration` to `settings["iters"]`, calling each piece of the run after every step."""
     start, last, k = gan.iteration, int(settings["iters"]), gan.n_critic
     if sampler.prefetch:  # an iteration's batches read while the one before trains
@@ -915,7 +1022,12 @@ def _loop(gan: GAN, sampler: BatchSampler, latents: np.ndarray, path: str, setti
         it = start
         try:
             with _deferred_interrupt() as interrupt:
-                while it < last and not interrupt["requested"]:
+                def go_on() -> bool:  # with several ranks, they stop together (an interrupt reaches each alone)
+                    if communicator is None:
+                        return not interrupt["requested"]
+                    return communicator.agree(not interrupt["requested"])
+
+                while it < last and go_on():
                     drawn_from = sampler.state_dict()
                     real = sampler.next() if k == 1 else np.stack([sampler.next() for _ in range(k)])
                     try:
@@ -936,7 +1048,7 @@ def _loop(gan: GAN, sampler: BatchSampler, latents: np.ndarray, path: str, setti
                     it += 1
                     for piece in pieces:
                         piece.step(it, stats)
-                if interrupt["requested"] and it < last:
+                if it < last:
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
             checkpoints.save_if_behind()

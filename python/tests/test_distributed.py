@@ -70,3 +70,62 @@ def test_a_rank_that_fails_ends_both_with_its_message(tmp_path):
     assert done.returncode != 0
     output = done.stdout + done.stderr
     assert "swiftgan: rank 1 of 2: OSError: [Errno 28] No space left on device: '/data/batch-000002.npy'" in output, output
+
+
+@pytest.fixture(scope="module")
+def bars(tmp_path_factory):
+    """128 grey 32×32 images (bars at random positions) as a .npy file."""
+    rng = np.random.default_rng(0)
+    images = np.full((128, 1, 32, 32), -1, np.float32)
+    for image, column in zip(images, rng.integers(4, 28, 128)):
+        image[0, 4:28, column - 2:column + 2] = 1
+    path = tmp_path_factory.mktemp("data") / "bars.npy"
+    np.save(path, images)
+    return str(path)
+
+
+def train_command(dataset: str, out: str, iters: int) -> list:
+    return [sys.executable, "-m", "swiftgan", "train", "--dataset", dataset, "--out", out, "--iters", str(iters),
+            "--save-every", "5", "--sample-every", "5", "--ngf", "8", "--ndf", "8", "--z-dim", "8", "--batch-size",
+            "16", "--n-samples", "16", "--threads", "1", "--loss", "RaLSGAN-GP", "--no-morph", "--no-tensorboard",
+            "--no-progress"]
+
+
+def final_state(run: str) -> dict:
+    import swiftgan
+
+    with swiftgan.load_run(run).gan() as gan:
+        return {**gan.state_dict(), **gan.optimizer_state(), "scalars": json.dumps(gan.scalars, sort_keys=True)}
+
+
+def test_a_two_rank_run_killed_midway_resumes_to_the_uninterrupted_runs_state(bars, tmp_path):
+    import signal
+    import time
+
+    import swiftgan
+
+    iters = 300
+    whole = mpirun(2, *train_command(bars, str(tmp_path / "whole"), iters))
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    assert f"{iters} iterations" in whole.stdout
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    killed = str(tmp_path / "killed")
+    job = subprocess.Popen([MPIRUN, "--oversubscribe", "-np", "2", *train_command(bars, killed, iters)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not os.path.isdir(os.path.join(killed, "checkpoint")) and time.monotonic() < deadline and job.poll() is None:
+        time.sleep(0.01)
+    os.killpg(job.pid, signal.SIGKILL)  # mpirun and both ranks, as a machine's failure would
+    job.wait()
+    time.sleep(0.5)
+    stopped_at = swiftgan.load_run(killed).iteration
+    assert 0 < stopped_at < iters, f"the run was not killed midway (checkpoint at {stopped_at} of {iters})"
+    resumed = mpirun(2, *train_command(bars, killed, iters)[:4], "--resume", killed, "--no-progress", timeout=120)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    again = mpirun(2, *train_command(bars, killed, iters)[:4], "--resume", killed, timeout=120)  # nothing to train:
+    assert again.returncode == 0 and "nothing to train" in again.stdout, again.stdout + again.stderr  # every rank ends
+    a, b = final_state(str(tmp_path / "whole")), final_state(killed)
+    assert sorted(a) == sorted(b)
+    for name in a:
+        assert np.array_equal(a[name], b[name]) if name != "scalars" else a[name] == b[name], \
+            f"{name} differs after resuming at iteration {stopped_at}"
