@@ -17,6 +17,7 @@ NumPy views of the core's buffers (no copy). libswiftgan links no MPI: Open MPI 
 """
 import os
 import sys
+import time
 from typing import Optional
 
 import numpy as np
@@ -52,13 +53,17 @@ class MPICommunicator:
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
         self.error: Optional[str] = None
+        # what this rank's collectives moved so far: calls, bytes of its own buffers, seconds inside them (waiting
+        # for peers included), read by the benchmark
         self.collectives = 0
         self.bytes = 0
+        self.seconds = 0.0
 
     def __repr__(self) -> str:
         return f"MPICommunicator(rank {self.rank} of {self.size})"
 
     def _run(self, what, body) -> int:
+        started = time.perf_counter()
         try:
             body()
             return 0
@@ -66,6 +71,8 @@ class MPICommunicator:
             self.error = f"{what}: {error}"
             print(f"swiftgan: rank {self.rank} of {self.size}: {self.error}", file=sys.stderr, flush=True)
             return 1
+        finally:
+            self.seconds += time.perf_counter() - started
 
     def all_reduce(self, view, kind: str, op: int) -> int:
         values = np.frombuffer(view, dtype=np.float32 if kind == "f" else np.float64)
