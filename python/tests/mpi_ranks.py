@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import swiftgan as sg  # noqa: E402
 from swiftgan import distributed  # noqa: E402
-from distributed_cases import CASES, ITERATIONS, record_run  # noqa: E402
+from distributed_cases import CASES, record_run  # noqa: E402
 
 
 def equality(out: str) -> None:
