@@ -11,9 +11,9 @@ import swiftgan
 PACKAGE = os.path.dirname(os.path.abspath(swiftgan.__file__))
 ENGINE = {"_native", "engine", "gan", "features", "checkpoint", "options", "core", "metrics", "untrusted", "ownership"}
 LAB = {"datasets", "datacache", "images", "plots", "animations", "toy", "run", "cli", "compare", "_compare_worker", "study",
-       "__main__"}
+       "distributed", "__main__"}
 LAB_LIBRARIES = ["PIL", "yaml", "tqdm", "imageio", "imageio_ffmpeg", "matplotlib", "tensorboardX", "dask", "distributed",
-                 "torch"]
+                 "torch", "mpi4py"]
 
 
 def imported_modules(path):
