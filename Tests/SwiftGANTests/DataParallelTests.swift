@@ -157,4 +157,55 @@ final class DataParallelTests: XCTestCase {
                            + "of 6 (each of the 3 ranks takes an equal slice of the critic's batch of packs of 2), got 16")
         }
     }
+
+    func testACheckpointOfTwoRanksResumesInOneProcess() {
+        // The state holds no rank count: 2 ranks' state after 2 iterations, loaded into one process, takes the third
+        // iteration to where 2 ranks take it (up to summation order).
+        let config = "image_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=8\nseed=3\nloss=RaLSGAN-GP"
+        let whole = PerRank<Run>(2)
+        runRanks(2) { comm in whole.values[comm.rank] = Self.train(config, batch: 16, communicator: comm) }
+        let saved = PerRank<([[Float]], [(String, String)])>(2)
+        runRanks(2) { comm in
+            guard let trainer = try? GANTrainer(config: GANConfig(text: config)) else { return }
+            trainer.setCommunicator(comm)
+            var data = RandomGenerator(seed: 7)
+            for _ in 0..<2 {
+                let real = Tensor.uniform([16] + trainer.sampleShape, low: -1, high: 1, rng: &data)
+                _ = try? trainer.trainStep(real: [real])
+            }
+            saved.values[comm.rank] = (trainer.fullState.map { Array(UnsafeBufferPointer(start: $0.1.pointer, count: $0.1.count)) },
+                                       trainer.scalars)
+        }
+        guard let (tensors, scalars) = saved.values[0], let expected = whole.values[0], expected.failure == nil else {
+            return XCTFail("the 2-rank runs failed: \(whole.values[0]?.failure ?? "no state")")
+        }
+        do {
+            let trainer = try GANTrainer(config: GANConfig(text: config))
+            for ((_, t), values) in zip(trainer.fullState, tensors) { t.assign(from: values) }
+            try trainer.setScalars(scalars)
+            var data = RandomGenerator(seed: 7)
+            var real = Tensor.zeros([1])
+            for _ in 0..<3 { real = Tensor.uniform([16] + trainer.sampleShape, low: -1, high: 1, rng: &data) }
+            _ = try trainer.trainStep(real: [real])
+            let state = trainer.fullState
+            XCTAssertEqual(state.map(\.0), expected.state.map(\.0))
+            for ((name, t), (_, want)) in zip(state, expected.state) {
+                let d = Self.relativeDifference(Array(UnsafeBufferPointer(start: t.pointer, count: t.count)), want)
+                XCTAssertLessThanOrEqual(d, 2e-4, "\(name) after resuming 2 ranks' iteration 2 in one process")
+            }
+            XCTAssertEqual(trainer.scalars.map(\.1), Self.scalarsAfter(config, iterations: 3))
+        } catch {
+            XCTFail("\(error)")
+        }
+    }
+
+    /// The trainer scalars (iteration, step counts, random stream, ...) of one process after `iterations` steps.
+    static func scalarsAfter(_ config: String, iterations: Int) -> [String] {
+        guard let trainer = try? GANTrainer(config: GANConfig(text: config)) else { return [] }
+        var data = RandomGenerator(seed: 7)
+        for _ in 0..<iterations {
+            _ = try? trainer.trainStep(real: [Tensor.uniform([16] + trainer.sampleShape, low: -1, high: 1, rng: &data)])
+        }
+        return trainer.scalars.map(\.1)
+    }
 }
