@@ -102,6 +102,10 @@ final class DataParallelTests: XCTestCase {
 
     func testPackTwoSlicesWholePacks() { checkRanksEqualOneProcess("loss=RaSGAN\npack=2") }
 
+    func testSpectralNormVectorsAndTheMovingAverageFollowIdenticalWeights() {
+        checkRanksEqualOneProcess("loss=RaSGAN\nspectral_norm_d=true\nema_decay=0.9")
+    }
+
     func testFourRanksAndTwoCriticSteps() { checkRanksEqualOneProcess("loss=WGAN-GP\nn_critic=2", ranks: 4) }
 
     func testARankThatFailsEndsTheOthersStepWithItsMessageAndNothingApplied() {

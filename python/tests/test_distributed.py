@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import write_bars
 
 from distributed_cases import CASES, ITERATIONS, record_run
 
@@ -75,13 +76,7 @@ def test_a_rank_that_fails_ends_both_with_its_message(tmp_path):
 @pytest.fixture(scope="module")
 def bars(tmp_path_factory):
     """128 grey 32×32 images (bars at random positions) as a .npy file."""
-    rng = np.random.default_rng(0)
-    images = np.full((128, 1, 32, 32), -1, np.float32)
-    for image, column in zip(images, rng.integers(4, 28, 128)):
-        image[0, 4:28, column - 2:column + 2] = 1
-    path = tmp_path_factory.mktemp("data") / "bars.npy"
-    np.save(path, images)
-    return str(path)
+    return write_bars(tmp_path_factory.mktemp("data"))
 
 
 def train_command(dataset: str, out: str, iters: int) -> list:

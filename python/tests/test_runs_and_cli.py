@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import write_bars
 import yaml
 from PIL import Image
 
@@ -21,13 +22,7 @@ TINY = dict(ngf=8, ndf=8, z_dim=8, batch_size=16, sample_every=5, save_every=5, 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     """128 grey 32×32 images (bars at random positions) as a .npy file."""
-    rng = np.random.default_rng(0)
-    images = np.full((128, 1, 32, 32), -1, np.float32)
-    for image, column in zip(images, rng.integers(4, 28, 128)):
-        image[0, 4:28, column - 2:column + 2] = 1
-    path = tmp_path_factory.mktemp("data") / "bars.npy"
-    np.save(path, images)
-    return str(path)
+    return write_bars(tmp_path_factory.mktemp("data"))
 
 
 def tensorboard_events(folder):
