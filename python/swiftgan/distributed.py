@@ -99,6 +99,14 @@ class MPICommunicator:
         print(f"swiftgan: rank {self.rank} of {self.size}: {message}", file=sys.stderr, flush=True)
         self.comm.Abort(1)
 
+    def allgather_rows(self, rows: np.ndarray, counts) -> np.ndarray:
+        """Every rank's float32 `rows` [counts[r], F], stacked in rank order (MPI_Allgatherv): [sum(counts), F]."""
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        width = rows.shape[1] if rows.ndim == 2 else 1
+        out = np.empty((int(sum(counts)), width), np.float32)
+        self.comm.Allgatherv(rows, [out, [int(c) * width for c in counts]])
+        return out
+
     def agree(self, ok: bool) -> bool:
         """Whether every rank's `ok` is true (a collective: every rank must call it)."""
         return bool(self.comm.allreduce(bool(ok), op=self._MPI.LAND))

@@ -399,7 +399,8 @@ class Reference:
     def __init__(self, images: np.ndarray, n: int, sample_shape: Tuple[int, ...], network=None, seed: int = 0,
                  threads: Optional[int] = None, real_name: str = "given",
                  remedy: str = "train a network for this data (swiftgan features train) and pass it",
-                 progress: Optional[Callable[[int], None]] = None, chunk: int = 500):
+                 progress: Optional[Callable[[int], None]] = None, chunk: int = 500, communicator=None):
+        self.communicator = communicator if communicator is not None and communicator.size > 1 else None
         self.owned = not isinstance(network, (FeatureNetwork, InceptionNetwork))
         self.network = network if not self.owned else (
             load_network(network, threads=threads) if network else default_network(threads))
@@ -414,14 +415,24 @@ class Reference:
         self.real = self._features(len(picks), lambda start, stop: images[picks[start:stop]])
 
     def _features(self, count: int, take: Callable[[int, int], np.ndarray]) -> np.ndarray:
-        """The features of `count` images, `take(start, stop)` giving each chunk."""
+        """The features of `count` images, `take(start, stop)` giving each chunk. With a `communicator` of several
+        ranks (a training over MPI), each rank measures its share of the images, in rank order, and every rank
+        receives them all (`allgather_rows`): every rank must call this with the same count."""
+        first, last = 0, count
+        if self.communicator is not None:
+            shares = np.array_split(np.arange(count), self.communicator.size)
+            mine = shares[self.communicator.rank]
+            first, last = (int(mine[0]), int(mine[-1]) + 1) if len(mine) else (0, 0)
         parts = []
-        for start in range(0, count, self.chunk):
-            parts.append(self.network.features(np.ascontiguousarray(take(start, min(start + self.chunk, count)),
+        for start in range(first, last, self.chunk):
+            parts.append(self.network.features(np.ascontiguousarray(take(start, min(start + self.chunk, last)),
                                                                     dtype=np.float32)))
             if self.progress is not None:
                 self.progress(len(parts[-1]))
-        return np.concatenate(parts) if parts else np.zeros((0, self.network.feature_count), np.float32)
+        features = np.concatenate(parts) if parts else np.zeros((0, self.network.feature_count), np.float32)
+        if self.communicator is not None:
+            features = self.communicator.allgather_rows(features, [len(share) for share in shares])
+        return features
 
     def fake_features(self, samples=None, gan=None, latents: Optional[np.ndarray] = None) -> np.ndarray:
         """The features of `samples`, or of `gan`'s samples of `latents`, a chunk at a time."""

@@ -396,17 +396,20 @@ class _Evaluations:
     pieces after it (metrics.csv, TensorBoard, the progress bar). Generating from fixed latents in evaluation mode
     touches neither the GAN's random stream nor its state, so a run with evaluations trains exactly as one without.
     They compute on the run's threads, so a run's figures are the same wherever it trains (a Dask worker's
-    default is one thread)."""
+    default is one thread). Over several ranks, each measures its share of the real and generated images and the
+    features are gathered; every rank calls `step` (rank 0 computes the figures)."""
 
-    def __init__(self, gan: GAN, images: np.ndarray, every: int, last: int, n: int, network: Optional[str], seed: int):
+    def __init__(self, gan: GAN, images: np.ndarray, every: int, last: int, n: int, network: Optional[str], seed: int,
+                 communicator: object = None):
         from .features import Reference
 
         self.gan, self.every, self.last, self.n, self.seed = gan, every, last, n, seed
         self.reference = None
+        self.leader = communicator is None or communicator.rank == 0
         if every:
             self.reference = Reference(images, n, gan.sample_shape, network, seed, threads=gan.threads,
                                        remedy="train one for this data (swiftgan features train) and give it with "
-                                              "--feature-network")
+                                              "--feature-network", communicator=communicator)
             self.latents = gan.latents(n, seed=seed + 1)
 
     def step(self, it: int, stats: Dict[str, float]) -> None:
@@ -415,6 +418,8 @@ class _Evaluations:
         from .metrics import fid, kernel_distance
 
         fake = self.reference.fake_features(gan=self.gan, latents=self.latents)
+        if not self.leader:
+            return
         real = self.reference.real
         stats["fid"] = fid(real, fake)
         stats["kid"] = kernel_distance(real, fake, subsets=20, subset_size=min(1000, self.n), seed=self.seed)[0]
@@ -964,14 +969,21 @@ def _follow(communicator) -> None:
             last, k = int(settings["iters"]), gan.n_critic
             if sampler.prefetch:
                 sampler.prefetch = k
-            with _deferred_interrupt() as interrupt:
-                it = gan.iteration
-                while it < last and communicator.agree(not interrupt["requested"]):
-                    real = sampler.next() if k == 1 else np.stack([sampler.next() for _ in range(k)])
-                    gan.train_step(real)
-                    it += 1
-                if it < last:
-                    raise KeyboardInterrupt
+            evaluations = _Evaluations(gan, images, int(settings.get("eval_every") or 0), last,
+                                       int(settings.get("eval_n") or 2000), settings.get("feature_network"),
+                                       int(settings["seed"]), communicator)  # its share of each FID's features
+            try:
+                with _deferred_interrupt() as interrupt:
+                    it = gan.iteration
+                    while it < last and communicator.agree(not interrupt["requested"]):
+                        real = sampler.next() if k == 1 else np.stack([sampler.next() for _ in range(k)])
+                        gan.train_step(real)
+                        it += 1
+                        evaluations.step(it, {})
+                    if it < last:
+                        raise KeyboardInterrupt
+            finally:
+                evaluations.close()
             _check_same_state(communicator, gan, sampler, "at the end")
         finally:
             gan.close()
@@ -1004,7 +1016,8 @@ def _loop(gan: GAN, sampler: BatchSampler, latents: np.ndarray, path: str, setti
     if sampler.prefetch:  # an iteration's batches read while the one before trains
         sampler.prefetch = k
     evaluations = _Evaluations(gan, sampler.images, int(settings.get("eval_every") or 0), last,
-                               int(settings.get("eval_n") or 2000), settings.get("feature_network"), int(settings["seed"]))
+                               int(settings.get("eval_n") or 2000), settings.get("feature_network"), int(settings["seed"]),
+                               communicator)
     clock = _Clock(elapsed)
     metrics = _Metrics(os.path.join(path, "metrics.csv"), clock)
     board = _TensorBoard(os.path.join(path, "tensorboard"), bool(settings["tensorboard"]),

@@ -124,3 +124,21 @@ def test_a_two_rank_run_killed_midway_resumes_to_the_uninterrupted_runs_state(ba
     for name in a:
         assert np.array_equal(a[name], b[name]) if name != "scalars" else a[name] == b[name], \
             f"{name} differs after resuming at iteration {stopped_at}"
+
+
+def test_fid_during_a_two_rank_run_is_measured_by_both_and_equals_one_process(bars, tmp_path):
+    """Each rank measures half of the real and generated images' features; the gathered figures are one process's
+    (up to the float32 rounding by which the two trainings differ)."""
+    import swiftgan
+
+    options = ["--eval-every", "10", "--eval-n", "100"]
+    one = subprocess.run(train_command(bars, str(tmp_path / "one"), 20) + options, capture_output=True, text=True,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    assert one.returncode == 0, one.stdout + one.stderr
+    two = mpirun(2, *train_command(bars, str(tmp_path / "two"), 20), *options)
+    assert two.returncode == 0, two.stdout + two.stderr
+    alone, spread = (swiftgan.load_run(str(tmp_path / name)).metrics for name in ("one", "two"))
+    for column in ("fid", "kid"):
+        a, b = alone[column][~np.isnan(alone[column])], spread[column][~np.isnan(spread[column])]
+        assert len(a) == len(b) == 2 and np.all(a > 0), (a, b)
+        np.testing.assert_allclose(b, a, rtol=1e-3, err_msg=column)
