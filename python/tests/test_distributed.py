@@ -126,9 +126,10 @@ def test_a_two_rank_run_killed_midway_resumes_to_the_uninterrupted_runs_state(ba
             f"{name} differs after resuming at iteration {stopped_at}"
 
 
-def test_fid_during_a_two_rank_run_is_measured_by_both_and_equals_one_process(bars, tmp_path):
-    """Each rank measures half of the real and generated images' features; the gathered figures are one process's
-    (up to the float32 rounding by which the two trainings differ)."""
+def test_fid_during_a_two_rank_run_equals_one_process(bars, tmp_path):
+    """Each rank measures half of the real and generated images' features (the gathered halves must be the right
+    ones: a rank measuring the wrong share, or one share twice, moves FID); the figures are one process's up to the
+    float32 rounding by which the two trainings differ."""
     import swiftgan
 
     options = ["--eval-every", "10", "--eval-n", "100"]

@@ -189,8 +189,9 @@ public final class GANTrainer {
     ///   (`allGather`) and each loss is computed over all of them on every rank (relativistic means, all-pairs
     ///   terms, BEGAN's k and M_global, EBGAN's pull-away term on the gathered codes), DRAGAN's std is of the whole
     ///   real batch, PacGAN packs before slicing (the critic's batch B / pack must divide among the ranks);
-    /// - each update's gradients, the penalties' values and a count of non-finite values are summed over ranks in
-    ///   one all-reduce of one buffer, so every rank applies the same update or refuses the same iteration;
+    /// - each update's gradients and the penalties' values are summed over ranks in one all-reduce of one buffer,
+    ///   and the non-finite checks read those sums (a NaN or inf on any rank stays one in them), so every rank
+    ///   applies the same update or refuses the same iteration;
     /// - a failed collective (a rank died or left) ends the step with its message on every rank, nothing applied.
     /// Weights, optimizer state, buffers and the random stream stay identical on every rank, so any rank's state
     /// is the run's (rank 0 writes it), and a checkpoint resumes under any number of ranks that divides the batch.
@@ -210,28 +211,27 @@ public final class GANTrainer {
     func gathered(_ t: Tensor) -> Tensor { allGather(t, over: communicator) }
 
     /// Sums `gradients` (in place) and `scalars` over the ranks in one all-reduce of one buffer (nothing with one
-    /// rank). The last scalar is expected to be this rank's count of non-finite values, so that a value no
-    /// rank's sum could show (a NaN that another rank's value would not hide) still refuses the update everywhere.
+    /// rank). A NaN or an infinity on any rank stays one in the sum, so the non-finite checks that follow, on
+    /// the same sums on every rank, decide alike everywhere: no rank applies an update another refuses.
     ///
     /// - Returns: the summed scalars.
     func sumOverRanks(_ gradients: [Tensor], scalars: [Float]) -> [Float] {
         guard communicator.size > 1 else { return scalars }
-        let total = gradients.reduce(0) { $0 + $1.count } + scalars.count
-        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: total)
-        defer { buffer.deallocate() }
+        // from the pool, so that a step's measured peak (`stepMemoryNeed`) counts it
+        let buffer = Tensor(uninitialized: [gradients.reduce(0) { $0 + $1.count } + scalars.count])
         var offset = 0
         for g in gradients {
-            (buffer.baseAddress! + offset).update(from: g.pointer, count: g.count)
+            (buffer.pointer + offset).update(from: g.pointer, count: g.count)
             offset += g.count
         }
-        for (i, v) in scalars.enumerated() { buffer[offset + i] = v }
-        communicator.allReduce(buffer, .sum)
+        for (i, v) in scalars.enumerated() { buffer.pointer[offset + i] = v }
+        communicator.allReduce(UnsafeMutableBufferPointer(start: buffer.pointer, count: buffer.count), .sum)
         offset = 0
         for g in gradients {
-            g.assign(from: buffer.baseAddress! + offset)
+            g.assign(from: buffer.pointer + offset)
             offset += g.count
         }
-        return (0..<scalars.count).map { buffer[offset + $0] }
+        return (0..<scalars.count).map { buffer.pointer[offset + $0] }
     }
 
     /// Runs one iteration with `real` batches and any explicit inputs by name (`z`: one entry per critic step).
@@ -392,15 +392,13 @@ public final class GANTrainer {
         let lossG = objective.generatorLoss(critic: critic, criticReal: criticReal, fake: fake, gathering: gathered)
         let gradsG = gradients(of: lossG, wrt: parametersG, retainGraph: false)
         stats.generatorLoss = lossG.scalar
-        let localNonFinite: Float = ranks > 1 && gradsG.contains { !allFinite($0.pointer, count: $0.count) } ? 1 : 0
-        let nonFiniteRanks = sumOverRanks(gradsG, scalars: [localNonFinite])[0]
+        _ = sumOverRanks(gradsG, scalars: [])
         retain(gradsG, names: parameterNames.suffix(parametersG.count))
         if let failure = communicator.failure { return try refuse(collective: failure, restoring: before) }
         if let nonFinite = nonFiniteTerm(loss: ("the generator's loss", stats.generatorLoss), optimizer: optimizerG,
                                          parameters: parametersG, gradients: gradsG, names: parameterNames.suffix(parametersG.count),
                                          learningRateFactor: factor)
-            ?? nonFiniteBuffer()
-            ?? (nonFiniteRanks > 0 ? "a gradient of the generator on one of the ranks" : nil) {
+            ?? nonFiniteBuffer() {
             return try refuse(nonFinite, in: "the generator step", stats: stats, restoring: before)
         }
         optimizerG.step(parametersG, gradsG, learningRateFactor: factor)
@@ -505,9 +503,7 @@ public final class GANTrainer {
             let termGrads = gradients(of: term, wrt: parametersD, retainGraph: false)
             gradsD = zip(gradsD, termGrads).map { $0 + $1 }
         }
-        let localNonFinite: Float = ranks > 1 && gradsD.contains { !allFinite($0.pointer, count: $0.count) } ? 1 : 0
-        let summed = sumOverRanks(gradsD, scalars: penaltyValues + [localNonFinite])
-        penaltyValues = Array(summed.dropLast())
+        penaltyValues = sumOverRanks(gradsD, scalars: penaltyValues)
         let penaltyTotal = penaltyValues.reduce(0, +)
         let termValues = [("the critic's loss (\(objective.name))", adversarial.scalar)]
             + zip(config.loss.penalties, penaltyValues).map { ("the \($0.rawValue) penalty", $1) }
@@ -521,8 +517,7 @@ public final class GANTrainer {
         if let nonFinite = termValues.lazy.compactMap({ (term, value) in value.isFinite ? nil : "\(term) (\(value))" }).first
             ?? nonFiniteTerm(loss: nil, optimizer: optimizerD, parameters: parametersD, gradients: gradsD, names: names,
                              learningRateFactor: factor)
-            ?? nonFiniteBuffer()
-            ?? (summed.last! > 0 ? "a gradient of the critic on one of the ranks" : nil) {
+            ?? nonFiniteBuffer() {
             return (stats, nonFinite)
         }
         iterationStart.keepCritic(of: self)
