@@ -34,35 +34,101 @@ public final class SpectralNorm {
         for i in 0..<n { p[i] *= scale }
     }
 
-    /// Calls `body(flat, row, column)` for every weight entry: its index in the weight and its place in
-    /// the matrix view.
-    @inline(__always) func forEachEntry(_ shape: [Int], _ body: (Int, Int, Int) -> Void) {
-        let inner = shape.dropFirst(2).reduce(1, *)
-        for a in 0..<shape[0] { for b in 0..<shape[1] { for r in 0..<inner {
-            let flat = (a * shape[1] + b) * inner + r
-            if outputsOnSecondAxis { body(flat, b, a * inner + r) } else { body(flat, a, b * inner + r) }
-        } } }
+    /// The weight as the matrix W_mat: entry (row i, column j = block·inner + r) is at flat index
+    /// block·blockStride + i·rowStride + r. Rows follow the output channels: dimension 0 of the weight, whose
+    /// rows are then contiguous (one block), or for a transposed convolution dimension 1, each row a block
+    /// of the kernel's spatial size per input channel.
+    struct MatrixView {
+        let rows: Int, blocks: Int, inner: Int, rowStride: Int, blockStride: Int
+        var columns: Int { blocks * inner }
+
+        /// Calls `body(j, entries, count)` for the runs of contiguous entries of row `i` over columns
+        /// `columns`, in ascending order: the entries of columns j..<j+count.
+        @inline(__always)
+        func forEachRun(row i: Int, _ columns: Range<Int>, _ w: UnsafePointer<Float>,
+                        _ body: (Int, UnsafePointer<Float>, Int) -> Void) {
+            var j = columns.lowerBound
+            while j < columns.upperBound {
+                let block = j / inner, r = j - block * inner, count = min(inner - r, columns.upperBound - j)
+                body(j, w + block * blockStride + i * rowStride + r, count)
+                j += count
+            }
+        }
     }
 
-    /// One power iteration on u and v with the current weight.
+    func matrixView(_ shape: [Int]) -> MatrixView {
+        let inner = shape.dropFirst(2).reduce(1, *)
+        let first = shape[0], second = shape.count > 1 ? shape[1] : 1
+        return outputsOnSecondAxis
+            ? MatrixView(rows: second, blocks: first, inner: inner, rowStride: inner, blockStride: second * inner)
+            : MatrixView(rows: first, blocks: 1, inner: second * inner, rowStride: second * inner, blockStride: 0)
+    }
+
+    /// One power iteration on u and v with the current weight. Both products accumulate in double
+    /// precision, each sum in ascending order of its index (rows for W_matᵀ u, columns for W_mat v),
+    /// whatever the thread count: threads split the sums, never one sum.
     func powerIteration(_ weight: Tensor) {
-        let w = weight.pointer, up = u.pointer, vp = v.pointer
-        var wtu = [Double](repeating: 0, count: v.count)  // W_matᵀ u
-        forEachEntry(weight.shape) { flat, i, j in wtu[j] += Double(w[flat]) * Double(up[i]) }
-        for j in 0..<v.count { vp[j] = Float(wtu[j]) }
-        SpectralNorm.normalize(vp, v.count, eps)
-        var wv = [Double](repeating: 0, count: u.count)  // W_mat v
-        forEachEntry(weight.shape) { flat, i, j in wv[i] += Double(w[flat]) * Double(vp[j]) }
-        for i in 0..<u.count { up[i] = Float(wv[i]) }
-        SpectralNorm.normalize(up, u.count, eps)
+        let m = matrixView(weight.shape)
+        let w = UnsafePointer(weight.pointer), up = u.pointer, vp = v.pointer
+        let sums = UnsafeMutablePointer<Double>.allocate(capacity: max(m.rows, m.columns))
+        defer { sums.deallocate() }
+        // v ← normalize(W_matᵀ u): threads take ranges of columns; each column sums over the rows in order.
+        parallelChunks(m.columns, costPerItem: m.rows) { columns in
+            for j in columns { sums[j] = 0 }
+            for i in 0..<m.rows {
+                let ui = Double(up[i])
+                m.forEachRun(row: i, columns, w) { j, entries, count in
+                    let out = sums + j
+                    for k in 0..<count { out[k] += Double(entries[k]) * ui }
+                }
+            }
+        }
+        for j in 0..<m.columns { vp[j] = Float(sums[j]) }
+        SpectralNorm.normalize(vp, m.columns, eps)
+        // u ← normalize(W_mat v): threads take rows; each row sums over the columns in order, four rows
+        // side by side (four independent sums).
+        parallelChunks(m.rows, costPerItem: m.columns) { rows in
+            var i = rows.lowerBound
+            while i + 4 <= rows.upperBound {
+                var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+                m.forEachRun(row: i, 0..<m.columns, w) { j, e, count in
+                    let vb = vp + j, d = m.rowStride
+                    for k in 0..<count {
+                        let vk = Double(vb[k])
+                        s0 += Double(e[k]) * vk; s1 += Double(e[k + d]) * vk
+                        s2 += Double(e[k + 2 * d]) * vk; s3 += Double(e[k + 3 * d]) * vk
+                    }
+                }
+                sums[i] = s0; sums[i + 1] = s1; sums[i + 2] = s2; sums[i + 3] = s3
+                i += 4
+            }
+            while i < rows.upperBound {
+                var sum = 0.0
+                m.forEachRun(row: i, 0..<m.columns, w) { j, e, count in
+                    for k in 0..<count { sum += Double(e[k]) * Double(vp[j + k]) }
+                }
+                sums[i] = sum
+                i += 1
+            }
+        }
+        for i in 0..<m.rows { up[i] = Float(sums[i]) }
+        SpectralNorm.normalize(up, m.rows, eps)
     }
 
     /// `W / σ` (after a power iteration when training).
     func normalized(_ weight: Tensor, training: Bool) -> Tensor {
         if training { powerIteration(weight) }
         let outer = Tensor(uninitialized: weight.shape)  // u ⊗ v laid out as the weight, a constant
-        let o = outer.pointer, up = u.pointer, vp = v.pointer
-        forEachEntry(weight.shape) { flat, i, j in o[flat] = up[i] * vp[j] }
+        let m = matrixView(weight.shape), o = outer.pointer, up = u.pointer, vp = v.pointer
+        parallelChunks(m.rows, costPerItem: m.columns) { rows in
+            for i in rows {
+                let ui = up[i]
+                m.forEachRun(row: i, 0..<m.columns, UnsafePointer(o)) { j, entries, count in
+                    let row = UnsafeMutablePointer(mutating: entries)
+                    for k in 0..<count { row[k] = ui * vp[j + k] }
+                }
+            }
+        }
         return weight / (weight * outer).sum()
     }
 }
