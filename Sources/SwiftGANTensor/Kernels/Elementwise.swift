@@ -200,7 +200,7 @@ package enum UnaryOp: Equatable {
         case .softplus: return softplusValue(x)
         case .leakyRelu(let s): return x > 0 ? x : x * s
         case .clamp(let lo, let hi): return Swift.min(Swift.max(x, lo), hi)
-        case .elu(let a, let s): return x > 0 ? s * x : s * a * Glibc.expm1f(x)
+        case .elu(let a, let s): return x > 0 ? s * x : s * a * expm1NonPositive(SIMD8(repeating: x))[0]  // as eluForward
         }
     }
 
@@ -219,7 +219,7 @@ package enum UnaryOp: Equatable {
         case .softplus: return UnaryOp.sigmoid.apply(x)
         case .leakyRelu(let s): return x > 0 ? 1 : s
         case .clamp(let lo, let hi): return (x >= lo && x <= hi) ? 1 : 0
-        case .elu(let a, let s): return x > 0 ? s : s * a * Glibc.expf(x)
+        case .elu(let a, let s): return x > 0 ? s : s * a * expNonPositive(SIMD8(repeating: x))[0]  // as eluBackward
         }
     }
 }
@@ -238,6 +238,7 @@ package func unaryForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer
             case .leakyRelu(let s): for i in r { let v = x[i]; out[i] = v > 0 ? v : v * s }
             case .affine(let a, let b): for i in r { out[i] = x[i] * a + b }
             case .square: for i in r { out[i] = x[i] * x[i] }
+            case .elu(let a, let s): eluForward(out, x, r, alpha: a, scale: s)
             default: for i in r { out[i] = op.apply(x[i]) }
             }
         }
@@ -253,6 +254,7 @@ package func unaryBackward(_ gradInput: UnsafeMutablePointer<Float>, _ gradOutpu
             case .relu: for i in r { gradInput[i] = x[i] > 0 ? gradOutput[i] : 0 }
             case .leakyRelu(let s): for i in r { gradInput[i] = x[i] > 0 ? gradOutput[i] : gradOutput[i] * s }
             case .tanh: for i in r { gradInput[i] = gradOutput[i] * (1 - y[i] * y[i]) }
+            case .elu(let a, let s): eluBackward(gradInput, gradOutput, x, r, alpha: a, scale: s)
             default: for i in r { gradInput[i] = gradOutput[i] * op.derivative(x[i], y[i]) }
             }
         }
