@@ -19,8 +19,9 @@ Then sampling 10,000 images (SwiftGAN's `sample`, PyTorch's generator under `tor
 mode, in batches of 500 as a user fills an FID folder) and `import swiftgan` against `import torch`.
 
 `--profile` (or SWIFTGAN_PROFILE=1) also prints each kernel kind's share of SwiftGAN's step
-(`swiftgan.profile()`), with Python and the ABI as the rest of the wall time. The tables are printed
-and written as Markdown and JSON to `--out`.
+(`swiftgan.profile()`), with Python and the ABI as the rest of the wall time, and each row's ceiling:
+PyTorch's step over the time of SwiftGAN's convolutions and matrix products alone, the most any work
+outside those kernels can bring. The tables are printed and written as Markdown and JSON to `--out`.
 """
 import argparse
 import json
@@ -488,23 +489,17 @@ def main():
             f"bf16 rows: SwiftGAN precision='bf16' against PyTorch under torch.autocast('cpu', dtype=torch.bfloat16)"
             + (f"\n\n{sampling_note}" if sampling_note else ""))
     print(note)
-    if profiles:
-        print("\nSwiftGAN's step by kernel kind (share of the wall time):")
-        kinds = list(next(iter(profiles.values())))
-        print("| configuration | " + " | ".join(kinds) + " |")
-        for name, shares in profiles.items():
-            print(f"| {name} | " + " | ".join(f"{shares[k]:.0%}" for k in kinds) + " |")
+    profile_table = _profile_table(profiles, records)
+    if profile_table:
+        print("\n" + profile_table)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "bench_vs_torch.json"), "w") as f:
         json.dump(dict(processor=processor(), threads=args.threads, sgemm_gflops=sgemm, peak_gflops=args.peak_gflops, rounds=args.rounds,
                        iters=args.iters, results=records, profiles=profiles, note=note), f, indent=2)
     with open(os.path.join(args.out, "bench_vs_torch.md"), "w") as f:
         f.write(header + "\n" + rule + "\n" + "\n".join(rows) + "\n\n" + note + "\n")
-        if profiles:
-            kinds = list(next(iter(profiles.values())))
-            f.write("\n| configuration | " + " | ".join(kinds) + " |\n|" + "---|" * (len(kinds) + 1) + "\n")
-            for name, shares in profiles.items():
-                f.write(f"| {name} | " + " | ".join(f"{shares[k]:.0%}" for k in kinds) + " |\n")
+        if profile_table:
+            f.write("\n" + profile_table + "\n")
 
 
 def _bf16_table(records):
@@ -523,6 +518,30 @@ def _bf16_table(records):
     return ("| configuration | SwiftGAN fp32 ms | SwiftGAN bf16 ms | bf16 speed-up | PyTorch fp32 ms | "
             "PyTorch autocast bf16 ms | autocast speed-up | PyTorch autocast / SwiftGAN bf16 |\n"
             "|---|---|---|---|---|---|---|---|\n" + "\n".join(lines))
+
+
+#: The kernel kinds that run at the machine's matrix-product rate (oneDNN's convolutions, OpenBLAS's sgemm).
+COMPUTE_KINDS = ("convolution", "convolution_backward_data", "convolution_backward_weights", "matrix_product")
+
+
+def _profile_table(profiles, records):
+    """SwiftGAN's step by kernel kind, and each row's ceiling: PyTorch's step over the time of SwiftGAN's
+    convolutions and matrix products alone, the speed-up over PyTorch if everything else took no time (these
+    kernels already run near the machine's sgemm rate, so no other work can lift a row above it)."""
+    if not profiles:
+        return ""
+    kinds = list(next(iter(profiles.values())))
+    by_name = {r["name"]: r for r in records}
+    lines = ["SwiftGAN's step by kernel kind (share of the wall time); ceiling = PyTorch ms / SwiftGAN's "
+             "convolutions and matrix products alone:",
+             "| configuration | " + " | ".join(kinds) + " | ceiling |", "|" + "---|" * (len(kinds) + 2)]
+    for name, shares in profiles.items():
+        record = by_name[name]
+        compute_ms = record["swiftgan_ms"] * sum(shares.get(k, 0.0) for k in COMPUTE_KINDS)
+        record["compute_ms"] = compute_ms
+        record["ceiling"] = record["torch_ms"] / compute_ms
+        lines.append(f"| {name} | " + " | ".join(f"{shares[k]:.0%}" for k in kinds) + f" | {record['ceiling']:.2f}× |")
+    return "\n".join(lines)
 
 
 def _profile_shares(results):
