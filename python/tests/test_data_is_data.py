@@ -262,3 +262,15 @@ def test_a_chunk_declaring_4_gb_is_never_allocated(tmp_path):
               f"print(swiftgan.load_dataset({str(tmp_path / 'x.png')!r}, image_size=8).shape)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "(1, 3, 8, 8)", done.stderr[-2000:]
+
+
+def test_a_npy_of_an_unknown_format_version_is_refused_by_name(tmp_path):
+    """Version bytes ff ff made NumPy read the header length as 4 GiB: a MemoryError without a message (found by
+    properties_files.py). Only versions 1.0 to 3.0 are read; the refusal names the file and the version."""
+    header = b"{'descr': '|u1', 'fortran_order': False, 'shape': (2, 1, 6, 6), }"
+    path = tmp_path / "x.npy"
+    path.write_bytes(b"\x93NUMPY\xff\xff\xff\xff\xff\xff\xff\xff" + header + b" " * 52 + b"\n" + bytes(72))
+    with pytest.raises(ValueError, match=r"x\.npy: a \.npy file of format version 255\.255: versions 1\.0 to 3\.0"):
+        swiftgan.load_dataset(str(path))
+    np.save(tmp_path / "ok.npy", np.zeros((2, 1, 6, 6), np.uint8))
+    assert swiftgan.load_dataset(str(tmp_path / "ok.npy")).shape == (2, 1, 6, 6)
