@@ -219,14 +219,14 @@ def _npy_header(f, path: str) -> Tuple[Tuple[int, ...], bool, np.dtype, int]:
     """The shape, order (Fortran or not), dtype and data size declared by a .npy header read from `f`."""
     try:
         version = np.lib.format.read_magic(f)
-        if version not in ((1, 0), (2, 0), (3, 0)):  # another version's header length would be read as any size
-            raise ValueError(f"{path}: a .npy file of format version {version[0]}.{version[1]}: versions 1.0 to 3.0 "
-                             "are read")
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    except Exception as error:  # a short file, a damaged stream
+        raise ValueError(f"{path}: not a .npy array ({error.__class__.__name__}: {error})") from None
+    if version not in ((1, 0), (2, 0), (3, 0)):  # another version's header length would be read as any size
+        raise ValueError(f"{path}: a .npy file of format version {version[0]}.{version[1]}: versions 1.0 to 3.0 are read")
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    try:
         shape, fortran, dtype = read_header(f, max_header_size=10000)
     except ValueError as error:
-        if str(error).startswith(path):
-            raise
         raise ValueError(f"{path}: not a .npy array (ValueError: {error})") from None
     except MemoryError as error:
         raise MemoryError(f"{path}: the .npy header could not be read: out of memory ({error})") from None
