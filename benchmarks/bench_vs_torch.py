@@ -90,19 +90,45 @@ def worker_import(engine):
     return {"seconds": time.perf_counter() - start}
 
 
-def worker_swiftgan_train(cfg, iters, warmup, threads, profile):
+def swiftgan_step(cfg, threads):
+    """The row's GAN and one training iteration of it on a fixed batch."""
     import numpy as np
     import swiftgan
 
     gan = swiftgan.GAN(**gan_options(cfg), seed=0, threads=threads)
     real = np.random.default_rng(0).uniform(-1, 1, (cfg["batch"], cfg["channels"], cfg["image_size"],
                                                      cfg["image_size"])).astype(np.float32)
+    return gan, lambda: gan.train_step(real)
+
+
+def torch_step(cfg, threads):
+    """One PyTorch iteration of the row (its twin, or the user-style DCGAN), under autocast for a bf16 row."""
+    import contextlib
+
+    import torch
+
+    sys.path.insert(0, REFERENCE)
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    inner = _torch_twin_step(cfg) if "options" in cfg else _torch_dcgan_step(cfg)
+
+    def step():
+        with (torch.autocast("cpu", dtype=torch.bfloat16) if cfg.get("precision") == "bf16"
+              else contextlib.nullcontext()):
+            inner()
+    return step
+
+
+def worker_swiftgan_train(cfg, iters, warmup, threads, profile):
+    import swiftgan
+
+    gan, step = swiftgan_step(cfg, threads)
     times = []
     for i in range(warmup + iters):
         if i == warmup and profile:
             swiftgan.profile(enable=True, reset=True)
         start = time.perf_counter()
-        gan.train_step(real)
+        step()
         if i >= warmup:
             times.append(time.perf_counter() - start)
     out = {"times": times, "threads": gan.threads}
@@ -112,25 +138,13 @@ def worker_swiftgan_train(cfg, iters, warmup, threads, profile):
 
 
 def worker_torch_train(cfg, iters, warmup, threads):
-    import contextlib
-
     import torch
 
-    sys.path.insert(0, REFERENCE)
-
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    if "options" in cfg:
-        step = _torch_twin_step(cfg)
-    else:
-        step = _torch_dcgan_step(cfg)
-    precision = (torch.autocast("cpu", dtype=torch.bfloat16) if cfg.get("precision") == "bf16"
-                 else contextlib.nullcontext())
+    step = torch_step(cfg, threads)
     times = []
     for i in range(warmup + iters):
         start = time.perf_counter()
-        with precision:
-            step()
+        step()
         if i >= warmup:
             times.append(time.perf_counter() - start)
     return {"times": times, "threads": torch.get_num_threads(), "version": torch.__version__}

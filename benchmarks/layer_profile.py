@@ -16,6 +16,7 @@ pass, PyTorch's are deconvolutions, so the two G's appear under different kinds.
 synchronisation per primitive; the step times here are for attribution, `bench_vs_torch.py` measures speed.
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -113,16 +114,6 @@ class _CapturedStdout:
         self._file.close()
 
 
-def _swiftgan_step(cfg, threads):
-    import numpy as np
-    import swiftgan
-
-    gan = swiftgan.GAN(**bench.gan_options(cfg), seed=0, threads=threads)
-    real = np.random.default_rng(0).uniform(-1, 1, (cfg["batch"], cfg["channels"], cfg["image_size"],
-                                                     cfg["image_size"])).astype(np.float32)
-    return lambda: gan.train_step(real)
-
-
 def _swiftgan_verbose(level):
     """Sets the level of the libdnnl SwiftGAN's library loaded (the same shared object, loaded once)."""
     import ctypes
@@ -135,24 +126,12 @@ def _swiftgan_verbose(level):
 def worker(spec):
     cfg, engine, threads = spec["cfg"], spec["engine"], spec["threads"]
     if engine == "torch":
-        import contextlib
-
         import torch
 
-        sys.path.insert(0, bench.REFERENCE)
-        torch.set_num_threads(threads)
-        torch.manual_seed(0)
-        inner = bench._torch_twin_step(cfg) if "options" in cfg else bench._torch_dcgan_step(cfg)
-
-        def step():
-            with (torch.autocast("cpu", dtype=torch.bfloat16) if cfg.get("precision") == "bf16"
-                  else contextlib.nullcontext()):
-                inner()
+        step = bench.torch_step(cfg, threads)
         logging = lambda: torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON)  # noqa: E731
     else:
-        import contextlib
-
-        step = _swiftgan_step(cfg, threads)
+        _, step = bench.swiftgan_step(cfg, threads)
 
         @contextlib.contextmanager
         def logging():
