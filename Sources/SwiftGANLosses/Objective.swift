@@ -142,13 +142,10 @@ public enum AdversarialObjective: Equatable {
     /// "loss D_real" and "loss D_gen" users plot); nil for the paired and all-pairs relativistic forms, whose
     /// loss is one term on both.
     public func discriminatorLossTerms(real: Tensor, fake: Tensor, k: Float = 0) -> (real: Tensor, fake: Tensor)? {
+        if let separate = separateDiscriminatorTerms(k: k) { return (separate.real(real), separate.fake(fake)) }
         switch self {
-        case .energy(let margin, _): return (real.mean(), relu(margin - fake).mean())
-        case .boundaryEquilibrium: return (real.mean(), -(fake.mean() * k))
-        case .standard: return (softplus(-real).mean(), softplus(fake).mean())
-        case .leastSquares(let a, let b, _): return (square(real - b).mean(), square(fake - a).mean())
-        case .hinge: return (relu(1 - real).mean(), relu(1 + fake).mean())
-        case .wasserstein: return (-real.mean(), fake.mean())
+        case .energy, .boundaryEquilibrium, .standard, .leastSquares, .hinge, .wasserstein:
+            preconditionFailure("separable, returned above")
         case .relativistic(let f, let r):
             // Halving is exact in floating point, so the halves sum to the loss as (A + B) · 0.5 would.
             switch r {
@@ -158,6 +155,22 @@ public enum AdversarialObjective: Equatable {
                 return (f.up(real - m).mean() * 0.5, f.down(fake - m).mean() * 0.5)
             case .paired, .allPairs: return nil
             }
+        }
+    }
+
+    /// The discriminator's term on real samples as a function of the critic's outputs on them alone, and its
+    /// term on fake ones of theirs alone; nil for the relativistic objectives, whose terms read both. With
+    /// them the critic step differentiates one term before it judges the other batch, so that the critic's
+    /// graphs of the two batches are never held at once.
+    public func separateDiscriminatorTerms(k: Float = 0) -> (real: (Tensor) -> Tensor, fake: (Tensor) -> Tensor)? {
+        switch self {
+        case .energy(let margin, _): return ({ $0.mean() }, { relu(margin - $0).mean() })
+        case .boundaryEquilibrium: return ({ $0.mean() }, { -($0.mean() * k) })
+        case .standard: return ({ softplus(-$0).mean() }, { softplus($0).mean() })
+        case .leastSquares(let a, let b, _): return ({ square($0 - b).mean() }, { square($0 - a).mean() })
+        case .hinge: return ({ relu(1 - $0).mean() }, { relu(1 + $0).mean() })
+        case .wasserstein: return ({ -$0.mean() }, { $0.mean() })
+        case .relativistic: return nil
         }
     }
 

@@ -301,6 +301,44 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// A critic loss that is a term on real samples plus one on fake ones is differentiated one batch at a time:
+    /// the real term's gradients are taken (and its graph freed) before the critic judges the fake batch. The
+    /// gradients are the joint backward pass's to the bit, and the step holds about one critic graph, not two.
+    func testASeparableCriticLossIsDifferentiatedOneBatchAtATime() throws {
+        for (loss, arch) in [("WGAN", "dcgan"), ("LSGAN", "dcgan"), ("HingeGAN", "resnet"), ("EBGAN", "began"), ("BEGAN", "began")] {
+            let text = "image_size=32\nchannels=1\nngf=8\nndf=8\nz_dim=8\narch=\(arch)\nloss=\(loss)"
+            let joint = try GANTrainer(config: GANConfig(text: text)), separate = try GANTrainer(config: GANConfig(text: text))
+            XCTAssertNotNil(joint.objective.separateDiscriminatorTerms(k: 0), loss)
+            let real = randomTensor([16, 1, 32, 32], seed: 1)
+            let fake = withoutGradients { joint.generator(randomTensor([16, 8], seed: 2)) }
+            joint.equilibrium.k = 0.25
+            separate.equilibrium.k = 0.25  // BEGAN's fake term has a gradient (k is 0 at the start)
+
+            var base = BufferPool.shared.resetPeak()
+            let criticReal = joint.critic(real)
+            let oneGraph = BufferPool.shared.liveBytes - base
+            let criticFake = joint.critic(fake)
+            let expected = gradients(of: joint.objective.discriminatorLoss(real: criticReal, fake: criticFake, k: 0.25),
+                                     wrt: joint.parametersD, retainGraph: false)
+            let jointPeak = BufferPool.shared.peakLiveBytes - base
+
+            separate.retainGradients = true
+            base = BufferPool.shared.resetPeak()
+            let (_, nonFinite) = separate.discriminatorStep(real: real, fake: fake, penaltyInputs: PenaltyInputs(),
+                                                            learningRateFactor: 1, iterationStart: IterationStart(separate))
+            let separatePeak = BufferPool.shared.peakLiveBytes - base
+            XCTAssertNil(nonFinite, loss)
+            for (name, g) in zip(separate.parameterNames, expected) {
+                XCTAssertEqual(separate.retainedGradients[name]?.scalars, g.scalars, "\(loss): \(name)")
+            }
+            // The step also copies the critic and its optimizer state (the refused step's backup) and updates it.
+            let backup = 3 * separate.parametersD.reduce(0) { $0 + MemoryBudget.bytes(ofTensor: $1.count) }
+            print("\(loss) on \(arch): one critic graph \(oneGraph >> 10) kB; peak of the joint backward \(jointPeak >> 10) kB, "
+                  + "of the critic step one batch at a time \(separatePeak >> 10) kB (backup \(backup >> 10) kB)")
+            XCTAssertLessThan(separatePeak - backup, jointPeak - oneGraph / 2, "\(loss) on \(arch)")
+        }
+    }
+
     func testTrainingIsBitIdenticalForTheSameSeed() throws {
         let real = randomTensor([4, 1, 32, 32], seed: 1)
         let runs = try (0..<2).map { _ -> ([StepStats], [Float]) in

@@ -487,12 +487,28 @@ public final class GANTrainer {
                            learningRateFactor factor: Float,
                            iterationStart: IterationStart) -> (StepStats, nonFinite: String?) {
         let ranks = communicator.size
-        let criticReal = gathered(critic(real))
-        let criticFake = gathered(critic(fake))
-        let terms = objective.discriminatorLossTerms(real: criticReal, fake: criticFake, k: equilibrium.k)
-        let adversarial = terms.map { $0.real + $0.fake }  // discriminatorLoss, keeping its two terms
-            ?? objective.discriminatorLoss(real: criticReal, fake: criticFake, k: equilibrium.k)
-        var gradsD = gradients(of: adversarial, wrt: parametersD, retainGraph: false)
+        let criticReal: Tensor, criticFake: Tensor, terms: (real: Tensor, fake: Tensor)?, adversarial: Tensor
+        var gradsD: [Tensor]
+        if let separate = objective.separateDiscriminatorTerms(k: equilibrium.k) {
+            // The real batch's term is differentiated (and its graph freed) before the critic judges the fake
+            // batch: one critic graph at a time. Each parameter's gradient is the sum of its two terms', which the
+            // backward pass of their sum adds up too.
+            criticReal = gathered(critic(real))
+            let termReal = separate.real(criticReal)
+            let gradsReal = gradients(of: termReal, wrt: parametersD, retainGraph: false)
+            criticFake = gathered(critic(fake))
+            let termFake = separate.fake(criticFake)
+            gradsD = zip(gradsReal, gradients(of: termFake, wrt: parametersD, retainGraph: false)).map { $0 + $1 }
+            terms = (termReal, termFake)
+            adversarial = withoutGradients { termReal + termFake }  // discriminatorLoss
+        } else {
+            criticReal = gathered(critic(real))
+            criticFake = gathered(critic(fake))
+            terms = objective.discriminatorLossTerms(real: criticReal, fake: criticFake, k: equilibrium.k)
+            adversarial = terms.map { $0.real + $0.fake }  // discriminatorLoss, keeping its two terms
+                ?? objective.discriminatorLoss(real: criticReal, fake: criticFake, k: equilibrium.k)
+            gradsD = gradients(of: adversarial, wrt: parametersD, retainGraph: false)
+        }
         var penaltyValues: [Float] = []
         for kind in config.loss.penalties {
             // a rank's share of the whole batch's mean: its slice's mean over the (equal) slices

@@ -56,9 +56,10 @@ public final class Sequential: Module {
 
     /// Applies the layers in order. A BatchNorm2d followed by ReLU or LeakyReLU runs as one op (one pass
     /// over the data forward and one backward, and one tensor fewer kept for the backward pass). In
-    /// training, when such a pair, or a lone ReLU or LeakyReLU, feeds a convolution, its output is not kept
+    /// training, when such a pair, or a lone ReLU, LeakyReLU or ELU, feeds a convolution, its output is not kept
     /// for the backward pass but recomputed there (`recomputingIntermediate`): one activation-sized tensor
-    /// fewer per layer on the tape; when that convolution is the first layer's and cheap to run again
+    /// fewer per layer on the tape (an ELU's costs an exponential per value again, a small part of the
+    /// convolution that follows it); when that convolution is the first layer's and cheap to run again
     /// (`isCheapToRecompute`), its output is recomputed too. Off the tape (sampling), an evaluation-mode batch norm after a convolution
     /// writes over the convolution's output, which nothing else holds.
     public func callAsFunction(_ x: Tensor) -> Tensor {
@@ -67,7 +68,9 @@ public final class Sequential: Module {
             let fresh = i > 0 && layers[i - 1] is ConvolutionLayer && !GradMode.isEnabled
             let bn = layers[i] as? BatchNorm2d
             let activation = bn == nil ? i : i + 1
-            guard activation < layers.count, let slope = negativeSlope(of: layers[activation]) else {
+            // a batch norm fuses only the activations given by a negative slope
+            guard activation < layers.count, let op = activationOp(of: layers[activation]),
+                  bn == nil || op.negativeSlope != nil else {
                 y = layers[i](y)
                 i += 1
                 continue
@@ -81,10 +84,10 @@ public final class Sequential: Module {
                     { withoutGradients { first(x) } }
                 } else { nil }
                 y = recomputingIntermediate(y, recomputeInput: recomputeInput, pre: { x in
-                    bn?.recomputable(x, activationSlope: slope) ?? unaryRecomputable(x, slope == 0 ? .relu : .leakyRelu(slope: slope))
+                    if let bn, let slope = op.negativeSlope { bn.recomputable(x, activationSlope: slope) } else { unaryRecomputable(x, op) }
                 }, layer: conv.callAsFunction)
                 i = activation + 2
-            } else if let bn {
+            } else if let bn, let slope = op.negativeSlope {
                 y = bn(y, activationSlope: slope, overwritingInput: fresh && !bn.isTraining)
                 i += 2
             } else {
@@ -95,9 +98,11 @@ public final class Sequential: Module {
         return y
     }
 
-    private func negativeSlope(of layer: Module) -> Float? {
-        if layer is ReLU { return 0 }
-        if let leaky = layer as? LeakyReLU { return leaky.slope }
+    /// The element-wise op of an activation layer that `recomputingIntermediate` can write again.
+    private func activationOp(of layer: Module) -> UnaryOp? {
+        if layer is ReLU { return .relu }
+        if let leaky = layer as? LeakyReLU { return .leakyRelu(slope: leaky.slope) }
+        if let elu = layer as? ELU { return .elu(alpha: elu.alpha, scale: 1) }
         return nil
     }
 

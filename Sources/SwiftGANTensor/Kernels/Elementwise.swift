@@ -204,6 +204,15 @@ package enum UnaryOp: Equatable {
         }
     }
 
+    /// The slope for x < 0 of ReLU (0) and leaky ReLU, the activations a batch norm fuses; nil for every other op.
+    package var negativeSlope: Float? {
+        switch self {
+        case .relu: return 0
+        case .leakyRelu(let s): return s
+        default: return nil
+        }
+    }
+
     /// d apply / dx at x, where y = apply(x).
     @inline(__always) func derivative(_ x: Float, _ y: Float) -> Float {
         switch self {

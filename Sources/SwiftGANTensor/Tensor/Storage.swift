@@ -21,6 +21,8 @@ package final class BufferPool: @unchecked Sendable {
     /// Floats handed out and not yet given back; the most the pool held at once (handed out and cached: what it
     /// takes of the address space) since `resetPeak`.
     private var liveElements = 0, peakElements = 0
+    /// The most floats handed out at once since `resetPeak` (cached ones not counted).
+    private var peakLiveElements = 0
     /// Floats handed out since the process started (the sum of every `take`).
     private var takenElements = 0
     private var mutex = pthread_mutex_t()
@@ -44,6 +46,7 @@ package final class BufferPool: @unchecked Sendable {
         pthread_mutex_lock(&mutex)
         liveElements += count
         takenElements += count
+        peakLiveElements = max(peakLiveElements, liveElements)
         if var list = free[count], let p = list.popLast() {
             free[count] = list
             cachedElements -= count
@@ -103,6 +106,21 @@ package extension BufferPool {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         peakElements = liveElements + cachedElements
+        peakLiveElements = liveElements
+        return liveElements * MemoryLayout<Float>.stride
+    }
+
+    /// The most bytes handed out at once (not counting the cache) since `resetPeak` (all threads').
+    var peakLiveBytes: Int {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return peakLiveElements * MemoryLayout<Float>.stride
+    }
+
+    /// The bytes handed out now (all threads').
+    var liveBytes: Int {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
         return liveElements * MemoryLayout<Float>.stride
     }
 
