@@ -66,11 +66,11 @@ final class RecomputeTests: XCTestCase {
         assertClose(analytic.scalars, numeric, rtol: 5e-2, atol: 5e-3, "∂³/∂γ")
     }
 
-    /// `Sequential` runs [BatchNorm2d, LeakyReLU, Conv2d], [ReLU, ConvTranspose2d], [ELU, Conv2d] and [Conv2d on
-    /// 3 channels, LeakyReLU or ELU, Conv2d] with the activation (and in the last, the first convolution's output)
-    /// recomputed in the backward pass: the same outputs, running statistics, and first- and second-order
-    /// gradients as the layers applied one at a time, with the activation's output (the last convolution's
-    /// input) not held by the tape.
+    /// `Sequential` runs [BatchNorm2d, LeakyReLU, Conv2d], [ReLU, ConvTranspose2d], [ELU, Conv2d], [Conv2d on 3
+    /// channels, LeakyReLU or ELU, Conv2d] and [BatchNorm2d, ReLU | ELU | nothing, Upsample2x, Conv2d] with what
+    /// the layers in front of the last convolution make (and after a first convolution, its output) recomputed
+    /// in the backward pass: the same outputs, running statistics, and first- and second-order gradients as the
+    /// layers applied one at a time, with the last convolution's input not held by the tape.
     func testRecomputedActivationsGiveTheLayerByLayerResults() {
         var rng = RandomGenerator(seed: 5)
         // the input's shape, the size of the last convolution's input, the layers
@@ -82,6 +82,10 @@ final class RecomputeTests: XCTestCase {
             ([2, 4, 6, 6], 288, { [ELU(), Conv2d(4, 3, kernelSize: 3, padding: 1, rng: &$0)] }),
             ([2, 3, 8, 8], 512, { [Conv2d(3, 4, kernelSize: 3, padding: 1, rng: &$0), ELU(0.5),
                                    Conv2d(4, 2, kernelSize: 3, padding: 1, rng: &$0)] }),
+            // a residual up-block's main and shortcut, BEGAN's decoder: what the upsampling makes is recomputed too
+            ([2, 4, 3, 3], 288, { [BatchNorm2d(4), ReLU(), Upsample2x(), Conv2d(4, 3, kernelSize: 3, padding: 1, rng: &$0)] }),
+            ([2, 4, 3, 3], 288, { [Upsample2x(), Conv2d(4, 3, kernelSize: 1, rng: &$0)] }),
+            ([2, 4, 3, 3], 288, { [ELU(), Upsample2x(), Conv2d(4, 3, kernelSize: 3, padding: 1, rng: &$0)] }),
         ]
         for (shape, lastInput, make) in makeLayers {
             var copy = rng

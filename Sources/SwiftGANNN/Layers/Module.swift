@@ -55,39 +55,31 @@ public final class Sequential: Module {
     public init(_ layers: [Module]) { self.layers = layers }
 
     /// Applies the layers in order. A BatchNorm2d followed by ReLU or LeakyReLU runs as one op (one pass
-    /// over the data forward and one backward, and one tensor fewer kept for the backward pass). In
-    /// training, when such a pair, or a lone ReLU, LeakyReLU or ELU, feeds a convolution, its output is not kept
-    /// for the backward pass but recomputed there (`recomputingIntermediate`): one activation-sized tensor
-    /// fewer per layer on the tape (an ELU's costs an exponential per value again, a small part of the
-    /// convolution that follows it); when that convolution is the first layer's and cheap to run again
-    /// (`isCheapToRecompute`), its output is recomputed too. Off the tape (sampling), an evaluation-mode batch norm after a convolution
-    /// writes over the convolution's output, which nothing else holds.
+    /// over the data forward and one backward, and one tensor fewer kept for the backward pass). In training,
+    /// what such a pair, or a lone ReLU, LeakyReLU or ELU, each optionally followed by a nearest 2× upsampling,
+    /// or an upsampling alone, hands a convolution is not kept for the backward pass but recomputed there
+    /// (`recomputingIntermediate`): the tape keeps their input only, one activation-sized tensor fewer per layer
+    /// (four times that with the upsampling: a residual up-block's input grown 4×), at the cost of an element-wise
+    /// pass again (an ELU's exponential; a small part of the convolution that follows); when that convolution is
+    /// the first layer's and cheap to run again (`isCheapToRecompute`), its output is recomputed too. Off the tape
+    /// (sampling), an evaluation-mode batch norm after a convolution writes over the convolution's output, which
+    /// nothing else holds.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var y = x, i = 0
         while i < layers.count {
             let fresh = i > 0 && layers[i - 1] is ConvolutionLayer && !GradMode.isEnabled
-            let bn = layers[i] as? BatchNorm2d
-            let activation = bn == nil ? i : i + 1
-            // a batch norm fuses only the activations given by a negative slope
-            guard activation < layers.count, let op = activationOp(of: layers[activation]),
-                  bn == nil || op.negativeSlope != nil else {
-                y = layers[i](y)
-                i += 1
-                continue
-            }
-            if GradMode.isEnabled, activation + 1 < layers.count, let conv = layers[activation + 1] as? ConvolutionLayer,
-               bn.map({ $0.isTraining && !$0.isSynchronized }) ?? true {
+            let front = Front(layers, at: i)
+            if GradMode.isEnabled, let conv = front.convolution, !front.isEmpty,
+               front.batchNorm.map({ $0.isTraining && !$0.isSynchronized }) ?? true {
                 // (a synchronised batch norm is not recomputed: its statistics would be gathered again)
                 // The output of a first convolution on an image's few channels is cheap to compute again.
                 let first = i == 1 ? layers[0] as? ConvolutionLayer : nil
                 let recomputeInput: (() -> Tensor)? = if let first, first.isCheapToRecompute {
                     { withoutGradients { first(x) } }
                 } else { nil }
-                y = recomputingIntermediate(y, recomputeInput: recomputeInput, pre: { x in
-                    if let bn, let slope = op.negativeSlope { bn.recomputable(x, activationSlope: slope) } else { unaryRecomputable(x, op) }
-                }, layer: conv.callAsFunction)
-                i = activation + 2
-            } else if let bn, let slope = op.negativeSlope {
+                y = recomputingIntermediate(y, recomputeInput: recomputeInput, pre: front.recomputable, layer: conv.callAsFunction)
+                i += front.count + 1
+            } else if let bn = front.batchNorm, let slope = front.activation?.negativeSlope {
                 y = bn(y, activationSlope: slope, overwritingInput: fresh && !bn.isTraining)
                 i += 2
             } else {
@@ -98,8 +90,48 @@ public final class Sequential: Module {
         return y
     }
 
+    /// The layers at the start of a run [BatchNorm2d + ReLU or LeakyReLU | ReLU, LeakyReLU or ELU] [Upsample2x]
+    /// (each part optional), and the convolution that follows them, if one does.
+    private struct Front {
+        var batchNorm: BatchNorm2d?
+        var activation: UnaryOp?
+        var upsamples = false
+        var convolution: ConvolutionLayer?
+        var count: Int { (batchNorm == nil ? 0 : 1) + (activation == nil ? 0 : 1) + (upsamples ? 1 : 0) }
+        var isEmpty: Bool { count == 0 }
+
+        init(_ layers: [Module], at start: Int) {
+            var i = start
+            // a batch norm fuses only the activations given by a negative slope, and comes with one
+            if let bn = layers[i] as? BatchNorm2d {
+                guard i + 1 < layers.count, let op = Sequential.activationOp(of: layers[i + 1]), op.negativeSlope != nil else { return }
+                (batchNorm, activation) = (bn, op)
+                i += 2
+            } else if let op = Sequential.activationOp(of: layers[i]) {
+                activation = op
+                i += 1
+            }
+            if i < layers.count, layers[i] is Upsample2x {
+                upsamples = true
+                i += 1
+            }
+            if i < layers.count { convolution = layers[i] as? ConvolutionLayer }
+        }
+
+        /// The run as one recorded op on x, with the closure that writes its output again.
+        func recomputable(_ x: Tensor) -> (output: Tensor, refill: (UnsafeMutablePointer<Float>) -> Void) {
+            guard let activation else { return upsampleNearest2xRecomputable(x) }  // an upsampling alone
+            let activated = if let batchNorm, let slope = activation.negativeSlope {
+                batchNorm.recomputable(x, activationSlope: slope)
+            } else {
+                unaryRecomputable(x, activation)
+            }
+            return upsamples ? upsampledRecomputable(activated) : activated
+        }
+    }
+
     /// The element-wise op of an activation layer that `recomputingIntermediate` can write again.
-    private func activationOp(of layer: Module) -> UnaryOp? {
+    fileprivate static func activationOp(of layer: Module) -> UnaryOp? {
         if layer is ReLU { return .relu }
         if let leaky = layer as? LeakyReLU { return .leakyRelu(slope: leaky.slope) }
         if let elu = layer as? ELU { return .elu(alpha: elu.alpha, scale: 1) }
