@@ -20,6 +20,11 @@ var namedState: [(String, Tensor)] { get }
     var learningRate: Float { get }
 }
 
+public extension Optimizer {
+    /// Makes the per-parameter state (`namedState`: Adam's moments, RMSprop's averages) if it does not exist yet,
+    /// as the first update would.
+    func makeState() { _ = namedState }
+}
 
 // MARK: - Adam
 

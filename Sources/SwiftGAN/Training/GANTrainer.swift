@@ -353,6 +353,11 @@ public final class GANTrainer {
 
         let local = b / ranks  // this rank's samples
         try MemoryBudget.require(stepMemoryNeed(batch: local), for: "a training step on a batch of \(local)")
+        // The optimizers' state is made before the first step's graphs, not at its first update amid them:
+        // measured peak RSS, ResNet-64×3 WGAN-GP at batch 16 951 → 876 MB, BEGAN-64×3 487 → 478 MB, the other
+        // rows of the benchmark 0–2 MB lower. (A GAN that only samples still never holds it.)
+        optimizerD.makeState()
+        optimizerG.makeState()
         let base = BufferPool.shared.resetPeak()
         defer { recordStepPeak(batch: local, base: base) }
 
