@@ -95,10 +95,13 @@ package extension BufferPool {
     }
 
     /// Bytes cached for reuse (available to the next allocations without asking the system).
-    var cachedBytes: Int {
+    var cachedBytes: Int { bytes(of: \.cachedElements) }
+
+    /// A count of floats read under the lock, in bytes.
+    private func bytes(of elements: KeyPath<BufferPool, Int>) -> Int {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
-        return cachedElements * MemoryLayout<Float>.stride
+        return self[keyPath: elements] * MemoryLayout<Float>.stride
     }
 
     /// Starts a new peak from what the pool holds now; returns the bytes handed out now.
@@ -111,32 +114,16 @@ package extension BufferPool {
     }
 
     /// The most bytes handed out at once (not counting the cache) since `resetPeak` (all threads').
-    var peakLiveBytes: Int {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return peakLiveElements * MemoryLayout<Float>.stride
-    }
+    var peakLiveBytes: Int { bytes(of: \.peakLiveElements) }
 
     /// The bytes handed out now (all threads').
-    var liveBytes: Int {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return liveElements * MemoryLayout<Float>.stride
-    }
+    var liveBytes: Int { bytes(of: \.liveElements) }
 
     /// The bytes handed out since the process started (all threads').
-    var takenBytes: Int {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return takenElements * MemoryLayout<Float>.stride
-    }
+    var takenBytes: Int { bytes(of: \.takenElements) }
 
     /// The most bytes the pool held at once, handed out or cached, since `resetPeak` (all threads').
-    var peakBytes: Int {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return peakElements * MemoryLayout<Float>.stride
-    }
+    var peakBytes: Int { bytes(of: \.peakElements) }
 }
 
 // MARK: - Memory budget
