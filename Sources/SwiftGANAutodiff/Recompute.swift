@@ -43,7 +43,11 @@ package func recomputingIntermediate(_ x: Tensor, recomputeInput: (() -> Tensor)
     func restoreInput() {
         if let recomputeInput, !x.hasValues { x.restoreValues(from: recomputeInput()) }
     }
-    return record(z.detached(), frontier) { gz, needed in
+    // The rule walks z's graph but never reads z's values: they stay with the output alone, kept only if the op
+    // after this one keeps it (a batch norm does, an addition or a pooling does not).
+    let output = z.detached()
+    z.dropValues()
+    return record(output, frontier) { gz, needed in
         let createGraph = GradMode.isEnabled
         var grads: [ObjectIdentifier: Tensor] = [:]
         func collect(_ tensors: [Tensor], _ values: [Tensor]) {
