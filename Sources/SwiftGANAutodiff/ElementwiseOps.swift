@@ -98,8 +98,7 @@ func unaryDerivativeGraph(_ op: UnaryOp, _ x: Tensor, _ g: Tensor) -> Tensor {
     case .softplus: return g * sigmoid(x)
     case .elu(let alpha, let scale):
         // scale for x > 0, scale·α·eˣ otherwise: a mask picks the branch, eˣ stays differentiable.
-        let positive = Tensor(uninitialized: x.shape)
-        for i in 0..<x.count { positive.pointer[i] = x.pointer[i] > 0 ? 1 : 0 }
+        let positive = positiveMask(x)
         return g * (positive * scale + (1 - positive) * exp(x) * (scale * alpha))
     case .abs, .relu, .leakyRelu, .clamp:
         return piecewiseLinearGradient(g, x, op)
@@ -135,10 +134,48 @@ public func tanh(_ x: Tensor) -> Tensor { unary(x, .tanh) }
 public func sigmoid(_ x: Tensor) -> Tensor { unary(x, .sigmoid) }
 /// log(1 + eˣ) (x itself above 20, as PyTorch).
 public func softplus(_ x: Tensor) -> Tensor { unary(x, .softplus) }
-/// SELU as `torch.nn.SELU`: scale·x for x > 0, scale·α·(eˣ − 1) otherwise.
-public func selu(_ x: Tensor) -> Tensor { unary(x, .selu) }
-/// ELU as `torch.nn.ELU(alpha)`: x for x > 0, α·(eˣ − 1) otherwise.
-public func elu(_ x: Tensor, alpha: Float = 1) -> Tensor { unary(x, .elu(alpha: alpha, scale: 1)) }
+/// SELU as `torch.nn.SELU`: scale·x for x > 0, scale·α·(eˣ − 1) otherwise (its backward pass reads its output).
+public func selu(_ x: Tensor) -> Tensor { eluKeepingOutput(x, .selu) }
+/// ELU as `torch.nn.ELU(alpha)`: x for x > 0, α·(eˣ − 1) otherwise (its backward pass reads its output).
+public func elu(_ x: Tensor, alpha: Float = 1) -> Tensor { eluKeepingOutput(x, .elu(alpha: alpha, scale: 1)) }
+
+/// An ELU (`UnaryOp.elu`, SELU included) whose backward pass reads its output y rather than its input x, as
+/// PyTorch's rule for an in-place ELU does: the derivative is scale where y > 0 (exactly where x > 0) and
+/// scale·α·eˣ = y + scale·α elsewhere. A convolution after it keeps the same tensor for its weight gradient, so
+/// the pair keeps one activation rather than two, x is freed once the forward pass is done with it, and the
+/// backward pass computes no exponential.
+func eluKeepingOutput(_ x: Tensor, _ op: UnaryOp) -> Tensor {
+    guard case .elu(let alpha, let scale) = op else { preconditionFailure("eluKeepingOutput of \(op)") }
+    let y = Tensor(uninitialized: x.shape)
+    unaryForward(y.pointer, x.pointer, x.count, op)
+    if GradMode.isEnabled, x.isDifferentiable { attachELURule(y, values: y.detached(), input: Edge(x), alpha: alpha, scale: scale) }
+    return y
+}
+
+/// Gives `y`, an ELU's output on the input behind `input`, the node of that ELU, whose rule reads `values` (y's
+/// values off the tape: a rule capturing y itself, whose node holds the rule, would be a cycle).
+private func attachELURule(_ y: Tensor, values: Tensor, input: Edge, alpha: Float, scale: Float) {
+    y.tapeNode = Node(edges: [input]) { g, _ in
+        guard GradMode.isEnabled else {
+            let gx = Tensor(uninitialized: g.shape)
+            eluBackwardFromOutput(gx.pointer, g.pointer, values.pointer, g.count, alpha: alpha, scale: scale)
+            return [gx]
+        }
+        // Recorded (double backprop): the values again as a tensor on the tape, with a node of this same rule,
+        // so that the derivative's own derivative in x flows through them: d(y + scale·α)/dx = y + scale·α.
+        let output = Tensor(shape: values.shape, storage: values.storage)
+        attachELURule(output, values: values, input: input, alpha: alpha, scale: scale)
+        let positive = positiveMask(values)
+        return [g * (positive * scale + (1 - positive) * (output + scale * alpha))]
+    }
+}
+
+/// 1 where `x` > 0, 0 elsewhere (a constant).
+private func positiveMask(_ x: Tensor) -> Tensor {
+    let mask = Tensor(uninitialized: x.shape)
+    for i in 0..<x.count { mask.pointer[i] = x.pointer[i] > 0 ? 1 : 0 }
+    return mask
+}
 /// min(max(x, low), high); the gradient passes where low ≤ x ≤ high.
 public func clamp(_ x: Tensor, min low: Float, max high: Float) -> Tensor { unary(x, .clamp(low: low, high: high)) }
 

@@ -66,9 +66,9 @@ final class RecomputeTests: XCTestCase {
         assertClose(analytic.scalars, numeric, rtol: 5e-2, atol: 5e-3, "∂³/∂γ")
     }
 
-    /// `Sequential` runs [BatchNorm2d, LeakyReLU, Conv2d], [ReLU, ConvTranspose2d], [ELU, Conv2d], [Conv2d on 3
-    /// channels, LeakyReLU or ELU, Conv2d] and [BatchNorm2d, ReLU | ELU | nothing, Upsample2x, Conv2d] with what
-    /// the layers in front of the last convolution make (and after a first convolution, its output) recomputed
+    /// `Sequential` runs [BatchNorm2d, LeakyReLU, Conv2d], [ReLU, ConvTranspose2d], [Conv2d on 3 channels,
+    /// LeakyReLU or ELU, Conv2d] and [BatchNorm2d, ReLU | ELU | nothing, Upsample2x, Conv2d] with what the
+    /// layers in front of the last convolution make (and after a first convolution, its output) recomputed
     /// in the backward pass: the same outputs, running statistics, and first- and second-order gradients as the
     /// layers applied one at a time, with the last convolution's input not held by the tape, nor its output once
     /// the op after it is done with it.
@@ -80,7 +80,6 @@ final class RecomputeTests: XCTestCase {
             ([2, 4, 6, 6], 288, { [ReLU(), ConvTranspose2d(4, 2, kernelSize: 4, stride: 2, padding: 1, bias: false, rng: &$0)] }),
             ([2, 3, 8, 8], 128, { [Conv2d(3, 4, kernelSize: 4, stride: 2, padding: 1, rng: &$0), LeakyReLU(0.2),
                                    Conv2d(4, 2, kernelSize: 3, padding: 1, bias: false, rng: &$0)] }),
-            ([2, 4, 6, 6], 288, { [ELU(), Conv2d(4, 3, kernelSize: 3, padding: 1, rng: &$0)] }),
             ([2, 3, 8, 8], 512, { [Conv2d(3, 4, kernelSize: 3, padding: 1, rng: &$0), ELU(0.5),
                                    Conv2d(4, 2, kernelSize: 3, padding: 1, rng: &$0)] }),
             // a residual up-block's main and shortcut, BEGAN's decoder: what the upsampling makes is recomputed too
@@ -122,6 +121,44 @@ final class RecomputeTests: XCTestCase {
             }
             for (a, b) in zip(sequential.namedBuffers, Sequential(twins).namedBuffers) {
                 XCTAssertEqual(a.1.scalars, b.1.scalars, "running statistics \(a.0) updated once per forward pass")
+            }
+        }
+    }
+
+    /// ELU's and SELU's rules read their output, the tensor a convolution after them keeps: [ELU, Conv2d] keeps
+    /// one activation fewer than with a rule reading the input (whose input is then kept too), and its gradients
+    /// to the third order are those of the rule read from the input (α·eˣ against y + α: a few roundings apart).
+    func testELUsRuleReadsItsOutputSoThatAConvolutionAfterItKeepsTheOnlyTensor() {
+        var rng = RandomGenerator(seed: 9)
+        let conv = Conv2d(4, 3, kernelSize: 3, padding: 1, rng: &rng)
+        let x = randomTensor([2, 4, 6, 6], seed: 42, margin: 0.05)  // the margin keeps x off ELU's kink at 0
+        x.requiresGrad = true
+        let seed = randomTensor([2, 3, 6, 6], seed: 43)
+        let activations: [(String, (Tensor) -> Tensor, (Tensor) -> Tensor)] = [
+            ("elu", { elu($0, alpha: 0.7) }, { unary($0, .elu(alpha: 0.7, scale: 1)) }),
+            ("selu", selu, { unary($0, .selu) }),
+        ]
+        for (name, fromOutput, fromInput) in activations {
+            // What the tape holds after the forward pass; the activation's input is made by an op that keeps
+            // nothing (x · 2), so it stays only if the activation's rule keeps it.
+            func held(_ activation: (Tensor) -> Tensor) -> Int {
+                let before = BufferPool.shared.liveBytes
+                let y = conv(activation(x * 2))
+                return BufferPool.shared.liveBytes - before - MemoryBudget.bytes(ofTensor: y.count)
+            }
+            XCTAssertEqual(held(fromInput) - held(fromOutput), MemoryBudget.bytes(ofTensor: x.count), name)
+            // First order in x and the weights, then the input gradient differentiated twice more (each recorded
+            // rule records its output again with the same rule).
+            func run(_ activation: (Tensor) -> Tensor) -> [Tensor] {
+                let y = conv(activation(x * 2))
+                let first = gradients(of: y, wrt: [x, conv.weight], seed: seed)
+                let gx = gradients(of: (y * seed).sum(), wrt: [x], createGraph: true)[0]
+                let gxx = gradients(of: square(gx).sum(), wrt: [x, conv.weight], createGraph: true)
+                let third = gradients(of: square(gxx[0]).sum(), wrt: [x, conv.weight])
+                return first + gxx + third
+            }
+            for (a, b) in zip(run(fromOutput), run(fromInput)) {
+                assertClose(a.scalars, b.scalars, rtol: 1e-5, atol: 1e-6, "\(name): gradients read from the output")
             }
         }
     }

@@ -56,27 +56,28 @@ public final class Sequential: Module {
 
     /// Applies the layers in order. A BatchNorm2d followed by ReLU or LeakyReLU runs as one op (one pass
     /// over the data forward and one backward, and one tensor fewer kept for the backward pass). In training,
-    /// what such a pair, or a lone ReLU, LeakyReLU or ELU, each optionally followed by a nearest 2× upsampling,
-    /// or an upsampling alone, hands a convolution is not kept for the backward pass but recomputed there
+    /// what such a pair, or a lone ReLU or LeakyReLU, each optionally followed by a nearest 2× upsampling, or an
+    /// upsampling alone, hands a convolution is not kept for the backward pass but recomputed there
     /// (`recomputingIntermediate`): the tape keeps their input only, one activation-sized tensor fewer per layer
-    /// (four times that with the upsampling: a residual up-block's input grown 4×), at the cost of an element-wise
-    /// pass again (with ELUs' exponentials; on BEGAN-64×3, 3% of a step for 40% less memory); when that convolution is
-    /// the first layer's and cheap to run again (`isCheapToRecompute`), its output is recomputed too. Off the tape
+    /// (four times that with the upsampling: a residual up-block's input grown 4×, BEGAN's decoder), at the cost
+    /// of an element-wise pass again. An ELU needs no recomputing: its rule reads its output, the tensor the
+    /// convolution keeps (`elu`). When that convolution is the first layer's and cheap to run again
+    /// (`isCheapToRecompute`), its output is recomputed too, and an ELU's with it. Off the tape
     /// (sampling), an evaluation-mode batch norm after a convolution writes over the convolution's output, which
     /// nothing else holds.
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var y = x, i = 0
         while i < layers.count {
             let fresh = i > 0 && layers[i - 1] is ConvolutionLayer && !GradMode.isEnabled
-            let front = Front(layers, at: i)
+            // The output of a first convolution on an image's few channels is cheap to compute again.
+            let first = i == 1 ? layers[0] as? ConvolutionLayer : nil
+            let recomputeInput: (() -> Tensor)? = if let first, first.isCheapToRecompute {
+                { withoutGradients { first(x) } }
+            } else { nil }
+            let front = Front(layers, at: i, inputRecomputed: recomputeInput != nil)
             if GradMode.isEnabled, let conv = front.convolution, !front.isEmpty,
                front.batchNorm.map({ $0.isTraining && !$0.isSynchronized }) ?? true {
                 // (a synchronised batch norm is not recomputed: its statistics would be gathered again)
-                // The output of a first convolution on an image's few channels is cheap to compute again.
-                let first = i == 1 ? layers[0] as? ConvolutionLayer : nil
-                let recomputeInput: (() -> Tensor)? = if let first, first.isCheapToRecompute {
-                    { withoutGradients { first(x) } }
-                } else { nil }
                 y = recomputingIntermediate(y, recomputeInput: recomputeInput, pre: front.recomputable, layer: conv.callAsFunction)
                 i += front.count + 1
             } else if let bn = front.batchNorm, let slope = front.activation?.negativeSlope {
@@ -100,14 +101,16 @@ public final class Sequential: Module {
         var count: Int { (batchNorm == nil ? 0 : 1) + (activation == nil ? 0 : 1) + (upsamples ? 1 : 0) }
         var isEmpty: Bool { count == 0 }
 
-        init(_ layers: [Module], at start: Int) {
+        /// An ELU is part of a run only when its input is recomputed too: its rule reads its output, which the
+        /// convolution keeps anyway, so recomputing it would save nothing.
+        init(_ layers: [Module], at start: Int, inputRecomputed: Bool) {
             var i = start
             // a batch norm fuses only the activations given by a negative slope, and comes with one
             if let bn = layers[i] as? BatchNorm2d {
                 guard i + 1 < layers.count, let op = Sequential.activationOp(of: layers[i + 1]), op.negativeSlope != nil else { return }
                 (batchNorm, activation) = (bn, op)
                 i += 2
-            } else if let op = Sequential.activationOp(of: layers[i]) {
+            } else if let op = Sequential.activationOp(of: layers[i]), op.negativeSlope != nil || inputRecomputed {
                 activation = op
                 i += 1
             }

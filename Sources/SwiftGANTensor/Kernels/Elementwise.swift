@@ -270,6 +270,17 @@ package func unaryBackward(_ gradInput: UnsafeMutablePointer<Float>, _ gradOutpu
     }
 }
 
+/// ELU's gradient read from its output y (`UnaryOp.elu`, y = op(x)): g·scale where y > 0, g·(y + scale·α)
+/// elsewhere, which is g·scale·α·eˣ.
+package func eluBackwardFromOutput(_ gradInput: UnsafeMutablePointer<Float>, _ gradOutput: UnsafePointer<Float>,
+                                  _ y: UnsafePointer<Float>, _ count: Int, alpha: Float, scale: Float) {
+    let shift = scale * alpha
+    Profile.time(.elementwise) {
+        parallelChunks(count) { r in
+            for i in r { let v = y[i]; gradInput[i] = gradOutput[i] * (v > 0 ? scale : v + shift) }
+        }
+    }
+}
 
 // MARK: - Broadcast copy
 
