@@ -64,6 +64,30 @@ final class SpectralNormTests: XCTestCase {
         }
     }
 
+    /// σ = Σ W ⊙ (u ⊗ v) keeps no weight-sized u ⊗ v on the tape (only the normalised weight is weight-sized), and
+    /// its rule writes u ⊗ v again from the u and v of its own forward pass: a power iteration in between (the
+    /// critic's next forward pass) leaves the gradient W/σ's definition gives with those.
+    func testSpectralNormKeepsOnlyTheNormalisedWeightAndDifferentiatesWithItsOwnUAndV() {
+        var rng = RandomGenerator(seed: 6)
+        let conv = Conv2d(8, 16, kernelSize: 3, padding: 1, bias: false, spectralNorm: true, rng: &rng)
+        let sn = conv.spectralNorm!, weight = conv.weight
+        let before = BufferPool.shared.liveBytes
+        let normalized = sn.normalized(weight, training: true)
+        let held = BufferPool.shared.liveBytes - before - MemoryBudget.bytes(ofTensor: normalized.count)
+        XCTAssertLessThan(held, MemoryBudget.bytes(ofTensor: weight.count) / 2, "only vectors and scalars beside W/σ")
+        let (u, v) = (sn.u.scalars.map(Double.init), sn.v.scalars.map(Double.init))
+        _ = sn.normalized(weight, training: true)  // another power iteration: u and v change
+        XCTAssertNotEqual(sn.u.scalars.map(Double.init), u)
+        let seed = randomTensor(weight.shape, seed: 7)
+        let grad = gradients(of: (normalized * seed).sum(), wrt: [weight])[0].scalars
+        // d/dW Σ seed ⊙ W/σ = seed/σ − (Σ seed ⊙ W)/σ² · u ⊗ v, rows of W the output channels
+        let w = weight.scalars.map(Double.init), g = seed.scalars.map(Double.init), columns = v.count
+        let sigma = (0..<w.count).reduce(0.0) { $0 + w[$1] * u[$1 / columns] * v[$1 % columns] }
+        let dot = zip(w, g).reduce(0.0) { $0 + $1.0 * $1.1 }
+        let expected = (0..<w.count).map { g[$0] / sigma - dot / (sigma * sigma) * u[$0 / columns] * v[$0 % columns] }
+        assertClose(grad, expected.map(Float.init), rtol: 1e-4, atol: 1e-6, "the gradient with the forward pass's u and v")
+    }
+
     func testSpectralNormStateFollowsPyTorchNames() throws {
         var options = DCGANOptions()
         options.spectralNormD = true
