@@ -126,7 +126,7 @@ final class RecomputeTests: XCTestCase {
     }
 
     /// ELU's and SELU's rules read their output, the tensor a convolution after them keeps: [ELU, Conv2d] keeps
-    /// one activation fewer than with a rule reading the input (whose input is then kept too), and its gradients
+    /// that one activation, where a rule reading the input keeps the input too, and its gradients
     /// to the third order are those of the rule read from the input (α·eˣ against y + α: a few roundings apart).
     func testELUsRuleReadsItsOutputSoThatAConvolutionAfterItKeepsTheOnlyTensor() {
         var rng = RandomGenerator(seed: 9)
@@ -146,7 +146,9 @@ final class RecomputeTests: XCTestCase {
                 let y = conv(activation(x * 2))
                 return BufferPool.shared.liveBytes - before - MemoryBudget.bytes(ofTensor: y.count)
             }
-            XCTAssertEqual(held(fromInput) - held(fromOutput), MemoryBudget.bytes(ofTensor: x.count), name)
+            let activation = MemoryBudget.bytes(ofTensor: x.count)
+            XCTAssertEqual(held(fromOutput), activation, "\(name): the activation's output, the convolution's input, alone")
+            XCTAssertEqual(held(fromInput), 2 * activation, "\(name): a rule reading the input keeps it too")
             // First order in x and the weights, then the input gradient differentiated twice more (each recorded
             // rule records its output again with the same rule).
             func run(_ activation: (Tensor) -> Tensor) -> [Tensor] {
