@@ -74,7 +74,7 @@ func unary(_ x: Tensor, _ op: UnaryOp) -> Tensor {
     }
     return record(out, [x]) { g, _ in
         if GradMode.isEnabled { return [unaryDerivativeGraph(op, x, g)] }
-        let gi = Tensor(uninitialized: x.shape)
+        let gi = g.resultBuffer()
         unaryBackward(gi.pointer, g.pointer, x.pointer, (y ?? x).pointer, x.count, op)
         return [gi]
     }
@@ -157,7 +157,7 @@ func eluKeepingOutput(_ x: Tensor, _ op: UnaryOp) -> Tensor {
 private func attachELURule(_ y: Tensor, values: Tensor, input: Edge, alpha: Float, scale: Float) {
     y.tapeNode = Node(edges: [input]) { g, _ in
         guard GradMode.isEnabled else {
-            let gx = Tensor(uninitialized: g.shape)
+            let gx = g.resultBuffer()
             eluBackwardFromOutput(gx.pointer, g.pointer, values.pointer, g.count, alpha: alpha, scale: scale)
             return [gx]
         }

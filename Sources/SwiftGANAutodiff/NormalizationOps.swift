@@ -43,7 +43,7 @@ package func batchNorm2dTrainingRecomputable(_ x: Tensor, gamma: Tensor, beta: T
             }
             return batchNormGradientGraph(gy, x, gamma, beta, mean: mean, invStd: invStd, slope: slope, eps: eps, needed: needed)
         }
-        let gx = needed[0] ? Tensor(uninitialized: x.shape) : nil
+        let gx = needed[0] ? gy.resultBuffer() : nil  // the kernel reads each value of gy before writing gx's there
         let gg = needed[1] ? Tensor(uninitialized: [c]) : nil
         let gb = needed[2] ? Tensor(uninitialized: [c]) : nil
         batchNormTrainingBackward(gradInput: gx?.pointer, gradGamma: gg?.pointer, gradBeta: gb?.pointer,

@@ -69,6 +69,8 @@ package func recomputingIntermediate(_ x: Tensor, recomputeInput: (() -> Tensor)
         }
         if !preWanted.isEmpty {
             let gy = gradients(of: z, wrt: [y], seed: gz, createGraph: createGraph, retainGraph: true, partial: true)[0]
+            // Read by pre's rule alone, which, unrecorded, writes its gradient over it (one activation fewer).
+            gy.isScratch = !createGraph && gy.hasUniqueStorage()
             restoreInput()
             collect(preWanted, gradients(of: y, wrt: preWanted, seed: gy, createGraph: createGraph, retainGraph: true,
                                          partial: true))

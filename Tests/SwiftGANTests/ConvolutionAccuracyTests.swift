@@ -59,7 +59,8 @@ final class ConvolutionAccuracyTests: XCTestCase {
     /// miss the float64 result of the unrounded operands by more than that bound, or the rounding did not happen.
     @discardableResult
     func checkPass(_ pass: ConvolutionPass, outChannels o: Int, _ g: ConvGeometry, seed: UInt64,
-                   precision: Precision = .fp32, file: StaticString = #filePath, line: UInt = #line) -> Double {
+                   precision: Precision = .fp32, sliceFloats: Int = activationSliceFloats,
+                   file: StaticString = #filePath, line: UInt = #line) -> Double {
         let image = randomTensor([g.batch, g.channels, g.height, g.width], seed: seed)
         let weight = randomTensor([o, g.channels, g.kernelHeight, g.kernelWidth], seed: seed + 1)
         let gradient = randomTensor([g.batch, o, g.outputHeight, g.outputWidth], seed: seed + 2)
@@ -69,11 +70,17 @@ final class ConvolutionAccuracyTests: XCTestCase {
         case .forward:
             (a, b) = (image, weight)
             out = Tensor(uninitialized: gradient.shape)
-            Precision.using(precision) { conv2dForward(out.pointer, a.pointer, b.pointer, outChannels: o, g) }
+            Precision.using(precision) {
+                if sliceFloats == activationSliceFloats { conv2dForward(out.pointer, a.pointer, b.pointer, outChannels: o, g) }
+                else { dnnlConvolution(.forward, out.pointer, a.pointer, b.pointer, outChannels: o, g, sliceFloats: sliceFloats) }
+            }
         case .backwardData:
             (a, b) = (gradient, weight)
             out = Tensor(uninitialized: image.shape)
-            Precision.using(precision) { conv2dBackwardInput(out.pointer, a.pointer, b.pointer, outChannels: o, g) }
+            Precision.using(precision) {
+                if sliceFloats == activationSliceFloats { conv2dBackwardInput(out.pointer, a.pointer, b.pointer, outChannels: o, g) }
+                else { dnnlConvolution(.backwardData, out.pointer, a.pointer, b.pointer, outChannels: o, g, sliceFloats: sliceFloats) }
+            }
         case .backwardWeights:
             (a, b) = (gradient, image)
             out = Tensor(uninitialized: weight.shape)
@@ -148,6 +155,42 @@ final class ConvolutionAccuracyTests: XCTestCase {
         // A middle layer in oneDNN's blocked layout (16 → 32 channels), the critic's dense last layer (a 4×4
         // window over a 4×4 map: sgemm, in double precision past 512 terms) and the generator's dense first one.
         checkEveryPass(of: [1, 5, 8].flatMap(middleAndDenseLayers), seed: 500)
+    }
+
+    /// A pass whose blocked copies exceed the slice budget runs on slices of the batch (uneven ones here: 3, 2, 2),
+    /// the weights reordered once for all: every element within the rounding bound, in the middle layer's blocked
+    /// layout and beside an image (source and destination), and the working memory a slice's, not the batch's.
+    func testPassesOverSlicesOfTheBatchMatchFloat64AndWorkOnASlicesMemory() {
+        let middle = ConvGeometry(batch: 7, channels: 16, height: 16, width: 16, kernelHeight: 4, kernelWidth: 4,
+                                  stride: 2, padding: 1)
+        let critic = ConvGeometry(batch: 7, channels: 3, height: 16, width: 16, kernelHeight: 4, kernelWidth: 4,
+                                  stride: 2, padding: 1)
+        let generator = ConvGeometry(batch: 7, channels: 16, height: 16, width: 16, kernelHeight: 3, kernelWidth: 3,
+                                     stride: 1, padding: 1)
+        var seed: UInt64 = 900
+        for (g, o) in [(middle, 32), (critic, 16), (generator, 3)] {
+            let perSample = g.channels * g.height * g.width + o * g.outputHeight * g.outputWidth
+            for pass in [ConvolutionPass.forward, .backwardData] {
+                checkPass(pass, outChannels: o, g, seed: seed, sliceFloats: 3 * perSample)  // 3 slices
+                seed += 3
+            }
+        }
+        // The blocked layer's forward pass: what it takes beside its operands, whole and over 7 slices of one sample.
+        let (o, g) = (32, middle)
+        let x = randomTensor([g.batch, g.channels, g.height, g.width], seed: 1)
+        let w = randomTensor([o, g.channels, g.kernelHeight, g.kernelWidth], seed: 2)
+        let y = Tensor(uninitialized: [g.batch, o, g.outputHeight, g.outputWidth])
+        func working(sliceFloats: Int) -> Int {
+            let base = BufferPool.shared.resetPeak()
+            dnnlConvolution(.forward, y.pointer, x.pointer, w.pointer, outChannels: o, g, sliceFloats: sliceFloats)
+            return BufferPool.shared.peakLiveBytes - base
+        }
+        let perSample = g.channels * g.height * g.width + o * g.outputHeight * g.outputWidth
+        let whole = working(sliceFloats: Int.max), sliced = working(sliceFloats: perSample)
+        // (A processor whose kernels take plain layouts makes no copies, and the pass is not sliced.)
+        guard whole >= MemoryBudget.bytes(ofTensor: x.count) + MemoryBudget.bytes(ofTensor: y.count) else { return }
+        XCTAssertLessThan(2 * sliced, whole, "over slices of one sample the pass holds one sample's copies and the "
+                          + "weights', not the batch's (\(sliced) bytes against \(whole) whole)")
     }
 
     /// A middle layer in the blocked layout, the critic's dense last layer and the generator's dense first one.

@@ -125,6 +125,40 @@ final class RecomputeTests: XCTestCase {
         }
     }
 
+    /// A gradient marked scratch (`Tensor.isScratch`, what `recomputingIntermediate` hands the batch norm or
+    /// activation in front of a convolution) is overwritten by the rule it is handed to, with the values a fresh
+    /// buffer gets; unmarked, it is left as it was; and a gradient sharing its storage is never marked.
+    func testARuleWritesItsGradientOverAScratchGradientWithTheSameValues() {
+        let x = randomTensor([2, 3, 4, 4], seed: 60, margin: 0.05)
+        x.requiresGrad = true
+        let gamma = randomTensor([3], seed: 61, low: 0.5, high: 1.5), beta = randomTensor([3], seed: 62)
+        gamma.requiresGrad = true
+        beta.requiresGrad = true
+        let ops: [(String, () -> Tensor)] = [
+            ("batch norm + leaky ReLU", { batchNorm2dTraining(x, gamma: gamma, beta: beta, runningMean: .zeros([3]),
+                                                             runningVar: .ones([3]), slope: 0.2) }),
+            ("batch norm", { batchNorm2dTraining(x, gamma: gamma, beta: beta, runningMean: .zeros([3]),
+                                                runningVar: .ones([3])) }),
+            ("leaky ReLU", { leakyRelu(x, slope: 0.2) }), ("ELU", { elu(x, alpha: 0.7) }), ("tanh", { tanh(x) }),
+        ]
+        for (name, op) in ops {
+            let y = op(), rule = y.gradFn!.backward!, needed = y.gradFn!.edges.map { _ in true }
+            let g = randomTensor(y.shape, seed: 63)
+            let fresh = withoutGradients { rule(g, needed) }
+            let before = g.scalars, scratch = g.copy()
+            XCTAssertTrue(scratch.hasUniqueStorage())
+            scratch.isScratch = true
+            let over = withoutGradients { rule(scratch, needed) }
+            XCTAssertEqual(g.scalars, before, "\(name): an unmarked gradient is left as it was")
+            XCTAssertFalse(fresh[0]!.storage === g.storage, name)
+            XCTAssertTrue(over[0]!.storage === scratch.storage, "\(name): the scratch gradient's buffer is reused")
+            XCTAssertFalse(over[0]!.isScratch, "\(name): the result is not scratch itself")
+            for (a, b) in zip(fresh, over) { XCTAssertEqual(a?.scalars, b?.scalars, "\(name): the same values") }
+        }
+        let g = randomTensor([4], seed: 64), alias = g.detached()
+        XCTAssertFalse(g.hasUniqueStorage(), "a gradient sharing its storage (\(alias.shape)) cannot be scratch")
+    }
+
     /// ELU's and SELU's rules read their output, the tensor a convolution after them keeps: [ELU, Conv2d] keeps
     /// that one activation, where a rule reading the input keeps the input too, and its gradients
     /// to the third order are those of the rule read from the input (α·eˣ against y + α: a few roundings apart).

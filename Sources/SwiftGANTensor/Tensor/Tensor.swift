@@ -18,6 +18,10 @@ public final class Tensor {
     package var tapeNode: AnyObject?
     /// Marks a leaf whose gradient can be requested.
     public var requiresGrad: Bool
+    /// Marks a gradient whose values the one backward rule it is handed to may overwrite with its own result of
+    /// the same shape (an element-wise rule that reads each value before writing it there): set by the code that
+    /// made it, which holds the only reference to its storage and reads it no more (`recomputingIntermediate`).
+    package var isScratch = false
 
     /// An uninitialised tensor (every op writes all of it).
     package init(uninitialized shape: [Int]) {
@@ -98,6 +102,15 @@ public final class Tensor {
     /// that the backward pass recomputes (`recomputingIntermediate`). Reading it before `restoreValues` is
     /// an error.
     package func dropValues() { storage = Storage.placeholder }
+
+    /// Whether no other tensor shares this one's storage (so that its values are this tensor's alone).
+    package func hasUniqueStorage() -> Bool { isKnownUniquelyReferenced(&storage) }
+
+    /// A tensor of this shape for a backward rule's element-wise result: this gradient's own buffer when it is
+    /// scratch (`isScratch`), a new one otherwise. The result never is scratch itself.
+    package func resultBuffer() -> Tensor {
+        isScratch ? Tensor(shape: shape, storage: storage) : Tensor(uninitialized: shape)
+    }
 
     /// Whether the tensor holds its values (false between `dropValues` and `restoreValues`).
     package var hasValues: Bool { storage !== Storage.placeholder }
