@@ -53,13 +53,14 @@ final class ConvolutionAccuracyTests: XCTestCase {
     }
 
     /// Runs one pass through the core's dispatch (`conv2dForward`, `conv2dBackwardInput`, `conv2dBackwardWeight`)
-    /// and checks every element against the float64 result.
+    /// (or, with `sliceFloats`, oneDNN's pass over slices of the batch of that budget) and checks every element
+    /// against the float64 result.
     /// In `precision` bf16 the float64 result is that of the operands rounded to bfloat16, under the same float32
     /// bound (a product of two bfloat16 values is exact in float32, so only the sums round); and the result must
     /// miss the float64 result of the unrounded operands by more than that bound, or the rounding did not happen.
     @discardableResult
     func checkPass(_ pass: ConvolutionPass, outChannels o: Int, _ g: ConvGeometry, seed: UInt64,
-                   precision: Precision = .fp32, sliceFloats: Int = activationSliceFloats,
+                   precision: Precision = .fp32, sliceFloats: Int? = nil,
                    file: StaticString = #filePath, line: UInt = #line) -> Double {
         let image = randomTensor([g.batch, g.channels, g.height, g.width], seed: seed)
         let weight = randomTensor([o, g.channels, g.kernelHeight, g.kernelWidth], seed: seed + 1)
@@ -71,15 +72,21 @@ final class ConvolutionAccuracyTests: XCTestCase {
             (a, b) = (image, weight)
             out = Tensor(uninitialized: gradient.shape)
             Precision.using(precision) {
-                if sliceFloats == activationSliceFloats { conv2dForward(out.pointer, a.pointer, b.pointer, outChannels: o, g) }
-                else { dnnlConvolution(.forward, out.pointer, a.pointer, b.pointer, outChannels: o, g, sliceFloats: sliceFloats) }
+                if let sliceFloats {
+                    dnnlConvolution(.forward, out.pointer, a.pointer, b.pointer, outChannels: o, g, sliceFloats: sliceFloats)
+                } else {
+                    conv2dForward(out.pointer, a.pointer, b.pointer, outChannels: o, g)
+                }
             }
         case .backwardData:
             (a, b) = (gradient, weight)
             out = Tensor(uninitialized: image.shape)
             Precision.using(precision) {
-                if sliceFloats == activationSliceFloats { conv2dBackwardInput(out.pointer, a.pointer, b.pointer, outChannels: o, g) }
-                else { dnnlConvolution(.backwardData, out.pointer, a.pointer, b.pointer, outChannels: o, g, sliceFloats: sliceFloats) }
+                if let sliceFloats {
+                    dnnlConvolution(.backwardData, out.pointer, a.pointer, b.pointer, outChannels: o, g, sliceFloats: sliceFloats)
+                } else {
+                    conv2dBackwardInput(out.pointer, a.pointer, b.pointer, outChannels: o, g)
+                }
             }
         case .backwardWeights:
             (a, b) = (gradient, image)
@@ -157,9 +164,10 @@ final class ConvolutionAccuracyTests: XCTestCase {
         checkEveryPass(of: [1, 5, 8].flatMap(middleAndDenseLayers), seed: 500)
     }
 
-    /// A pass whose blocked copies exceed the slice budget runs on slices of the batch (uneven ones here: 3, 2, 2),
-    /// the weights reordered once for all: every element within the rounding bound, in the middle layer's blocked
-    /// layout and beside an image (source and destination), and the working memory a slice's, not the batch's.
+    /// A pass whose blocked copies exceed the slice budget runs on slices of the batch (uneven ones here: 3, 2, 2)
+    /// with the weights in the layout the slices share: every element within the rounding bound, in the middle
+    /// layer's blocked layout and beside an image (source and destination), and the working memory a slice's, not
+    /// the batch's.
     func testPassesOverSlicesOfTheBatchMatchFloat64AndWorkOnASlicesMemory() {
         let middle = ConvGeometry(batch: 7, channels: 16, height: 16, width: 16, kernelHeight: 4, kernelWidth: 4,
                                   stride: 2, padding: 1)

@@ -159,6 +159,35 @@ final class RecomputeTests: XCTestCase {
         XCTAssertFalse(g.hasUniqueStorage(), "a gradient sharing its storage (\(alias.shape)) cannot be scratch")
     }
 
+    /// In the backward pass of a recomputed run, the batch norm's and activations' gradients are written over the
+    /// convolution's input gradient: against the same layers applied one by one (the same convolution passes), the
+    /// gradient in x takes one activation-sized buffer fewer per element-wise rule (two for batch norm + leaky ReLU,
+    /// one for a lone ReLU), with the same values.
+    func testARecomputedRunWritesItsElementwiseGradientsOverTheConvolutionsInputGradient() {
+        var rng = RandomGenerator(seed: 11)
+        let runs: [(Int, (inout RandomGenerator) -> [Module])] = [
+            (2, { [BatchNorm2d(4), LeakyReLU(0.2), Conv2d(4, 3, kernelSize: 3, padding: 1, rng: &$0)] }),
+            (1, { [ReLU(), Conv2d(4, 3, kernelSize: 3, padding: 1, rng: &$0)] }),
+        ]
+        for (fewer, make) in runs {
+            var copy = rng
+            let layers = make(&rng), twins = make(&copy)
+            let x = randomTensor([2, 4, 6, 6], seed: 70, margin: 0.05)
+            x.requiresGrad = true
+            func backward(_ f: (Tensor) -> Tensor) -> (taken: Int, gradient: [Float]) {
+                let y = f(x), seed = randomTensor(y.shape, seed: 71)
+                let before = BufferPool.shared.takenBytes
+                let g = gradients(of: y, wrt: [x], seed: seed, retainGraph: false)[0]
+                return (BufferPool.shared.takenBytes - before, g.scalars)
+            }
+            let recomputed = backward(Sequential(layers).callAsFunction)
+            let oneByOne = backward { x in twins.reduce(x) { $1($0) } }
+            let name = "\(layers.map { type(of: $0) })"
+            XCTAssertEqual(oneByOne.taken - recomputed.taken, fewer * MemoryBudget.bytes(ofTensor: x.count), name)
+            assertClose(recomputed.gradient, oneByOne.gradient, rtol: 1e-5, atol: 1e-6, name)
+        }
+    }
+
     /// ELU's and SELU's rules read their output, the tensor a convolution after them keeps: [ELU, Conv2d] keeps
     /// that one activation, where a rule reading the input keeps the input too, and its gradients
     /// to the third order are those of the rule read from the input (α·eˣ against y + α: a few roundings apart).
