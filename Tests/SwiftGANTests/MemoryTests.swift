@@ -50,9 +50,11 @@ final class MemoryTests: XCTestCase {
     func testAFirstStepsEstimateGrowsWithTheBatchAsTheStepDoes() throws {
         // The spectral-normalisation paper's critic at its batch of 64: the normalised weights (2.3 million) are
         // made once per pass whatever the batch. Counted per sample they made the estimate 29.7 GB, and the step
-        // was refused on a 24 GB machine. The estimate must still cover the step, and stay within a small factor
-        // of it (the factor a first step's estimate gives itself: the pool's power-of-two rounding and
-        // `stepForwardFactor`).
+        // was refused on a 24 GB machine (about 230 times the step). The estimate must still cover the step, and
+        // stay within a small factor of it: `stepForwardFactor` times the forward pass's allocations (every
+        // tensor, none reused), which are themselves about 3 times this step's peak since the pool cuts its blocks
+        // from one arena (the step measures 128 MiB; the power-of-two pool, whose rounding the bound's factor 2
+        // once covered, held more).
         let t = try GANTrainer(config: GANConfig(text: "image_size=32\nchannels=3\narch=cnn\nspectral_norm_d=true\nloss=RaSGAN"))
         let b = 64
         BufferPool.shared.releaseCache()
@@ -60,7 +62,7 @@ final class MemoryTests: XCTestCase {
         _ = try t.trainStep(real: [randomTensor([b] + t.sampleShape, seed: 2)])
         let measured = t.stepMemoryNeed(batch: b)
         XCTAssertLessThanOrEqual(measured, estimate)
-        XCTAssertLessThanOrEqual(Double(estimate), 2.0 * Double(GANTrainer.stepForwardFactor) * Double(measured),
+        XCTAssertLessThanOrEqual(Double(estimate), 3.0 * Double(GANTrainer.stepForwardFactor) * Double(measured),
                                  "estimate \(estimate >> 20) MiB for a step that took \(measured >> 20) MiB")
     }
 

@@ -278,15 +278,91 @@ final class InferenceInPlaceTests: XCTestCase {
 }
 
 final class BufferPoolTests: XCTestCase {
-    /// Small buffers keep their size; from 64 KiB up capacities are powers of two, so a buffer freed by one
-    /// size serves the next request of a nearby size.
-    func testLargeBuffersComeInPowerOfTwoCapacitiesAndServeNearbySizes() {
-        XCTAssertEqual([1, 1000, 16384, 16385, 786_432, 819_200, 1 << 20].map(BufferPool.capacity(for:)),
-                       [1, 1000, 16384, 32768, 1 << 20, 1 << 20, 1 << 20])
-        let p = BufferPool.shared.take(786_432)
-        BufferPool.shared.give(p, 786_432)
-        let q = BufferPool.shared.take(819_200)
-        XCTAssertEqual(p, q, "the cached buffer is reused")
-        BufferPool.shared.give(q, 819_200)
+    /// Small buffers keep their size; from 64 KiB up capacities are whole pages.
+    func testLargeBuffersAreWholePages() {
+        let page = BufferPool.pageElements
+        XCTAssertEqual([1, 1000, 16383, 16384, 16385, 786_432, 819_201].map(BufferPool.capacity(for:)),
+                       [1, 1000, 16383, 16384, (16385 + page - 1) / page * page, 786_432, (819_201 + page - 1) / page * page])
+    }
+
+    /// One region serves every split of it, and a block given back merges with its free neighbours, so that the
+    /// pool holds the most handed out at once (here 8 Mi floats), not the sum of the sizes (8 + 3 + 5 + 4 · 2).
+    func testBlocksAreCutFromOneRegionAndMergeBackWhole() {
+        let pool = BufferPool(arenaBytes: 1 << 30)
+        defer { pool.releaseCache() }
+        let m = 1 << 20
+        let whole = pool.take(8 * m)
+        let fresh = pool.freshBytes
+        XCTAssertEqual(fresh, 32 * m)
+        pool.give(whole, 8 * m)
+        for round in 0..<3 {
+            let (a, b) = (pool.take(3 * m), pool.take(5 * m))
+            XCTAssertEqual([a, b], [whole, whole + 3 * m], "round \(round): cut from the free block, in order")
+            pool.give(a, 3 * m)  // merges with nothing (b is handed out) ...
+            pool.give(b, 5 * m)  // ... then b merges with a and the rest
+            let quarters = (0..<4).map { _ in pool.take(2 * m) }
+            XCTAssertEqual(quarters, (0..<4).map { whole + 2 * m * $0 }, "round \(round)")
+            for q in [quarters[1], quarters[3], quarters[0], quarters[2]] { pool.give(q, 2 * m) }
+            XCTAssertEqual(pool.take(8 * m), whole, "round \(round): the pieces merged back into one block")
+            pool.give(whole, 8 * m)
+        }
+        XCTAssertEqual(pool.freshBytes, fresh, "no new memory after the first take")
+        XCTAssertEqual(pool.cachedBytes, 32 * m)
+        pool.releaseCache()
+        XCTAssertEqual(pool.cachedBytes, 0)
+    }
+
+    /// When no free block holds a request, the arena grows at its top: the free block there grows by what it lacks.
+    /// `releaseCache` gives the free blocks' pages back (the top one's address space too); a block cut from one
+    /// whose pages went back is new memory again, and usable.
+    func testARequestLargerThanEveryFreeBlockGrowsTheTopBlockAndReleasedPagesComeBackUsable() {
+        let pool = BufferPool(arenaBytes: 1 << 30)
+        let m = 1 << 20
+        let small = pool.take(m)
+        pool.give(small, m)
+        var fresh = pool.freshBytes
+        let large = pool.take(3 * m)
+        XCTAssertEqual(large, small, "the free top block grew")
+        XCTAssertEqual(pool.freshBytes - fresh, 8 * m, "by the 2 Mi floats it lacked")
+        let above = pool.take(m)
+        XCTAssertEqual(above, small + 3 * m)
+        for i in stride(from: 0, to: 3 * m, by: 1024) { large[i] = 1 }
+        pool.give(large, 3 * m)
+        XCTAssertEqual(pool.cachedBytes, 12 * m)
+        pool.releaseCache()
+        XCTAssertEqual(pool.cachedBytes, 0, "the free block's pages went back")
+        fresh = pool.freshBytes
+        let again = pool.take(2 * m)
+        XCTAssertEqual(again, small, "its address space is still the pool's")
+        XCTAssertEqual(pool.freshBytes - fresh, 8 * m, "its pages are new again")
+        XCTAssertEqual(again[0], 0, "a page given back comes back cleared")
+        again[2 * m - 1] = 2
+        pool.give(again, 2 * m)
+        pool.give(above, m)
+        XCTAssertEqual(pool.cachedBytes, 0, "a free block merged with one whose pages went back gives its pages back too")
+        pool.releaseCache()
+        XCTAssertEqual(pool.reservedBytes, 1 << 30, "the top block's address space went back to the reservation")
+        XCTAssertEqual(pool.liveBytes, 0)
+    }
+
+    /// Without an arena (the system refused the reservation), large buffers are regions of their own, reused
+    /// and split as the arena's blocks are, and unmapped by `releaseCache`.
+    func testWithoutAnArenaLargeBuffersAreRegionsOfTheirOwn() {
+        let pool = BufferPool(arenaBytes: 0)
+        XCTAssertEqual(pool.reservedBytes, 0)
+        let m = 1 << 20
+        let a = pool.take(2 * m)
+        pool.give(a, 2 * m)
+        let fresh = pool.freshBytes
+        let (b, c) = (pool.take(m), pool.take(m))
+        XCTAssertEqual([b, c], [a, a + m])
+        XCTAssertEqual(pool.freshBytes, fresh)
+        b[0] = 1
+        c[m - 1] = 1
+        pool.give(c, m)
+        pool.give(b, m)
+        XCTAssertEqual(pool.cachedBytes, 8 * m)
+        pool.releaseCache()
+        XCTAssertEqual(pool.cachedBytes, 0)
     }
 }
