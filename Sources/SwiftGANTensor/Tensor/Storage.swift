@@ -341,9 +341,9 @@ public enum MemoryBudget {
             var limit = rlimit()
             if getrlimit(__rlimit_resource_t(resourceKind.rawValue), &limit) == 0, limit.rlim_cur != rlim_t.max,
                let mapped = status[used] {
-                // The buffer pool's arena is reserved address space: only what it uses counts against RLIMIT_AS.
-                let reserved = resourceKind == RLIMIT_AS ? BufferPool.shared.reservedBytes : 0
-                bounds.append(max(0, Int(clamping: limit.rlim_cur) - (mapped * 1024 - reserved)))
+                // The buffer pool's arena, reserved when the pool was first used, is in VmSize already: it grows
+                // within the limit, and what is left below the limit bounds every other mapping.
+                bounds.append(max(0, Int(clamping: limit.rlim_cur) - mapped * 1024))
             }
         }
         if let group = readText("/proc/self/cgroup")?.split(separator: "\n").first(where: { $0.hasPrefix("0::") }) {
