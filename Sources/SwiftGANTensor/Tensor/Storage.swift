@@ -97,8 +97,7 @@ package final class BufferPool: @unchecked Sendable {
             return p
         }
         if count >= Self.blockElements, let p = cutBlock(count) ?? growArena(count) { return p }
-        freshElements += count
-        peakElements = max(peakElements, liveElements + cachedElements)
+        noteFresh(count)
         var p = Self.allocate(count)
         if p == nil {
             releaseCacheLocked()
@@ -265,11 +264,6 @@ package final class BufferPool: @unchecked Sendable {
         }
         cachedElements = 0
     }
-
-    /// The bytes of address space the arena reserved and does not use (counted in the process's size, not its memory).
-    fileprivate var unusedReservationBytes: Int {
-        (arena.map { $0.elements } ?? 0) * MemoryLayout<Float>.stride - arenaTop * MemoryLayout<Float>.stride
-    }
 }
 
 package extension BufferPool {
@@ -316,7 +310,7 @@ package extension BufferPool {
     var reservedBytes: Int {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
-        return unusedReservationBytes
+        return ((arena?.elements ?? 0) - arenaTop) * MemoryLayout<Float>.stride
     }
 
     /// The most bytes the pool held at once, handed out or cached, since `resetPeak` (all threads').
