@@ -112,6 +112,10 @@ public final class GANTrainer {
     /// The buffers of both networks (`G.…`, `D.…`: batch-norm statistics, spectral-norm vectors), listed once:
     /// what a training step's forward passes change besides the random stream.
     let buffers: [(String, Tensor)]
+    /// Whether a critic step differentiates its first penalty before its adversarial term (see
+    /// `discriminatorStep`): when the critic has no buffers, so that the order of its passes changes no result.
+    /// Settable for the tests, which check that both orders train to the same bits.
+    var penaltyFirst: Bool
 
     /// The random inputs of the loss's penalties, each once, in the order a critic step draws them.
     let penaltyInputs: [RandomInput]
@@ -166,6 +170,7 @@ public final class GANTrainer {
         optimizerD = make(parametersD, config.learningRateD, config.betasD)
         optimizerG = make(parametersG, config.learningRateG, config.betasG)
         buffers = generator.namedBuffers.map { ("G.\($0.0)", $0.1) } + discriminator.namedBuffers.map { ("D.\($0.0)", $0.1) }
+        penaltyFirst = discriminator.namedBuffers.isEmpty
         emaState = config.emaDecay > 0 ? generator.namedState.map { ("ema.G.\($0.0)", $0.1.copy()) } : []
     }
 
@@ -483,7 +488,10 @@ public final class GANTrainer {
     ///
     /// The loss is the adversarial term plus the penalties; its gradient is taken term by term (the gradient
     /// of a sum, summed), each term's graph freed before the next is built, so the step holds one term's
-    /// graph at a time rather than all of them.
+    /// graph at a time rather than all of them. When the critic's passes change nothing (it has no buffers:
+    /// no batch norm, no spectral norm), the first penalty, whose double backprop is a step's largest graph,
+    /// is differentiated before the adversarial term, so that its graph is not held beside the adversarial
+    /// term's gradients; the sums are the same, to the bit (`penaltyFirst`).
     ///
     /// - Returns: the step's statistics, and the first term that was not finite (then nothing was applied).
     ///
@@ -493,6 +501,15 @@ public final class GANTrainer {
                            learningRateFactor factor: Float,
                            iterationStart: IterationStart) -> (StepStats, nonFinite: String?) {
         let ranks = communicator.size
+        // the value and gradients of one penalty; a rank's share of the whole batch's mean: its slice's mean over
+        // the (equal) slices
+        func penaltyTerm(_ kind: PenaltyKind) -> (value: Float, gradients: [Tensor]) {
+            let slice = penalty(kind, weight: config.penaltyWeights[kind]!, critic: { self.discriminator($0) },
+                                real: real, fake: fake, inputs: penaltyInputs)
+            let term = ranks > 1 ? slice * (1 / Float(ranks)) : slice
+            return (term.scalar, gradients(of: term, wrt: parametersD, retainGraph: false))
+        }
+        var firstPenalty = penaltyFirst ? config.loss.penalties.first.map(penaltyTerm) : nil
         let criticReal: Tensor, criticFake: Tensor, terms: (real: Tensor, fake: Tensor)?, adversarial: Tensor
         var gradsD: [Tensor]
         if let separate = objective.separateDiscriminatorTerms(k: equilibrium.k) {
@@ -517,12 +534,9 @@ public final class GANTrainer {
         }
         var penaltyValues: [Float] = []
         for kind in config.loss.penalties {
-            // a rank's share of the whole batch's mean: its slice's mean over the (equal) slices
-            let slice = penalty(kind, weight: config.penaltyWeights[kind]!, critic: { self.discriminator($0) },
-                                real: real, fake: fake, inputs: penaltyInputs)
-            let term = ranks > 1 ? slice * (1 / Float(ranks)) : slice
-            penaltyValues.append(term.scalar)
-            let termGrads = gradients(of: term, wrt: parametersD, retainGraph: false)
+            let (value, termGrads) = firstPenalty ?? penaltyTerm(kind)
+            firstPenalty = nil
+            penaltyValues.append(value)
             gradsD = zip(gradsD, termGrads).map { $0 + $1 }
         }
         penaltyValues = sumOverRanks(gradsD, scalars: penaltyValues)
