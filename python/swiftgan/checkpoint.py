@@ -6,7 +6,6 @@ is kept beside it (`<path>.previous`) until the next save."""
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import re
@@ -194,6 +193,8 @@ def _read_checksums(path: str, damaged) -> Optional[Dict[str, str]]:
 
 def sha256_of_file(path: str) -> str:
     """The SHA-256 of the file at `path`, as hex, read 1 MiB at a time."""
+    import hashlib  # here, not at import: it loads OpenSSL (3.6 MB resident) into every process
+
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -357,6 +356,8 @@ def _cores() -> int:
 
 
 def _key(parts: Dict[str, object]) -> str:
+    import hashlib  # here, not at import (see checkpoint.sha256_of_file)
+
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 

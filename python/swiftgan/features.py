@@ -10,7 +10,6 @@ carries its name and checksum, so that two figures are only compared when they w
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import OrderedDict
@@ -322,6 +321,8 @@ def _load_files(path: str, expected: str) -> "tuple[Dict[str, object], Dict[str,
         raise ValueError(f"{path}.json: unsupported feature network format {info.get('format')!r}, expected "
                          f"{expected!r}")
     weights = read_regular(path)
+    import hashlib  # here, not at import (see checkpoint.sha256_of_file)
+
     digest = hashlib.sha256(weights).hexdigest()
     if digest != info.get("weights_sha256"):
         raise ValueError(f"{path}: its SHA-256 ({digest[:12]}…) is not the one {path}.json records "

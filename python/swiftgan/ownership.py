@@ -16,7 +16,6 @@ import errno
 import fcntl
 import os
 import re
-import secrets
 import shutil
 import socket
 import time
@@ -117,7 +116,7 @@ def check_new_file(path: str, force: bool = False) -> None:
 
 
 def _write_marker(path: str, marker: str, kind: str) -> None:
-    partial = os.path.join(path, f"{marker}.{os.getpid()}.{secrets.token_hex(6)}")
+    partial = os.path.join(path, f"{marker}.{os.getpid()}.{os.urandom(6).hex()}")
     with open(partial, "w") as f:
         f.write(f"{kind}\nwritten by SwiftGAN: this folder's files are SwiftGAN's, and it may replace them\n")
     os.replace(partial, os.path.join(path, marker))
@@ -135,7 +134,7 @@ def temporary_sibling(path: str) -> str:
     """A new, empty temporary folder beside `path`: `.swiftgan-tmp.<pid>.<random>.<name of path>`."""
     parent, name = os.path.split(os.path.abspath(path))
     while True:
-        candidate = os.path.join(parent, f".swiftgan-tmp.{os.getpid()}.{secrets.token_hex(6)}.{name}")
+        candidate = os.path.join(parent, f".swiftgan-tmp.{os.getpid()}.{os.urandom(6).hex()}.{name}")
         try:
             os.mkdir(candidate, 0o700)
             return candidate
