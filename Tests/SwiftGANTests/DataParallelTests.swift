@@ -108,6 +108,12 @@ final class DataParallelTests: XCTestCase {
 
     func testFourRanksAndTwoCriticSteps() { checkRanksEqualOneProcess("loss=WGAN-GP\nn_critic=2", ranks: 4) }
 
+    // The ResNet critic has no buffers: each rank differentiates the gradient penalty before the adversarial term.
+    // Under SGD, as above: the biases of the ResNet generator's last block (G.blocks.2.main.6.bias,
+    // G.blocks.2.shortcut.1.bias) feed the output's batch norm, so Adam's first update there is ±lr by the sign of
+    // rounding noise (measured: state 0.043 apart under Adam, 2.2e-7 under SGD).
+    func testABufferFreeCriticsPenaltyFirstOnTwoRanks() { checkRanksEqualOneProcess("loss=WGAN-GP\narch=resnet\noptimizer=sgd") }
+
     func testARankThatFailsEndsTheOthersStepWithItsMessageAndNothingApplied() {
         let config = "image_size=32\nchannels=1\nngf=4\nndf=4\nz_dim=8\nseed=3\nloss=RaLSGAN-GP"
         let errors = PerRank<String>(2), unchanged = PerRank<Bool>(2)
