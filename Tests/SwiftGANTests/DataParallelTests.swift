@@ -111,7 +111,7 @@ final class DataParallelTests: XCTestCase {
     // The ResNet critic has no buffers: each rank differentiates the gradient penalty before the adversarial term.
     // Under SGD, as above: the biases of the ResNet generator's last block (G.blocks.2.main.6.bias,
     // G.blocks.2.shortcut.1.bias) feed the output's batch norm, so Adam's first update there is ±lr by the sign of
-    // rounding noise (measured: state 0.043 apart under Adam, 2.2e-7 under SGD).
+    // rounding noise (measured: state 0.043 apart under Adam with n_critic 2; 2.2e-7 under SGD with n_critic 1).
     func testABufferFreeCriticsPenaltyFirstOnTwoRanks() { checkRanksEqualOneProcess("loss=WGAN-GP\narch=resnet\noptimizer=sgd") }
 
     func testARankThatFailsEndsTheOthersStepWithItsMessageAndNothingApplied() {
