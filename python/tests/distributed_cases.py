@@ -18,6 +18,9 @@ CASES: Dict[str, Dict[str, object]] = {
     "DRAGAN": dict(_TINY, loss="DRAGAN"),
     "BEGAN": dict(_TINY, loss="BEGAN", arch="autoencoder", optimizer="sgd"),
     "pack2": dict(_TINY, loss="RaSGAN", pack=2),
+    # a critic without buffers, which takes its penalty before its adversarial term; under SGD as BEGAN: the
+    # generator's last block's biases feed a batch norm
+    "ResNet-WGAN-GP": dict(_TINY, loss="WGAN-GP", arch="resnet", optimizer="sgd"),
 }
 
 
