@@ -364,5 +364,19 @@ final class BufferPoolTests: XCTestCase {
         XCTAssertEqual(pool.cachedBytes, 8 * m)
         pool.releaseCache()
         XCTAssertEqual(pool.cachedBytes, 0)
+
+        // A piece of a region unmapped while its neighbour is handed out: the neighbour, given back, stands alone,
+        // and a request it cannot hold is a new region (not the two merged over the unmapped pages).
+        let d = pool.take(2 * m)
+        pool.give(d, 2 * m)
+        let e = pool.take(m)
+        XCTAssertEqual(e, d, "cut from the free region")
+        pool.releaseCache()  // unmaps the free rest, d + m
+        pool.give(e, m)
+        XCTAssertEqual(pool.cachedBytes, 4 * m, "e alone is cached")
+        let f = pool.take(2 * m)
+        XCTAssertNotEqual(f, e, "a new region, not e merged with the unmapped rest")
+        f[2 * m - 1] = 1
+        pool.give(f, 2 * m)
     }
 }

@@ -9,7 +9,7 @@ import Glibc
 ///
 /// Buffers under 64 KiB are cached by exact size. Larger ones, of whole pages, are blocks of one arena: address
 /// space reserved once (no memory behind it) and made usable from its bottom up as needed. A request takes the
-/// smallest free block that holds it, split; a block given back merges with its free neighbours. Only when no free
+/// lowest free block that holds it, split; a block given back merges with its free neighbours. Only when no free
 /// block holds a request does the arena grow at its top (the free block there, if any, grows by the difference). So
 /// a buffer freed by an op of one size serves the next op of any smaller size, what the pool holds follows the most
 /// handed out at once rather than the sum of every size a step used at some moment, and, the requests of a step
@@ -65,6 +65,13 @@ package final class BufferPool: @unchecked Sendable {
         let reserved = mmap(nil, arenaBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         arena = reserved == nil || reserved == Self.mappingFailed ? nil
             : (reserved!.bindMemory(to: Float.self, capacity: arenaBytes / 4), arenaBytes / MemoryLayout<Float>.stride)
+    }
+
+    /// A pool of the tests' gives its memory and its reservation back (the shared one lives as long as the process).
+    deinit {
+        releaseCacheLocked()
+        for block in handedOut.values { block.previous = nil; block.next = nil }  // no cycle keeps the blocks
+        if let arena { munmap(arena.start, arena.elements * MemoryLayout<Float>.stride) }
     }
 
     /// From this many floats (64 KiB) up, a buffer is a block of whole pages.
@@ -248,7 +255,10 @@ package final class BufferPool: @unchecked Sendable {
         let stride = MemoryLayout<Float>.stride
         freeBlocks.removeAll { block in
             if block.isLoose {
+                // A piece of a split region: its handed-out neighbours must not merge with it once it is unmapped.
                 munmap(block.start, block.size * stride)
+                block.previous?.next = block.next
+                block.next?.previous = block.previous
             } else if block === topBlock {
                 // Back to reserved address space: no pages, nothing committed.
                 _ = mmap(block.start, block.size * stride, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0)
