@@ -806,8 +806,6 @@ private struct TrainerScalar {
     ]
 }
 
-/// What a training iteration changes before its first update: the random stream and the buffers of both
-/// networks (batch-norm running statistics, spectral-norm vectors), copied so a refused iteration can restore them.
 /// What an iteration changes before its generator update, copied at its start so that a refused iteration
 /// restores all of it: the random stream, both networks' buffers, and the critic's parameters, optimizer state and
 /// update count (its critic steps are applied before the generator's step is checked). G's parameters, its
