@@ -45,6 +45,12 @@ package func batchNormTrainingForward(_ y: UnsafeMutablePointer<Float>,  // [N, 
             }
         }
     }
+    if slope != 1, let log = BranchLog.active {  // the activation's input, as computed above
+        log.add(batch * channels * spatial, kinks: [0], { i in
+            let c = i / spatial % channels, scale = invStd[c] * gamma[c]
+            return x[i] * scale + (beta[c] - mean[c] * scale)
+        }, branch: { $0 > 0 ? 1 : 0 })
+    }
 }
 
 /// `batchNormTrainingForward`'s output again from x and the statistics it wrote (the same arithmetic, so the

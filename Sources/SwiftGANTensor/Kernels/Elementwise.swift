@@ -252,6 +252,7 @@ package func unaryForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer
             }
         }
     }
+    BranchLog.note(op, x, count)
 }
 
 /// `gradInput[i] = gradOutput[i] · op'(x[i])` in one pass (`y` is op's output).
