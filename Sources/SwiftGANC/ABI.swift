@@ -98,6 +98,19 @@ public func sg_profile_read(_ buffer: UnsafeMutablePointer<CChar>?, _ capacity: 
 @_cdecl("sg_profile_reset")
 public func sg_profile_reset() { Profile.reset() }
 
+// MARK: - Branch log (tests comparing runs up to rounding)
+
+@_cdecl("sg_branch_log_set_enabled")
+public func sg_branch_log_set_enabled(_ on: Int32) { BranchLog.setEnabled(on != 0) }
+
+@_cdecl("sg_branch_log_read")
+public func sg_branch_log_read(_ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64, _ needed: UnsafeMutablePointer<Int64>?) -> Int32 {
+    guarded { () throws(SwiftGANError) in
+        guard let calls = BranchLog.calls else { throw SwiftGANError("no branch log is on in this thread") }
+        try writeText(calls.map { "\($0.elements)\t\($0.branchSum)\t\($0.margin)\n" }.joined(), buffer, capacity, needed)
+    }
+}
+
 // MARK: - GANs
 
 @_cdecl("sg_gan_create")

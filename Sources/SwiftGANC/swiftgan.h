@@ -237,6 +237,14 @@ void sg_profile_set_enabled(int32_t on);
 sg_status sg_profile_read(char *buffer, int64_t capacity, int64_t *needed);
 void sg_profile_reset(void);
 
+/* The branch log, for tests that compare two runs up to rounding: sg_branch_log_set_enabled(1) starts a fresh
+ * log on the calling thread (0 stops it); sg_branch_log_read writes one line per call of a kinked kernel (ReLU,
+ * leaky ReLU, ELU, abs, clamp, batch norm fused with an activation) made from this thread since:
+ * "elements\tbranch_sum\tmargin" (how many elements it decided, the sum of their branch numbers, and its
+ * nearest input to a kink in units of its inputs' RMS), like sg_catalogue; SG_ERROR when no log is on. */
+void sg_branch_log_set_enabled(int32_t on);
+sg_status sg_branch_log_read(char *buffer, int64_t capacity, int64_t *needed);
+
 /* The catalogue: "name\tdescription\n" lines of every loss (`what` 0), penalty suffix (1)
  * or architecture (2), NUL-terminated, into buffer (capacity bytes); *needed receives the
  * size required including the NUL. Fails with SG_INVALID_ARGUMENT when capacity is too small. */

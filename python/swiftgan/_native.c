@@ -636,6 +636,20 @@ static PyObject *native_profile_reset(PyObject *module, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+static sg_status branch_log_text(void *unused, char *buffer, int64_t capacity, int64_t *needed) {
+    (void)unused;
+    return sg_branch_log_read(buffer, capacity, needed);
+}
+
+static PyObject *native_branch_log_read(PyObject *module, PyObject *unused) { return read_text(branch_log_text, NULL); }
+
+static PyObject *native_branch_log_set_enabled(PyObject *module, PyObject *args) {
+    int on;
+    if (!PyArg_ParseTuple(args, "p", &on)) return NULL;
+    sg_branch_log_set_enabled(on);
+    Py_RETURN_NONE;
+}
+
 /* ---- sample-quality metrics ----------------------------------------------- */
 
 /* A float64 feature buffer [count, width] (2 dimensions). */
@@ -779,6 +793,10 @@ static PyMethodDef module_methods[] = {
     {"profile_read", native_profile_read, METH_NOARGS, "name\\tseconds lines: time per kernel kind, other_core, core."},
     {"profile_set_enabled", native_profile_set_enabled, METH_VARARGS, "Switches kernel timing on or off."},
     {"profile_reset", native_profile_reset, METH_NOARGS, "Zeroes the kernel times."},
+    {"branch_log_set_enabled", native_branch_log_set_enabled, METH_VARARGS,
+     "Starts (a fresh one) or stops the calling thread's log of kinked kernel calls."},
+    {"branch_log_read", native_branch_log_read, METH_NOARGS,
+     "elements\\tbranch_sum\\tmargin lines: the kinked kernel calls since the log started."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 import swiftgan as sg  # noqa: E402
 from swiftgan import distributed  # noqa: E402
-from distributed_cases import CASES, record_run  # noqa: E402
+from distributed_cases import CASES, SEEDS, record_run  # noqa: E402
 
 
 def equality(out: str) -> None:
@@ -18,7 +18,8 @@ def equality(out: str) -> None:
     assert comm is not None and comm.size > 1, "run me under mpirun with at least 2 ranks"
     results = {}
     for name, options in CASES.items():
-        results.update({f"{name}/{k}": v for k, v in record_run(options, comm).items()})
+        for seed in SEEDS:
+            results.update({f"{name}@{seed}/{k}": v for k, v in record_run(dict(options, seed=seed), comm).items()})
     np.savez(os.path.join(out, f"rank{comm.rank}.npz"), **results)
     with open(os.path.join(out, f"rank{comm.rank}.json"), "w") as f:
         json.dump({"rank": comm.rank, "size": comm.size, "collectives": comm.collectives, "bytes": comm.bytes}, f)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import write_bars
 
-from distributed_cases import CASES, ITERATIONS, record_run
+from distributed_cases import CASES, ITERATIONS, SEEDS, first_branch_difference, record_run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MPIRUN = shutil.which("mpirun")
@@ -46,18 +46,35 @@ def two_ranks(tmp_path_factory):
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_two_ranks_at_batch_8_equal_one_process_at_batch_16(two_ranks, case):
+    # On the first seed whose runs took the same branch at every kink; a seed set aside by a flip that rounding
+    # explains is compared up to the iteration before it (DataParallelTests.checkRanksEqualOneProcess).
     ranks, _ = two_ranks
-    single = record_run(CASES[case])
-    for r, seen in enumerate(ranks):
-        mine = {k[len(case) + 1:]: v for k, v in seen.items() if k.startswith(case + "/")}
-        assert sorted(mine) == sorted(single), f"rank {r}: other tensors than one process"
-        worst = {name: relative_difference(mine[name], single[name]) for name in single}
-        bad = {name: d for name, d in worst.items() if d > TOLERANCE}
-        assert not bad, f"rank {r} of 2 differs from one process at batch 16 beyond {TOLERANCE}: {bad}"
-    for name in ranks[0]:  # the ranks hold the same weights, bit for bit: Allreduce gives every rank one sum
-        if name.startswith(case + "/state/"):
-            assert np.array_equal(ranks[0][name], ranks[1][name]), f"ranks 0 and 1 differ in {name}"
-    assert len([k for k in single if k.startswith("stats")]) == ITERATIONS
+    for seed in SEEDS:
+        single = record_run(dict(CASES[case], seed=seed))
+        prefix = f"{case}@{seed}/"
+        theirs = [{k[len(prefix):]: v for k, v in seen.items() if k.startswith(prefix)} for seen in ranks]
+        flip = first_branch_difference(single, theirs)
+        compared = ITERATIONS if flip is None else flip.iteration - 1
+        names = [n for n in single if not n.startswith("branches")
+                 and (n.startswith("state/") and compared == ITERATIONS
+                      or any(n == f"stats{i}" or n.startswith(f"grad{i}/") for i in range(compared)))]
+        for r, mine in enumerate(theirs):
+            assert sorted(mine) == sorted(single), f"seed {seed}, rank {r}: other tensors than one process"
+            worst = {name: relative_difference(mine[name], single[name]) for name in names}
+            bad = {name: d for name, d in worst.items() if d > TOLERANCE}
+            assert not bad, f"seed {seed}, rank {r} of 2 differs from one process at batch 16 beyond {TOLERANCE}: {bad}"
+        if flip is not None:
+            assert flip.by_rounding, f"seed {seed}, iteration {flip.iteration}: the ranks took other branches than " \
+                                     f"rounding explains: {flip.what}"
+            print(f"{case} seed={seed}: an input within rounding of a kink took the other branch on the ranks at "
+                  f"iteration {flip.iteration} ({flip.what}); next seed")
+            continue
+        for name in theirs[0]:  # the ranks hold the same weights, bit for bit: Allreduce gives every rank one sum
+            if name.startswith("state/"):
+                assert np.array_equal(theirs[0][name], theirs[1][name]), f"seed {seed}: ranks 0 and 1 differ in {name}"
+        assert len([k for k in single if k.startswith("stats")]) == ITERATIONS
+        return
+    pytest.fail(f"every seed in {SEEDS} met a kink within rounding")
 
 
 def test_collectives_are_counted_and_the_same_on_both_ranks(two_ranks):

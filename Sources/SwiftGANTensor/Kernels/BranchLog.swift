@@ -66,6 +66,16 @@ package enum BranchLog {
         return (result, recorder.calls)
     }
 
+    /// Starts (`on`) a log on this thread that lasts until it is stopped, or stops it (for a caller that cannot
+    /// pass a closure: the C ABI's `sg_branch_log_set_enabled`). Not inside `recording`.
+    package static func setEnabled(_ on: Bool) {
+        if let old = pthread_getspecific(key) { Unmanaged<Recorder>.fromOpaque(old).release() }
+        pthread_setspecific(key, on ? Unmanaged.passRetained(Recorder()).toOpaque() : nil)
+    }
+
+    /// The calls logged on this thread since `setEnabled(true)`; nil when no log is on.
+    package static var calls: [Call]? { active?.calls }
+
     /// Records a call of `op` on `x[0..<count]` (nothing for an op without a kink), branching as the kernels do.
     static func note(_ op: UnaryOp, _ x: UnsafePointer<Float>, _ count: Int) {
         guard let recorder = active else { return }
