@@ -9,7 +9,8 @@ func broadcastPlan(_ a: Tensor, _ b: Tensor) -> BroadcastPlan {
 
 func binary(_ a: Tensor, _ b: Tensor, _ op: BinaryOp) -> Tensor {
     let plan = broadcastPlan(a, b)
-    let out = Tensor(uninitialized: plan.outputShape)
+    // each output value is written after a's value at the same place is read, so a scratch a can take it
+    let out = a.isScratch && a.shape == plan.outputShape ? a.resultBuffer() : Tensor(uninitialized: plan.outputShape)
     binaryForward(out.pointer, a.pointer, b.pointer, op, plan)
     let shapes = (a.shape, b.shape)
     switch op {  // a sum's rule reads the shapes only, so the tape does not keep its inputs' values

@@ -33,3 +33,6 @@ public func sumPool2x2(_ y: Tensor) -> Tensor {
     sumPool2x2Forward(x.pointer, y.pointer, planes: n * c, height: h, width: w)
     return record(x, [y]) { g, _ in [upsampleNearest2x(g)] }
 }
+
+/// 2×2 mean pooling as `torch.nn.AvgPool2d(2)`: `[N, C, 2H, 2W]` → `[N, C, H, W]`, the sum over each block quartered.
+public func meanPool2x2(_ x: Tensor) -> Tensor { sumPool2x2(x) * 0.25 }

@@ -115,10 +115,12 @@ public func gradients(of y: Tensor, wrt: [Tensor], seed: Tensor? = nil, createGr
 
 /// `gradients(of:wrt:...)`; with `partial`, the partial derivatives in `wrt` taken as independent inputs:
 /// the walk stops at them, so no gradient flows through one requested tensor into another (the local
-/// rule of an op whose own graph is inside it, `recomputingIntermediate`).
+/// rule of an op whose own graph is inside it, `recomputingIntermediate`), and at the tensors of `cut` too,
+/// whose gradients are not asked for: an op's inner graph ends there even where the graph before it leads
+/// to a requested tensor again (in a recorded backward pass, a gradient that depends on the weight asked for).
 func gradients(of y: Tensor, wrt: [Tensor], seed: Tensor?, createGraph: Bool, retainGraph: Bool,
-               partial: Bool) -> [Tensor] {
-    let targets = Set(wrt.map(\.gradientKey))
+               partial: Bool, cut: [Tensor] = []) -> [Tensor] {
+    let targets = Set(wrt.map(\.gradientKey)), stops = targets.union(cut.map(\.gradientKey))
     var grads: [ObjectIdentifier: Tensor] = [y.gradientKey: seed ?? Tensor.ones(y.shape)]
     guard let root = y.gradFn else {  // a leaf or a constant: its own gradient is the seed
         return wrt.map { $0 === y && y.requiresGrad ? grads[y.gradientKey]! : Tensor.zeros($0.shape) }
@@ -129,7 +131,7 @@ func gradients(of y: Tensor, wrt: [Tensor], seed: Tensor?, createGraph: Bool, re
     var visited: Set<ObjectIdentifier> = [ObjectIdentifier(root)]
     var stack: [(Node, Int)] = [(root, 0)]
     while let (n, next) = stack.popLast() {
-        let edges = partial && targets.contains(ObjectIdentifier(n)) ? [] : n.edges
+        let edges = partial && stops.contains(ObjectIdentifier(n)) ? [] : n.edges
         if next < edges.count {
             stack.append((n, next + 1))
             if case .node(let m) = edges[next], visited.insert(ObjectIdentifier(m)).inserted { stack.append((m, 0)) }
@@ -156,7 +158,9 @@ func gradients(of y: Tensor, wrt: [Tensor], seed: Tensor?, createGraph: Bool, re
         for n in order.reversed() {
             let id = ObjectIdentifier(n)
             guard let rule = n.backward else { continue }
-            if release { n.backward = nil }  // its saved tensors go once this rule has run
+            if release, !(partial && stops.contains(id) && !targets.contains(id)) {
+                n.backward = nil  // its saved tensors go once this rule has run (a cut node's rule has not run)
+            }
             guard reaches.contains(id), let g = grads[id], !(partial && targets.contains(id)) else { continue }
             if !targets.contains(id) { grads[id] = nil }  // free as soon as it is consumed
             let needed = n.edges.map(leadsToTarget)

@@ -231,6 +231,74 @@ final class RecomputeTests: XCTestCase {
     /// The recomputed intermediate's values are freed after the forward pass and again after a first-order
     /// backward pass; a recorded backward pass that takes the weight gradient keeps them (its graph reads
     /// them), one in the input alone (a penalty's) never recomputes them.
+    /// A convolution then a 2×2 mean pool (a residual down-block's two paths, after an activation or alone) runs as
+    /// one op (`meanPooledConvolution`): the forward pass, the gradients and a penalty's double backprop are the
+    /// two layers' bit for bit, and the recorded input gradient keeps the pooled gradient, not its 4× upsampling.
+    func testAPooledConvolutionIsTheTwoLayersAndItsRecordedGradientKeepsAFourthOfTheUpsampling() {
+        var rng = RandomGenerator(seed: 7)
+        let makeLayers: [(inout RandomGenerator) -> [Module]] = [
+            { [Conv2d(3, 4, kernelSize: 1, rng: &$0), MeanPool2x2()] },
+            { [ReLU(), Conv2d(3, 4, kernelSize: 3, padding: 1, rng: &$0), MeanPool2x2()] },
+            { [Conv2d(3, 3, kernelSize: 3, padding: 1, rng: &$0), ReLU(), Conv2d(3, 4, kernelSize: 3, padding: 1, rng: &$0),
+               MeanPool2x2()] },
+            // a layer norm after it (the ResNet critic's next block) reads the pooled output in its rule, so the
+            // recorded gradient, the pooled one with it, depends on the convolution's weight too: the weight's
+            // gradient through the transposed convolution must stop at the upsampling (measured before that
+            // stop: the weight's second-order gradient 72.8 off)
+            { [Conv2d(3, 4, kernelSize: 3, padding: 1, rng: &$0), MeanPool2x2(), LayerNorm2d(4)] },
+        ]
+        for make in makeLayers {
+            var copy = rng
+            let layers = make(&rng), twins = make(&copy)
+            let name = "\(layers.map { type(of: $0) })"
+            let sequential = Sequential(layers)
+            let parameters = sequential.namedParameters.map { $0.1 }, twinParameters = Sequential(twins).namedParameters.map { $0.1 }
+            let x = randomTensor([2, 3, 8, 8], seed: 70, margin: 0.05)
+            x.requiresGrad = true
+            let seed = randomTensor([2, 4, 4, 4], seed: 71)
+            func run(_ f: (Tensor) -> Tensor, _ params: [Tensor]) -> (y: Tensor, first: [Tensor], held: Int, second: [Tensor]) {
+                let y = f(x)
+                let first = gradients(of: y, wrt: [x] + params, seed: seed)
+                // a penalty's double backprop: what the recorded input gradient holds beyond its own value, then its
+                // gradient in the parameters
+                let before = BufferPool.shared.liveBytes
+                let gx = gradients(of: (f(x) * seed).sum(), wrt: [x], createGraph: true)[0]
+                let held = BufferPool.shared.liveBytes - before - MemoryBudget.bytes(ofTensor: gx.count)
+                let second = gradients(of: square(gx).sum(), wrt: params)
+                return (y, first, held, second)
+            }
+            let fused = run(sequential.callAsFunction, parameters)
+            let twin = run({ x in twins.reduce(x) { $1($0) } }, twinParameters)
+            XCTAssertEqual(fused.y.scalars, twin.y.scalars, "forward of \(name)")
+            for (a, b) in zip(fused.first + fused.second, twin.first + twin.second) {
+                XCTAssertEqual(a.scalars, b.scalars, "gradients of \(name)")
+            }
+            // the upsampled gradient [2, 4, 8, 8] is kept as its quarter [2, 4, 4, 4]
+            XCTAssertLessThanOrEqual(fused.held + MemoryBudget.bytes(ofTensor: 2 * 4 * 8 * 8 - 2 * 4 * 4 * 4), twin.held, name)
+        }
+    }
+
+    /// A convolution's bias is added over its output (read by nothing else): the pass takes no buffer beyond the
+    /// convolution's own, and the values are the convolution's plus the bias.
+    func testABiasIsAddedOverTheConvolutionsOutput() {
+        var rng = RandomGenerator(seed: 8)
+        let conv = Conv2d(16, 32, kernelSize: 3, padding: 1, rng: &rng)
+        let x = randomTensor([2, 16, 32, 32], seed: 80)
+        x.requiresGrad = true
+        let bias = conv.bias!.reshaped([1, -1, 1, 1])
+        func taken(_ f: () -> Tensor) -> (Tensor, Int) {
+            let before = BufferPool.shared.takenBytes
+            let y = f()
+            return (y, BufferPool.shared.takenBytes - before)
+        }
+        let (y, withBias) = taken { conv(x) }
+        let (plain, without) = taken { conv2d(x, weight: conv.weight, padding: 1) }
+        XCTAssertEqual(withBias, without)
+        let values = plain.scalars
+        XCTAssertEqual(y.scalars, (plain + bias).scalars)
+        XCTAssertEqual(plain.scalars, values, "a sum over a tensor its caller holds writes a new one")
+    }
+
     func testTheRecomputedIntermediateHoldsValuesOnlyWhileNeeded() {
         var rng = RandomGenerator(seed: 6)
         let conv = Conv2d(3, 2, kernelSize: 3, padding: 1, rng: &rng)

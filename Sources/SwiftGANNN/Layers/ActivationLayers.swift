@@ -47,7 +47,7 @@ public final class Upsample2x: Module {
 /// 2×2 mean pooling (`torch.nn.AvgPool2d(2)`).
 public final class MeanPool2x2: Module {
     public init() {}
-    public func callAsFunction(_ x: Tensor) -> Tensor { sumPool2x2(x) * 0.25 }
+    public func callAsFunction(_ x: Tensor) -> Tensor { meanPool2x2(x) }
 }
 
 /// `torch.nn.Flatten()`: `[N, ...]` → `[N, rest]`.

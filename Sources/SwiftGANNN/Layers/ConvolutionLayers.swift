@@ -34,7 +34,11 @@ public class ConvolutionLayer: Module {
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         let y = convolve(x, spectralNorm.map { $0.normalized(weight, training: isTraining) } ?? weight)
-        return bias.map { y + $0.reshaped([1, -1, 1, 1]) } ?? y
+        guard let bias else { return y }
+        // Only the addition reads the convolution's output (the convolution's rule reads its input and weight, the
+        // addition's nothing), so the sum is written over it: one activation fewer at the pass's peak.
+        y.isScratch = y.hasUniqueStorage()
+        return y + bias.reshaped([1, -1, 1, 1])
     }
 
     /// PyTorch's order: `weight`, `bias`; with spectral norm `bias`, `weight_orig` (then buffers `weight_u`, `weight_v`).

@@ -62,7 +62,9 @@ public final class Sequential: Module {
     /// (four times that with the upsampling: a residual up-block's input grown 4×, BEGAN's decoder), at the cost
     /// of an element-wise pass again. An ELU needs no recomputing: its rule reads its output, the tensor the
     /// convolution keeps (`elu`). When that convolution is the first layer's and cheap to run again
-    /// (`isCheapToRecompute`), its output is recomputed too, and an ELU's with it. Off the tape
+    /// (`isCheapToRecompute`), its output is recomputed too, and an ELU's with it. A convolution followed by a
+    /// 2×2 mean pool runs with it as one op, whose recorded backward pass (a penalty's) keeps the pooled gradient
+    /// rather than the 4× larger upsampled one (`meanPooledConvolution`). Off the tape
     /// (sampling), an evaluation-mode batch norm after a convolution writes over the convolution's output, which
     /// nothing else holds.
     public func callAsFunction(_ x: Tensor) -> Tensor {
@@ -78,8 +80,13 @@ public final class Sequential: Module {
             if GradMode.isEnabled, let conv = front.convolution, !front.isEmpty,
                front.batchNorm.map({ $0.isTraining && !$0.isSynchronized }) ?? true {
                 // (a synchronised batch norm is not recomputed: its statistics would be gathered again)
-                y = recomputingIntermediate(y, recomputeInput: recomputeInput, pre: front.recomputable, layer: conv.callAsFunction)
-                i += front.count + 1
+                let pooled = pooling(after: i + front.count)
+                y = recomputingIntermediate(y, recomputeInput: recomputeInput, pre: front.recomputable, layer: pooled
+                                            ? { meanPooledConvolution($0, layer: conv.callAsFunction) } : conv.callAsFunction)
+                i += front.count + (pooled ? 2 : 1)
+            } else if GradMode.isEnabled, let conv = layers[i] as? ConvolutionLayer, pooling(after: i) {
+                y = meanPooledConvolution(y, layer: conv.callAsFunction)
+                i += 2
             } else if let bn = front.batchNorm, let slope = front.activation?.negativeSlope {
                 y = bn(y, activationSlope: slope, overwritingInput: fresh && !bn.isTraining)
                 i += 2
@@ -90,6 +97,10 @@ public final class Sequential: Module {
         }
         return y
     }
+
+    /// Whether the layer after layers[i] is a mean pool (which, after a convolution, runs with it as one op:
+    /// `meanPooledConvolution`).
+    private func pooling(after i: Int) -> Bool { i + 1 < layers.count && layers[i + 1] is MeanPool2x2 }
 
     /// The layers at the start of a run [BatchNorm2d + ReLU or LeakyReLU | ReLU, LeakyReLU or ELU] [Upsample2x]
     /// (each part optional), and the convolution that follows them, if one does.
