@@ -240,6 +240,7 @@ package enum UnaryOp: Equatable {
 
 /// `out[i] = op(x[i])`.
 package func unaryForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int, _ op: UnaryOp) {
+    BranchLog.note(op, x, count)  // before x could be written over
     Profile.time(.elementwise) {
         parallelChunks(count) { r in
             switch op {
@@ -252,7 +253,6 @@ package func unaryForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer
             }
         }
     }
-    BranchLog.note(op, x, count)
 }
 
 /// `gradInput[i] = gradOutput[i] · op'(x[i])` in one pass (`y` is op's output).

@@ -18,9 +18,10 @@ public final class Tensor {
     package var tapeNode: AnyObject?
     /// Marks a leaf whose gradient can be requested.
     public var requiresGrad: Bool
-    /// Marks a gradient whose values the one backward rule it is handed to may overwrite with its own result of
-    /// the same shape (an element-wise rule that reads each value before writing it there): set by the code that
-    /// made it, which holds the only reference to its storage and reads it no more (`recomputingIntermediate`).
+    /// Marks a tensor whose values the one op it is handed to may overwrite with its own result of the same shape
+    /// (an element-wise op or rule that reads each value before writing it there; a binary op, its first operand):
+    /// set by the code that made it, which holds the only reference to its storage and reads it no more (a gradient
+    /// in `recomputingIntermediate`; a convolution's output before its bias, `ConvolutionLayer`).
     package var isScratch = false
 
     /// An uninitialised tensor (every op writes all of it).
