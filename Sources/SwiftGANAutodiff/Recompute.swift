@@ -17,16 +17,25 @@
 /// With `recomputeInput`, x itself is freed too and computed again from before it when this op's rule runs
 /// (for x the output of a layer that is cheap to run again for the memory it holds, such as a first
 /// convolution on the image's few channels): only this op reads x, the layer that made it reads its own
-/// input.
+/// input. With `recomputeInputSamples` as well (given when `pre` acts on each sample alone: no batch norm), a
+/// rule that wants x's gradient and not the layer's (a generator step, which differentiates the critic in its
+/// input only) computes x again a slice of the batch at a time (`activationSliceFloats`), each slice's gradient
+/// written over y's: x is never whole beside y's gradient (at DCGAN-64×3, batch 64, the critic's first
+/// activation, 16.8 MB, becomes a 4 MiB slice). The same per-element arithmetic on the same values, so the same
+/// bits.
 ///
 /// - Parameters:
 ///   - x: the input.
 ///   - recomputeInput: x's values again (off the tape, bit for bit), or nil to keep x.
-///   - pre: a recorded op on x returning y and the closure that fills a buffer with y's values again.
+///   - recomputeInputSamples: x's values for a range of samples (off the tape, bit for bit), when `pre` acts on
+///     each sample alone; nil otherwise.
+///   - pre: a recorded op on x returning y and the closure that fills a buffer with y's values again (run again on
+///     slices of x with `recomputeInputSamples`).
 ///   - layer: the differentiable layer applied to y, affine in y (a convolution): its gradient in y must
 ///     not read y.
 package func recomputingIntermediate(_ x: Tensor, recomputeInput: (() -> Tensor)? = nil,
-                             pre: (Tensor) -> (output: Tensor, refill: (UnsafeMutablePointer<Float>) -> Void),
+                                     recomputeInputSamples: ((Range<Int>) -> Tensor)? = nil,
+                             pre: @escaping (Tensor) -> (output: Tensor, refill: (UnsafeMutablePointer<Float>) -> Void),
                              layer: (Tensor) -> Tensor) -> Tensor {
     let (y, refill) = pre(x)
     let recording = GradMode.isEnabled && y.gradFn != nil
@@ -71,14 +80,51 @@ package func recomputingIntermediate(_ x: Tensor, recomputeInput: (() -> Tensor)
             let gy = gradients(of: z, wrt: [y], seed: gz, createGraph: createGraph, retainGraph: true, partial: true)[0]
             // Read by pre's rule alone, which, unrecorded, writes its gradient over it (one activation fewer).
             gy.isScratch = !createGraph && gy.hasUniqueStorage()
-            restoreInput()
-            collect(preWanted, gradients(of: y, wrt: preWanted, seed: gy, createGraph: createGraph, retainGraph: true,
-                                         partial: true))
+            if let recomputeInputSamples, !createGraph, !x.hasValues, layerWanted.isEmpty, preWanted.count == 1,
+               preWanted[0] === x, gy.isScratch {
+                collect([x], [inputGradientBySlices(gy, xShape: x.shape, recomputeInputSamples, pre)])
+            } else {
+                restoreInput()
+                collect(preWanted, gradients(of: y, wrt: preWanted, seed: gy, createGraph: createGraph, retainGraph: true,
+                                             partial: true))
+            }
         }
         if createGraph { keepInput = true }  // the recorded rules of pre read x
         if recomputeInput != nil, !keepInput { x.dropValues() }
         return zip(frontier, needed).map { $0.1 ? grads[ObjectIdentifier($0.0)] : nil }
     }
+}
+
+/// The samples `range` of a batch `t` (its first axis), copied, off the tape.
+package func samples(of t: Tensor, _ range: Range<Int>) -> Tensor {
+    let perSample = t.count / max(t.shape[0], 1)
+    return Tensor(copying: t.pointer + range.lowerBound * perSample, shape: [range.count] + t.shape.dropFirst())
+}
+
+/// The gradient in x (of shape `xShape`) of `pre(x)` against `gy`, a slice of the batch at a time: each slice's x
+/// computed again (`inputSamples`), `pre` run on it and differentiated, its output freed at once and its gradient
+/// written over a copy of gy's slice, so that a slice holds at most `activationSliceFloats` floats. Written over gy
+/// when pre keeps the shape (an activation). For a `pre` that acts on each sample alone (element-wise, an
+/// upsampling), whose rule then does the same arithmetic on each slice as on the whole batch.
+private func inputGradientBySlices(_ gy: Tensor, xShape: [Int], _ inputSamples: (Range<Int>) -> Tensor,
+                                   _ pre: (Tensor) -> (output: Tensor, refill: (UnsafeMutablePointer<Float>) -> Void)) -> Tensor {
+    let n = xShape[0], xPerSample = xShape.dropFirst().reduce(1, *), yPerSample = gy.count / max(n, 1)
+    let gx = xShape == gy.shape ? gy : Tensor(uninitialized: xShape)
+    let step = max(1, activationSliceFloats / (xPerSample + yPerSample))
+    var start = 0
+    while start < n {
+        let range = start..<min(n, start + step)
+        let xs = inputSamples(range)
+        xs.requiresGrad = true
+        let ys = GradMode.with(enabled: true) { pre(xs).output }
+        ys.dropValues()  // pre's rule reads x, never y (the contract of `recomputingIntermediate`)
+        let seed = samples(of: gy, range)
+        seed.isScratch = true  // the rule writes the slice's gradient over it
+        let g = gradients(of: ys, wrt: [xs], seed: seed, createGraph: false, retainGraph: false)[0]
+        (gx.pointer + range.lowerBound * xPerSample).update(from: g.pointer, count: g.count)
+        start = range.upperBound
+    }
+    return gx
 }
 
 /// `meanPool2x2(layer(x))` for a convolution `layer` (with its bias), as one op whose recorded backward pass keeps

@@ -299,6 +299,42 @@ final class RecomputeTests: XCTestCase {
         XCTAssertEqual(plain.scalars, values, "a sum over a tensor its caller holds writes a new one")
     }
 
+    /// A critic's first convolution on the image, then a leaky ReLU: when only the input's gradient is wanted (a
+    /// generator step), the convolution's output is computed again a slice of the batch at a time
+    /// (`recomputeInputSamples`), so the backward pass never holds it whole beside its gradient; the gradients are
+    /// the layer-by-layer ones bit for bit, with the weights' gradients too (which take the whole-batch path).
+    func testAFirstConvolutionsOutputIsRecomputedASliceAtATimeForTheInputGradientAlone() {
+        var rng = RandomGenerator(seed: 12)
+        var copy = rng
+        func make(_ rng: inout RandomGenerator) -> [Module] {
+            [Conv2d(3, 64, kernelSize: 4, stride: 2, padding: 1, rng: &rng), LeakyReLU(0.2),
+             Conv2d(64, 2, kernelSize: 3, padding: 1, bias: false, rng: &rng)]
+        }
+        let layers = make(&rng), twins = make(&copy)
+        let sequential = Sequential(layers)
+        // 640 samples: the first convolution's output, 4096 floats a sample, is 2.6 M floats, slices of 128 samples.
+        let n = 640, perSample = 64 * 8 * 8
+        let x = randomTensor([n, 3, 16, 16], seed: 60)
+        x.requiresGrad = true
+        let seed = randomTensor([n, 2, 8, 8], seed: 61)
+        let y = sequential(x)
+        XCTAssertGreaterThan(n * perSample, 2 * activationSliceFloats, "more than one slice")
+        let live = BufferPool.shared.liveBytes
+        _ = BufferPool.shared.resetPeak()
+        let gx = gradients(of: y, wrt: [x], seed: seed)[0]
+        let peak = BufferPool.shared.peakLiveBytes - live
+        // Holding the convolution's output whole beside its gradient and the seed's would take this much.
+        let whole = MemoryBudget.bytes(ofTensor: 2 * n * perSample + seed.count)
+        XCTAssertLessThan(peak, whole, "peak \(peak) bytes above the forward pass's")
+        let yTwin = twins.reduce(x) { $1($0) }
+        XCTAssertEqual(y.scalars, yTwin.scalars, "forward")
+        XCTAssertEqual(gx.scalars, gradients(of: yTwin, wrt: [x], seed: seed)[0].scalars, "input gradient, bit for bit")
+        let parameters = sequential.namedParameters.map { $0.1 }, twinParameters = Sequential(twins).namedParameters.map { $0.1 }
+        let all = gradients(of: sequential(x), wrt: [x] + parameters, seed: seed)
+        let allTwin = gradients(of: twins.reduce(x) { $1($0) }, wrt: [x] + twinParameters, seed: seed)
+        for (a, b) in zip(all, allTwin) { XCTAssertEqual(a.scalars, b.scalars, "with the weights' gradients") }
+    }
+
     func testTheRecomputedIntermediateHoldsValuesOnlyWhileNeeded() {
         var rng = RandomGenerator(seed: 6)
         let conv = Conv2d(3, 2, kernelSize: 3, padding: 1, rng: &rng)

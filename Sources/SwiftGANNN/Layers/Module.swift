@@ -77,11 +77,16 @@ public final class Sequential: Module {
                 { withoutGradients { first(x) } }
             } else { nil }
             let front = Front(layers, at: i, inputRecomputed: recomputeInput != nil)
+            // ... and, when what follows it acts on each sample alone, cheap to compute a slice of the batch at a time.
+            let recomputeInputSamples: ((Range<Int>) -> Tensor)? = if let first, recomputeInput != nil, front.batchNorm == nil {
+                { range in withoutGradients { first(samples(of: x, range)) } }
+            } else { nil }
             if GradMode.isEnabled, let conv = front.convolution, !front.isEmpty,
                front.batchNorm.map({ $0.isTraining && !$0.isSynchronized }) ?? true {
                 // (a synchronised batch norm is not recomputed: its statistics would be gathered again)
                 let pooled = pooling(after: i + front.count)
-                y = recomputingIntermediate(y, recomputeInput: recomputeInput, pre: front.recomputable, layer: pooled
+                y = recomputingIntermediate(y, recomputeInput: recomputeInput, recomputeInputSamples: recomputeInputSamples,
+                                            pre: front.recomputable, layer: pooled
                                             ? { meanPooledConvolution($0, layer: conv.callAsFunction) } : conv.callAsFunction)
                 i += front.count + (pooled ? 2 : 1)
             } else if GradMode.isEnabled, let conv = layers[i] as? ConvolutionLayer, pooling(after: i) {
