@@ -9,8 +9,14 @@ func broadcastPlan(_ a: Tensor, _ b: Tensor) -> BroadcastPlan {
 
 func binary(_ a: Tensor, _ b: Tensor, _ op: BinaryOp) -> Tensor {
     let plan = broadcastPlan(a, b)
-    // each output value is written after a's value at the same place is read, so a scratch a can take it
-    let out = a.isScratch && a.shape == plan.outputShape ? a.resultBuffer() : Tensor(uninitialized: plan.outputShape)
+    // Each output value is written after a's value at the same place is read, so a scratch a of the output's shape
+    // can take it; unless the op is recorded with a rule that reads a's values (a product's, a quotient's).
+    let rulesReadA: Bool = switch op {
+    case .add, .subtract: false
+    case .multiply, .divide: GradMode.isEnabled
+    }
+    let out = a.isScratch && a.shape == plan.outputShape && !rulesReadA
+        ? a.resultBuffer() : Tensor(uninitialized: plan.outputShape)
     binaryForward(out.pointer, a.pointer, b.pointer, op, plan)
     let shapes = (a.shape, b.shape)
     switch op {  // a sum's rule reads the shapes only, so the tape does not keep its inputs' values

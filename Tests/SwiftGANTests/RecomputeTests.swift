@@ -299,6 +299,39 @@ final class RecomputeTests: XCTestCase {
         XCTAssertEqual(plain.scalars, values, "a sum over a tensor its caller holds writes a new one")
     }
 
+    /// `binary` writes over a scratch first operand (`Tensor.isScratch`) only where that changes no result: when
+    /// the operand has the output's shape (not when it is broadcast), and, for a product or a quotient, only off the
+    /// tape (their recorded rules read it). The values are a fresh buffer's in every combination, and so are the
+    /// recorded gradients.
+    func testABinaryOpWritesOverAScratchFirstOperandOnlyWhereNothingReadsItAgain() {
+        let shapes: [([Int], [Int])] = [([2, 3, 4, 4], [2, 3, 4, 4]), ([2, 3, 4, 4], [1, 3, 1, 1]), ([1, 3, 1, 1], [2, 3, 4, 4])]
+        let ops: [(String, BinaryOp)] = [("add", .add), ("subtract", .subtract), ("multiply", .multiply), ("divide", .divide)]
+        for (aShape, bShape) in shapes {
+            for (name, op) in ops {
+                for recorded in [false, true] {
+                    let where_ = "\(name) \(aShape) by \(bShape), recorded \(recorded)"
+                    let b = randomTensor(bShape, seed: 91, low: 0.5, high: 1.5)
+                    b.requiresGrad = recorded
+                    let fresh = randomTensor(aShape, seed: 90)
+                    let scratch = randomTensor(aShape, seed: 90)
+                    scratch.isScratch = true
+                    let values = scratch.scalars
+                    let (expected, out) = GradMode.with(enabled: recorded) { (binary(fresh, b, op), binary(scratch, b, op)) }
+                    XCTAssertEqual(out.scalars, expected.scalars, where_)
+                    XCTAssertFalse(out.isScratch, "\(where_): the result is not scratch itself")
+                    let overwrites = aShape == out.shape && !(recorded && (name == "multiply" || name == "divide"))
+                    XCTAssertEqual(out.pointer == scratch.pointer, overwrites, "\(where_): written over the operand")
+                    if !overwrites { XCTAssertEqual(scratch.scalars, values, "\(where_): the operand is untouched") }
+                    if recorded {
+                        let seed = randomTensor(out.shape, seed: 92)
+                        XCTAssertEqual(gradients(of: out, wrt: [b], seed: seed)[0].scalars,
+                                       gradients(of: expected, wrt: [b], seed: seed)[0].scalars, "\(where_): b's gradient")
+                    }
+                }
+            }
+        }
+    }
+
     /// A critic's first convolution on the image, then a leaky ReLU: when only the input's gradient is wanted (a
     /// generator step), the convolution's output is computed again a slice of the batch at a time
     /// (`recomputeInputSamples`), so the backward pass never holds it whole beside its gradient; the gradients are
