@@ -74,9 +74,7 @@ public func allGather(_ t: Tensor, over communicator: any Communicator) -> Tenso
 /// Its rule puts the gradient back at those rows, zeros elsewhere (whose rule is this again).
 public func localRows(_ t: Tensor, over communicator: any Communicator) -> Tensor {
     guard communicator.size > 1 else { return t }
-    let rows = communicator.slice(of: t.shape[0]), rowSize = t.count / max(t.shape[0], 1)
-    let y = Tensor(uninitialized: [rows.count] + t.shape.dropFirst())
-    y.assign(from: t.pointer + rows.lowerBound * rowSize)
+    let y = t.samples(communicator.slice(of: t.shape[0]))
     let fullShape = t.shape
     return record(y, [t]) { gy, _ in [placedRows(gy, into: fullShape, over: communicator)] }
 }

@@ -95,12 +95,6 @@ package func recomputingIntermediate(_ x: Tensor, recomputeInput: (() -> Tensor)
     }
 }
 
-/// The samples `range` of a batch `t` (its first axis), copied, off the tape.
-package func samples(of t: Tensor, _ range: Range<Int>) -> Tensor {
-    let perSample = t.count / max(t.shape[0], 1)
-    return Tensor(copying: t.pointer + range.lowerBound * perSample, shape: [range.count] + t.shape.dropFirst())
-}
-
 /// The gradient in x (of shape `xShape`) of `pre(x)` against `gy`, a slice of the batch at a time: each slice's x
 /// computed again (`inputSamples`), `pre` run on it and differentiated, its output freed at once and its gradient
 /// written over a copy of gy's slice, so that a slice holds at most `activationSliceFloats` floats. Written over gy
@@ -111,18 +105,16 @@ private func inputGradientBySlices(_ gy: Tensor, xShape: [Int], _ inputSamples: 
     let n = xShape[0], xPerSample = xShape.dropFirst().reduce(1, *), yPerSample = gy.count / max(n, 1)
     let gx = xShape == gy.shape ? gy : Tensor(uninitialized: xShape)
     let step = max(1, activationSliceFloats / (xPerSample + yPerSample))
-    var start = 0
-    while start < n {
+    for start in stride(from: 0, to: n, by: step) {
         let range = start..<min(n, start + step)
         let xs = inputSamples(range)
         xs.requiresGrad = true
         let ys = GradMode.with(enabled: true) { pre(xs).output }
         ys.dropValues()  // pre's rule reads x, never y (the contract of `recomputingIntermediate`)
-        let seed = samples(of: gy, range)
+        let seed = gy.samples(range)
         seed.isScratch = true  // the rule writes the slice's gradient over it
         let g = gradients(of: ys, wrt: [xs], seed: seed, createGraph: false, retainGraph: false)[0]
         (gx.pointer + range.lowerBound * xPerSample).update(from: g.pointer, count: g.count)
-        start = range.upperBound
     }
     return gx
 }

@@ -309,7 +309,7 @@ final class RecomputeTests: XCTestCase {
         for (aShape, bShape) in shapes {
             for (name, op) in ops {
                 for recorded in [false, true] {
-                    let where_ = "\(name) \(aShape) by \(bShape), recorded \(recorded)"
+                    let context = "\(name) \(aShape) by \(bShape), recorded \(recorded)"
                     let b = randomTensor(bShape, seed: 91, low: 0.5, high: 1.5)
                     b.requiresGrad = recorded
                     let fresh = randomTensor(aShape, seed: 90)
@@ -317,15 +317,15 @@ final class RecomputeTests: XCTestCase {
                     scratch.isScratch = true
                     let values = scratch.scalars
                     let (expected, out) = GradMode.with(enabled: recorded) { (binary(fresh, b, op), binary(scratch, b, op)) }
-                    XCTAssertEqual(out.scalars, expected.scalars, where_)
-                    XCTAssertFalse(out.isScratch, "\(where_): the result is not scratch itself")
+                    XCTAssertEqual(out.scalars, expected.scalars, context)
+                    XCTAssertFalse(out.isScratch, "\(context): the result is not scratch itself")
                     let overwrites = aShape == out.shape && !(recorded && (name == "multiply" || name == "divide"))
-                    XCTAssertEqual(out.pointer == scratch.pointer, overwrites, "\(where_): written over the operand")
-                    if !overwrites { XCTAssertEqual(scratch.scalars, values, "\(where_): the operand is untouched") }
+                    XCTAssertEqual(out.pointer == scratch.pointer, overwrites, "\(context): written over the operand")
+                    if !overwrites { XCTAssertEqual(scratch.scalars, values, "\(context): the operand is untouched") }
                     if recorded {
                         let seed = randomTensor(out.shape, seed: 92)
                         XCTAssertEqual(gradients(of: out, wrt: [b], seed: seed)[0].scalars,
-                                       gradients(of: expected, wrt: [b], seed: seed)[0].scalars, "\(where_): b's gradient")
+                                       gradients(of: expected, wrt: [b], seed: seed)[0].scalars, "\(context): b's gradient")
                     }
                 }
             }

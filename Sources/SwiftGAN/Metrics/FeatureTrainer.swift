@@ -80,11 +80,9 @@ public final class InceptionFeatures: FeatureExtractor {
         guard out.count == n * width else {
             throw SwiftGANError("out must hold \(n) × \(width) = \(n * width) floats, got \(out.count)")
         }
-        let per = images.count / max(n, 1)
         for start in stride(from: 0, to: n, by: batch) {
             let count = min(batch, n - start)
-            let part = Tensor(copying: images.pointer + start * per, shape: [count] + Array(images.shape.dropFirst()))
-            let result = network.features(part)
+            let result = network.features(images.samples(start..<start + count))
             (out.baseAddress! + start * width).update(from: result.pointer, count: count * width)
         }
     }
@@ -186,10 +184,9 @@ public final class FeatureTrainer: FeatureExtractor {
         guard n > 0 else { return }
         network.setTraining(false)
         defer { network.setTraining(true) }
-        let per = images.count / n
         for start in stride(from: 0, to: n, by: batch) {
             let count = min(batch, n - start)
-            let part = Tensor(copying: images.pointer + start * per, shape: [count] + imageShape)
+            let part = images.samples(start..<start + count)
             let result = withoutGradients { logits ? network(part) : network.features(part) }
             (out.baseAddress! + start * width).update(from: result.pointer, count: count * width)
         }

@@ -79,7 +79,7 @@ public final class Sequential: Module {
             let front = Front(layers, at: i, inputRecomputed: recomputeInput != nil)
             // ... and, when what follows it acts on each sample alone, cheap to compute a slice of the batch at a time.
             let recomputeInputSamples: ((Range<Int>) -> Tensor)? = if let first, recomputeInput != nil, front.batchNorm == nil {
-                { range in withoutGradients { first(samples(of: x, range)) } }
+                { range in withoutGradients { first(x.samples(range)) } }
             } else { nil }
             if GradMode.isEnabled, let conv = front.convolution, !front.isEmpty,
                front.batchNorm.map({ $0.isTraining && !$0.isSynchronized }) ?? true {

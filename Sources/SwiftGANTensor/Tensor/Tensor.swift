@@ -62,6 +62,12 @@ public final class Tensor {
         pointer.update(from: values, count: count)
     }
 
+    /// A copy of the samples `range` of this batch (its first axis), `[range.count, ...]`: a new tensor, on no tape.
+    package func samples(_ range: Range<Int>) -> Tensor {
+        let perSample = count / max(shape[0], 1)
+        return Tensor(copying: pointer + range.lowerBound * perSample, shape: [range.count] + shape.dropFirst())
+    }
+
     /// A scalar tensor (shape `[]`).
     public convenience init(scalar: Float) { self.init([scalar], shape: []) }
 
