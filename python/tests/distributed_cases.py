@@ -4,6 +4,7 @@ from typing import Dict, List, NamedTuple, Optional
 import numpy as np
 
 import swiftgan as sg
+from parity import ROUNDING_FLIPS, ROUNDING_MARGIN, branch_log
 from swiftgan import _native
 
 ITERATIONS = 3
@@ -55,23 +56,11 @@ def record_run(options: Dict[str, object], communicator: Optional[object] = None
     return record
 
 
-def branch_log() -> np.ndarray:
-    """The calling thread's branch log: one row per kinked kernel call, (elements, branch sum, nearest input to a
-    kink in units of the call's RMS input)."""
-    rows = [line.split("\t") for line in _native.branch_log_read().splitlines()]
-    return np.array([[float(v) for v in row] for row in rows], np.float64).reshape(-1, 3)
-
-
 class Flip(NamedTuple):
     iteration: int  # 1-based
     what: str
     by_rounding: bool
 
-
-# What rounding can do (DataParallelTests.roundingFlips, roundingMargin): move at most 2 elements of the first call
-# that differs, one of whose inputs in one process lay within 1e-4 of the call's RMS of its kink.
-ROUNDING_FLIPS = 2
-ROUNDING_MARGIN = 1e-4
 
 
 def first_branch_difference(single: Dict[str, np.ndarray], ranks: List[Dict[str, np.ndarray]]) -> Optional[Flip]:

@@ -2,10 +2,23 @@
 import numpy as np
 
 import swiftgan
+from swiftgan import _native
 
 STATS = ["d_loss", "g_loss", "d_real", "d_fake", "penalty", "k", "m_global"]
 LOSS_RTOL = 1e-4
+# What rounding can do to the branches of kinked functions (DataParallelTests.roundingFlips, roundingMargin): move
+# at most 2 elements of the first call that differs, one of whose inputs in one of the runs lay within 1e-4 of the
+# call's RMS of its kink.
+ROUNDING_FLIPS = 2
+ROUNDING_MARGIN = 1e-4
 ARCH_KEYS = ("arch", "ae_code", "layer_norm_d", "selu", "batch_norm_g", "batch_norm_d", "upsample_conv", "spectral_norm_d", "spectral_norm_g")
+
+
+def branch_log() -> np.ndarray:
+    """The calling thread's branch log (`_native.branch_log_set_enabled`): one row per kinked kernel call,
+    (elements, branch sum, nearest input to a kink in units of the call's RMS input)."""
+    rows = [line.split("\t") for line in _native.branch_log_read().splitlines()]
+    return np.array([[float(v) for v in row] for row in rows], np.float64).reshape(-1, 3)
 
 
 def make_gan(cfg, loss, optimizer, opts, options=None):
