@@ -244,6 +244,34 @@ final class ConvolutionAccuracyTests: XCTestCase {
         checkEveryPass(of: cases, seed: 900, precision: .bf16)
     }
 
+    func testBFloat16BackwardPassesOnRoundedFloat32KernelsAreExactProductsOfRoundedOperandsSummedInFloat32() {
+        // The path precision bf16's backward passes take where oneDNN would give them AMX kernels (on float32
+        // kernels, the operands rounded in their float32 copies: `PrimitiveCache`), forced here so that it is
+        // checked on every processor, bfloat16 instructions or not: blocked layers, beside a 1- or 3-channel
+        // image (plain operands, copied to round them), and backward data over 3 slices of the batch (the weights
+        // rounded once for all slices).
+        BFloat16Convolutions.backwardOnFloat32 = true
+        defer { BFloat16Convolutions.backwardOnFloat32 = false }
+        var cases: [(ConvGeometry, Int)] = []
+        for channels in [1, 3] {
+            cases.append((ConvGeometry(batch: 3, channels: channels, height: 32, width: 32, kernelHeight: 4,
+                                       kernelWidth: 4, stride: 2, padding: 1), 16))
+        }
+        cases += middleAndDenseLayers(batch: 5)
+        cases.append((ConvGeometry(batch: 5, channels: 32, height: 8, width: 8, kernelHeight: 3, kernelWidth: 3,
+                                   stride: 1, padding: 1), 3))
+        var seed: UInt64 = 1300
+        for (g, o) in cases {
+            for pass in [ConvolutionPass.backwardData, .backwardWeights] {
+                checkPass(pass, outChannels: o, g, seed: seed, precision: .bf16)
+                seed += 3
+            }
+            let perSample = g.channels * g.height * g.width + o * g.outputHeight * g.outputWidth
+            checkPass(.backwardData, outChannels: o, g, seed: seed, precision: .bf16, sliceFloats: 2 * perSample)
+            seed += 3
+        }
+    }
+
     /// A critic's step in float64, its products' operands rounded to bfloat16 where precision bf16 rounds them
     /// (`rounded`) or not: conv 3→8 (4×4, stride 2) → leaky ReLU → conv 8→16 → linear 256→1 → softplus(−d),
     /// the mean over the batch; then the three weight gradients. The rounded operands are float32 values rounded

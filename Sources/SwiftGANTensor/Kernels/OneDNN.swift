@@ -106,14 +106,21 @@ enum ConvolutionPass: Hashable {
 
 /// A convolution primitive for one pass, shape and precision, with its operands' reorders. In bf16 the
 /// pass's two inputs are reordered from float32 NCHW into bfloat16 (rounding to nearest even) in the layout
-/// the primitive chose, and its output is float32 (the sums are float32 in oneDNN's bfloat16 kernels).
+/// the primitive chose, and its output is float32 (the sums are float32 in oneDNN's bfloat16 kernels). A
+/// float32 primitive that `roundsInputs` rounds its two inputs to bfloat16 in their float32 copies instead: the
+/// same products (two bfloat16 values multiply exactly in float32), summed in float32 in another order.
 private final class ConvolutionPrimitive {
     let primitive: dnnl_primitive_t
     let inputs: [Operand]  // in the order the pass takes them
     let output: Operand
     let scratchpad: dnnl_memory_desc_t
+    /// oneDNN's name of the implementation it chose (`jit:avx512_core`, `brgconv:avx512_core_amx_bf16`, ...).
+    let implementation: String
+    let roundsInputs: Bool
 
-    init(_ pass: ConvolutionPass, outChannels o: Int, _ g: ConvGeometry, precision: Precision) {
+    init(_ pass: ConvolutionPass, outChannels o: Int, _ g: ConvGeometry, precision: Precision,
+         roundsInputs: Bool = false) {
+        self.roundsInputs = roundsInputs
         let src = [g.batch, g.channels, g.height, g.width]
         let weights = [o, g.channels, g.kernelHeight, g.kernelWidth]
         let dst = [g.batch, o, g.outputHeight, g.outputWidth]
@@ -225,6 +232,9 @@ private final class ConvolutionPrimitive {
             output = Operand(argument: DNNL_ARG_DIFF_WEIGHTS, plain: plainWeights, chosenBy: pd!, query: dnnl_query_diff_weights_md, isOutput: true)
         }
         scratchpad = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)!.pointee
+        var info: UnsafePointer<CChar>?
+        check(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info), "implementation name")
+        implementation = String(cString: info!)
         var p: dnnl_primitive_t?
         check(dnnl_primitive_create(&p, pd), "convolution primitive \(g)")
         primitive = p!
@@ -239,7 +249,12 @@ private final class ConvolutionPrimitive {
     /// The second input (`ConvolutionPass`'s order: the weights of the forward and backward-data passes) in the
     /// layout this pass takes, for `run(_:_:_:secondInChosenLayout:)`; the storage holds its values.
     func secondInput(_ b: UnsafePointer<Float>) -> (values: UnsafeRawPointer, storage: Storage?) {
-        guard let reorder = inputs[1].reorder else { return (UnsafeRawPointer(b), nil) }
+        guard let reorder = inputs[1].reorder else {
+            guard roundsInputs else { return (UnsafeRawPointer(b), nil) }
+            let s = Storage(count: max(floatCount(inputs[1].plain), 1))
+            roundToBFloat16(s.pointer, from: b, floatCount(inputs[1].plain))
+            return (UnsafeRawPointer(s.pointer), s)
+        }
         var stream: dnnl_stream_t?
         check(dnnl_stream_create(&stream, engine, UInt32(dnnl_stream_default_flags.rawValue)), "stream")
         defer { dnnl_stream_destroy(stream) }
@@ -248,6 +263,7 @@ private final class ConvolutionPrimitive {
         defer { dnnl_memory_destroy(from); dnnl_memory_destroy(to) }
         execute(reorder, stream!, [(DNNL_ARG_FROM, from), (DNNL_ARG_TO, to)])
         check(dnnl_stream_wait(stream), "wait")
+        if roundsInputs { roundToBFloat16(s.pointer, from: s.pointer, floatCount(inputs[1].chosen)) }
         return (UnsafeRawPointer(s.pointer), s)
     }
 
@@ -286,9 +302,18 @@ private final class ConvolutionPrimitive {
             }
             let user = wrap(operand.plain, UnsafeMutableRawPointer(mutating: pointer))
             if let reorder = operand.reorder {
-                let blocked = wrap(operand.chosen, buffer(operand.chosen))
+                let copy = buffer(operand.chosen), blocked = wrap(operand.chosen, copy)
                 execute(reorder, stream!, [(DNNL_ARG_FROM, user), (DNNL_ARG_TO, blocked)])
+                if roundsInputs {
+                    check(dnnl_stream_wait(stream), "wait")
+                    let floats = copy.assumingMemoryBound(to: Float.self)
+                    roundToBFloat16(floats, from: floats, floatCount(operand.chosen))
+                }
                 args.append((operand.argument, blocked))
+            } else if roundsInputs {
+                let copy = buffer(operand.plain)
+                roundToBFloat16(copy.assumingMemoryBound(to: Float.self), from: pointer, floatCount(operand.plain))
+                args.append((operand.argument, wrap(operand.plain, copy)))
             } else {
                 args.append((operand.argument, user))
             }
@@ -307,10 +332,24 @@ private final class ConvolutionPrimitive {
 
 /// The primitives made so far, by pass, output channels, geometry, thread count (a primitive divides its work
 /// among the threads there were when it was made) and precision; a training step reuses them.
+///
+/// In bf16, a backward pass for which oneDNN 2.6 offers its AMX kernels runs instead on its float32 kernels, its
+/// operands rounded to bfloat16 (`ConvolutionPrimitive.roundsInputs`: the same products, summed in float32 in
+/// another order). Measured on an Intel Xeon with AMX (family 6 model 207, 2 cores, 2026-12-06; DCGAN-32x1
+/// RaSGAN b64, ms per call under `ONEDNN_VERBOSE`), AMX's backward passes are slower than float32's, its forward
+/// passes 2.6-3× faster: backward weights 13.6 and 7.5 ms against float32's 5.4 and 5.4 (256 and 128 output
+/// channels), backward data 7.7 against 5.6 (128 ← 256 channels) and 2.1 against 2.2 (64 ← 128); forward 2.0
+/// and 0.9 against 6.0 and 2.4. With the backward passes on float32 kernels that step's convolutions and reorders
+/// took 138-187 ms against 229-236 (two runs each); whole steps, paired (the two builds alternating step by step in
+/// two processes), took 0.87× the time at DCGAN-64x3 b64, 0.91× at b16, 0.96× at DCGAN-32x1, 0.98× with the GP.
+/// The price: the backward passes' blocked copies are float32, not bfloat16: peak RSS +7 to +10 MB on those rows
+/// (DCGAN-64x3 b64 261 → 268 MB). Processors without AMX (AVX512-BF16 alone: AMD Zen 4) keep oneDNN's bfloat16
+/// kernels in every pass.
 private final class PrimitiveCache: @unchecked Sendable {
     static let shared = PrimitiveCache()
     private struct Key: Hashable {
         let pass: ConvolutionPass, outChannels: Int, geometry: ConvGeometry, threads: Int, precision: Precision
+        let backwardOnFloat32: Bool
     }
     private var primitives: [Key: ConvolutionPrimitive] = [:]
     private var mutex = pthread_mutex_t()
@@ -318,14 +357,35 @@ private final class PrimitiveCache: @unchecked Sendable {
 
     func primitive(_ pass: ConvolutionPass, outChannels: Int, _ g: ConvGeometry) -> ConvolutionPrimitive {
         let precision = Precision.current
-        let key = Key(pass: pass, outChannels: outChannels, geometry: g, threads: Threads.count, precision: precision)
+        let forced = BFloat16Convolutions.backwardOnFloat32
+        let key = Key(pass: pass, outChannels: outChannels, geometry: g, threads: Threads.count, precision: precision,
+                      backwardOnFloat32: forced)
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         if let p = primitives[key] { return p }
-        let p = ConvolutionPrimitive(pass, outChannels: outChannels, g, precision: precision)
+        let rounded = { ConvolutionPrimitive(pass, outChannels: outChannels, g, precision: .fp32, roundsInputs: true) }
+        var p: ConvolutionPrimitive
+        if precision == .bf16 && pass != .forward && forced {
+            p = rounded()
+        } else {
+            p = ConvolutionPrimitive(pass, outChannels: outChannels, g, precision: precision)
+            if precision == .bf16 && pass != .forward && p.implementation.contains("amx") { p = rounded() }
+        }
         primitives[key] = p
         return p
     }
+}
+
+/// How precision bf16's backward convolutions run (`PrimitiveCache`).
+package enum BFloat16Convolutions {
+    /// On float32 kernels with operands rounded to bfloat16 on every processor, not only where oneDNN would take
+    /// AMX kernels: for tests, which check that path on processors without AMX. Set only between steps.
+    nonisolated(unsafe) package static var backwardOnFloat32 = false
+}
+
+/// `out[i]` = `x[i]` rounded to bfloat16 (`out` may be `x`).
+private func roundToBFloat16(_ out: UnsafeMutablePointer<Float>, from x: UnsafePointer<Float>, _ count: Int) {
+    parallelChunks(count) { range in for i in range { out[i] = roundedToBFloat16(x[i]) } }
 }
 
 /// Runs one pass of the convolution of geometry `g` with `outChannels` output channels on oneDNN.
