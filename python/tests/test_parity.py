@@ -8,6 +8,7 @@ import collections
 import json
 import os
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -67,7 +68,8 @@ def check_against(cfg, loss, options, optimizers, inert_parameters, inert_depend
     `inert_dependent` state (batch-norm running means fed by them) follows their noise-driven values.
     Given the reference's kinked calls (`twin_kinks[optimizer]`, from `_run_counting_kinks`), a miss is raised as
     `RoundingFlip` when SwiftGAN took another branch by rounding (`_first_rounding_flip`) and the iterations before
-    that flip match."""
+    that flip match; the other optimizers are checked first, and their flips named with it."""
+    flips = []
     for optimizer in optimizers:
         opts = MANIFEST["optimizers"][optimizer]
         branches = [] if twin_kinks is not None else None
@@ -82,7 +84,9 @@ def check_against(cfg, loss, options, optimizers, inert_parameters, inert_depend
             iteration, what = flip
             compare(cfg, loss, options, optimizer, results, expected[optimizer], inert_parameters, inert_dependent,
                     init, before=iteration)
-            raise RoundingFlip(f"{optimizer}, iteration {iteration}: {what}; then {miss}") from miss
+            flips.append(f"{optimizer}, iteration {iteration}: {what}; then {miss}")
+    if flips:
+        raise RoundingFlip("; ".join(flips))
 
 
 def compare(cfg, loss, options, optimizer, results, expected, inert_parameters, inert_dependent, init, before=None):
@@ -175,9 +179,33 @@ def _fixture(run):
 
 @pytest.mark.parametrize("run", MANIFEST["runs"], ids=lambda r: f"{r['config']}-{r['name']}")
 def test_training_matches_pytorch_fixture(run):
+    """A committed run cannot be redrawn. Its draw passed PyTorch's own float32 runs when it was written, but
+    another processor's rounding can still flip one of SwiftGAN's kinks (on an Intel Xeon family 6 model 207 under
+    ONEDNN_MAX_CPU_ISA=AVX2, whose OpenBLAS falls back to its Prescott kernels: RaSGAN on the CNN, one element of a
+    leaky ReLU at iteration 2, 2.1e-6 of the call's RMS from its kink; G's final weights then miss by up to 4.6e-6).
+    So a miss, where torch is importable, is checked again beside the float64 twin's branches (`check_against`'s
+    `twin_kinks`): a `RoundingFlip`, with every iteration before it matched, passes with a warning naming it; any
+    other miss fails."""
     cfg, init, inputs, expected = _fixture(run)
-    check_against(cfg, run["loss"], run["options"], run["optimizers"], run["inert"], run["inert_dependent"], init,
-                  inputs, expected)
+    args = (cfg, run["loss"], run["options"], run["optimizers"], run["inert"], run["inert_dependent"], init, inputs,
+            expected)
+    try:
+        check_against(*args)
+    except AssertionError:
+        try:
+            import torch
+        except ImportError:
+            raise
+        sys.path.insert(0, REFERENCE)
+        import make_fixtures
+        kinks = {opt: _run_counting_kinks(make_fixtures, torch, dict(cfg), run["name"], opt,
+                                          {k: torch.from_numpy(v) for k, v in init.items()},
+                                          {k: torch.from_numpy(v) for k, v in inputs.items()}, dtype=torch.float64)[1]
+                 for opt in run["optimizers"]}
+        try:
+            check_against(*args, twin_kinks=kinks)
+        except RoundingFlip as flip:
+            warnings.warn(f"{run['config']}-{run['name']}: a flip by rounding; checked up to it: {flip}")
 
 
 def test_a_flip_by_rounding_is_one_or_two_elements_near_a_kink_where_every_twin_call_of_that_size_decided_otherwise():
