@@ -305,8 +305,8 @@ def resolved_options(cfg):
 
 
 def processor():
-    """The processor's model, family and model numbers and the instruction sets that decide the kernels, and the
-    environment variables that lower them."""
+    """The processor's model, family and model numbers and the instruction sets that decide the kernels, the
+    environment variables that lower them, and the kernels SwiftGAN's libraries chose."""
     info, flags = {}, set()
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -322,7 +322,10 @@ def processor():
     for name in ("ONEDNN_MAX_CPU_ISA", "OPENBLAS_CORETYPE"):
         if os.environ.get(name):
             text += f"; {name}={os.environ[name]}"
-    return text
+    import swiftgan
+
+    kernels = swiftgan.kernels()
+    return text + f"; SwiftGAN's kernels: OpenBLAS {kernels['openblas']}, oneDNN {kernels['onednn']}"
 
 
 def conv_macs(size, channels, out_channels, kernel, out_size, batch):

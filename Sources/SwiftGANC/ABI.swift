@@ -68,6 +68,13 @@ public func sg_stat_names(_ buffer: UnsafeMutablePointer<CChar>?, _ capacity: In
     }
 }
 
+@_cdecl("sg_kernels")
+public func sg_kernels(_ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64, _ needed: UnsafeMutablePointer<Int64>?) -> Int32 {
+    guarded { () throws(SwiftGANError) in
+        try writeText("openblas\t\(openBLASKernels)\nonednn\t\(Precision.oneDNNInstructionSet)\n", buffer, capacity, needed)
+    }
+}
+
 @_cdecl("sg_catalogue")
 public func sg_catalogue(_ what: Int32, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int64,
                          _ needed: UnsafeMutablePointer<Int64>?) -> Int32 {

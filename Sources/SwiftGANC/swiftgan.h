@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /* The version of this ABI; the Python module refuses a library with another one. */
-#define SG_ABI_VERSION 16
+#define SG_ABI_VERSION 17
 
 typedef int32_t sg_status;
 #define SG_OK 0
@@ -103,6 +103,12 @@ sg_status sg_options(char *buffer, int64_t capacity, int64_t *needed);
 /* The statistics a step writes, as "name\tmeaning\n" lines in SG_STAT_* order, NUL-terminated, into buffer
  * (capacity bytes); *needed receives the size required including the NUL. */
 sg_status sg_stat_names(char *buffer, int64_t capacity, int64_t *needed);
+
+/* The kernels the libraries under the core run on this processor, as "library\tkernels\n" lines, NUL-terminated, into
+ * buffer (capacity bytes); *needed receives the size required including the NUL: "openblas" with the core OpenBLAS
+ * chose when it was loaded ("SkylakeX", "Haswell", "Prescott", ...) and "onednn" with the instruction set oneDNN
+ * uses ("AVX-512 with AMX", "AVX2", ...). */
+sg_status sg_kernels(char *buffer, int64_t capacity, int64_t *needed);
 
 /* ---- Every handle kind ------------------------------------------------------------------------------------ */
 

@@ -9,8 +9,15 @@ Two floors: the engine (GAN, FeatureNetwork, checkpoints, metrics, the catalogue
 and imports nothing of the lab on top (datasets, runs, the command line, studies, comparisons, plots), whose
 libraries are imported when a lab function needs them.
 """
-from ._native import SwiftGANError, TrainingDivergedError
-from .core import architectures, losses, penalties, profile
+import warnings as _warnings
+
+from . import processor
+with processor.openblas_kernels_chosen() as _chosen:  # OpenBLAS chooses its kernels as the core is loaded
+    from ._native import SwiftGANError, TrainingDivergedError
+from .core import architectures, kernels, losses, penalties, profile
+_kernels_warning = processor.kernels_warning(_chosen, kernels()["openblas"])
+if _kernels_warning:
+    _warnings.warn(_kernels_warning, RuntimeWarning, stacklevel=2)
 from .gan import GAN
 from .features import FeatureNetwork
 from .checkpoint import CheckpointDamagedError
@@ -24,7 +31,7 @@ from .animations import morph
 from .plots import plot_losses
 
 __all__ = ["GAN", "FeatureNetwork", "SwiftGANError", "TrainingDivergedError", "CheckpointDamagedError", "losses",
-           "penalties", "architectures", "profile", "option_table", "metrics", "save_grid", "make_grid",
+           "penalties", "architectures", "kernels", "profile", "option_table", "metrics", "save_grid", "make_grid",
            "load_idx_images", "load_dataset", "BatchSampler", "train", "load_run", "Run", "morph", "plot_losses",
            "__version__"]
 __version__ = "0.1.0"

@@ -622,6 +622,13 @@ static sg_status stat_names_text(void *unused, char *buffer, int64_t capacity, i
 
 static PyObject *native_stat_names(PyObject *module, PyObject *unused) { return read_text(stat_names_text, NULL); }
 
+static sg_status kernels_text(void *unused, char *buffer, int64_t capacity, int64_t *needed) {
+    (void)unused;
+    return sg_kernels(buffer, capacity, needed);
+}
+
+static PyObject *native_kernels(PyObject *module, PyObject *unused) { return read_text(kernels_text, NULL); }
+
 static PyObject *native_profile_read(PyObject *module, PyObject *unused) { return read_text(profile_text, NULL); }
 
 static PyObject *native_profile_set_enabled(PyObject *module, PyObject *args) {
@@ -789,6 +796,7 @@ static PyMethodDef module_methods[] = {
     {"stat_names", native_stat_names, METH_NOARGS, "name\\tmeaning lines of a step's statistics, in order."},
     {"options", native_options, METH_NOARGS, "name\\tkind\\tdefault\\tvalues\\thelp lines: the option table."},
     {"features_options", native_features_options, METH_NOARGS, "The feature network's option table, as options()."},
+    {"kernels", native_kernels, METH_NOARGS, "library\\tkernels lines: OpenBLAS's core and oneDNN's instruction set."},
     {"memory_available", native_memory_available, METH_NOARGS, "Bytes the process can still get (the core's figure)."},
     {"profile_read", native_profile_read, METH_NOARGS, "name\\tseconds lines: time per kernel kind, other_core, core."},
     {"profile_set_enabled", native_profile_set_enabled, METH_VARARGS, "Switches kernel timing on or off."},

@@ -1,5 +1,5 @@
 """What the core describes and measures, beside any GAN: its catalogue of losses, penalties and architectures,
-the statistics a training step reports, and the kernel-time profile."""
+the statistics a training step reports, the kernels it runs on, and the kernel-time profile."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -27,6 +27,13 @@ def profile(enable: Optional[bool] = None, reset: bool = False) -> Dict[str, flo
     if reset:
         _native.profile_reset()
     return times
+
+
+def kernels() -> Dict[str, str]:
+    """The kernels the libraries under the core run on this processor: {"openblas": the core OpenBLAS chose when
+    it was loaded ("SkylakeX", "Haswell", ...; see `swiftgan.processor`), "onednn": the instruction set oneDNN's
+    convolutions use ("AVX-512 with AMX", "AVX2", ...; `ONEDNN_MAX_CPU_ISA` lowers it)}."""
+    return dict(line.split("\t", 1) for line in _native.kernels().splitlines() if line)
 
 
 def losses() -> "OrderedDict[str, str]":

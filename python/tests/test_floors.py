@@ -9,7 +9,8 @@ import textwrap
 import swiftgan
 
 PACKAGE = os.path.dirname(os.path.abspath(swiftgan.__file__))
-ENGINE = {"_native", "engine", "gan", "features", "checkpoint", "options", "core", "metrics", "untrusted", "ownership"}
+ENGINE = {"_native", "engine", "gan", "features", "checkpoint", "options", "core", "metrics", "untrusted", "ownership",
+          "processor"}
 LAB = {"datasets", "datacache", "images", "plots", "animations", "toy", "run", "cli", "compare", "_compare_worker", "study",
        "distributed", "__main__"}
 LAB_LIBRARIES = ["PIL", "yaml", "tqdm", "imageio", "imageio_ffmpeg", "matplotlib", "tensorboardX", "dask", "distributed",

@@ -61,6 +61,12 @@ private func widened(_ source: UnsafePointer<Float>, _ count: Int) -> UnsafeMuta
     return out
 }
 
+/// The kernels OpenBLAS chose when it was loaded (`OPENBLAS_CORETYPE`, else its table of processor models): "SkylakeX",
+/// "Haswell", ... . Debian's OpenBLAS 0.3.21 does not know processors newer than its table (an Intel Xeon family 6
+/// model 207, AMD Zen 5) and runs its SSE3 "Prescott" kernels on them; the Python package sets
+/// `OPENBLAS_CORETYPE` from the processor's instruction sets before it loads the library (`swiftgan/processor.py`).
+package var openBLASKernels: String { String(cString: openblas_get_corename()) }
+
 // MARK: - Double precision, for the sample-quality metrics
 
 /// `C = alpha · op(A) · op(B) + beta · C` in double precision, row-major (as `sgemm`).

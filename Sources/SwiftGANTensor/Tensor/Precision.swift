@@ -63,9 +63,14 @@ public enum Precision: String, CaseIterable, Sendable {
         case dnnl_cpu_isa_avx2_vnni: return "AVX2 with VNNI"
         case dnnl_cpu_isa_avx512_core: return "AVX-512"
         case dnnl_cpu_isa_avx512_core_vnni: return "AVX-512 with VNNI"
+        case dnnl_cpu_isa_avx512_core_bf16: return "AVX-512 with BF16"
+        case dnnl_cpu_isa_avx512_core_amx: return "AVX-512 with AMX"
         default: return "instruction set \(isa.rawValue)"
         }
     }
+
+    /// The instruction set oneDNN's kernels use on this processor (after `ONEDNN_MAX_CPU_ISA`).
+    package static var oneDNNInstructionSet: String { isaName(dnnl_get_effective_cpu_isa()) }
 }
 
 // MARK: - Rounding to bfloat16
