@@ -54,10 +54,7 @@ def openblas_kernels_chosen(environ: MutableMapping[str, str] = os.environ,
     """Within the block, `OPENBLAS_CORETYPE` names the kernels for this processor's instruction sets, unless the
     user set it; afterwards the environment is as it was (processes started later choose for themselves when they
     import the package). Yields the kernels chosen here, or None when the user's or OpenBLAS's choice stands."""
-    if "OPENBLAS_CORETYPE" in environ:
-        yield None
-        return
-    chosen = openblas_kernels(instruction_sets(cpuinfo))
+    chosen = None if "OPENBLAS_CORETYPE" in environ else openblas_kernels(instruction_sets(cpuinfo))
     if chosen is None:
         yield None
         return

@@ -3,7 +3,8 @@ level above this processor's acts as its own), a training step of every architec
 reference loops, which are 100× slower than its gemm (a layout chosen for AVX-512 sent AVX2 there: 3.8 s for one
 backward-data pass of the spectral-normalisation CNN's last layer at batch 64). And OpenBLAS runs the kernels of
 the processor's instruction sets, which the package chooses before the core is loaded (`swiftgan.processor`: Debian's
-OpenBLAS 0.3.21 runs its SSE3 Prescott kernels on processors newer than its model table, 4x slower at sgemm)."""
+OpenBLAS 0.3.21 runs its SSE3 Prescott kernels on processors newer than its model table: sgemm at 49 against
+310 GFLOP/s on an Intel Xeon model 207)."""
 import os
 import subprocess
 import sys
