@@ -10,6 +10,13 @@ public protocol Optimizer: AnyObject {
     /// `step`, read-only, so a non-finite gradient or an overflowing update can be refused before anything is
     /// written.
     func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float) -> Int?
+    /// The first half of `step`: writes the parameters of the next update and leaves the optimizer's state and
+    /// `stepCount` as they are. `commitState` with the same gradients and factor is the second half: the two give
+    /// `step`'s values bit for bit (the same arithmetic, each writing its share). Between them the state is the
+    /// previous update's, so an update found wrong later is undone by putting back the parameters alone.
+    func stepParameters(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float)
+    /// The second half of `step` (see `stepParameters`): writes the state and counts the update.
+    func commitState(_ gradients: [Tensor], learningRateFactor factor: Float)
     /// Number of updates applied.
     var stepCount: Int { get set }
     /// Per-parameter state tensors for checkpoints, named `<kind>.<parameter index>`.
@@ -75,6 +82,31 @@ public final class Adam: Optimizer {
         }
     }
 
+    public func stepParameters(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float) {
+        Profile.time(.optimizer) {
+            let c = constants(stepCount + 1, factor)
+            for (i, p) in parameters.enumerated() {
+                let g = gradients[i].pointer, m = firstMoments[i].pointer, v = secondMoments[i].pointer, w = p.pointer
+                parallelChunks(p.count, costPerItem: 8) { r in
+                    for j in r { w[j] = Adam.update(g[j], m[j], v[j], w[j], c).2 }
+                }
+            }
+        }
+    }
+
+    public func commitState(_ gradients: [Tensor], learningRateFactor factor: Float) {
+        Profile.time(.optimizer) {
+            stepCount += 1
+            let c = constants(stepCount, factor)
+            for (i, gradient) in gradients.enumerated() {
+                let g = gradient.pointer, m = firstMoments[i].pointer, v = secondMoments[i].pointer
+                parallelChunks(gradient.count, costPerItem: 4) { r in
+                    for j in r { (m[j], v[j], _) = Adam.update(g[j], m[j], v[j], 0, c) }
+                }
+            }
+        }
+    }
+
     public func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float) -> Int? {
         Profile.time(.optimizer) {
             let c = constants(stepCount + 1, factor)
@@ -135,6 +167,27 @@ public final class RMSprop: Optimizer {
         }
     }
 
+    public func stepParameters(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float) {
+        Profile.time(.optimizer) {
+            let lr = learningRate * factor, a = alpha, eps = eps
+            for (i, p) in parameters.enumerated() {
+                let g = gradients[i].pointer, v = squareAverages[i].pointer, w = p.pointer
+                for j in 0..<p.count { w[j] = RMSprop.update(g[j], v[j], w[j], lr: lr, alpha: a, eps: eps).1 }
+            }
+        }
+    }
+
+    public func commitState(_ gradients: [Tensor], learningRateFactor factor: Float) {
+        Profile.time(.optimizer) {
+            stepCount += 1
+            let a = alpha
+            for (i, gradient) in gradients.enumerated() {
+                let g = gradient.pointer, v = squareAverages[i].pointer
+                for j in 0..<gradient.count { v[j] = RMSprop.update(g[j], v[j], 0, lr: 0, alpha: a, eps: 1).0 }
+            }
+        }
+    }
+
     public func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float) -> Int? {
         Profile.time(.optimizer) {
             let lr = learningRate * factor, a = alpha, eps = eps
@@ -175,6 +228,14 @@ public final class SGD: Optimizer {
             }
         }
     }
+
+    public func stepParameters(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float) {
+        let count = stepCount
+        step(parameters, gradients, learningRateFactor: factor)  // SGD has no state
+        stepCount = count
+    }
+
+    public func commitState(_ gradients: [Tensor], learningRateFactor factor: Float) { stepCount += 1 }
 
     public func firstNonFiniteUpdate(_ parameters: [Tensor], _ gradients: [Tensor], learningRateFactor factor: Float) -> Int? {
         Profile.time(.optimizer) {

@@ -100,6 +100,72 @@ final class NonFiniteTests: XCTestCase {
         XCTAssertEqual(w.scalars, [1, 3e38])
     }
 
+    /// An update in two halves (`stepParameters`, then `commitState`) is `step`, bit for bit, for each optimizer:
+    /// between the halves the parameters are the new ones and the state and count the old; over several updates
+    /// with the bias corrections and a schedule's factor. Values span many magnitudes, with zeros and signs, so
+    /// that any difference of arithmetic between the paths shows.
+    func testAnUpdateInTwoHalvesIsTheWholeUpdateToTheBit() {
+        func tensors(_ seed: UInt64) -> [Tensor] {
+            [randomTensor([3, 5], seed: seed, low: -3, high: 3), randomTensor([1000], seed: seed + 1, low: -1e-3, high: 1e-3),
+             Tensor([0, -0, 1e-30, -7e20, 3], shape: [5])]
+        }
+        func bits(_ ts: [Tensor]) -> [[UInt32]] { ts.map { $0.scalars.map(\.bitPattern) } }
+        let makers: [(String, ([Tensor]) -> Optimizer)] = [
+            ("Adam", { Adam(parameters: $0, learningRate: 2e-4, beta1: 0.5, beta2: 0.999) }),
+            ("RMSprop", { RMSprop(parameters: $0, learningRate: 5e-5) }),
+            ("SGD", { _ in SGD(learningRate: 0.1) }),
+        ]
+        for (name, make) in makers {
+            let whole = tensors(1), halves = tensors(1)
+            let a = make(whole), b = make(halves)
+            for (t, factor) in zip(1...4, [Float(1), 1, 0.5, 0.25]) {
+                let g = tensors(UInt64(10 * t))
+                a.step(whole, g, learningRateFactor: factor)
+                let stateBefore = bits(b.namedState.map(\.1))
+                b.stepParameters(halves, g, learningRateFactor: factor)
+                XCTAssertEqual(bits(halves), bits(whole), "\(name), update \(t): the parameters")
+                XCTAssertEqual(bits(b.namedState.map(\.1)), stateBefore, "\(name), update \(t): the state before commitState")
+                XCTAssertEqual(b.stepCount, t - 1, name)
+                b.commitState(g, learningRateFactor: factor)
+                XCTAssertEqual(bits(b.namedState.map(\.1)), bits(a.namedState.map(\.1)), "\(name), update \(t): the state")
+                XCTAssertEqual(b.stepCount, a.stepCount, name)
+            }
+        }
+    }
+
+    /// With one critic step per iteration, what the iteration keeps to undo the critic's update while the generator
+    /// step runs is the critic's parameters and gradients (two copies of its size), not its parameters and Adam's
+    /// two moments (three): the generator step, where a step's memory peaks, holds one critic's size less. The
+    /// iteration trains to the same bits as with the whole update and its whole copy (n_critic 2 counts the other
+    /// path, whose first critic update is whole).
+    func testOneCriticStepKeepsTheCriticsParametersAndGradientsNotItsMoments() throws {
+        let t = try small("loss=RaSGAN")
+        let real = randomTensor([4, 1, 32, 32], seed: 1)
+        _ = try t.trainStep(real: [real])
+        let critic = t.parametersD.reduce(0) { $0 + MemoryBudget.bytes(ofTensor: $1.count) }
+        let start = IterationStart(t)
+        start.isLastCriticStep = true
+        let fake = randomTensor([4, 1, 32, 32], seed: 2)
+        let before = BufferPool.shared.liveBytes
+        let (_, nonFinite) = t.discriminatorStep(real: real, fake: fake, penaltyInputs: PenaltyInputs(),
+                                                 learningRateFactor: 1, iterationStart: start)
+        XCTAssertNil(nonFinite)
+        let held = BufferPool.shared.liveBytes - before
+        XCTAssertGreaterThanOrEqual(held, 2 * critic, "the parameters' copy and the gradients")
+        XCTAssertLessThan(held, 3 * critic, "not the parameters' and both moments' copies")
+
+        // the same update as the whole one, once the generator step passed
+        let twin = try small("loss=RaSGAN")
+        _ = try twin.trainStep(real: [real])
+        let whole = IterationStart(twin)
+        _ = twin.discriminatorStep(real: real, fake: fake, penaltyInputs: PenaltyInputs(), learningRateFactor: 1,
+                                   iterationStart: whole)
+        XCTAssertEqual(t.parametersD.map(\.scalars), twin.parametersD.map(\.scalars))
+        XCTAssertNotEqual(snapshot(t), snapshot(twin), "the moments are not yet written")
+        start.completeCriticUpdate(t)
+        XCTAssertEqual(snapshot(t), snapshot(twin))
+    }
+
     /// Principle 5: whichever term is refused, after critic updates of the same iteration were applied (the second
     /// critic step's batch, or the generator step), in raise and in skip, the trainer is exactly as before.
     func testARefusalAfterAppliedCriticUpdatesPutsThemBack() throws {
