@@ -27,6 +27,38 @@ final class MemoryTests: XCTestCase {
         }
     }
 
+    /// A matrix product's working copies, its operands rounded to bfloat16 (precision bf16) or widened to double
+    /// (a reduction of 512 terms or more), are the pool's buffers, cut from its free blocks and counted in its peak,
+    /// not the C heap's; the product is still right (against a float64 loop, to float32's rounding).
+    func testAMatrixProductsWorkingCopiesAreThePoolsBuffers() {
+        for (precision, k, copyBytes) in [(Precision.bf16, 64, 4), (.fp32, 600, 8)] {
+            let (m, n) = (48, 40)
+            let a = randomTensor([m, k], seed: 1), b = randomTensor([k, n], seed: 2)
+            let c = Tensor(uninitialized: [m, n])
+            let base = BufferPool.shared.resetPeak()
+            Precision.using(precision) { sgemm(c.pointer, a.pointer, b.pointer, m: m, n: n, k: k) }
+            let working = BufferPool.shared.peakLiveBytes - base
+            let copies = (m * k + k * n + (precision == .fp32 ? m * n : 0)) * copyBytes
+            XCTAssertGreaterThanOrEqual(working, copies, "\(precision), k = \(k): the copies are taken from the pool")
+            XCTAssertLessThan(working, copies + 3 * BufferPool.pageElements * 4, "\(precision), k = \(k)")
+            XCTAssertEqual(BufferPool.shared.liveBytes, base, "\(precision), k = \(k): and given back")
+            let round: (Float) -> Float = precision == .bf16 ? roundedToBFloat16 : { $0 }
+            for i in 0..<m {
+                for j in 0..<n {
+                    var exact = 0.0, magnitude = 0.0
+                    for l in 0..<k {
+                        let term = Double(round(a.pointer[i * k + l])) * Double(round(b.pointer[l * n + j]))
+                        exact += term
+                        magnitude += Swift.abs(term)
+                    }
+                    XCTAssertLessThanOrEqual(Swift.abs(Double(c.pointer[i * n + j]) - exact),
+                                             Double(k) * 0x1p-24 * magnitude + 0x1p-24 * Swift.abs(exact),
+                                             "\(precision), k = \(k), element (\(i), \(j))")
+                }
+            }
+        }
+    }
+
     func testAFirstStepsEstimateCoversWhatEveryLossAndArchitectureTakes() throws {
         var worst = 0.0
         for loss in LossSpec.knownNames.filter({ $0.hasPrefix("Ra") || $0.hasPrefix("WGAN") || $0.hasPrefix("BEGAN")

@@ -24,11 +24,15 @@ package func sgemm(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, 
     if emptyProduct(c, m: m, n: n, k: k, beta: beta) { return }
     if Precision.current == .bf16 {
         // The operands rounded to bfloat16, the product accumulated as in float32 (`Precision`).
-        let roundedA = bfloat16Copy(a, m * k), roundedB = bfloat16Copy(b, k * n)
-        defer { roundedA.deallocate(); roundedB.deallocate() }
-        return Precision.using(.fp32) {
-            sgemm(c, roundedA.baseAddress!, roundedB.baseAddress!, m: m, n: n, k: k, transposeA: transposeA,
-                  transposeB: transposeB, alpha: alpha, beta: beta)
+        return withWorkingBuffer(Float.self, m * k) { roundedA in
+            withWorkingBuffer(Float.self, k * n) { roundedB in
+                roundToBFloat16(roundedA, from: a, m * k)
+                roundToBFloat16(roundedB, from: b, k * n)
+                Precision.using(.fp32) {
+                    sgemm(c, roundedA, roundedB, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                          alpha: alpha, beta: beta)
+                }
+            }
         }
     }
     if k < doublePrecisionReduction {
@@ -37,13 +41,30 @@ package func sgemm(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, 
                     beta, c, Int32(n))
         return
     }
-    let wideA = widened(a, m * k), wideB = widened(b, k * n)
-    let wideC = UnsafeMutableBufferPointer<Double>.allocate(capacity: m * n)
-    defer { wideA.deallocate(); wideB.deallocate(); wideC.deallocate() }
-    for i in 0..<(m * n) { wideC[i] = beta == 0 ? 0 : Double(c[i]) }
-    dgemm(wideC.baseAddress!, wideA.baseAddress!, wideB.baseAddress!, m: m, n: n, k: k, transposeA: transposeA,
-          transposeB: transposeB, alpha: Double(alpha), beta: Double(beta))
-    for i in 0..<(m * n) { c[i] = Float(wideC[i]) }
+    withWorkingBuffer(Double.self, m * k) { wideA in
+        withWorkingBuffer(Double.self, k * n) { wideB in
+            withWorkingBuffer(Double.self, m * n) { wideC in
+                for i in 0..<(m * k) { wideA[i] = Double(a[i]) }
+                for i in 0..<(k * n) { wideB[i] = Double(b[i]) }
+                for i in 0..<(m * n) { wideC[i] = beta == 0 ? 0 : Double(c[i]) }
+                dgemm(wideC, wideA, wideB, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                      alpha: Double(alpha), beta: Double(beta))
+                for i in 0..<(m * n) { c[i] = Float(wideC[i]) }
+            }
+        }
+    }
+}
+
+/// `count` values of `T` in a buffer of the tensor pool (`Storage`) while `body` runs, uninitialised: a kernel's
+/// working copy, cut from the pool's free blocks beside the tensors rather than taken from malloc. (From malloc,
+/// the copies of the bf16 and double-precision products, 2-4 MB at DCGAN-64 batch 64, grew the C heap past what the
+/// pool had free, and moved glibc's mmap threshold so that later large requests stayed in the heap.)
+private func withWorkingBuffer<T, R>(_: T.Type, _ count: Int, _ body: (UnsafeMutablePointer<T>) -> R) -> R {
+    let floats = (count * MemoryLayout<T>.stride + MemoryLayout<Float>.stride - 1) / MemoryLayout<Float>.stride
+    let storage = Storage(count: max(floats, 1))
+    return withExtendedLifetime(storage) {
+        storage.pointer.withMemoryRebound(to: T.self, capacity: max(count, 1)) { body($0) }
+    }
 }
 
 /// Whether `[m, k] · [k, n]` is empty: nothing to do when m or n is 0; when k is 0, C is zeroed for beta = 0 and
@@ -52,13 +73,6 @@ private func emptyProduct<T: BinaryFloatingPoint>(_ c: UnsafeMutablePointer<T>, 
     if m == 0 || n == 0 { return true }
     if k == 0 && beta == 0 { c.update(repeating: 0, count: m * n) }
     return k == 0
-}
-
-/// A double-precision copy of `count` floats.
-private func widened(_ source: UnsafePointer<Float>, _ count: Int) -> UnsafeMutableBufferPointer<Double> {
-    let out = UnsafeMutableBufferPointer<Double>.allocate(capacity: count)
-    for i in 0..<count { out[i] = Double(source[i]) }
-    return out
 }
 
 /// The kernels OpenBLAS chose when it was loaded (`OPENBLAS_CORETYPE`, else its table of processor models): "SkylakeX",

@@ -383,11 +383,6 @@ package enum BFloat16Convolutions {
     nonisolated(unsafe) package static var backwardOnFloat32 = false
 }
 
-/// `out[i]` = `x[i]` rounded to bfloat16 (`out` may be `x`).
-private func roundToBFloat16(_ out: UnsafeMutablePointer<Float>, from x: UnsafePointer<Float>, _ count: Int) {
-    parallelChunks(count) { range in for i in range { out[i] = roundedToBFloat16(x[i]) } }
-}
-
 /// Runs one pass of the convolution of geometry `g` with `outChannels` output channels on oneDNN.
 /// Operands as `ConvolutionPass` lists them, all NCHW (weights `[O, C, KH, KW]`).
 ///

@@ -85,9 +85,7 @@ public func roundedToBFloat16(_ x: Float) -> Float {
     return Float(bitPattern: rounded & 0xFFFF_0000)
 }
 
-/// `count` floats from `source` rounded to bfloat16, in a buffer the caller frees.
-package func bfloat16Copy(_ source: UnsafePointer<Float>, _ count: Int) -> UnsafeMutableBufferPointer<Float> {
-    let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(count, 1))
-    parallelChunks(count) { range in for i in range { out[i] = roundedToBFloat16(source[i]) } }
-    return out
+/// `out[i]` = `x[i]` rounded to bfloat16 for `i` < `count` (`out` may be `x`).
+package func roundToBFloat16(_ out: UnsafeMutablePointer<Float>, from x: UnsafePointer<Float>, _ count: Int) {
+    parallelChunks(count) { range in for i in range { out[i] = roundedToBFloat16(x[i]) } }
 }
