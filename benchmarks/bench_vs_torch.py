@@ -18,7 +18,9 @@ machine's FP32 peak (`--peak-gflops`) and of a large sgemm's rate measured in th
 Then sampling 10,000 images (SwiftGAN's `sample`, PyTorch's generator under `torch.no_grad()` in eval
 mode, in batches of 500 as a user fills an FID folder) and `import swiftgan` against `import torch`.
 
-`--profile` (or SWIFTGAN_PROFILE=1) also prints each kernel kind's share of SwiftGAN's step
+`--paired` times the training rows in one process per engine, stepping in turn, so that both engines are timed
+in the same seconds; a row's speed is then the median of the pairs' ratios. `--profile` (or SWIFTGAN_PROFILE=1)
+also prints each kernel kind's share of SwiftGAN's step
 (`swiftgan.profile()`), with Python and the ABI as the rest of the wall time, and each row's ceiling:
 PyTorch's step over the time of SwiftGAN's convolutions and matrix products alone, the most any work
 outside those kernels can bring. The tables are printed and written as Markdown and JSON to `--out`.
@@ -263,10 +265,37 @@ def worker_torch_sample(cfg, rounds_inside, threads):
     return {"times": times, "threads": torch.get_num_threads(), "version": torch.__version__}
 
 
+def worker_paired(cfg, warmup, threads):
+    """`--paired`: builds the row's step, warms up, then runs one timed step per `step` line on stdin, printing
+    its seconds, until `quit`; the last line printed is the JSON of the other workers."""
+    if cfg.get("engine") == "torch":
+        import torch
+
+        step = torch_step(cfg, threads)
+        out = {"threads": torch.get_num_threads(), "version": torch.__version__}
+    else:
+        gan, step = swiftgan_step(cfg, threads)
+        out = {"threads": gan.threads}
+    for _ in range(warmup):
+        step()
+    print("ready", flush=True)
+    times = []
+    for line in sys.stdin:
+        if line.strip() != "step":
+            break
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+        print(times[-1], flush=True)
+    return {**out, "times": times}
+
+
 def run_worker(args):
     spec = json.loads(args.worker)
     kind, engine = spec["kind"], spec["engine"]
-    if kind == "import":
+    if kind == "paired":
+        out = worker_paired({**spec["cfg"], "engine": engine}, spec["warmup"], spec["threads"])
+    elif kind == "import":
         out = worker_import(engine)
     elif kind == "sgemm":
         out = worker_torch_sgemm(spec["threads"])
@@ -293,6 +322,44 @@ def spawn(python, spec):
         sys.exit(f"the {spec['engine']} worker for {spec.get('cfg', {}).get('name', spec['kind'])} failed:\n"
                  f"{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def paired_steps(ours_python, torch_python, cfg, steps, warmup, threads):
+    """`--paired`: one process per engine, both alive for the whole row, stepping in turn (the order swapped at
+    every pair), so that both see the machine of the same seconds: on these virtual machines a row's step times move
+    10-30% from one minute to the next (DCGAN-64x3 b16 on Zen 4: SwiftGAN 382 then 292 ms in two runs of the same
+    hour), more than the rounds of separate processes can average out. Returns each engine's worker result (times
+    in step order)."""
+    spec = dict(kind="paired", cfg=cfg, warmup=warmup, threads=threads)
+    procs = []
+    for python, engine in ((ours_python, "swiftgan"), (torch_python, "torch")):
+        command = [python, os.path.abspath(__file__), "--worker", json.dumps({**spec, "engine": engine})]
+        env = dict(os.environ)
+        if engine == "torch":
+            env.pop("SWIFTGAN_PROFILE", None)
+        procs.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env))
+    try:
+        for p in procs:  # both built and warmed up, one after the other, before any timed step
+            if p.stdout.readline().strip() != "ready":
+                sys.exit(f"a paired worker for {cfg['name']} failed before its steps (exit {p.wait()})")
+        for i in range(steps):
+            for p in (procs if i % 2 == 0 else procs[::-1]):
+                time.sleep(0.05)  # the other engine's OpenMP threads stop spinning (libgomp: a few ms) before this step
+                p.stdin.write("step\n")
+                p.stdin.flush()
+                if not p.stdout.readline().strip():
+                    sys.exit(f"a paired worker for {cfg['name']} stopped at step {i} (exit {p.wait()})")
+        results = []
+        for p in procs:
+            out, _ = p.communicate("quit\n")
+            if p.returncode != 0:
+                sys.exit(f"a paired worker for {cfg['name']} failed (exit {p.returncode})")
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        return results
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
 
 
 def resolved_options(cfg):
@@ -399,6 +466,9 @@ def main():
                         help="the machine's FP32 peak, for the 'of peak' column (e.g. 237 for PERFORMANCE.md's 2 Zen 4 "
                              "cores); without it the column is left empty, the measured sgemm's rate stays")
     parser.add_argument("--profile", action="store_true", help="print each kernel kind's share of SwiftGAN's step")
+    parser.add_argument("--paired", action="store_true",
+                        help="training rows: one process per engine stepping in turn (rounds × iters steps each), "
+                             "so that both are timed in the same seconds; speed is the median of the pairs' ratios")
     parser.add_argument("--only", nargs="*", help="measure only the configurations whose name contains one of these")
     parser.add_argument("--out", default=os.path.join(HERE, "results"), help="folder for bench_vs_torch.md/.json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -407,6 +477,8 @@ def main():
         run_worker(args)
         return
     profile = args.profile or os.environ.get("SWIFTGAN_PROFILE", "0") not in ("", "0")
+    if profile and args.paired:
+        sys.exit("--paired times the steps as they run: measure --profile in a run of its own")
     ours_python = sys.executable
 
     def wanted(name):
@@ -433,18 +505,25 @@ def main():
             rows.append(f"| {cfg['name']} | not measured: {error} |")
             continue
         ours, theirs = [], []
-        for _ in range(args.rounds):
+        if args.paired:
+            mine, torch_result = paired_steps(ours_python, args.torch_python, cfg, args.rounds * args.iters,
+                                              args.warmup, args.threads)
+            ours, theirs = [mine], [torch_result]
+            speed = statistics.median(t / o for o, t in zip(mine["times"], torch_result["times"]))
+        for _ in range(0 if args.paired else args.rounds):
             spec = dict(kind="train", cfg=cfg, iters=args.iters, warmup=args.warmup, threads=args.threads, profile=profile)
             ours.append(spawn(ours_python, {**spec, "engine": "swiftgan"}))
             theirs.append(spawn(args.torch_python, {**spec, "engine": "torch"}))
         a, b = median_ms(ours), median_ms(theirs)
+        if not args.paired:
+            speed = b / a
         torch_version = theirs[0].get("version")
         rss_a, rss_b = max(r["rss_mb"] for r in ours), max(r["rss_mb"] for r in theirs)
         record = dict(name=cfg["name"], precision=cfg.get("precision", "fp32"), swiftgan_ms=a, torch_ms=b,
-                      speed=b / a, swiftgan_rss_mb=rss_a, torch_rss_mb=rss_b, rss_ratio=rss_a / rss_b)
+                      speed=speed, swiftgan_rss_mb=rss_a, torch_rss_mb=rss_b, rss_ratio=rss_a / rss_b)
         target = 1.3 if "options" in cfg else 1.5  # the issue's bars: DCGAN and bf16 rows 1.5×, the others 1.3×
-        row = (f"| {cfg['name']} | {a:.1f} | {b:.1f} | **{b / a:.2f}×** | {target * a / b:.2f}× faster needed for {target}×"
-               if b / a < target else f"| {cfg['name']} | {a:.1f} | {b:.1f} | **{b / a:.2f}×** | {target}× reached")
+        row = (f"| {cfg['name']} | {a:.1f} | {b:.1f} | **{speed:.2f}×** | {target / speed:.2f}× faster needed for {target}×"
+               if speed < target else f"| {cfg['name']} | {a:.1f} | {b:.1f} | **{speed:.2f}×** | {target}× reached")
         row += f" | {rss_a:.0f} | {rss_b:.0f} | {rss_a / rss_b:.3f}"
         if "options" in cfg:  # the analytic FLOP count is DCGAN's
             row += " | | | |"
@@ -500,7 +579,11 @@ def main():
     if bf16:
         rows.append("\n" + bf16)
         print("\n" + bf16, flush=True)
-    note = (f"Processor: {processor()}. torch {torch_version}; {args.threads} threads each; medians of {args.rounds} alternating rounds × {args.iters} iterations "
+    timing = (f"training rows paired: one process per engine, stepping in turn (the order swapped at every pair), "
+              f"{args.rounds * args.iters} steps each after {args.warmup}, medians, speed the median of the pairs' "
+              f"ratios; sampling and import: medians of {args.rounds} alternating rounds" if args.paired
+              else f"medians of {args.rounds} alternating rounds × {args.iters} iterations")
+    note = (f"Processor: {processor()}. torch {torch_version}; {args.threads} threads each; {timing} "
             f"(sampling: 2 per round; import: {max(args.rounds, 5)} processes); peak RSS of each engine's process; "
             f"GFLOP/s from an analytic count of SwiftGAN's convolution FLOPs (DCGAN rows); sgemm {sgemm:.0f} GFLOP/s; "
             f"bf16 rows: SwiftGAN precision='bf16' against PyTorch under torch.autocast('cpu', dtype=torch.bfloat16)"
@@ -529,7 +612,7 @@ def _bf16_table(records):
             continue
         lines.append(f"| {f32['name']} | {f32['swiftgan_ms']:.1f} | {r['swiftgan_ms']:.1f} | "
                      f"{f32['swiftgan_ms'] / r['swiftgan_ms']:.2f}× | {f32['torch_ms']:.1f} | {r['torch_ms']:.1f} | "
-                     f"{f32['torch_ms'] / r['torch_ms']:.2f}× | **{r['torch_ms'] / r['swiftgan_ms']:.2f}×** |")
+                     f"{f32['torch_ms'] / r['torch_ms']:.2f}× | **{r['speed']:.2f}×** |")
     if not lines:
         return ""
     return ("| configuration | SwiftGAN fp32 ms | SwiftGAN bf16 ms | bf16 speed-up | PyTorch fp32 ms | "
