@@ -105,3 +105,27 @@ def test_an_unknown_configuration_is_refused_with_the_known_ones():
     assert done.returncode == 2
     assert "no configuration of bench_vs_torch.py matches ['no such row']" in done.stderr
     assert "DCGAN-64x3 RaSGAN b64" in done.stderr
+
+
+def test_a_paired_worker_takes_one_timed_step_per_line_and_reports_the_same_times():
+    # bench_vs_torch.py --paired: the driver sends `step` lines to each engine's worker in turn; the worker answers
+    # each with that step's seconds and, at `quit`, its JSON result (the same times, its peak RSS).
+    cfg = {**bench.COMMON, **bench.DCGAN_ROWS[0], "ngf": 8, "ndf": 8, "batch": 4, "resolved": {}}
+    spec = dict(kind="paired", cfg=cfg, warmup=1, threads=1, engine="swiftgan")
+    worker = subprocess.Popen([sys.executable, os.path.join(BENCHMARKS, "bench_vs_torch.py"), "--worker",
+                               json.dumps(spec)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout.readline().strip() == "ready"
+        times = []
+        for _ in range(3):
+            worker.stdin.write("step\n")
+            worker.stdin.flush()
+            times.append(float(worker.stdout.readline()))
+        out, _ = worker.communicate("quit\n", timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["times"] == times and all(t > 0 for t in times), (result, times)
+    assert result["rss_mb"] > 0 and result["threads"] == 1
