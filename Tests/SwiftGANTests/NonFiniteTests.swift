@@ -143,8 +143,7 @@ final class NonFiniteTests: XCTestCase {
         let real = randomTensor([4, 1, 32, 32], seed: 1)
         _ = try t.trainStep(real: [real])
         let critic = t.parametersD.reduce(0) { $0 + MemoryBudget.bytes(ofTensor: $1.count) }
-        let start = IterationStart(t)
-        start.isLastCriticStep = true
+        let start = IterationStart(t, defersCriticState: true)
         let fake = randomTensor([4, 1, 32, 32], seed: 2)
         let before = BufferPool.shared.liveBytes
         let (_, nonFinite) = t.discriminatorStep(real: real, fake: fake, penaltyInputs: PenaltyInputs(),

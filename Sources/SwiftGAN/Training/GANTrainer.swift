@@ -367,7 +367,7 @@ public final class GANTrainer {
         defer { recordStepPeak(batch: local, base: base) }
 
         let factor = learningRateFactor
-        let before = IterationStart(self)
+        let before = IterationStart(self, defersCriticState: k == 1)
         var stats = StepStats(discriminatorLoss: 0, generatorLoss: 0, criticReal: 0, criticFake: 0, penalty: 0)
         var lastFake: Tensor?
         // Every rank draws the whole batch's random inputs (the same stream) and computes on its slice.
@@ -386,7 +386,6 @@ public final class GANTrainer {
             if ranks > 1 && config.loss.penalties.contains(.dragan) {
                 drawn.realStandardDeviation = sampleStandardDeviation(whole)
             }
-            before.isLastCriticStep = step == k - 1
             let (critic, nonFinite) = discriminatorStep(real: x, fake: fake.detached(), penaltyInputs: drawn,
                                                         learningRateFactor: factor, iterationStart: before)
             stats = critic
@@ -558,14 +557,7 @@ public final class GANTrainer {
             ?? nonFiniteBuffer() {
             return (stats, nonFinite)
         }
-        if iterationStart.isLastCriticStep && !iterationStart.holdsCritic {
-            // The iteration's only critic update: its optimizer state is written once the generator step is checked
-            iterationStart.keepCriticParameters(of: self, pendingGradients: gradsD, learningRateFactor: factor)
-            optimizerD.stepParameters(parametersD, gradsD, learningRateFactor: factor)
-        } else {
-            iterationStart.keepCritic(of: self)
-            optimizerD.step(parametersD, gradsD, learningRateFactor: factor)
-        }
+        iterationStart.updateCritic(of: self, gradients: gradsD, learningRateFactor: factor)
         if config.clip > 0 {
             let c = config.clip
             for p in parametersD { for j in 0..<p.count { p.pointer[j] = Swift.min(Swift.max(p.pointer[j], -c), c) } }
@@ -819,7 +811,7 @@ private struct TrainerScalar {
 /// update count (its critic steps are applied before the generator's step is checked). G's parameters, its
 /// optimizer, the moving average and the trainer's counters change only after every check passed.
 ///
-/// An iteration of one critic step copies the critic's parameters alone: its update writes them
+/// An iteration of one critic step (`defersCriticState`) copies the critic's parameters alone: its update writes them
 /// (`Optimizer.stepParameters`), the generator step judges with them, and the optimizer's state is written
 /// (`completeCriticUpdate`) only once the generator step passed its checks, from the critic's gradients kept until
 /// then. The copy and the gradients take two thirds of Adam's whole copy (parameters and both moments), beside the
@@ -833,37 +825,42 @@ final class IterationStart {
     /// from the start; the critic's parameters and optimizer state from right before the iteration's first critic
     /// update, so that their copy is not held beside the critic's graphs, where a step's memory peaks.
     private var tensors: [(Tensor, Tensor)]
-    /// Whether the critic's parameters were copied (before its first update of the iteration).
-    private(set) var holdsCritic = false
-    /// Whether the critic step under way is the iteration's last (set by the trainer before each critic step).
-    var isLastCriticStep = false
+    /// Whether the critic's optimizer state waits for the generator step's checks (`completeCriticUpdate`): set for
+    /// an iteration of one critic step.
+    let defersCriticState: Bool
+    /// Whether the critic's state was copied (before its first update of the iteration).
+    private var holdsCritic = false
     /// The gradients and learning-rate factor of a critic update whose optimizer state is not yet written.
     private var pendingCriticUpdate: (gradients: [Tensor], factor: Float)?
 
-    init(_ trainer: GANTrainer) {
+    init(_ trainer: GANTrainer, defersCriticState: Bool = false) {
         rng = trainer.rng
         criticSteps = trainer.optimizerD.stepCount
         tensors = trainer.buffers.map { ($0.1, $0.1.copy()) }
+        self.defersCriticState = defersCriticState
     }
 
-    /// Copies the critic's parameters and optimizer state, once per iteration, before they are first written.
-    func keepCritic(of trainer: GANTrainer) {
-        guard !holdsCritic else { return }
+    /// Applies a critic update so that `restore` can undo it. The iteration's first copies what the updates write:
+    /// the critic's parameters and optimizer state; or, deferring the state, the parameters alone, and keeps the
+    /// gradients for `completeCriticUpdate` (the only update of such an iteration).
+    func updateCritic(of trainer: GANTrainer, gradients: [Tensor], learningRateFactor factor: Float) {
+        let optimizer = trainer.optimizerD
+        if defersCriticState {
+            precondition(!holdsCritic, "an iteration that defers the critic's optimizer state makes one critic update")
+            tensors += trainer.parametersD.map { ($0, $0.copy()) }
+            pendingCriticUpdate = (gradients, factor)
+            optimizer.stepParameters(trainer.parametersD, gradients, learningRateFactor: factor)
+        } else {
+            if !holdsCritic {
+                tensors += (trainer.parametersD + optimizer.namedState.map(\.1)).map { ($0, $0.copy()) }
+            }
+            optimizer.step(trainer.parametersD, gradients, learningRateFactor: factor)
+        }
         holdsCritic = true
-        tensors += (trainer.parametersD + trainer.optimizerD.namedState.map(\.1)).map { ($0, $0.copy()) }
     }
 
-    /// Copies the critic's parameters before the iteration's only critic update writes them and leaves its
-    /// optimizer's state (`Optimizer.stepParameters`); keeps that update's gradients for `completeCriticUpdate`.
-    func keepCriticParameters(of trainer: GANTrainer, pendingGradients gradients: [Tensor], learningRateFactor factor: Float) {
-        precondition(!holdsCritic, "the critic's parameters are copied before its first update of the iteration")
-        holdsCritic = true
-        tensors += trainer.parametersD.map { ($0, $0.copy()) }
-        pendingCriticUpdate = (gradients, factor)
-    }
-
-    /// Writes the optimizer state of the critic update `keepCriticParameters` left pending (nothing when none is):
-    /// the iteration is applied.
+    /// Writes the optimizer state of the critic update that `updateCritic` deferred (nothing when none is): the
+    /// iteration is applied.
     func completeCriticUpdate(_ trainer: GANTrainer) {
         guard let (gradients, factor) = pendingCriticUpdate else { return }
         trainer.optimizerD.commitState(gradients, learningRateFactor: factor)
