@@ -60,12 +60,18 @@ public final class Adam: Optimizer {
         return (beta1, beta2, eps, Float(Double(learningRate * factor) / bias1), Float(bias2.squareRoot()))
     }
 
+    /// One element's new moments (m, v).
+    @inline(__always)
+    private static func moments(_ g: Float, _ m: Float, _ v: Float,
+                                _ c: (b1: Float, b2: Float, eps: Float, stepSize: Float, bias2Sqrt: Float)) -> (Float, Float) {
+        (m + (g - m) * (1 - c.b1), v * c.b2 + (1 - c.b2) * g * g)
+    }
+
     /// One element's update: the new (m, v, w).
     @inline(__always)
     private static func update(_ g: Float, _ m: Float, _ v: Float, _ w: Float,
                                _ c: (b1: Float, b2: Float, eps: Float, stepSize: Float, bias2Sqrt: Float)) -> (Float, Float, Float) {
-        let m2 = m + (g - m) * (1 - c.b1)
-        let v2 = v * c.b2 + (1 - c.b2) * g * g
+        let (m2, v2) = moments(g, m, v, c)
         return (m2, v2, w - c.stepSize * m2 / (v2.squareRoot() / c.bias2Sqrt + c.eps))
     }
 
@@ -101,7 +107,7 @@ public final class Adam: Optimizer {
             for (i, gradient) in gradients.enumerated() {
                 let g = gradient.pointer, m = firstMoments[i].pointer, v = secondMoments[i].pointer
                 parallelChunks(gradient.count, costPerItem: 4) { r in
-                    for j in r { (m[j], v[j], _) = Adam.update(g[j], m[j], v[j], 0, c) }
+                    for j in r { (m[j], v[j]) = Adam.moments(g[j], m[j], v[j], c) }
                 }
             }
         }
@@ -149,10 +155,14 @@ public final class RMSprop: Optimizer {
         shapes = parameters.map(\.shape)
     }
 
+    /// One element's new square average.
+    @inline(__always)
+    private static func average(_ g: Float, _ v: Float, alpha: Float) -> Float { v * alpha + (1 - alpha) * g * g }
+
     /// One element's update: the new (v, w).
     @inline(__always)
     private static func update(_ g: Float, _ v: Float, _ w: Float, lr: Float, alpha: Float, eps: Float) -> (Float, Float) {
-        let v2 = v * alpha + (1 - alpha) * g * g
+        let v2 = average(g, v, alpha: alpha)
         return (v2, w - lr * g / (v2.squareRoot() + eps))
     }
 
@@ -183,7 +193,7 @@ public final class RMSprop: Optimizer {
             let a = alpha
             for (i, gradient) in gradients.enumerated() {
                 let g = gradient.pointer, v = squareAverages[i].pointer
-                for j in 0..<gradient.count { v[j] = RMSprop.update(g[j], v[j], 0, lr: 0, alpha: a, eps: 1).0 }
+                for j in 0..<gradient.count { v[j] = RMSprop.average(g[j], v[j], alpha: a) }
             }
         }
     }
