@@ -24,14 +24,13 @@ package func sgemm(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, 
     if emptyProduct(c, m: m, n: n, k: k, beta: beta) { return }
     if Precision.current == .bf16 {
         // The operands rounded to bfloat16, the product accumulated as in float32 (`Precision`).
-        return withWorkingBuffer(Float.self, m * k) { roundedA in
-            withWorkingBuffer(Float.self, k * n) { roundedB in
-                roundToBFloat16(roundedA, from: a, m * k)
-                roundToBFloat16(roundedB, from: b, k * n)
-                Precision.using(.fp32) {
-                    sgemm(c, roundedA, roundedB, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
-                          alpha: alpha, beta: beta)
-                }
+        return withWorkingBuffer(Float.self, m * k + k * n) { roundedA in
+            let roundedB = roundedA + m * k
+            roundToBFloat16(roundedA, from: a, m * k)
+            roundToBFloat16(roundedB, from: b, k * n)
+            Precision.using(.fp32) {
+                sgemm(c, roundedA, roundedB, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                      alpha: alpha, beta: beta)
             }
         }
     }
@@ -41,17 +40,14 @@ package func sgemm(_ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, 
                     beta, c, Int32(n))
         return
     }
-    withWorkingBuffer(Double.self, m * k) { wideA in
-        withWorkingBuffer(Double.self, k * n) { wideB in
-            withWorkingBuffer(Double.self, m * n) { wideC in
-                for i in 0..<(m * k) { wideA[i] = Double(a[i]) }
-                for i in 0..<(k * n) { wideB[i] = Double(b[i]) }
-                for i in 0..<(m * n) { wideC[i] = beta == 0 ? 0 : Double(c[i]) }
-                dgemm(wideC, wideA, wideB, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
-                      alpha: Double(alpha), beta: Double(beta))
-                for i in 0..<(m * n) { c[i] = Float(wideC[i]) }
-            }
-        }
+    withWorkingBuffer(Double.self, m * k + k * n + m * n) { wideA in
+        let wideB = wideA + m * k, wideC = wideB + k * n
+        for i in 0..<(m * k) { wideA[i] = Double(a[i]) }
+        for i in 0..<(k * n) { wideB[i] = Double(b[i]) }
+        for i in 0..<(m * n) { wideC[i] = beta == 0 ? 0 : Double(c[i]) }
+        dgemm(wideC, wideA, wideB, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+              alpha: Double(alpha), beta: Double(beta))
+        for i in 0..<(m * n) { c[i] = Float(wideC[i]) }
     }
 }
 
