@@ -267,7 +267,7 @@ def worker_torch_sample(cfg, rounds_inside, threads):
 
 def worker_paired(cfg, warmup, threads):
     """`--paired`: builds the row's step, warms up, then runs one timed step per `step` line on stdin, printing
-    its seconds, until `quit`; the last line printed is the JSON of the other workers."""
+    its seconds, until `quit`; then, as every worker ends, its result as the last line (`run_worker`)."""
     if cfg.get("engine") == "torch":
         import torch
 
@@ -504,19 +504,20 @@ def main():
             print(f"| {cfg['name']} | not measured: {error} |", flush=True)
             rows.append(f"| {cfg['name']} | not measured: {error} |")
             continue
-        ours, theirs = [], []
         if args.paired:
             mine, torch_result = paired_steps(ours_python, args.torch_python, cfg, args.rounds * args.iters,
                                               args.warmup, args.threads)
             ours, theirs = [mine], [torch_result]
-            speed = statistics.median(t / o for o, t in zip(mine["times"], torch_result["times"]))
-        for _ in range(0 if args.paired else args.rounds):
-            spec = dict(kind="train", cfg=cfg, iters=args.iters, warmup=args.warmup, threads=args.threads, profile=profile)
-            ours.append(spawn(ours_python, {**spec, "engine": "swiftgan"}))
-            theirs.append(spawn(args.torch_python, {**spec, "engine": "torch"}))
+        else:
+            ours, theirs = [], []
+            for _ in range(args.rounds):
+                spec = dict(kind="train", cfg=cfg, iters=args.iters, warmup=args.warmup, threads=args.threads,
+                            profile=profile)
+                ours.append(spawn(ours_python, {**spec, "engine": "swiftgan"}))
+                theirs.append(spawn(args.torch_python, {**spec, "engine": "torch"}))
         a, b = median_ms(ours), median_ms(theirs)
-        if not args.paired:
-            speed = b / a
+        speed = (statistics.median(t / o for o, t in zip(ours[0]["times"], theirs[0]["times"])) if args.paired
+                 else b / a)
         torch_version = theirs[0].get("version")
         rss_a, rss_b = max(r["rss_mb"] for r in ours), max(r["rss_mb"] for r in theirs)
         record = dict(name=cfg["name"], precision=cfg.get("precision", "fp32"), swiftgan_ms=a, torch_ms=b,
