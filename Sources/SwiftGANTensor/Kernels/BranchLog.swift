@@ -45,33 +45,21 @@ package enum BranchLog {
         }
     }
 
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
+    private static let scope = ThreadScope<Recorder>()
 
     /// The recorder of the scope this thread is in, if any.
-    @inline(__always) static var active: Recorder? {
-        pthread_getspecific(key).map { Unmanaged<Recorder>.fromOpaque($0).takeUnretainedValue() }
-    }
+    @inline(__always) static var active: Recorder? { scope.current }
 
     /// Runs `body` recording the calls of kinked kernels started from this thread; returns its result and them.
     package static func recording<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> (result: R, calls: [Call]) {
         let recorder = Recorder()
-        let previous = pthread_getspecific(key)
-        pthread_setspecific(key, Unmanaged.passUnretained(recorder).toOpaque())
-        defer { pthread_setspecific(key, previous) }
-        let result = try body()
+        let result = try scope.with(recorder, body)
         return (result, recorder.calls)
     }
 
     /// Starts (`on`) a log on this thread that lasts until it is stopped, or stops it (for a caller that cannot
     /// pass a closure: the C ABI's `sg_branch_log_set_enabled`). Not inside `recording`.
-    package static func setEnabled(_ on: Bool) {
-        if let old = pthread_getspecific(key) { Unmanaged<Recorder>.fromOpaque(old).release() }
-        pthread_setspecific(key, on ? Unmanaged.passRetained(Recorder()).toOpaque() : nil)
-    }
+    package static func setEnabled(_ on: Bool) { scope.set(on ? Recorder() : nil) }
 
     /// The calls logged on this thread since `setEnabled(true)`; nil when no log is on.
     package static var calls: [Call]? { active?.calls }

@@ -426,11 +426,7 @@ private extension StringProtocol {
 /// storage is one inaccessible page, so a stray access stops at once instead of touching other memory). Building
 /// the networks inside it tells what building them for real will allocate, before anything is allocated.
 public enum AllocationCount {
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
+    private static let scope = ThreadScope<Counter>()
     /// One page no access is allowed to.
     static let inaccessible: UnsafeMutablePointer<Float> = {
         let page = mmap(nil, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
@@ -440,20 +436,15 @@ public enum AllocationCount {
     final class Counter { var floats = 0 }
 
     /// The counter of the scope this thread is in, if any.
-    static var active: Counter? {
-        pthread_getspecific(key).map { Unmanaged<Counter>.fromOpaque($0).takeUnretainedValue() }
-    }
+    static var active: Counter? { scope.current }
 
     /// Whether this thread is counting (tensors' values are not there: fills and writes are skipped).
-    public static var isCounting: Bool { pthread_getspecific(key) != nil }
+    public static var isCounting: Bool { scope.current != nil }
 
     /// Runs `body` counting the floats its tensors would hold; returns its result and the bytes.
     public static func counting<R>(_ body: () throws(SwiftGANError) -> R) throws(SwiftGANError) -> (R, bytes: Int) {
         let counter = Counter()
-        let previous = pthread_getspecific(key)
-        pthread_setspecific(key, Unmanaged.passUnretained(counter).toOpaque())
-        defer { pthread_setspecific(key, previous) }
-        let result = try body()
+        let result = try scope.with(counter, body)
         return (result, counter.floats * MemoryLayout<Float>.stride)
     }
 }
