@@ -56,9 +56,15 @@ package func batchNorm2dTrainingRecomputable(_ x: Tensor, gamma: Tensor, beta: T
 }
 
 /// PyTorch's update of the running statistics from a batch's mean and biased variance over `count` values per
-/// channel: `r ← (1 − momentum)·r + momentum·stat`, the variance made unbiased (× count / (count − 1)).
+/// channel: `r ← (1 − momentum)·r + momentum·stat`, the variance made unbiased (× count / (count − 1)). Inside
+/// `DeferredRunningStatistics.deferring`, the update is held back until its `apply`.
 func updateRunningStatistics(_ runningMean: Tensor, _ runningVar: Tensor, mean: Tensor, variance: Tensor, count: Int,
                              momentum: Float) {
+    if let deferred = DeferredRunningStatistics.scope.current {
+        deferred.updates.append { updateRunningStatistics(runningMean, runningVar, mean: mean, variance: variance,
+                                                          count: count, momentum: momentum) }
+        return
+    }
     let m = Float(count)
     let unbias = m > 1 ? m / (m - 1) : 1
     for i in 0..<runningMean.count {
@@ -179,4 +185,31 @@ public func layerNorm2d(_ x: Tensor, gamma: Tensor, beta: Tensor, eps: Float = 1
     let centered = x - x.mean(alongAxes: [1, 2, 3])
     let normalized = centered / sqrt(square(centered).mean(alongAxes: [1, 2, 3]) + eps)
     return normalized * gamma.reshaped([1, c, 1, 1]) + beta.reshaped([1, c, 1, 1])
+}
+
+/// Running-statistics updates held back, to be applied after passes that came later.
+///
+/// A batch norm in training normalises with its batch's statistics and only writes the running ones (which
+/// evaluation reads), so a network whose only state is batch norm's gives the same outputs and gradients
+/// whatever the order of its training passes; only its running statistics, each update a function of the one
+/// before, follow the order. A step that runs a pass earlier than PyTorch's step does (a critic's penalty before
+/// its adversarial term, which lowers the step's peak memory) defers that pass's updates and applies them where
+/// PyTorch's order has them: the running statistics are then the same, to the bit.
+package final class DeferredRunningStatistics {
+    fileprivate static let scope = ThreadScope<DeferredRunningStatistics>()
+    fileprivate var updates: [() -> Void] = []
+
+    /// Runs `body`, holding back the running-statistics updates of the batch norms it runs on this thread
+    /// (synchronised ones included); returns its result and the updates, for `apply`.
+    package static func deferring<R>(_ body: () -> R) -> (R, DeferredRunningStatistics) {
+        let deferred = DeferredRunningStatistics()
+        return (scope.with(deferred, body), deferred)
+    }
+
+    /// Applies the held updates, in the order their passes ran (once: they are then dropped).
+    package func apply() {
+        let held = updates
+        updates = []
+        for update in held { update() }
+    }
 }

@@ -113,8 +113,9 @@ public final class GANTrainer {
     /// what a training step's forward passes change besides the random stream.
     let buffers: [(String, Tensor)]
     /// Whether a critic step differentiates its first penalty before its adversarial term (see
-    /// `discriminatorStep`): when the critic has no buffers, so that the order of its passes changes no result.
-    /// Settable for the tests, which check that both orders train to the same bits.
+    /// `discriminatorStep`): when no pass of the critic reads what an earlier one wrote (no spectral norm), so
+    /// that the order of its passes changes no output or gradient. Settable for the tests, which check that both
+    /// orders train to the same bits.
     var penaltyFirst: Bool
 
     /// The random inputs of the loss's penalties, each once, in the order a critic step draws them.
@@ -170,7 +171,7 @@ public final class GANTrainer {
         optimizerD = make(parametersD, config.learningRateD, config.betasD)
         optimizerG = make(parametersG, config.learningRateG, config.betasG)
         buffers = generator.namedBuffers.map { ("G.\($0.0)", $0.1) } + discriminator.namedBuffers.map { ("D.\($0.0)", $0.1) }
-        penaltyFirst = discriminator.namedBuffers.isEmpty
+        penaltyFirst = !discriminator.passesDependOnOrder
         emaState = config.emaDecay > 0 ? generator.namedState.map { ("ema.G.\($0.0)", $0.1.copy()) } : []
     }
 
@@ -489,10 +490,11 @@ public final class GANTrainer {
     ///
     /// The loss is the adversarial term plus the penalties; its gradient is taken term by term (the gradient
     /// of a sum, summed), each term's graph freed before the next is built, so the step holds one term's
-    /// graph at a time rather than all of them. When the critic's passes change nothing (it has no buffers:
-    /// no batch norm, no spectral norm), the first penalty, whose double backprop is a step's largest graph,
-    /// is differentiated before the adversarial term, so that its graph is not held beside the adversarial
-    /// term's gradients; the sums are the same, to the bit (`penaltyFirst`).
+    /// graph at a time rather than all of them. When the order of the critic's passes changes none of their
+    /// outputs (no spectral norm: `penaltyFirst`), the first penalty, whose double backprop is a step's largest
+    /// graph, is differentiated before the adversarial term, so that its graph is not held beside the adversarial
+    /// term's gradients; the sums are the same, to the bit, and the running statistics of the critic's batch norms
+    /// move in PyTorch's order, the penalty's updates held back until the adversarial term's passes have run.
     ///
     /// - Returns: the step's statistics, and the first term that was not finite (then nothing was applied).
     ///
@@ -510,7 +512,8 @@ public final class GANTrainer {
             let term = ranks > 1 ? slice * (1 / Float(ranks)) : slice
             return (term.scalar, gradients(of: term, wrt: parametersD, retainGraph: false))
         }
-        var firstPenalty = penaltyFirst ? config.loss.penalties.first.map(penaltyTerm) : nil
+        var (firstPenalty, penaltyStatistics) = penaltyFirst && !config.loss.penalties.isEmpty
+            ? DeferredRunningStatistics.deferring { penaltyTerm(config.loss.penalties[0]) } : (nil, nil)
         let criticReal: Tensor, criticFake: Tensor, terms: (real: Tensor, fake: Tensor)?, adversarial: Tensor
         var gradsD: [Tensor]
         if let separate = objective.separateDiscriminatorTerms(k: equilibrium.k) {
@@ -533,6 +536,7 @@ public final class GANTrainer {
                 ?? objective.discriminatorLoss(real: criticReal, fake: criticFake, k: equilibrium.k)
             gradsD = gradients(of: adversarial, wrt: parametersD, retainGraph: false)
         }
+        penaltyStatistics?.apply()
         var penaltyValues: [Float] = []
         for kind in config.loss.penalties {
             let (value, termGrads) = firstPenalty ?? penaltyTerm(kind)

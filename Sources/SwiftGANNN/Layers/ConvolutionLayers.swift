@@ -48,6 +48,9 @@ public class ConvolutionLayer: Module {
     }
 
     public var ownBuffers: [(String, Tensor)] { spectralNorm.map { [("weight_u", $0.u), ("weight_v", $0.v)] } ?? [] }
+    /// A training pass with spectral norm normalises the weight with the vectors its previous pass's power
+    /// iteration left.
+    public var ownPassesReadEarlierPasses: Bool { spectralNorm != nil }
     public func setOwnTraining(_ training: Bool) { isTraining = training }
 }
 

@@ -17,6 +17,10 @@ public protocol Module: AnyObject {
     /// Switches the module's own behaviour between training and evaluation (its children are switched by
     /// `setTraining`).
     func setOwnTraining(_ training: Bool)
+    /// Whether the module's training passes read what its earlier ones wrote (spectral norm's power-iteration
+    /// vectors), so that the order of its passes changes their outputs. Batch norm's running statistics, written
+    /// in training and read only in evaluation, do not make it so (`DeferredRunningStatistics`).
+    var ownPassesReadEarlierPasses: Bool { get }
 }
 
 extension Module {
@@ -24,6 +28,7 @@ extension Module {
     public var ownBuffers: [(String, Tensor)] { [] }
     public var children: [(String, Module)] { [] }
     public func setOwnTraining(_ training: Bool) {}
+    public var ownPassesReadEarlierPasses: Bool { false }
 
     /// Every trainable tensor of the tree, own first, then each child's with its name as a prefix
     /// (`torch.nn.Module.named_parameters()`).
@@ -33,6 +38,12 @@ extension Module {
     /// Parameters and buffers in `torch.nn.Module.state_dict()` order: per module its parameters, then its
     /// buffers, then its children's state.
     public var namedState: [(String, Tensor)] { ownParameters + ownBuffers + childEntries(\.namedState) }
+
+    /// Whether a training pass of the tree reads what its earlier passes wrote (`ownPassesReadEarlierPasses`);
+    /// when not, its training passes give the same outputs and gradients in any order.
+    public var passesDependOnOrder: Bool {
+        ownPassesReadEarlierPasses || children.contains { $0.1.passesDependOnOrder }
+    }
 
     /// Switches this module and all its descendants between training (batch statistics, power iterations)
     /// and evaluation behaviour.
