@@ -208,8 +208,7 @@ package final class DeferredRunningStatistics {
 
     /// Applies the held updates, in the order their passes ran (once: they are then dropped).
     package func apply() {
-        let held = updates
+        for update in updates { update() }
         updates = []
-        for update in held { update() }
     }
 }

@@ -512,8 +512,10 @@ public final class GANTrainer {
             let term = ranks > 1 ? slice * (1 / Float(ranks)) : slice
             return (term.scalar, gradients(of: term, wrt: parametersD, retainGraph: false))
         }
-        var (firstPenalty, penaltyStatistics) = penaltyFirst && !config.loss.penalties.isEmpty
-            ? DeferredRunningStatistics.deferring { penaltyTerm(config.loss.penalties[0]) } : (nil, nil)
+        var firstPenalty: (value: Float, gradients: [Tensor])?, penaltyStatistics: DeferredRunningStatistics?
+        if penaltyFirst, let kind = config.loss.penalties.first {
+            (firstPenalty, penaltyStatistics) = DeferredRunningStatistics.deferring { penaltyTerm(kind) }
+        }
         let criticReal: Tensor, criticFake: Tensor, terms: (real: Tensor, fake: Tensor)?, adversarial: Tensor
         var gradsD: [Tensor]
         if let separate = objective.separateDiscriminatorTerms(k: equilibrium.k) {
